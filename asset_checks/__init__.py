@@ -1,0 +1,1 @@
+"""Asset checks shared by the code location: columns, counts, keys."""

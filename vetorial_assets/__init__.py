@@ -1,0 +1,1 @@
+"""vetorial_assets: the Dagster code location (see definitions.py for `defs`)."""

@@ -1,0 +1,85 @@
+"""Environment configuration, read once and validated.
+
+Every variable is documented in README.md ("Configuration"). Secrets are read here only
+to be handed to resources; they are never logged or put in run metadata.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the variable or file."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    warehouse_url: str | None
+    tenants_file: Path
+    chatwoot_url: str | None
+    meta_graph_url: str | None
+    meta_access_token_set: bool
+    discord_webhook_set: bool
+    lgpd_salt_set: bool
+    partitions_start: date
+    meta_lookback_days: int
+
+    @property
+    def sandbox_meta(self) -> bool:
+        """No Graph URL and no token: the local sandbox Graph API answers."""
+        return self.meta_graph_url is None and not self.meta_access_token_set
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.warehouse_url is None
+
+
+def _int_env(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _date_env(name: str, default: date) -> date:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a date like 2025-01-01, got {raw!r}") from None
+
+
+def shipped_tenants_file() -> Path:
+    return Path(__file__).with_name("tenants_demo.yaml")
+
+
+def load_settings() -> Settings:
+    home = Path(os.environ.get("VETORIAL_HOME") or ".vetorial").expanduser().resolve()
+    tenants = os.environ.get("VETORIAL_TENANTS_FILE")
+    return Settings(
+        home=home,
+        warehouse_url=os.environ.get("VETORIAL_WAREHOUSE_URL") or None,
+        tenants_file=Path(tenants).expanduser().resolve() if tenants else shipped_tenants_file(),
+        chatwoot_url=os.environ.get("VETORIAL_CHATWOOT_URL") or None,
+        meta_graph_url=os.environ.get("VETORIAL_META_GRAPH_URL") or None,
+        meta_access_token_set=bool(os.environ.get("META_ACCESS_TOKEN")),
+        discord_webhook_set=bool(os.environ.get("VETORIAL_DISCORD_WEBHOOK_URL")),
+        lgpd_salt_set=bool(os.environ.get("VETORIAL_LGPD_SALT")),
+        partitions_start=_date_env("VETORIAL_PARTITIONS_START", date(2025, 1, 1)),
+        meta_lookback_days=_int_env("VETORIAL_META_LOOKBACK_DAYS", 28),
+    )
