@@ -1,0 +1,79 @@
+"""Shared fixtures: one real embedded PostgreSQL for the whole test session.
+
+Every test that writes gets its own freshly created database (`fresh_db`), so tests are
+isolated and can run in parallel (pytest-xdist workers share the server, guarded by the
+file lock in resources.embedded).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from resources.embedded import EmbeddedServer, ensure_server
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> EmbeddedServer:
+    home = Path(os.environ.get("VETORIAL_TEST_HOME") or REPO / ".vetorial-test")
+    return ensure_server(home, databases=())
+
+
+class FreshDatabase:
+    def __init__(self, server: EmbeddedServer, name: str):
+        self.server = server
+        self.name = name
+
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL (psycopg 3)."""
+        return self.server.url(self.name)
+
+    @property
+    def conninfo(self) -> str:
+        return self.server.conninfo(self.name)
+
+    def connect(self, **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self.conninfo, **kwargs)
+
+
+def _create_database(server: EmbeddedServer, prefix: str) -> FreshDatabase:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return FreshDatabase(server, name)
+
+
+def _drop_database(db: FreshDatabase) -> None:
+    with psycopg.connect(db.server.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.name)))
+
+
+@pytest.fixture
+def fresh_db(pg_server):
+    """A new, empty database on the shared embedded server, dropped after the test."""
+    db = _create_database(pg_server, "t")
+    yield db
+    _drop_database(db)
+
+
+@pytest.fixture
+def make_db(pg_server):
+    """Factory for extra databases (e.g. a separate source and warehouse)."""
+    made = []
+
+    def factory(prefix: str = "t") -> FreshDatabase:
+        db = _create_database(pg_server, prefix)
+        made.append(db)
+        return db
+
+    yield factory
+    for db in made:
+        _drop_database(db)
