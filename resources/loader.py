@@ -1,0 +1,420 @@
+"""The one load path every table uses.
+
+Rows arrive as an iterable of chunks (DataFrames, lists of dicts or column mappings), so
+memory stays bounded by the chunk size whatever the source size. Each chunk is written
+with binary COPY into a temporary table; then a single set-based merge applies the
+batch to the target:
+
+1. rows identical to the stored row (ignoring `volatile` audit columns such as fetched_at)
+   are filtered out with an anti-join first, so they are neither rewritten nor WAL-logged
+   (plain `ON CONFLICT … WHERE` still locks and logs every conflicting row);
+2. the rest go through `INSERT … ON CONFLICT (key) DO UPDATE`, and `xmax = 0` tells
+   inserted rows from updated ones (works on PostgreSQL 14+, unlike MERGE … RETURNING);
+3. optionally, rows inside a `scope` (e.g. one account and date range) that are absent
+   from the batch are deleted: restating a partition replaces it.
+
+Everything runs on the caller's connection and transaction: commit or roll back as a
+whole, so a failure leaves the previous state, never half a partition.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+log = logging.getLogger("vetorial.loader")
+
+Chunk = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
+# A scope value: one value, a (low, high) inclusive range, or a list of values.
+ScopeValue = Any
+
+
+class LoadError(ValueError):
+    """The input does not fit the table contract; nothing was written."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    table: str
+    rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    deleted: int = 0
+
+    def as_metadata(self) -> dict[str, int]:
+        return {
+            "rows_in_batch": self.rows,
+            "rows_inserted": self.inserted,
+            "rows_updated": self.updated,
+            "rows_unchanged": self.unchanged,
+            "rows_deleted": self.deleted,
+        }
+
+
+@dataclass(frozen=True)
+class TargetColumn:
+    name: str
+    type_oid: int
+    type_name: str
+    required: bool  # NOT NULL without a default: the input must carry it
+
+
+@dataclass(frozen=True)
+class TargetTable:
+    schema: str
+    name: str
+    columns: tuple[TargetColumn, ...]
+    key: tuple[str, ...]
+    volatile: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def ident(self) -> sql.Composable:
+        return sql.Identifier(self.schema, self.name)
+
+    def column(self, name: str) -> TargetColumn:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+
+_CATALOG_QUERY = """
+SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod),
+       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AS required
+FROM pg_attribute a
+WHERE a.attrelid = %(rel)s::regclass AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+_KEY_QUERY = """
+SELECT a.attname
+FROM pg_index i
+JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = %(rel)s::regclass AND i.indisprimary
+ORDER BY k.ord
+"""
+
+
+def describe_table(conn: psycopg.Connection, schema: str, name: str,
+                   volatile: Iterable[str] = ()) -> TargetTable:
+    """Read the target's columns and primary key from the catalog (the contract)."""
+    rel = sql.Identifier(schema, name).as_string(conn)
+    try:
+        cols = conn.execute(_CATALOG_QUERY, {"rel": rel}).fetchall()
+    except psycopg.errors.UndefinedTable:
+        raise LoadError(f"table {schema}.{name} does not exist (was the warehouse schema created?)") from None
+    key = tuple(r[0] for r in conn.execute(_KEY_QUERY, {"rel": rel}).fetchall())
+    if not key:
+        raise LoadError(f"table {schema}.{name} has no primary key: the load path needs one to merge on")
+    return TargetTable(
+        schema=schema,
+        name=name,
+        columns=tuple(TargetColumn(n, oid, t, req) for n, oid, t, req in cols),
+        key=key,
+        volatile=frozenset(volatile),
+    )
+
+
+# --------------------------------------------------------------------------- chunks
+
+
+def _chunk_columns(chunk: Chunk) -> list[str]:
+    if isinstance(chunk, pd.DataFrame):
+        return [str(c) for c in chunk.columns]
+    if isinstance(chunk, Mapping):
+        return [str(c) for c in chunk.keys()]
+    names: dict[str, None] = {}
+    for row in chunk:
+        names.update(dict.fromkeys(row.keys()))
+    return list(names)
+
+
+def _chunk_len(chunk: Chunk) -> int:
+    if isinstance(chunk, pd.DataFrame):
+        return len(chunk)
+    if isinstance(chunk, Mapping):
+        first = next(iter(chunk.values()), [])
+        return len(first)
+    return len(chunk)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NaT or value is pd.NA:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _series_values(series: pd.Series, column: TargetColumn) -> list[Any]:
+    """Python values for one column, NULLs as None, in the shape the binary dumper wants."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or np.issubdtype(dtype, np.datetime64):
+        if column.type_name == "date":
+            values = series.to_numpy(dtype="datetime64[D]").astype(object)
+        else:
+            values = series.dt.to_pydatetime()
+            values = np.asarray(values, dtype=object)
+        mask = series.isna().to_numpy()
+        if mask.any():
+            values[mask] = None
+        return values.tolist()
+    if np.issubdtype(dtype, np.floating):
+        arr = series.to_numpy()
+        mask = np.isnan(arr)
+        if mask.any():
+            out = arr.astype(object)
+            out[mask] = None
+            return out.tolist()
+        return arr.tolist()
+    if np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_):
+        return series.to_numpy().tolist()
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(dtype, pd.CategoricalDtype):
+        return series.to_numpy(dtype=object, na_value=None).tolist()
+    values = series.tolist()
+    if series.hasnans:
+        values = [None if _is_missing(v) else v for v in values]
+    return values
+
+
+def _plain_values(values: Sequence[Any]) -> list[Any]:
+    return [None if _is_missing(v) else v for v in values]
+
+
+def _chunk_rows(chunk: Chunk, targets: list[TargetColumn]) -> Iterable[tuple]:
+    if isinstance(chunk, pd.DataFrame):
+        cols = [_series_values(chunk[c.name], c) for c in targets]
+    elif isinstance(chunk, Mapping):
+        cols = [_plain_values(list(chunk[c.name])) for c in targets]
+    else:
+        names = [c.name for c in targets]
+        return (tuple(None if _is_missing(v := row.get(n)) else v for n in names) for row in chunk)
+    return zip(*cols)
+
+
+# --------------------------------------------------------------------------- contract
+
+
+def plan_columns(table: TargetTable, given: Sequence[str], logger: logging.Logger | Any = log) -> list[TargetColumn]:
+    """Apply the column contract: drop extras (warn), refuse missing required or key columns."""
+    given_set = set(given)
+    known = {c.name for c in table.columns}
+    extra = [c for c in given if c not in known]
+    required = {c.name for c in table.columns if c.required} | set(table.key)
+    missing = sorted(required - given_set)
+    if missing:
+        raise LoadError(f"{table.qualified}: input is missing required column(s): {', '.join(missing)}")
+    if extra:
+        logger.warning(f"{table.qualified}: ignoring column(s) the table does not have: {', '.join(extra)}")
+    return [c for c in table.columns if c.name in given_set]
+
+
+@dataclass(frozen=True)
+class _StageType:
+    name: str  # SQL type text for the temp table
+    oid: int
+
+
+_FLOAT8 = _StageType("float8", 701)
+
+
+def _is_float_input(chunk: Chunk, name: str) -> bool:
+    if isinstance(chunk, pd.DataFrame):
+        return np.issubdtype(chunk[name].dtype, np.floating)
+    values = chunk[name] if isinstance(chunk, Mapping) else [row.get(name) for row in chunk]
+    return any(isinstance(v, float) for v in values)
+
+
+def _stage_type(column: TargetColumn, first_chunk: Chunk) -> _StageType:
+    """Binary COPY cannot dump a Python float as numeric: stage floats as float8 and
+    cast to the target type in the merge (so comparisons see the stored precision)."""
+    if column.type_name.startswith("numeric") and _is_float_input(first_chunk, column.name):
+        return _FLOAT8
+    # format_type output is catalog text, not user input.
+    return _StageType(column.type_name, column.type_oid)
+
+
+# --------------------------------------------------------------------------- merge
+
+
+def _scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, alias: str) -> tuple[sql.Composable, dict]:
+    if not scope:
+        raise LoadError("replace needs a scope")
+    parts: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    for i, (name, value) in enumerate(scope.items()):
+        table.column(name)  # raises KeyError for a typo: better than deleting the wrong rows
+        col = sql.Identifier(alias, name)
+        if isinstance(value, tuple):
+            low, high = value
+            parts.append(sql.SQL("{} BETWEEN {} AND {}").format(col, sql.Placeholder(f"s{i}lo"), sql.Placeholder(f"s{i}hi")))
+            params[f"s{i}lo"], params[f"s{i}hi"] = low, high
+        elif isinstance(value, list | set | frozenset):
+            parts.append(sql.SQL("{} = ANY({})").format(col, sql.Placeholder(f"s{i}")))
+            params[f"s{i}"] = list(value)
+        else:
+            parts.append(sql.SQL("{} = {}").format(col, sql.Placeholder(f"s{i}")))
+            params[f"s{i}"] = value
+    return sql.SQL(" AND ").join(parts), params
+
+
+def _merge_statement(table: TargetTable, stage: sql.Identifier, cols: list[TargetColumn]) -> sql.Composed:
+    names = [c.name for c in cols]
+    key = list(table.key)
+    compared = [n for n in names if n not in table.key and n not in table.volatile]
+    updated = [n for n in names if n not in table.key]
+    col_list = sql.SQL(", ").join(map(sql.Identifier, names))
+    key_match = sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("s", k)) for k in key
+    )
+
+    def row_of(alias: str, cols_: list[str]) -> sql.Composable:
+        return sql.SQL("ROW({})").format(sql.SQL(", ").join(sql.Identifier(alias, c) for c in cols_))
+
+    if compared:
+        same = sql.SQL(" AND {} IS NOT DISTINCT FROM {}").format(row_of("t", compared), row_of("s", compared))
+    else:
+        same = sql.SQL("")
+    if updated:
+        conflict = sql.SQL("DO UPDATE SET {sets}{guard}").format(
+            sets=sql.SQL(", ").join(
+                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updated
+            ),
+            # Guards against a concurrent writer changing the row between filter and upsert.
+            guard=sql.SQL(" WHERE {} IS DISTINCT FROM {}").format(
+                row_of("t", compared), row_of("excluded", compared)) if compared else sql.SQL(""),
+        )
+    else:
+        conflict = sql.SQL("DO NOTHING")
+    return sql.SQL(
+        "WITH changed AS ("
+        " INSERT INTO {target} AS t ({cols})"
+        " SELECT {cols} FROM (SELECT {casts} FROM {stage}) AS s"
+        " WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {key_match}{same})"
+        " ON CONFLICT ({key}) {conflict}"
+        " RETURNING (xmax = 0) AS inserted)"
+        " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM changed"
+    ).format(
+        target=table.ident, cols=col_list, stage=stage, key_match=key_match, same=same,
+        casts=sql.SQL(", ").join(
+            sql.SQL("CAST({c} AS {t}) AS {c}").format(c=sql.Identifier(c.name), t=sql.SQL(c.type_name)) for c in cols),
+        key=sql.SQL(", ").join(map(sql.Identifier, key)), conflict=conflict,
+    )
+
+
+_stage_counter = itertools.count()
+
+
+def load(
+    conn: psycopg.Connection,
+    table: TargetTable,
+    chunks: Iterable[Chunk],
+    *,
+    replace_scope: Mapping[str, ScopeValue] | None = None,
+    logger: logging.Logger | Any = log,
+) -> LoadResult:
+    """Stream `chunks` into `table` on `conn` (inside the caller's transaction).
+
+    replace_scope: rows of the target matching it that are not in the batch are deleted,
+    e.g. {"account_id": "act_1", "data": (first_day, last_day)}.
+    """
+    stage = sql.Identifier(f"_stage_{table.name}_{next(_stage_counter)}")
+    planned: list[TargetColumn] | None = None
+    rows = 0
+    copy_stmt = None
+    for chunk in chunks:
+        if _chunk_len(chunk) == 0 and planned is not None:
+            continue
+        if planned is None:
+            # The first chunk fixes the column set; the contract is checked before any write.
+            planned = plan_columns(table, _chunk_columns(chunk), logger)
+            stage_types = [_stage_type(c, chunk) for c in planned]
+            conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+                stage, sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(t.name))
+                    for c, t in zip(planned, stage_types))))
+            copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+                stage, sql.SQL(", ").join(sql.Identifier(c.name) for c in planned))
+        else:
+            missing = sorted({c.name for c in planned} - set(_chunk_columns(chunk)))
+            if missing:
+                raise LoadError(f"{table.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
+        n = _chunk_len(chunk)
+        if n == 0:
+            continue
+        with conn.cursor().copy(copy_stmt) as copy:
+            copy.set_types([t.oid for t in stage_types])
+            for row in _chunk_rows(chunk, planned):
+                copy.write_row(row)
+        rows += n
+
+    if planned is None:
+        # No input at all: nothing to merge, but a replace still empties the scope.
+        if replace_scope is None:
+            return LoadResult(table.qualified, 0, 0, 0, 0, 0)
+        where, params = _scope_clause(table, replace_scope, "t")
+        cur = conn.execute(sql.SQL("DELETE FROM {} AS t WHERE {}").format(table.ident, where), params)
+        return LoadResult(table.qualified, 0, 0, 0, 0, cur.rowcount)
+
+    conn.execute(sql.SQL("ANALYZE {}").format(stage))
+    try:
+        inserted, updated = conn.execute(_merge_statement(table, stage, planned)).fetchone()
+    except psycopg.errors.CardinalityViolation:
+        raise LoadError(
+            f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once"
+        ) from None
+    deleted = 0
+    if replace_scope is not None:
+        where, params = _scope_clause(table, replace_scope, "t")
+        key_match = sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("s", k)) for k in table.key)
+        cur = conn.execute(
+            sql.SQL("DELETE FROM {target} AS t WHERE {where} AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {km})")
+            .format(target=table.ident, where=where, stage=stage, km=key_match),
+            params,
+        )
+        deleted = cur.rowcount
+    conn.execute(sql.SQL("DROP TABLE {}").format(stage))
+    return LoadResult(table.qualified, rows, inserted, updated, rows - inserted - updated, deleted)
+
+
+def advisory_xact_lock(conn: psycopg.Connection, *parts: str, wait: bool = True,
+                       timeout_seconds: float | None = None) -> None:
+    """Serialize work on (asset, partition/tenant) until the caller's transaction ends."""
+    key = "/".join(parts)
+    if wait:
+        if timeout_seconds is not None:
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(timeout_seconds * 1000)}ms",))
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+        except psycopg.errors.LockNotAvailable:
+            raise LockBusyError(f"another run holds the lock for {key} (waited {timeout_seconds}s)") from None
+        if timeout_seconds is not None:
+            conn.execute("SELECT set_config('lock_timeout', '0', true)")
+    else:
+        got = conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (key,)).fetchone()[0]
+        if not got:
+            raise LockBusyError(f"another run is already loading {key}; try again when it finishes")
+
+
+class LockBusyError(RuntimeError):
+    """Another run holds the advisory lock for the same asset and partition/tenant."""
+
+
+__all__ = [
+    "Chunk", "LoadError", "LoadResult", "LockBusyError", "TargetTable", "TargetColumn",
+    "advisory_xact_lock", "describe_table", "load", "plan_columns",
+]

@@ -1,0 +1,151 @@
+"""`Warehouse`: the PostgreSQL the BI dashboards read (SQLAlchemy 2 + psycopg 3).
+
+With no URL, it is the embedded server under VETORIAL_HOME. Assets write through
+`Warehouse.load`, the project's one load path (resources/loader.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from importlib import resources as pkg_resources
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from dagster import ConfigurableResource
+from pydantic import Field, PrivateAttr
+from sqlalchemy import Engine, Table, create_engine, make_url, text
+
+from resources import loader
+from resources.embedded import WAREHOUSE_DB, ensure_server
+
+log = logging.getLogger("vetorial.warehouse")
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def sqlalchemy_url(url: str, driver: str = "psycopg") -> str:
+    """Accept postgres://, postgresql:// or any postgresql+driver:// URL; use `driver`."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"not a PostgreSQL URL: {safe_url(url)}")
+    return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked: the only form that may be logged or shown."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+def shared_engine(url: str, **kwargs: Any) -> Engine:
+    """One engine (and pool) per URL per process: Dagster builds resources for every step."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = create_engine(url, pool_pre_ping=True, **kwargs)
+            _engines[url] = engine
+        return engine
+
+
+def _table_volatile(table: Table) -> frozenset[str]:
+    return frozenset(c.name for c in table.columns if c.info.get("volatile"))
+
+
+class Warehouse(ConfigurableResource):
+    """The analytics warehouse. `url` unset: the embedded PostgreSQL under `home`."""
+
+    url: str | None = Field(default=None, description="SQLAlchemy/libpq URL; unset = embedded server.")
+    home: str = Field(default=".vetorial", description="Data dir of the embedded server.")
+    pool_size: int = 5
+    max_overflow: int = 5
+
+    _schema_ready: bool = PrivateAttr(default=False)
+
+    # ---------------------------------------------------------------- connections
+
+    def resolved_url(self) -> str:
+        if self.url:
+            return sqlalchemy_url(self.url)
+        return ensure_server(Path(self.home)).url(WAREHOUSE_DB)
+
+    def describe(self) -> str:
+        return safe_url(self.resolved_url())
+
+    def engine(self) -> Engine:
+        return shared_engine(
+            self.resolved_url(),
+            pool_size=self.pool_size,
+            max_overflow=self.max_overflow,
+            # Temp tables of the load path stay in memory up to this size.
+            connect_args={"options": "-c temp_buffers=64MB"},
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A psycopg connection inside one transaction: committed on success, rolled back on error."""
+        with self.engine().begin() as sa_conn:
+            yield sa_conn.connection.driver_connection
+
+    # ---------------------------------------------------------------- schema
+
+    def ensure_schema(self) -> None:
+        """Create schemas, tables and views if missing (idempotent, safe under concurrency)."""
+        if self._schema_ready:
+            return
+        from vetorial_assets.warehouse.tables import SCHEMAS, metadata
+
+        with self.engine().begin() as conn:
+            # Concurrent first runs would race on CREATE; serialize them.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('vetorial/ddl', 0))"))
+            for schema in SCHEMAS:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))  # constant names
+            metadata.create_all(conn, checkfirst=True)
+            for sql_file in sorted(pkg_resources.files("vetorial_assets.warehouse").joinpath("sql").iterdir()):
+                if sql_file.name.endswith(".sql"):
+                    conn.exec_driver_sql(sql_file.read_text(encoding="utf-8"))
+        self._schema_ready = True
+
+    # ---------------------------------------------------------------- loading
+
+    def load(
+        self,
+        table: Table,
+        chunks: Iterable[loader.Chunk],
+        *,
+        replace_scope: Mapping[str, Any] | None = None,
+        lock: tuple[str, ...] | None = None,
+        logger: Any = log,
+        conn: psycopg.Connection | None = None,
+    ) -> loader.LoadResult:
+        """Load `chunks` into `table` in one transaction (or in `conn`'s, if given).
+
+        lock: (asset, partition) parts of an advisory lock held until commit, so two runs of
+        the same partition serialize instead of interleaving.
+        """
+        self.ensure_schema()
+        if conn is not None:
+            return self._load_on(conn, table, chunks, replace_scope, lock, logger)
+        with self.transaction() as tx:
+            return self._load_on(tx, table, chunks, replace_scope, lock, logger)
+
+    def _load_on(self, conn, table, chunks, replace_scope, lock, logger) -> loader.LoadResult:
+        if lock:
+            loader.advisory_xact_lock(conn, *lock)
+        target = loader.describe_table(conn, table.schema, table.name, _table_volatile(table))
+        return loader.load(conn, target, chunks, replace_scope=replace_scope, logger=logger)
+
+    def row_count(self, table: Table, where: Mapping[str, Any] | None = None) -> int:
+        from sqlalchemy import func, select
+
+        stmt = select(func.count()).select_from(table)
+        for name, value in (where or {}).items():
+            stmt = stmt.where(table.c[name] == value)
+        with self.engine().connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
