@@ -229,6 +229,7 @@ class _StageType:
 
 
 _FLOAT8 = _StageType("float8", 701)
+_TEXT = _StageType("text", 25)
 
 
 def _is_float_input(chunk: Chunk, name: str) -> bool:
@@ -238,11 +239,19 @@ def _is_float_input(chunk: Chunk, name: str) -> bool:
     return any(isinstance(v, float) for v in values)
 
 
+def _is_text_input(chunk: Chunk, name: str) -> bool:
+    values = chunk[name] if isinstance(chunk, pd.DataFrame | Mapping) else [row.get(name) for row in chunk]
+    return any(isinstance(v, str) for v in values)
+
+
 def _stage_type(column: TargetColumn, first_chunk: Chunk) -> _StageType:
     """Binary COPY cannot dump a Python float as numeric: stage floats as float8 and
-    cast to the target type in the merge (so comparisons see the stored precision)."""
+    cast to the target type in the merge (so comparisons see the stored precision).
+    JSON given as text is staged as text and parsed by the server's cast, once."""
     if column.type_name.startswith("numeric") and _is_float_input(first_chunk, column.name):
         return _FLOAT8
+    if column.type_name in ("jsonb", "json") and _is_text_input(first_chunk, column.name):
+        return _TEXT
     # format_type output is catalog text, not user input.
     return _StageType(column.type_name, column.type_oid)
 

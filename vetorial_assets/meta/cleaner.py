@@ -343,4 +343,4 @@ def _fetched_at_column(fetched_at: Any, n: int) -> Any:
     values = list(fetched_at)
     if len(values) != n:
         raise ValueError(f"fetched_at has {len(values)} values for {n} rows")
-    return pd.to_datetime(pd.Series(values, dtype=object), utc=True).to_numpy()
+    return pd.to_datetime(pd.Series(values, dtype=object), utc=True).array

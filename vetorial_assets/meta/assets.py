@@ -1,0 +1,124 @@
+"""Meta Ads insights: raw landing from the Graph API, and the cleaned staging table.
+
+Partitioned by day (America/Sao_Paulo) x ad account with a single-run backfill policy:
+a backfill or the 4-hourly re-pull hands one run the whole date range of an account,
+which becomes one API range and one transaction per account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import psycopg
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    MaterializeResult,
+    MultiPartitionsDefinition,
+    asset,
+)
+
+from resources.meta import MetaAdsResource
+from resources.warehouse import Warehouse
+
+from ..partitions import DateRange, run_date_ranges
+from ..tenants import Tenants
+from ..warehouse.metadata import materialization_metadata, table_definition_metadata
+from ..warehouse.tables import insights_meta_ads, meta_ads_insights_raw
+from .cleaner import clean_insights
+from .raw_rows import raw_rows
+from .staging_type import InsightsMetaAdsFrame
+
+RAW_KEY = AssetKey(["raw", "meta_ads_insights"])
+STAGING_KEY = AssetKey(["staging", "insights_meta_ads"])
+GROUP = "meta_ads"
+# Raw rows re-read per batch when rebuilding staging: bounds memory whatever the range.
+STAGING_READ_CHUNK = 20_000
+
+
+def _scope(rng: DateRange) -> dict:
+    return {"account_id": rng.account, "data": (rng.first, rng.last)}
+
+
+def _read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[list[dict]]:
+    with conn.cursor(name="raw_meta_payloads") as cur:  # server-side: streamed, not buffered
+        cur.itersize = STAGING_READ_CHUNK
+        cur.execute(
+            "SELECT payload FROM raw.meta_ads_insights WHERE account_id = %s AND data BETWEEN %s AND %s",
+            (rng.account, rng.first, rng.last),
+        )
+        while batch := cur.fetchmany(STAGING_READ_CHUNK):
+            yield [row[0] for row in batch]
+
+
+def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *, automation_condition=None):
+    @asset(
+        key=RAW_KEY,
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        group_name=GROUP,
+        kinds={"facebook", "postgres"},
+        owners=["team:analytics-engineering"],
+        metadata=table_definition_metadata(meta_ads_insights_raw),
+        description="Meta Ads insights rows exactly as the Graph API returned them "
+                    "(level=ad, daily, by publisher platform and position), with a content hash.",
+    )
+    def meta_ads_insights(context: AssetExecutionContext, warehouse: Warehouse, meta: MetaAdsResource) -> MaterializeResult:
+        fetched_at = datetime.now(timezone.utc)
+        totals = dict(rows_in_batch=0, rows_inserted=0, rows_updated=0, rows_unchanged=0, rows_deleted=0)
+        for rng in run_date_ranges(context):
+            tenant = tenants.tenant_of_ad_account(rng.account)
+            context.log.info(f"pulling {rng.account} ({tenant.id}) {rng.first}..{rng.last} ({rng.days} days)")
+            pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
+            chunks = (raw_rows(page, rng.account, rng.first, rng.last, fetched_at) for page in pages)
+            # Restating a range replaces it: rows Meta no longer returns are removed.
+            result = warehouse.load(meta_ads_insights_raw, chunks, replace_scope=_scope(rng),
+                                    lock=(RAW_KEY.to_user_string(), rng.account), logger=context.log)
+            context.log.info(f"{rng.account}: {result}")
+            for name, value in result.as_metadata().items():
+                totals[name] += value
+        return MaterializeResult(metadata=materialization_metadata(
+            meta_ads_insights_raw, totals["rows_in_batch"], **totals))
+
+    @asset(
+        key=STAGING_KEY,
+        deps=[RAW_KEY],
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        group_name=GROUP,
+        kinds={"pandas", "postgres"},
+        owners=["team:analytics-engineering"],
+        metadata=table_definition_metadata(insights_meta_ads),
+        automation_condition=automation_condition,
+        description="Meta Ads insights cleaned by the Vetorial business rules (clicks, leads by origin, "
+                    "followers, CTR/CPC/CPL), keyed by hash_id = md5(ad_id+date+platform+position). "
+                    "Rebuilt from raw: no API call.",
+    )
+    def insights_meta_ads_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+        totals = dict(rows_in_batch=0, rows_inserted=0, rows_updated=0, rows_unchanged=0, rows_deleted=0)
+        for rng in run_date_ranges(context):
+            with warehouse.transaction() as conn:
+                chunks = (_typed(clean_insights(batch)) for batch in _read_raw_payloads(conn, rng))
+                result = warehouse.load(insights_meta_ads, chunks, replace_scope=_scope(rng),
+                                        lock=(STAGING_KEY.to_user_string(), rng.account),
+                                        logger=context.log, conn=conn)
+            context.log.info(f"{rng.account}: {result}")
+            for name, value in result.as_metadata().items():
+                totals[name] += value
+        return MaterializeResult(metadata=materialization_metadata(
+            insights_meta_ads, totals["rows_in_batch"], **totals))
+
+    return [meta_ads_insights, insights_meta_ads_asset]
+
+
+def _typed(frame):
+    """Validate against the staging DataFrame type before anything is written."""
+    check = InsightsMetaAdsFrame.type_check(None, frame)
+    if not check.success:
+        raise ValueError(f"staging.insights_meta_ads frame failed its type check: {check.description}")
+    return frame
+
+
+__all__ = ["build_meta_assets", "RAW_KEY", "STAGING_KEY"]

@@ -1,0 +1,60 @@
+"""Meta re-pull: every 4 hours, the last `lookback_days` for every ad account.
+
+Meta restates recent days (attribution windows), so the window is re-pulled, not just
+today. Each account's window is one run (single-run backfill policy): one API range.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dagster import (
+    AssetSelection,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    RunRequest,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    schedule,
+)
+
+from ..partitions import ACCOUNT_DIM, DATE_DIM
+from ..settings import DEFAULT_TIMEZONE
+from .assets import RAW_KEY, STAGING_KEY
+
+JOB_NAME = "meta_ads_refresh"
+CRON = "0 */4 * * *"
+
+
+def window_days(now: datetime, lookback_days: int) -> list[str]:
+    """ISO dates of the re-pull window ending today (local time), oldest first."""
+    today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    return [(today - timedelta(days=n)).isoformat() for n in range(lookback_days - 1, -1, -1)]
+
+
+def build_meta_schedule(partitions: MultiPartitionsDefinition, lookback_days: int):
+    job = define_asset_job(JOB_NAME, selection=AssetSelection.assets(RAW_KEY, STAGING_KEY),
+                           partitions_def=partitions, description="Raw and staging Meta insights for a date range.")
+
+    @schedule(job=job, cron_schedule=CRON, execution_timezone=DEFAULT_TIMEZONE,
+              description=f"Re-pull the last {lookback_days} days of every ad account (Meta restates recent days).")
+    def meta_ads_every_4_hours(context: ScheduleEvaluationContext):
+        now = context.scheduled_execution_time or datetime.now(ZoneInfo(DEFAULT_TIMEZONE))
+        days = window_days(now, lookback_days)
+        first_day = partitions.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key()
+        days = [d for d in days if d >= first_day]
+        accounts = partitions.get_partitions_def_for_dimension(ACCOUNT_DIM).get_partition_keys()
+        for account in accounts:
+            start = MultiPartitionKey({DATE_DIM: days[0], ACCOUNT_DIM: account})
+            end = MultiPartitionKey({DATE_DIM: days[-1], ACCOUNT_DIM: account})
+            yield RunRequest(
+                run_key=f"{account}:{now.isoformat()}",
+                tags={
+                    "dagster/asset_partition_range_start": str(start),
+                    "dagster/asset_partition_range_end": str(end),
+                    "vetorial/triggered_by": "schedule",
+                },
+            )
+
+    return job, meta_ads_every_4_hours
