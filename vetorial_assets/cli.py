@@ -1,0 +1,113 @@
+"""`vetorial`: demo | dev | doctor | audit-payload | audit-metadata."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from .settings import ConfigError, load_settings
+
+
+def _defs():
+    from .definitions import defs
+
+    return defs
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from .demo import run_demo, table_counts
+    from .instance import prepare_environment
+
+    settings = load_settings()
+    env = prepare_environment(settings)
+    print(f"vetorial demo: VETORIAL_HOME={env['VETORIAL_HOME']} DAGSTER_HOME={env['DAGSTER_HOME']}")
+    defs = _defs()
+    print(f"warehouse: {defs.resources['warehouse'].describe()}")
+    with DagsterInstance.get() as instance:
+        ok = run_demo(defs, instance)
+    print("\nrows per table:")
+    for name, count in table_counts(settings, defs):
+        print(f"  {name:40} {count:>10,}")
+    print("\ndemo finished" if ok else "\ndemo finished WITH FAILURES (see the runs in `vetorial dev`)")
+    return 0 if ok else 1
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from .instance import prepare_environment
+
+    env = prepare_environment(load_settings())
+    workspace = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "workspace.yaml")
+    target = ["-w", workspace] if os.path.exists(workspace) else ["-m", "vetorial_assets.definitions"]
+    print(f"Dagster UI: http://{args.host}:{args.port}  (DAGSTER_HOME={env['DAGSTER_HOME']})", flush=True)
+    cmd = ["dagster", "dev", *target, "-h", args.host, "-p", str(args.port)]
+    return subprocess.call(cmd)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import run_doctor
+
+    return run_doctor()
+
+
+def _meta_for_account(account: str):
+    from .tenants import load_tenants
+
+    settings = load_settings()
+    tenants = load_tenants(settings.tenants_file)
+    tenant = tenants.tenant_of_ad_account(account)
+    return _defs().resources["meta"], tenant
+
+
+def cmd_audit_payload(args: argparse.Namespace) -> int:
+    from datetime import date, timedelta
+
+    meta, tenant = _meta_for_account(args.account)
+    until = date.fromisoformat(args.until) if args.until else date.today() - timedelta(days=1)
+    since = date.fromisoformat(args.since) if args.since else until
+    payload = meta.raw_insights_call(args.account, since, until, token_env=tenant.meta_token_env)
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_audit_metadata(args: argparse.Namespace) -> int:
+    meta, tenant = _meta_for_account(args.account)
+    print(json.dumps(meta.account_metadata(args.account, token_env=tenant.meta_token_env), indent=2, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vetorial", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="materialize every asset end to end and print what landed").set_defaults(func=cmd_demo)
+    dev = sub.add_parser("dev", help="the Dagster UI on the same configuration")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=cmd_dev)
+    sub.add_parser("doctor", help="check configuration, connectivity and source schemas").set_defaults(func=cmd_doctor)
+    audit = sub.add_parser("audit-payload", help="one raw insights call, printed as JSON (token redacted)")
+    audit.add_argument("account", help="ad account id, e.g. act_100000000000001")
+    audit.add_argument("--since")
+    audit.add_argument("--until")
+    audit.set_defaults(func=cmd_audit_payload)
+    meta = sub.add_parser("audit-metadata", help="account currency, time zone and attribution settings")
+    meta.add_argument("account")
+    meta.set_defaults(func=cmd_audit_metadata)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
