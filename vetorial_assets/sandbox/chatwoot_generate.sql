@@ -94,7 +94,8 @@ person AS MATERIALIZED (
            first_name || ' ' || last_name AS full_name,
            '+55' || (ARRAY['11', '21', '31', '41', '51', '61', '71', '81', '85', '62', '48', '19'])
                         [1 + mod((t.h3 >> 12) & 255, 12)]
-                 || '9' || lpad(mod((t.h3 >> 20) & 4194303, 100000000)::text, 8, '0') AS phone,
+                 -- id * 48271 mod 10^8 is a bijection: phones never repeat (unique per inbox)
+                 || '9' || lpad(mod(t.contact_id::bigint * 48271 + 12345678, 100000000)::text, 8, '0') AS phone,
            CASE WHEN (t.h3 >> 44) & 1023 < 700 THEN
                lower(translate(first_name || '.' || last_name,
                                'áàâãäéèêëíìîïóòôõöúùûüçÁÀÂÃÄÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇ',
@@ -126,6 +127,7 @@ ins_contacts AS (
                                          [1 + mod(contact_id, 8)]),
            '{}'::jsonb, last_message_at, 'BR'
     FROM person
+    ORDER BY contact_id
 ),
 ins_contact_inboxes AS (
     INSERT INTO contact_inboxes (id, contact_id, inbox_id, source_id, created_at, updated_at, pubsub_token)
@@ -150,6 +152,7 @@ ins_conversations AS (
            CASE WHEN assignee_id IS NOT NULL THEN updated_at END,
            CASE WHEN status = 3 THEN t1 + interval '1 day' END
     FROM timed
+    ORDER BY conversation_id  -- Chatwoot's display_id trigger numbers them in this order
     RETURNING id
 ),
 ins_messages AS (
@@ -178,6 +181,7 @@ ins_messages AS (
     SELECT 'Conversa foi marcada como resolvida', t.account_id, t.inbox_id, t.conversation_id, 2,
            t.updated_at, t.updated_at, 0, 0, NULL, NULL, NULL
     FROM timed t WHERE t.status = 1
+    ORDER BY 4, 6, 5
 ),
 ins_taggings AS (
     INSERT INTO taggings (tag_id, taggable_type, taggable_id, context, created_at)

@@ -1,0 +1,334 @@
+"""The sandbox Chatwoot database: Chatwoot's own table shapes, synthetic Brazilian data.
+
+Used by the demo and the tests wherever VETORIAL_CHATWOOT_URL is unset. Besides seeding,
+it can change the source the ways the real one changes, so the ETL's edge cases can be
+produced on purpose: new conversations, touched ones, messages that do not bump
+updated_at (Chatwoot writes last_activity_at with update_columns), deletions, and rows
+sharing one updated_at (ties at the watermark).
+
+Timestamps given to these methods may be aware (converted to UTC) or naive (taken as UTC,
+like Chatwoot's own columns).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from importlib import resources as pkg_resources
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import make_url
+
+log = logging.getLogger("vetorial.sandbox.chatwoot")
+
+VIEW_NAME = "vw_conversations_analytics_final"
+
+# The demo tenants of tenants_demo.yaml, plus inbox 16: an inbox of account 1 that no
+# tenant lists, so the tenant filter (account AND inbox) has something to leave out.
+ACCOUNTS = ((1, "AllpFit"), (2, "Lacrei Saúde"))
+INBOXES = (
+    # id, account, name, channel_type, channel_id
+    (14, 1, "AllpFit WhatsApp", "Channel::Whatsapp", 1),
+    (15, 1, "AllpFit Site", "Channel::WebWidget", 1),
+    (16, 1, "AllpFit Instagram", "Channel::Instagram", 1),
+    (21, 2, "Lacrei WhatsApp", "Channel::Whatsapp", 2),
+)
+TENANT_INBOXES = (14, 15, 21)
+UNLISTED_INBOXES = (16,)
+USERS = (
+    # id, account, name
+    (1, 1, "Carla Mendes"), (2, 1, "Rafael Souza"), (3, 1, "Beatriz Lima"), (4, 1, "Diego Araújo"),
+    (5, 2, "Helena Castro"), (6, 2, "Marcos Teixeira"),
+)
+LABELS = ("lead", "visita-agendada", "convertido-crm", "suporte", "financeiro", "matricula", "reclamacao")
+_BASE_TIME = datetime(2024, 1, 15, 12, 0)
+_TABLES = ("taggings", "tags", "labels", "messages", "conversations", "contact_inboxes", "contacts",
+           "inboxes", "channel_web_widgets", "channel_whatsapp", "account_users", "users", "accounts")
+_SEED_LOCK = 0x43_57_53_44  # pg advisory lock key ("CWSD"): one creator/seeder at a time
+
+
+def _sql_text(name: str) -> str:
+    return pkg_resources.files("vetorial_assets.sandbox").joinpath(name).read_text(encoding="utf-8")
+
+
+def conninfo_from_url(url: str) -> str:
+    """libpq conninfo for a SQLAlchemy URL (any postgresql+driver:// form)."""
+    parsed = make_url(url)
+    params = {"host": parsed.host, "port": parsed.port, "user": parsed.username,
+              "password": parsed.password, "dbname": parsed.database}
+    for key, value in parsed.query.items():
+        params[key] = value if isinstance(value, str) else value[-1]
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v not in (None, "")})
+
+
+def _utc_naive(ts: datetime | None) -> datetime | None:
+    if ts is None or ts.tzinfo is None:
+        return ts
+    return ts.astimezone(UTC).replace(tzinfo=None)
+
+
+class SandboxChatwoot:
+    """A Chatwoot-shaped database at `url` (SQLAlchemy URL; psycopg 3 is used directly)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._conninfo = conninfo_from_url(url)
+
+    def connect(self, **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self._conninfo, **kwargs)
+
+    # ------------------------------------------------------------------ schema
+
+    def create(self) -> None:
+        """Tables, indexes, Chatwoot's display_id triggers and the analytics view (idempotent)."""
+        with self.connect() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SEED_LOCK,))
+            conn.execute(_sql_text("chatwoot_schema.sql"))
+            conn.execute(_sql_text("chatwoot_view.sql"))
+
+    def is_seeded(self) -> bool:
+        with self.connect() as conn:
+            exists = conn.execute("SELECT to_regclass('public.accounts') IS NOT NULL").fetchone()[0]
+            return bool(exists) and conn.execute("SELECT EXISTS (SELECT 1 FROM accounts)").fetchone()[0]
+
+    # ------------------------------------------------------------------ seeding
+
+    def seed(self, conversations_per_inbox: int = 200, seed: int = 7,
+             anchor: datetime | None = None, days: int = 90, max_messages: int = 6) -> int:
+        """Replace all data with the demo accounts, inboxes, agents and labels, plus
+        `conversations_per_inbox` conversations in each tenant inbox (a quarter of that in
+        the unlisted inbox 16) created over the `days` before `anchor`.
+
+        Deterministic: the same arguments give the same rows, ids included. `anchor`
+        defaults to today's midnight UTC (stable within a day). Returns the number of
+        conversations created.
+        """
+        if anchor is None:
+            anchor = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        t1 = _utc_naive(anchor)
+        t0 = t1 - timedelta(days=days)
+        per_inbox = {14: conversations_per_inbox, 15: conversations_per_inbox,
+                     21: conversations_per_inbox, 16: conversations_per_inbox // 4}
+        total = 0
+        with self.connect() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SEED_LOCK,))
+            self._reset(conn)
+            self._insert_base(conn)
+            # One inbox at a time, in a fixed order: the ids are then the same on every seed.
+            for inbox_id, count in per_inbox.items():
+                if count > 0:
+                    total += len(self._generate(conn, count, [inbox_id], t0, t1, seed, max_messages))
+            self._refresh_tag_counts(conn)
+        self._vacuum(("conversations", "messages", "contacts", "contact_inboxes", "taggings"))
+        log.info("sandbox Chatwoot seeded: %d conversations", total)
+        return total
+
+    def bulk_seed(self, n_conversations: int, seed: int = 11, anchor: datetime | None = None,
+                  days: int = 365, max_messages: int = 4) -> int:
+        """Append `n_conversations` conversations over the tenant inboxes (round robin), set-based
+        in the database: 1,000,000 take seconds, not Python loops. Creates the demo accounts
+        and inboxes first if they are missing. Returns the number created."""
+        t1 = _utc_naive(anchor or datetime.now(UTC).replace(microsecond=0))
+        t0 = t1 - timedelta(days=days)
+        with self.connect() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SEED_LOCK,))
+            if not conn.execute("SELECT EXISTS (SELECT 1 FROM accounts)").fetchone()[0]:
+                self._insert_base(conn)
+            conn.execute("SET LOCAL synchronous_commit = off")
+            ids = self._generate(conn, n_conversations, list(TENANT_INBOXES), t0, t1, seed, max_messages)
+            self._refresh_tag_counts(conn)
+        # VACUUM: sets hint bits and the visibility map once, so readers measure reading,
+        # and the per-row message count is an index-only scan.
+        self._vacuum(("conversations", "messages", "contacts", "contact_inboxes", "taggings"))
+        return len(ids)
+
+    def _reset(self, conn: psycopg.Connection) -> None:
+        conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+            sql.SQL(", ").join(sql.Identifier(t) for t in _TABLES)))
+        # Chatwoot's per-account display_id sequences outlive TRUNCATE: drop them so that
+        # re-created accounts start at display_id 1 again.
+        for (name,) in conn.execute(
+                "SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE %s",
+                ("conv\\_dpid\\_seq\\_%",)).fetchall():
+            conn.execute(sql.SQL("DROP SEQUENCE IF EXISTS {}").format(sql.Identifier(name)))
+
+    def _insert_base(self, conn: psycopg.Connection) -> None:
+        t = _BASE_TIME
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO accounts (id, name, created_at, updated_at, locale, domain) "
+                "VALUES (%s, %s, %s, %s, 0, %s) ON CONFLICT (id) DO NOTHING",
+                [(i, name, t, t, f"{name.split()[0].lower()}.com.br") for i, name in ACCOUNTS])
+            cur.executemany(
+                "INSERT INTO users (id, uid, name, display_name, email, created_at, updated_at, type) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, 'User') ON CONFLICT (id) DO NOTHING",
+                [(i, f"agent{i}@example.com.br", name, name.split()[0], f"agent{i}@example.com.br", t, t)
+                 for i, _, name in USERS])
+            cur.executemany(
+                "INSERT INTO account_users (account_id, user_id, role, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (account_id, user_id) DO NOTHING",
+                [(acc, i, 1 if i in (1, 5) else 0, t, t) for i, acc, _ in USERS])
+            cur.executemany(
+                "INSERT INTO channel_whatsapp (id, account_id, phone_number, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                [(1, 1, "+5511930000014", t, t), (2, 2, "+5521930000021", t, t)])
+            cur.execute(
+                "INSERT INTO channel_web_widgets (id, website_url, account_id, created_at, updated_at, "
+                "website_token) VALUES (1, 'https://allpfit.com.br', 1, %s, %s, 'sandboxwidgettoken') "
+                "ON CONFLICT (id) DO NOTHING", (t, t))
+            cur.executemany(
+                "INSERT INTO inboxes (id, channel_id, account_id, name, created_at, updated_at, channel_type, "
+                "timezone) VALUES (%s, %s, %s, %s, %s, %s, %s, 'America/Sao_Paulo') ON CONFLICT (id) DO NOTHING",
+                [(i, ch, acc, name, t, t, kind) for i, acc, name, kind, ch in INBOXES])
+            cur.executemany(
+                "INSERT INTO labels (title, account_id, show_on_sidebar, created_at, updated_at) "
+                "VALUES (%s, %s, true, %s, %s) ON CONFLICT (title, account_id) DO NOTHING",
+                [(label, acc, t, t) for acc, _ in ACCOUNTS for label in LABELS])
+            cur.executemany("INSERT INTO tags (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
+                            [(label,) for label in LABELS])
+            # Explicit ids above: move the sequences past them, as Rails fixtures would.
+            for table in ("accounts", "users", "inboxes", "channel_whatsapp", "channel_web_widgets"):
+                cur.execute(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'id'), "
+                                    "(SELECT max(id) FROM {}))").format(sql.Identifier(table)), (table,))
+
+    def _generate(self, conn: psycopg.Connection, n: int, inbox_ids: Sequence[int],
+                  t0: datetime | None, t1: datetime | None, seed: int, max_messages: int) -> list[int]:
+        row = conn.execute(_sql_text("chatwoot_generate.sql"), {
+            "n": int(n), "inbox_ids": list(inbox_ids), "t0": t0, "t1": t1,
+            "seed": int(seed), "max_messages": int(max_messages)}).fetchone()
+        return list(row[0])
+
+    def _refresh_tag_counts(self, conn: psycopg.Connection) -> None:
+        conn.execute("UPDATE tags t SET taggings_count = (SELECT count(*) FROM taggings g WHERE g.tag_id = t.id)")
+
+    def _vacuum(self, tables: Sequence[str]) -> None:
+        with self.connect(autocommit=True) as conn:
+            for table in tables:
+                conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+
+    # ------------------------------------------------------------------ changing the source
+
+    def add(self, account_id: int, inbox_id: int, k: int, at: datetime | None = None,
+            seed: int = 101) -> list[int]:
+        """Create `k` conversations in inbox `inbox_id` (which must belong to `account_id`),
+        all created and updated at `at` (default: the database's now, UTC). Returns their ids."""
+        ts = _utc_naive(at)
+        with self.connect() as conn:
+            owner = conn.execute("SELECT account_id FROM inboxes WHERE id = %s", (inbox_id,)).fetchone()
+            if owner is None or owner[0] != account_id:
+                raise ValueError(f"inbox {inbox_id} does not belong to Chatwoot account {account_id}")
+            if ts is None:
+                ts = conn.execute("SELECT now() AT TIME ZONE 'UTC'").fetchone()[0]
+            ids = self._generate(conn, k, [inbox_id], ts, ts, seed, 3)
+            self._refresh_tag_counts(conn)
+        return ids
+
+    def touch(self, ids: Sequence[int], at: datetime | None = None) -> int:
+        """What an agent action does in Chatwoot: bump updated_at (and last_activity_at) to
+        `at` (default: now). Returns the number of conversations touched."""
+        with self.connect() as conn:
+            cur = conn.execute(
+                "UPDATE conversations SET updated_at = t.ts, last_activity_at = greatest(last_activity_at, t.ts) "
+                "FROM (SELECT coalesce(%s::timestamp, now() AT TIME ZONE 'UTC') AS ts) t "
+                "WHERE id = ANY (%s::int[])", (_utc_naive(at), list(ids)))
+            return cur.rowcount
+
+    def add_messages(self, ids: Sequence[int], at: datetime | None = None,
+                     bump_updated_at: bool = False) -> int:
+        """One incoming message per conversation. Like Chatwoot, only last_activity_at moves
+        unless `bump_updated_at`: the view's message_count changes while
+        conversation_updated_at stays behind (the "lagging updated_at" case)."""
+        with self.connect() as conn:
+            cur = conn.execute(
+                "WITH t AS (SELECT coalesce(%s::timestamp, now() AT TIME ZONE 'UTC') AS ts) "
+                "INSERT INTO messages (content, account_id, inbox_id, conversation_id, message_type, "
+                "created_at, updated_at, sender_type, sender_id) "
+                "SELECT 'Oi, ainda estou aguardando retorno', c.account_id, c.inbox_id, c.id, 0, t.ts, t.ts, "
+                "'Contact', c.contact_id FROM conversations c CROSS JOIN t WHERE c.id = ANY (%s::int[])",
+                (_utc_naive(at), list(ids)))
+            added = cur.rowcount
+            # update_columns in Chatwoot: no updated_at unless asked.
+            conn.execute(
+                "UPDATE conversations c SET last_activity_at = m.last_at, "
+                "updated_at = CASE WHEN %s THEN greatest(c.updated_at, m.last_at) ELSE c.updated_at END "
+                "FROM (SELECT conversation_id, max(created_at) AS last_at FROM messages "
+                "      WHERE conversation_id = ANY (%s::int[]) GROUP BY conversation_id) m "
+                "WHERE c.id = m.conversation_id", (bump_updated_at, list(ids)))
+            return added
+
+    def set_updated_at(self, ids: Sequence[int], ts: datetime) -> int:
+        """Put `ids` at exactly `ts` (ties at the watermark; or a late commit: a row that
+        appears with an updated_at older than what the ETL already read)."""
+        with self.connect() as conn:
+            return conn.execute("UPDATE conversations SET updated_at = %s WHERE id = ANY (%s::int[])",
+                                (_utc_naive(ts), list(ids))).rowcount
+
+    def set_labels(self, ids: Sequence[int], labels: Sequence[str], at: datetime | None = None) -> int:
+        """Replace the labels of `ids` the way acts-as-taggable-on does: taggings, the cached
+        list and updated_at change in one save."""
+        labels = list(dict.fromkeys(labels))
+        with self.connect() as conn:
+            conn.executemany("INSERT INTO tags (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
+                             [(label,) for label in labels])
+            conn.execute("DELETE FROM taggings WHERE taggable_type = 'Conversation' AND context = 'labels' "
+                         "AND taggable_id = ANY (%s::int[])", (list(ids),))
+            conn.execute(
+                "INSERT INTO taggings (tag_id, taggable_type, taggable_id, context, created_at) "
+                "SELECT t.id, 'Conversation', c.id, 'labels', now() AT TIME ZONE 'UTC' "
+                "FROM conversations c CROSS JOIN tags t WHERE c.id = ANY (%s::int[]) AND t.name = ANY (%s)",
+                (list(ids), labels))
+            count = conn.execute(
+                "UPDATE conversations SET cached_label_list = %s, "
+                "updated_at = coalesce(%s::timestamp, now() AT TIME ZONE 'UTC') WHERE id = ANY (%s::int[])",
+                (", ".join(labels) or None, _utc_naive(at), list(ids))).rowcount
+            self._refresh_tag_counts(conn)
+            return count
+
+    def delete(self, ids: Sequence[int]) -> int:
+        """Delete conversations as Chatwoot does (hard delete, messages and taggings with them)."""
+        with self.connect() as conn:
+            conn.execute("DELETE FROM messages WHERE conversation_id = ANY (%s::int[])", (list(ids),))
+            conn.execute("DELETE FROM taggings WHERE taggable_type = 'Conversation' "
+                         "AND taggable_id = ANY (%s::int[])", (list(ids),))
+            count = conn.execute("DELETE FROM conversations WHERE id = ANY (%s::int[])", (list(ids),)).rowcount
+            self._refresh_tag_counts(conn)
+            return count
+
+    # ------------------------------------------------------------------ reading helpers
+
+    def conversation_ids(self, account_id: int, inbox_ids: Sequence[int] | None = None) -> list[int]:
+        """Ids of the conversations in one account (optionally only these inboxes), ascending."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT id FROM conversations WHERE account_id = %s "
+                "AND (%s::int[] IS NULL OR inbox_id = ANY (%s::int[])) ORDER BY id",
+                (account_id, list(inbox_ids) if inbox_ids else None, list(inbox_ids) if inbox_ids else None))
+            return [r[0] for r in rows]
+
+    def now(self) -> datetime:
+        """The database clock (aware, UTC): what touch/add use when no time is given."""
+        with self.connect() as conn:
+            return conn.execute("SELECT now()").fetchone()[0].astimezone(UTC)
+
+
+def ensure_sandbox_chatwoot(home: Path, conversations_per_inbox: int = 200, seed: int = 7) -> str:
+    """Start (or find) the embedded server under `home`, create and seed the sandbox Chatwoot
+    database the first time, and return its SQLAlchemy URL. Safe to call from many processes."""
+    from resources.embedded import CHATWOOT_SANDBOX_DB, ensure_server
+
+    server = ensure_server(Path(home), databases=(CHATWOOT_SANDBOX_DB,))
+    url = server.url(CHATWOOT_SANDBOX_DB)
+    sandbox = SandboxChatwoot(url)
+    sandbox.create()
+    with sandbox.connect() as conn:
+        # Held while checking and seeding: a second process waits, then sees the data.
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SEED_LOCK + 1,))
+        try:
+            if not sandbox.is_seeded():
+                sandbox.seed(conversations_per_inbox=conversations_per_inbox, seed=seed)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SEED_LOCK + 1,))
+    return url
