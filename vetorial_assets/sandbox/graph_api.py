@@ -601,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job-polls", type=int, default=2)
     parser.add_argument("--no-record", action="store_true", help="do not keep a log of requests in memory")
     args = parser.parse_args(argv)
+    sys.setswitchinterval(0.0005)
     api = SandboxGraphAPI(args.ads_per_account, args.placements, args.today, job_polls=args.job_polls,
                           host=args.host, port=args.port, record_requests=not args.no_record)
     api.start()

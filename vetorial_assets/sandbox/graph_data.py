@@ -70,6 +70,7 @@ LEVELS = ("account", "campaign", "adset", "ad")
 
 # Instagram: this account stays under 100 followers, so Meta returns no insights for it.
 IG_SMALL_ACCOUNT = "17841400000000003"
+WARM_AHEAD = True
 IG_LAG_DAYS = 2  # days at or after today - 1 are "not yet available" (Meta lags up to 48 h)
 
 
@@ -564,7 +565,7 @@ def page_of_range(data: GraphData, account_id: str, since: date, until: date, sh
             out.extend(rows[lo:hi])
         position = stop
         total += count
-        if stop >= offset + limit and not warmed and day < until:
+        if WARM_AHEAD and stop >= offset + limit and not warmed and day < until:
             data.warm(account_id, day + timedelta(days=1), shape)
             warmed = True
         day += timedelta(days=1)

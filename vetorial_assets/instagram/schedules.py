@@ -1,0 +1,47 @@
+"""Instagram: daily, for D-1 and D-2 (Meta's numbers can arrive up to 48 h late)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dagster import (
+    AssetSelection,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    RunRequest,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    schedule,
+)
+
+from ..partitions import DATE_DIM, IG_ACCOUNT_DIM
+from ..settings import DEFAULT_TIMEZONE
+from .assets import RAW_KEY
+
+JOB_NAME = "instagram_follows_refresh"
+CRON = "30 6 * * *"
+LATE_DAYS = 2
+
+
+def build_instagram_schedule(partitions: MultiPartitionsDefinition):
+    job = define_asset_job(JOB_NAME, selection=AssetSelection.assets(RAW_KEY), partitions_def=partitions,
+                           description="Instagram follows for a date range of one account.")
+
+    @schedule(job=job, cron_schedule=CRON, execution_timezone=DEFAULT_TIMEZONE,
+              description="Every day: D-1 and D-2 for every Instagram account (late data is re-asked).")
+    def instagram_follows_daily(context: ScheduleEvaluationContext):
+        now = context.scheduled_execution_time or datetime.now(ZoneInfo(DEFAULT_TIMEZONE))
+        today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        first, last = (today - timedelta(days=LATE_DAYS)).isoformat(), (today - timedelta(days=1)).isoformat()
+        for account in partitions.get_partitions_def_for_dimension(IG_ACCOUNT_DIM).get_partition_keys():
+            yield RunRequest(
+                run_key=f"{account}:{today.isoformat()}",
+                tags={
+                    "dagster/asset_partition_range_start": str(MultiPartitionKey({DATE_DIM: first, IG_ACCOUNT_DIM: account})),
+                    "dagster/asset_partition_range_end": str(MultiPartitionKey({DATE_DIM: last, IG_ACCOUNT_DIM: account})),
+                    "vetorial/triggered_by": "schedule",
+                },
+            )
+
+    return job, instagram_follows_daily
