@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -70,7 +69,6 @@ LEVELS = ("account", "campaign", "adset", "ad")
 
 # Instagram: this account stays under 100 followers, so Meta returns no insights for it.
 IG_SMALL_ACCOUNT = "17841400000000003"
-WARM_AHEAD = True
 IG_LAG_DAYS = 2  # days at or after today - 1 are "not yet available" (Meta lags up to 48 h)
 
 
@@ -272,8 +270,6 @@ class GraphData:
         self._ig_withheld: set[tuple[str, date]] = set()
         self._cache: OrderedDict = OrderedDict()
         self._static: dict = {}
-        self._pending: dict = {}
-        self._warmer: ThreadPoolExecutor | None = None
         self._cache_blocks = cache_blocks
         self._generation = 0  # bumped by every knob so cached renders go stale
 
@@ -371,37 +367,15 @@ class GraphData:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-            pending = self._pending.get(key)
-        if pending is not None:
-            return pending.result()
-        return self._render_and_cache(key, account_id, day, shape)
-
-    def warm(self, account_id: str, day: date, shape: InsightsShape) -> None:
-        """Render a day in the background while the client parses the page it just got."""
-        key = (account_number(account_id), day, shape, self._generation)
+            version = self._versions.get((number, day), 0)
+            visible = self._visible_ads(number, day)
+        rows = self._render(self.catalog(account_id), day, version, visible, shape)
         with self._lock:
-            if key in self._cache or key in self._pending:
-                return
-            if self._warmer is None:
-                self._warmer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-warm")
-            self._pending[key] = self._warmer.submit(self._render_and_cache, key, account_id, day, shape)
-
-    def _render_and_cache(self, key, account_id: str, day: date, shape: InsightsShape) -> list[str]:
-        number = key[0]
-        try:
-            with self._lock:
-                version = self._versions.get((number, day), 0)
-                visible = self._visible_ads(number, day)
-            rows = self._render(self.catalog(account_id), day, version, visible, shape)
-            with self._lock:
-                if key[3] == self._generation:
-                    self._cache[key] = rows
-                    while len(self._cache) > self._cache_blocks:
-                        self._cache.popitem(last=False)
-            return rows
-        finally:
-            with self._lock:
-                self._pending.pop(key, None)
+            if key[3] == self._generation:
+                self._cache[key] = rows
+                while len(self._cache) > self._cache_blocks:
+                    self._cache.popitem(last=False)
+        return rows
 
     def _render(self, catalog: AccountCatalog, day: date, version: int, visible: np.ndarray,
                 shape: InsightsShape) -> list[str]:
@@ -545,6 +519,8 @@ class GraphData:
 class Paged:
     rows: list[str] = field(default_factory=list)
     total: int = 0
+    # The day the next page will need, so the server can render it while the client parses this one.
+    next_day: date | None = None
 
 
 def page_of_range(data: GraphData, account_id: str, since: date, until: date, shape: InsightsShape,
@@ -553,7 +529,7 @@ def page_of_range(data: GraphData, account_id: str, since: date, until: date, sh
     out: list[str] = []
     position = 0
     total = 0
-    warmed = False
+    next_day = None
     day = since
     while day <= until:
         count = data.day_count(account_id, day, shape)
@@ -565,8 +541,7 @@ def page_of_range(data: GraphData, account_id: str, since: date, until: date, sh
             out.extend(rows[lo:hi])
         position = stop
         total += count
-        if WARM_AHEAD and stop >= offset + limit and not warmed and day < until:
-            data.warm(account_id, day + timedelta(days=1), shape)
-            warmed = True
+        if next_day is None and stop >= offset + limit and day < until:
+            next_day = day + timedelta(days=1)
         day += timedelta(days=1)
-    return Paged(out, total)
+    return Paged(out, total, next_day)
