@@ -5,9 +5,11 @@ from __future__ import annotations
 from dagster import Definitions
 
 from .environment import build_resources
+from .instagram.assets import build_instagram_assets
+from .instagram.schedules import build_instagram_schedule
 from .meta.assets import build_meta_assets
 from .meta.schedules import build_meta_schedule
-from .partitions import date_by_account
+from .partitions import IG_ACCOUNT_DIM, date_by_account
 from .settings import Settings, load_settings
 from .tenants import Tenants, load_tenants
 
@@ -20,10 +22,14 @@ def build_definitions(settings: Settings | None = None, tenants: Tenants | None 
     meta_assets = build_meta_assets(tenants, meta_partitions)
     meta_job, meta_schedule = build_meta_schedule(meta_partitions, settings.meta_lookback_days)
 
+    ig_partitions = date_by_account(settings.partitions_start, tenants.instagram_accounts, IG_ACCOUNT_DIM)
+    ig_assets = build_instagram_assets(tenants, ig_partitions)
+    ig_job, ig_schedule = build_instagram_schedule(ig_partitions)
+
     return Definitions(
-        assets=[*meta_assets],
-        jobs=[meta_job],
-        schedules=[meta_schedule],
+        assets=[*meta_assets, *ig_assets],
+        jobs=[meta_job, ig_job],
+        schedules=[meta_schedule, ig_schedule],
         resources=build_resources(settings),
     )
 

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 from dagster import DagsterInstance, Definitions, MultiPartitionKey
 from sqlalchemy import func, select
 
+from .instagram.schedules import JOB_NAME as IG_JOB
 from .meta.schedules import JOB_NAME as META_JOB
-from .partitions import ACCOUNT_DIM, DATE_DIM
+from .partitions import ACCOUNT_DIM, DATE_DIM, IG_ACCOUNT_DIM
 from .settings import DEFAULT_TIMEZONE, Settings
 from .warehouse.tables import metadata
 
@@ -37,7 +38,7 @@ class TenantJob:
 
 
 # What the demo materializes, in dependency order.
-RANGE_JOBS = [RangeJob(META_JOB, ACCOUNT_DIM, "meta")]
+RANGE_JOBS = [RangeJob(META_JOB, ACCOUNT_DIM, "meta"), RangeJob(IG_JOB, IG_ACCOUNT_DIM, "instagram")]
 TENANT_JOBS: list[TenantJob] = []
 
 

@@ -9,8 +9,6 @@ counts the re-read ones as unchanged. Rows whose updated_at lags far behind a ch
 caught by the daily reconciliation run (full re-read, unchanged rows not rewritten).
 """
 
-from __future__ import annotations
-
 import time
 from datetime import timedelta
 from importlib import resources as pkg_resources

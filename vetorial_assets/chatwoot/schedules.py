@@ -5,8 +5,6 @@ tenant in reconcile mode, which also marks deleted conversations and catches row
 updated_at lagged behind their last change.
 """
 
-from __future__ import annotations
-
 from dagster import AssetSelection, RunRequest, ScheduleEvaluationContext, StaticPartitionsDefinition, define_asset_job, schedule
 
 from ..run_tags import TRIGGERED_BY_TAG

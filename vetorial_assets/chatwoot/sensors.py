@@ -4,8 +4,6 @@ The cursor remembers, per tenant, the source watermark a run was last requested 
 an unchanged source requests nothing and each movement requests exactly one run.
 """
 
-from __future__ import annotations
-
 import json
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor

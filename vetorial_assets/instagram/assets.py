@@ -5,8 +5,6 @@ returns nothing for accounts under 100 followers: such a day is stored as `no_da
 (never as zeros) and the next daily run asks again.
 """
 
-from __future__ import annotations
-
 import json
 from datetime import datetime, timedelta, timezone
 

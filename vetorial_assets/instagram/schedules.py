@@ -1,7 +1,5 @@
 """Instagram: daily, for D-1 and D-2 (Meta's numbers can arrive up to 48 h late)."""
 
-from __future__ import annotations
-
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 

@@ -5,8 +5,6 @@ a backfill or the 4-hourly re-pull hands one run the whole date range of an acco
 which becomes one API range and one transaction per account.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from datetime import datetime, timezone
 

@@ -4,8 +4,6 @@ Meta restates recent days (attribution windows), so the window is re-pulled, not
 today. Each account's window is one run (single-run backfill policy): one API range.
 """
 
-from __future__ import annotations
-
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 

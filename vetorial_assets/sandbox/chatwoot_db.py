@@ -13,6 +13,8 @@ like Chatwoot's own columns).
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources as pkg_resources
@@ -47,11 +49,21 @@ LABELS = ("lead", "visita-agendada", "convertido-crm", "suporte", "financeiro", 
 _BASE_TIME = datetime(2024, 1, 15, 12, 0)
 _TABLES = ("taggings", "tags", "labels", "messages", "conversations", "contact_inboxes", "contacts",
            "inboxes", "channel_web_widgets", "channel_whatsapp", "account_users", "users", "accounts")
+# Tables a bulk seed writes (their secondary indexes are rebuilt after the load).
+_BULK_TABLES = ("contacts", "contact_inboxes", "conversations", "messages", "taggings")
+_BULK_THRESHOLD = 50_000
 _SEED_LOCK = 0x43_57_53_44  # pg advisory lock key ("CWSD"): one creator/seeder at a time
 
 
 def _sql_text(name: str) -> str:
     return pkg_resources.files("vetorial_assets.sandbox").joinpath(name).read_text(encoding="utf-8")
+
+
+def _generate_steps() -> list[str]:
+    """chatwoot_generate.sql split at its `-- step:` markers (psycopg runs one statement per
+    execute when parameters are bound)."""
+    parts = re.split(r"^-- step: \w+\s*$", _sql_text("chatwoot_generate.sql"), flags=re.M)
+    return [p.strip().rstrip(";") for p in parts[1:] if p.strip()]
 
 
 def conninfo_from_url(url: str) -> str:
@@ -127,7 +139,7 @@ class SandboxChatwoot:
         return total
 
     def bulk_seed(self, n_conversations: int, seed: int = 11, anchor: datetime | None = None,
-                  days: int = 365, max_messages: int = 4) -> int:
+                  days: int = 365, max_messages: int = 3) -> int:
         """Append `n_conversations` conversations over the tenant inboxes (round robin), set-based
         in the database: 1,000,000 take seconds, not Python loops. Creates the demo accounts
         and inboxes first if they are missing. Returns the number created."""
@@ -138,7 +150,8 @@ class SandboxChatwoot:
             if not conn.execute("SELECT EXISTS (SELECT 1 FROM accounts)").fetchone()[0]:
                 self._insert_base(conn)
             conn.execute("SET LOCAL synchronous_commit = off")
-            ids = self._generate(conn, n_conversations, list(TENANT_INBOXES), t0, t1, seed, max_messages)
+            ids = self._generate(conn, n_conversations, list(TENANT_INBOXES), t0, t1, seed, max_messages,
+                                 activity_messages=False, bulk=n_conversations >= _BULK_THRESHOLD)
             self._refresh_tag_counts(conn)
         # VACUUM: sets hint bits and the visibility map once, so readers measure reading,
         # and the per-row message count is an index-only scan.
@@ -194,12 +207,84 @@ class SandboxChatwoot:
                 cur.execute(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'id'), "
                                     "(SELECT max(id) FROM {}))").format(sql.Identifier(table)), (table,))
 
-    def _generate(self, conn: psycopg.Connection, n: int, inbox_ids: Sequence[int],
-                  t0: datetime | None, t1: datetime | None, seed: int, max_messages: int) -> list[int]:
-        row = conn.execute(_sql_text("chatwoot_generate.sql"), {
-            "n": int(n), "inbox_ids": list(inbox_ids), "t0": t0, "t1": t1,
-            "seed": int(seed), "max_messages": int(max_messages)}).fetchone()
-        return list(row[0])
+    def _generate(self, conn: psycopg.Connection, n: int, inbox_ids: Sequence[int], t0: datetime,
+                  t1: datetime, seed: int, max_messages: int, activity_messages: bool = True,
+                  bulk: bool = False) -> list[int]:
+        """Run chatwoot_generate.sql for `n` conversations; returns their ids (contiguous).
+
+        `bulk`: the classic bulk-load recipe, inside the caller's transaction: drop the
+        secondary indexes of the tables written and build them again at the end (a sorted
+        build is several times cheaper than 1,000,000 index inserts), and number display_id
+        here instead of through Chatwoot's per-row trigger.
+        """
+        if n <= 0:
+            return []
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SEED_LOCK,))  # id ranges are reserved below
+        slots = conn.execute("SELECT id, account_id, channel_type FROM inboxes WHERE id = ANY (%s) ORDER BY id",
+                             (list(inbox_ids),)).fetchall()
+        if len(slots) != len(set(inbox_ids)):
+            missing = sorted(set(inbox_ids) - {row[0] for row in slots})
+            raise ValueError(f"unknown inbox id(s) {missing}")
+        # Conversations g and g + len(slots) share a contact: contact k of conversation g.
+        n_contacts = max(((g - 1) // len(slots) // 2) * len(slots) + (g - 1) % len(slots) + 1
+                         for g in range(max(1, n - len(slots) + 1), n + 1))
+        first = {}
+        for seq, count in (("conversations_id_seq", n), ("contacts_id_seq", n_contacts),
+                           ("contact_inboxes_id_seq", n_contacts)):
+            start = conn.execute("SELECT nextval(%s)", (seq,)).fetchone()[0]
+            conn.execute("SELECT setval(%s, %s)", (seq, start + count - 1))
+            first[seq] = start
+        accounts = [r[1] for r in slots]
+        display_base = {a: self._display_id_base(conn, a) for a in set(accounts)}
+        params = {
+            "n": int(n), "n_contacts": n_contacts, "seed": int(seed), "max_messages": int(max_messages),
+            "activity_messages": bool(activity_messages),
+            "slot_inbox": [r[0] for r in slots], "slot_account": accounts,
+            "slot_channel": [r[2] for r in slots],
+            "slot_display_base": [display_base[a] for a in accounts],
+            "slot_rank": [accounts[:i].count(a) for i, a in enumerate(accounts)],
+            "slot_account_slots": [accounts.count(a) for a in accounts],
+            "t0": t0, "span_seconds": (t1 - t0).total_seconds(),
+            "first_conversation_id": first["conversations_id_seq"],
+            "first_contact_id": first["contacts_id_seq"],
+            "first_contact_inbox_id": first["contact_inboxes_id_seq"],
+        }
+        indexes: list[str] = []
+        if bulk:
+            indexes = self._drop_secondary_indexes(conn, _BULK_TABLES)
+            conn.execute("ALTER TABLE conversations DISABLE TRIGGER conversations_before_insert_row_tr")
+        for step in _generate_steps():
+            started = time.perf_counter()
+            cur = conn.execute(step, params)
+            log.debug("generate: %s rows in %.2fs: %s", cur.rowcount, time.perf_counter() - started, step[:40])
+        if bulk:
+            conn.execute("ALTER TABLE conversations ENABLE TRIGGER conversations_before_insert_row_tr")
+            for account in set(accounts):
+                per_slot = [n // len(slots) + (1 if i < n % len(slots) else 0) for i in range(len(slots))]
+                used = sum(c for c, a in zip(per_slot, accounts) if a == account)
+                conn.execute("SELECT setval(%s, %s)", (f"conv_dpid_seq_{account}", display_base[account] + used))
+            for ddl in indexes:
+                started = time.perf_counter()
+                conn.execute(ddl)
+                log.debug("generate: index rebuilt in %.2fs: %s", time.perf_counter() - started, ddl[:60])
+        return list(range(first["conversations_id_seq"], first["conversations_id_seq"] + n))
+
+    @staticmethod
+    def _display_id_base(conn: psycopg.Connection, account_id: int) -> int:
+        """The last display_id handed out for `account_id` (0 when none)."""
+        seq = sql.Identifier(f"conv_dpid_seq_{int(account_id)}")
+        last, called = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(seq)).fetchone()
+        return last if called else last - 1
+
+    @staticmethod
+    def _drop_secondary_indexes(conn: psycopg.Connection, tables: Sequence[str]) -> list[str]:
+        """Drop every index of `tables` except primary keys; returns the DDL that rebuilds them."""
+        rows = conn.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = ANY (%s::regclass[]) AND NOT i.indisprimary ORDER BY 1", (list(tables),)).fetchall()
+        for name, _ in rows:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+        return [ddl for _, ddl in rows]
 
     def _refresh_tag_counts(self, conn: psycopg.Connection) -> None:
         conn.execute("UPDATE tags t SET taggings_count = (SELECT count(*) FROM taggings g WHERE g.tag_id = t.id)")

@@ -18,7 +18,6 @@ prints its base URL on the first line of stdout, then serves until SIGTERM / Ctr
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import re
 import signal
@@ -27,39 +26,30 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from urllib.parse import parse_qsl, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
-from .graph_data import (
-    BREAKDOWNS,
-    INSIGHT_FIELDS,
-    LEVELS,
-    SANDBOX_TIMEZONE,
-    GraphData,
-    InsightsShape,
-    page_of_range,
-)
+from .graph_data import GraphData, InsightsShape, page_of_range
 from .graph_faults import FaultPlan, UsageState, error_body
+from .graph_params import (
+    GraphError,
+    cursor_for,
+    ig_timestamp,
+    list_param,
+    offset_of,
+    parse_insights_query,
+    split_path,
+)
 
 # The token the sandbox rejects with Graph error 190 (any other non-empty token is accepted).
-INVALID_TOKEN = "EAAsandboxINVALIDtoken000"
+INVALID_TOKEN = "EAA-sandbox-INVALID-token"
 # What clients use in sandbox mode when no token env var is set.
 SANDBOX_TOKEN = "EAAsandboxDEMOtoken000"
 
-_VERSION = re.compile(r"^v\d+\.\d+$")
 _IG_ID = re.compile(r"^1784\d{10,}$")
 _RUN_ID_START = 9_100_000_000_000_000_001
-
-
-class GraphError(Exception):
-    """Raised inside the handler to answer with a Graph error document."""
-
-    def __init__(self, code: int, subcode: int | None = None, message: str | None = None, status: int = 400):
-        super().__init__(message or str(code))
-        self.code, self.subcode, self.message, self.status = code, subcode, message, status
 
 
 @dataclass
@@ -82,63 +72,6 @@ class ReportJob:
     fail: bool = False
     polls: int = 0
     created: float = field(default_factory=time.time)
-
-
-def _list_param(raw: str | None) -> list[str]:
-    """Graph accepts arrays as JSON ('["a","b"]') or comma-separated text."""
-    if raw is None or raw == "":
-        return []
-    text = raw.strip()
-    if text.startswith("["):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise GraphError(100, message=f"(#100) Invalid JSON for array parameter: {text[:60]}") from None
-        return [str(v).strip() for v in value]
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _split_path(raw_path: str) -> tuple[str | None, list[str]]:
-    """'/v26.0/act_1/insights' -> ('v26.0', ['act_1', 'insights']); the version is optional."""
-    segments = [s for s in raw_path.split("/") if s]
-    version = segments.pop(0) if segments and _VERSION.match(segments[0]) else None
-    return version, segments
-
-
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(str(offset).encode()).decode().rstrip("=")
-
-
-def _offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except ValueError:
-        raise GraphError(100, message="(#100) Invalid cursor") from None
-
-
-def _date(text: str, name: str) -> date:
-    try:
-        return date.fromisoformat(str(text))
-    except ValueError:
-        raise GraphError(100, message=f"(#100) {name} must be a date like 2025-01-31") from None
-
-
-def _preset_range(preset: str, today: date) -> tuple[date, date]:
-    days = {"last_3d": 3, "last_7d": 7, "last_14d": 14, "last_28d": 28, "last_30d": 30, "last_90d": 90}
-    if preset == "today":
-        return today, today
-    if preset == "yesterday":
-        return today - timedelta(days=1), today - timedelta(days=1)
-    if preset in days:  # Meta's last_Nd ends yesterday
-        return today - timedelta(days=days[preset]), today - timedelta(days=1)
-    if preset == "this_month":
-        return today.replace(day=1), today
-    if preset == "last_month":
-        end = today.replace(day=1) - timedelta(days=1)
-        return end.replace(day=1), end
-    raise GraphError(100, message=f"(#100) date_preset must be one of the supported presets, got {preset}")
 
 
 class SandboxGraphAPI:
@@ -173,8 +106,9 @@ class SandboxGraphAPI:
         if self._server is None:
             self._server = _Server((self._host, self._port), _Handler)
             self._server.api = self
-            self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-graph-api",
-                                            daemon=True)
+            # A short poll interval: shutdown() waits up to one interval.
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                            name="sandbox-graph-api", daemon=True)
             self._thread.start()
         return self.base_url
 
@@ -229,7 +163,7 @@ class SandboxGraphAPI:
 
     def handle(self, method: str, raw_path: str, params: dict, token: str | None) -> tuple[int, object, dict]:
         """Returns (status, body, usage-header overrides). body is a dict, or str for bare 5xx pages."""
-        version, segments = _split_path(raw_path)
+        version, segments = split_path(raw_path)
         path = "/".join(segments)
         if self.record_requests:
             self.requests.append(RecordedRequest(method, path, dict(params), version, token))
@@ -300,20 +234,21 @@ class SandboxGraphAPI:
 
     def _account_node(self, node: str, params: dict) -> dict:
         full = self._catalog(node).node()
-        wanted = _list_param(params.get("fields")) or ["account_id"]
+        wanted = list_param(params.get("fields")) or ["account_id"]
         return {"id": full["id"], **{f: full[f] for f in wanted if f in full and f != "id"}}
 
     def _page_links(self, path: str, params: dict, token: str, version: str | None, offset: int,
                     n: int, total: int) -> dict:
-        paging: dict = {"cursors": {"before": _cursor(offset), "after": _cursor(offset + n)}}
+        paging: dict = {"cursors": {"before": cursor_for(offset), "after": cursor_for(offset + n)}}
         prefix = f"{self.base_url}/{version + '/' if version else ''}{path}"
         if offset + n < total:
             # Like Meta's, the next link repeats every parameter, the access token included.
-            paging["next"] = prefix + "?" + urlencode({**params, "access_token": token, "after": _cursor(offset + n)})
+            following = {**params, "access_token": token, "after": cursor_for(offset + n)}
+            paging["next"] = prefix + "?" + urlencode(following)
         if offset > 0:
             before = {k: v for k, v in params.items() if k != "after"}
             paging["previous"] = prefix + "?" + urlencode({**before, "access_token": token,
-                                                           "before": _cursor(offset)})
+                                                           "before": cursor_for(offset)})
         return paging
 
     @staticmethod
@@ -327,8 +262,8 @@ class SandboxGraphAPI:
     def _edge_list(self, node: str, edge: str, params: dict, token: str, version: str | None) -> dict:
         catalog = self._catalog(node)
         items = {"campaigns": catalog.campaigns, "adsets": catalog.adsets, "ads": catalog.ads}[edge]()
-        wanted = _list_param(params.get("fields"))
-        offset, limit = _offset(params.get("after")), self._limit(params)
+        wanted = list_param(params.get("fields"))
+        offset, limit = offset_of(params.get("after")), self._limit(params)
         page = [{"id": it["id"], **{f: it[f] for f in wanted if f in it and f != "id"}}
                 for it in items[offset:offset + limit]]
         return {"data": page,
@@ -336,37 +271,7 @@ class SandboxGraphAPI:
 
     def _insights_query(self, node: str, params: dict) -> tuple[date, date, InsightsShape]:
         self._catalog(node)
-        fields = _list_param(params.get("fields")) or ["impressions", "spend"]
-        unknown = [f for f in fields if f not in INSIGHT_FIELDS]
-        if unknown:
-            raise GraphError(100, message=f"(#100) {unknown[0]} is not valid for fields param. "
-                                          "please check https://developers.facebook.com/docs/marketing-api/reference/ads-insights/ for all valid values")
-        level = params.get("level", "account")
-        if level not in LEVELS:
-            raise GraphError(100, message=f"(#100) level must be one of {', '.join(LEVELS)}")
-        breakdowns = _list_param(params.get("breakdowns"))
-        if any(b not in BREAKDOWNS for b in breakdowns):
-            raise GraphError(100, message=f"(#100) the sandbox supports breakdowns {', '.join(BREAKDOWNS)} only")
-        action_breakdowns = _list_param(params.get("action_breakdowns")) or ["action_type"]
-        if action_breakdowns != ["action_type"]:
-            raise GraphError(100, message="(#100) the sandbox supports action_breakdowns=action_type only")
-        if str(params.get("time_increment", "")) != "1":
-            raise GraphError(100, message="(#100) the sandbox serves daily rows only: pass time_increment=1")
-        if params.get("time_range"):
-            try:
-                time_range = json.loads(params["time_range"])
-                since, until = time_range["since"], time_range["until"]
-            except (ValueError, KeyError, TypeError):
-                raise GraphError(100, message="(#100) time_range must be {'since':'YYYY-MM-DD','until':'YYYY-MM-DD'}") from None
-            since, until = _date(since, "time_range.since"), _date(until, "time_range.until")
-        elif params.get("time_range[since]"):
-            since = _date(params["time_range[since]"], "time_range[since]")
-            until = _date(params.get("time_range[until]", ""), "time_range[until]")
-        else:
-            since, until = _preset_range(params.get("date_preset", "last_30d"), self.today)
-        if since > until:
-            raise GraphError(100, message="(#100) time_range since must be on or before until")
-        return since, until, InsightsShape(fields=tuple(fields), level=level, breakdowns=tuple(breakdowns))
+        return parse_insights_query(params, self.today)
 
     def _insights(self, node: str, params: dict, token: str, version: str | None) -> dict:
         since, until, shape = self._insights_query(node, params)
@@ -374,7 +279,7 @@ class SandboxGraphAPI:
 
     def _insights_page(self, path: str, node: str, since: date, until: date, shape: InsightsShape,
                        params: dict, token: str, version: str | None) -> "_RawJSON":
-        offset, limit = _offset(params.get("after")), self._limit(params)
+        offset, limit = offset_of(params.get("after")), self._limit(params)
         page = page_of_range(self.data, node, since, until, shape, offset, limit)
         if page.next_day is not None:
             self._after.task = lambda: self.data.day_rows(node, page.next_day, shape)
@@ -423,19 +328,11 @@ class SandboxGraphAPI:
     def _ig_node(self, node: str, params: dict) -> dict:
         full = {"id": node, "username": f"sandbox_ig_{node[-4:]}", "name": f"Sandbox IG {node[-4:]}",
                 "followers_count": self.data.ig_followers_count(node)}
-        wanted = _list_param(params.get("fields")) or []
+        wanted = list_param(params.get("fields")) or []
         return {"id": node, **{f: full[f] for f in wanted if f in full and f != "id"}}
 
-    def _ig_time(self, raw: str | None, name: str) -> int:
-        if raw in (None, ""):
-            raise GraphError(100, message=f"(#100) {name} is required for this metric")
-        if str(raw).lstrip("-").isdigit():
-            return int(raw)
-        day = _date(raw, name)  # strtotime-style dates: midnight in the sandbox time zone
-        return int(datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(SANDBOX_TIMEZONE)).timestamp())
-
     def _ig_insights(self, node: str, params: dict) -> dict:
-        metrics = _list_param(params.get("metric"))
+        metrics = list_param(params.get("metric"))
         if metrics != ["follows_and_unfollows"]:
             raise GraphError(100, message="(#100) metric[0] must be one of the following values: "
                                           "follows_and_unfollows (the sandbox serves this metric only)")
@@ -446,7 +343,7 @@ class SandboxGraphAPI:
         breakdown = params.get("breakdown")
         if breakdown not in (None, "", "follow_type"):
             raise GraphError(100, message="(#100) breakdown must be follow_type for follows_and_unfollows")
-        since, until = self._ig_time(params.get("since"), "since"), self._ig_time(params.get("until"), "until")
+        since, until = ig_timestamp(params.get("since"), "since"), ig_timestamp(params.get("until"), "until")
         if until <= since:
             raise GraphError(100, message="(#100) until must be after since")
         if until - since > 30 * 86400:
@@ -509,6 +406,11 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 64
     api: SandboxGraphAPI
 
+    def handle_error(self, request, client_address) -> None:
+        # A client hanging up mid-answer is normal for the timeout tests: no traceback on stderr.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the SDK's requests.Session reuses connections
@@ -536,7 +438,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(length).decode("utf-8", "replace")
             if "json" in (self.headers.get("Content-Type") or ""):
                 try:
-                    params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in json.loads(body).items()})
+                    doc = json.loads(body)
+                    params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in doc.items()})
                 except (ValueError, AttributeError):
                     pass
             else:
@@ -560,11 +463,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("x-fb-trace-id", "AsandboxTRACE")
-        for name, value in api.usage_headers("/".join(_split_path(url.path)[1]), usage).items():
+        for name, value in api.usage_headers("/".join(split_path(url.path)[1]), usage).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
-        self.wfile.flush()
+        try:
+            self.wfile.write(payload)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (e.g. its timeout)
+            self.close_connection = True
+            return
         api.run_after_response()
 
 

@@ -46,7 +46,7 @@ KIND_FORM, KIND_SITE, KIND_MESSAGES, KIND_ENGAGEMENT = range(4)
 _KIND_LABEL = ("Leads formulário", "Leads site", "Mensagens", "Engajamento")
 _KIND_OBJECTIVE = ("OUTCOME_LEADS", "OUTCOME_LEADS", "OUTCOME_ENGAGEMENT", "OUTCOME_ENGAGEMENT")
 
-# Action types in the order they appear in `actions` (Meta orders them by type name).
+# Action types, in the order they appear in a row's `actions` list.
 ACTION_TYPES = (
     "link_click",
     "lead",

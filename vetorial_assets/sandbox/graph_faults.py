@@ -66,7 +66,10 @@ class Fault:
     message: str | None = None
     # Usage headers sent with the error (rate-limit errors come with a full bucket).
     regain_minutes: int | None = None
+    # Let this many matching requests through first (e.g. fail the second page only).
+    skip: int = 0
     hits: int = 0
+    seen: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.hits >= self.times:
@@ -90,12 +93,12 @@ class FaultPlan:
     def add(self, code: int | None = None, *, subcode: int | None = None, http_status: int | None = None,
             delay: float = 0.0, async_fail: bool = False, times: int | None = 1,
             path_contains: str | None = None, method: str | None = None, message: str | None = None,
-            regain_minutes: int | None = None) -> Fault:
+            regain_minutes: int | None = None, skip: int = 0) -> Fault:
         if code is None and http_status is None and not delay and not async_fail:
             raise ValueError("a fault needs a code, an http_status, a delay or async_fail=True")
         fault = Fault(code=code, subcode=subcode, http_status=http_status, delay=delay, async_fail=async_fail,
                       times=times, path_contains=path_contains, method=method, message=message,
-                      regain_minutes=regain_minutes)
+                      regain_minutes=regain_minutes, skip=skip)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -111,6 +114,9 @@ class FaultPlan:
                 if fault.async_fail != async_create:
                     continue
                 if fault.matches(method, path):
+                    fault.seen += 1
+                    if fault.seen <= fault.skip:
+                        continue
                     fault.hits += 1
                     return fault
         return None

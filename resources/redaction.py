@@ -1,0 +1,91 @@
+"""Keep access tokens out of text: logs, exception messages, stored payloads.
+
+Graph tokens travel in URLs (`?access_token=...`): requests' ConnectionError messages,
+urllib3's debug log lines and Graph's own `paging.next` links all carry them. Everything
+the Meta client logs, raises or returns passes through `redact`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from urllib.parse import quote, quote_plus
+
+MASK = "***"
+
+# Query values that are secrets whatever the token is (also catches tokens we were not told about).
+_SECRET_PARAMS = re.compile(r"((?:access_token|appsecret_proof|client_secret)=)[^&\s'\"<>#\\]+", re.IGNORECASE)
+_AUTH_HEADER = re.compile(r"((?:Bearer|OAuth)\s+)[A-Za-z0-9._\-|%]{8,}")
+_JSON_TOKEN = re.compile(r"""(["']access_token["']\s*:\s*["'])[^"']+""", re.IGNORECASE)
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
+
+
+def _variants(secret: str) -> set[str]:
+    # The same token may appear raw or URL-encoded (app tokens contain '|').
+    return {secret, quote(secret, safe=""), quote_plus(secret)}
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a secret so `redact` (and the logging filter) mask it even without being told."""
+    if secret and len(secret) >= 8:
+        with _known_lock:
+            _known.update(_variants(secret))
+
+
+def redact(text: object, secrets=()) -> str:
+    """`text` as a string with every known or given secret and every access_token value masked."""
+    out = str(text)
+    with _known_lock:
+        values = set(_known)
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            values |= _variants(secret)
+    for value in sorted(values, key=len, reverse=True):
+        if value in out:
+            out = out.replace(value, MASK)
+    out = _SECRET_PARAMS.sub(lambda m: m.group(1) + MASK, out)
+    out = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, out)
+    return _JSON_TOKEN.sub(lambda m: m.group(1) + MASK, out)
+
+
+def redact_obj(obj, secrets=()):
+    """A copy of a JSON-like value with every string redacted (dict keys kept as they are)."""
+    if isinstance(obj, str):
+        return redact(obj, secrets)
+    if isinstance(obj, dict):
+        return {k: redact_obj(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [redact_obj(v, secrets) for v in obj]
+    return obj
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message with secrets masked before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave the record to logging's own error path
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_installed: set[str] = set()
+
+
+def install_log_redaction(*logger_names: str) -> None:
+    """Attach the filter to loggers that may print URLs with tokens (idempotent).
+
+    urllib3 logs every request line, query string included, at DEBUG level.
+    """
+    for name in logger_names or ("vetorial.meta", "urllib3.connectionpool"):
+        if name in _installed:
+            continue
+        logging.getLogger(name).addFilter(RedactingFilter())
+        _installed.add(name)

@@ -1,0 +1,427 @@
+"""`SourceDatabase`: read-only access to the Chatwoot database the conversations come from.
+
+Only reads, and only through one relation (by default Chatwoot's
+`vw_conversations_analytics_final`), whose name, key, watermark and tenant columns are
+configuration. Every transaction is READ ONLY at the protocol level (`BEGIN ... READ ONLY`),
+so a bug here can never write into a customer's Chatwoot.
+
+- `verify_schema` compares the relation with what the ETL needs, from information_schema,
+  and fails once, naming every missing column (the old ETL learnt column by column).
+- `max_watermark` is the sensor's cheap probe: an ORDER BY ... DESC LIMIT 1 that an index on
+  (account_id, updated_at) answers without scanning the tenant.
+- `stream` reads rows from a server-side cursor in chunks, inside one REPEATABLE READ
+  snapshot: memory stays flat whatever the source size, and the rows are consistent.
+
+Timestamps always come out as aware datetimes in UTC. Chatwoot stores UTC in `timestamp
+without time zone`; a relation exposing such columns is read AT TIME ZONE
+`source_timezone` (UTC by default) in SQL, and watermarks are compared in the column's own
+type so the index stays usable.
+
+The URL carries a password: it is only ever shown through `safe_url()`, and connection
+errors are re-raised with the password removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import sqlalchemy.exc
+from dagster import ConfigurableResource
+from psycopg import sql
+from pydantic import Field, PrivateAttr
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+
+log = logging.getLogger("vetorial.source_db")
+
+_TIMESTAMP = "timestamp without time zone"
+_TIMESTAMPTZ = "timestamp with time zone"
+_WATERMARK_TYPES = {_TIMESTAMP, _TIMESTAMPTZ}
+
+
+class SourceSchemaError(RuntimeError):
+    """The source relation is missing, or lacks columns the ETL needs (all of them listed)."""
+
+
+class SourceConnectionError(RuntimeError):
+    """The source database could not be reached (message without the password)."""
+
+
+@dataclass(frozen=True)
+class SourceRelation:
+    """The relation as the catalog describes it: resolved schema, name and column types."""
+
+    schema: str
+    name: str
+    columns: dict[str, str]  # column name -> information_schema data_type, in table order
+
+    @property
+    def ident(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def parse_url(url: str) -> URL:
+    """A SQLAlchemy URL on the psycopg 3 driver, from any postgres[ql][+driver]:// form.
+
+    Errors never echo the input: it may hold a password."""
+    try:
+        parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    except Exception:
+        raise ValueError("the Chatwoot database URL is not a valid database URL") from None
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"the Chatwoot database URL must be PostgreSQL, got {parsed.get_backend_name()!r}")
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def safe_url(url: str) -> str:
+    """`url` with the password masked: the only form of it that may be logged or shown."""
+    try:
+        return parse_url(url).render_as_string(hide_password=True)
+    except ValueError:
+        return "<invalid database URL>"
+
+
+def _redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+# One engine (pool) per URL and pool settings per process: Dagster builds resources for
+# every step, and a pool per step would defeat pooling.
+_engines: dict[tuple, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _on_connect(dbapi_connection, _record) -> None:
+    # Defence in depth: even a transaction begun outside `read_only_transaction` (the pool's
+    # pre-ping) is READ ONLY.
+    dbapi_connection.read_only = True
+
+
+class SourceDatabase(ConfigurableResource):
+    """Read-only access to the Chatwoot source relation."""
+
+    url: str = Field(repr=False, description="SQLAlchemy/libpq URL of the Chatwoot database. Holds a "
+                                             "password: configure it with EnvVar, never inline.")
+    relation: str = Field(default="vw_conversations_analytics_final",
+                          description="Table or view to read; may be schema-qualified (schema.name).")
+    key_column: str = "conversation_id"
+    watermark_column: str = "conversation_updated_at"
+    account_column: str = "account_id"
+    inbox_column: str = "inbox_id"
+    source_timezone: str = Field(default="UTC", description="Zone of `timestamp without time zone` "
+                                                            "columns (Chatwoot writes UTC).")
+    pool_size: int = 3
+    max_overflow: int = 2
+    pool_timeout: float = Field(default=30.0, description="Seconds to wait for a pooled connection.")
+    pool_recycle: int = Field(default=1800, description="Reconnect connections older than this (seconds).")
+    pool_pre_ping: bool = True
+    connect_timeout: int = Field(default=10, description="Seconds to establish a connection.")
+    statement_timeout_ms: int = Field(default=300_000, description="Per statement (each FETCH of a "
+                                                                   "stream is one); 0 disables.")
+    lock_timeout_ms: int = Field(default=10_000, description="Give up instead of queueing behind a "
+                                                             "migration's lock; 0 disables.")
+    application_name: str = "vetorial_assets"
+
+    _engine: Engine | None = PrivateAttr(default=None)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def safe_url(self) -> str:
+        return safe_url(self.url)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            parsed = parse_url(self.url)
+            key = (parsed.render_as_string(hide_password=False), self.pool_size, self.max_overflow,
+                   self.pool_timeout, self.pool_recycle, self.pool_pre_ping, self.connect_timeout,
+                   self.application_name)
+            with _engines_lock:
+                engine = _engines.get(key)
+                if engine is None:
+                    engine = create_engine(
+                        parsed, pool_size=self.pool_size, max_overflow=self.max_overflow,
+                        pool_timeout=self.pool_timeout, pool_recycle=self.pool_recycle,
+                        pool_pre_ping=self.pool_pre_ping, hide_parameters=True,
+                        connect_args={"connect_timeout": self.connect_timeout,
+                                      "application_name": self.application_name})
+                    event.listen(engine, "connect", _on_connect)
+                    _engines[key] = engine
+            self._engine = engine
+        return self._engine
+
+    def dispose(self) -> None:
+        """Close the pooled connections (tests; long-lived processes that change config)."""
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def _checkout(self):
+        try:
+            return self.engine.raw_connection()
+        except (sqlalchemy.exc.DBAPIError, psycopg.Error, OSError) as exc:
+            password = parse_url(self.url).password
+            reason = _redact(str(getattr(exc, "orig", None) or exc), password).strip()
+            raise SourceConnectionError(
+                f"cannot connect to the Chatwoot database {self.safe_url()}: {reason}") from None
+        except sqlalchemy.exc.TimeoutError:
+            raise SourceConnectionError(
+                f"no free connection to {self.safe_url()} after {self.pool_timeout}s "
+                f"(pool_size={self.pool_size}, max_overflow={self.max_overflow})") from None
+
+    @contextmanager
+    def read_only_transaction(
+        self, isolation: psycopg.IsolationLevel = psycopg.IsolationLevel.REPEATABLE_READ,
+    ) -> Iterator[psycopg.Connection]:
+        """A pooled psycopg connection inside one READ ONLY transaction (rolled back at exit).
+
+        Session settings are transaction-local (set_config(..., true)), so they work through
+        pgbouncer in transaction mode and never leak into the pool: statement and lock
+        timeouts, and TimeZone=UTC so timestamptz values come back in UTC. The application
+        name (set at connect) shows these sessions in the source's pg_stat_activity."""
+        fairy = self._checkout()
+        conn: psycopg.Connection = fairy.driver_connection
+        try:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.rollback()  # the pool's pre-ping leaves its SELECT 1 transaction open
+            conn.read_only = True
+            conn.isolation_level = isolation
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true), "
+                "set_config('TimeZone', 'UTC', true)",
+                (f"{self.statement_timeout_ms}ms", f"{self.lock_timeout_ms}ms"))
+            yield conn
+        finally:
+            try:
+                if not conn.closed:
+                    conn.rollback()  # read only: nothing to keep
+            finally:
+                fairy.close()
+
+    # ------------------------------------------------------------------ schema
+
+    def describe(self, conn: psycopg.Connection | None = None) -> SourceRelation:
+        """Resolve `relation` (search_path applies when unqualified) and list its columns
+        from information_schema. Raises SourceSchemaError when it does not exist."""
+        if conn is None:
+            with self.read_only_transaction() as own:
+                return self.describe(own)
+        found = conn.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.oid = to_regclass(%s)", (self.relation,)).fetchone()
+        if found is None:
+            raise SourceSchemaError(
+                f"source relation {self.relation!r} does not exist in {self.safe_url()} "
+                f"(or this user cannot see it)")
+        schema, name = found
+        rows = conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position", (schema, name)).fetchall()
+        return SourceRelation(schema=schema, name=name, columns=dict(rows))
+
+    def required_columns(self, columns: Sequence[str] = ()) -> list[str]:
+        """`columns` plus the key, watermark and tenant columns every query uses (no repeats)."""
+        fixed = [self.key_column, self.watermark_column, self.account_column, self.inbox_column]
+        return list(dict.fromkeys([*columns, *fixed]))
+
+    def _check(self, rel: SourceRelation, required: Sequence[str]) -> None:
+        missing = [c for c in self.required_columns(required) if c not in rel.columns]
+        if missing:
+            hint = " (no column is visible: does this user have SELECT on it?)" if not rel.columns else ""
+            raise SourceSchemaError(
+                f"source relation {rel.qualified} is missing {len(missing)} column(s) the ETL needs: "
+                f"{', '.join(missing)}{hint}")
+        wm_type = rel.columns[self.watermark_column]
+        if wm_type not in _WATERMARK_TYPES:
+            raise SourceSchemaError(
+                f"source relation {rel.qualified}: watermark column {self.watermark_column!r} is "
+                f"{wm_type}, expected a timestamp")
+
+    def verify_schema(self, required: Sequence[str]) -> list[str]:
+        """Check the relation has every `required` column (plus key, watermark and tenant
+        columns). Raises SourceSchemaError naming all missing ones at once; returns (and logs a
+        warning about) the columns the source has beyond those, e.g. new ones to consider."""
+        rel = self.describe()
+        self._check(rel, required)
+        wanted = set(self.required_columns(required))
+        extra = [c for c in rel.columns if c not in wanted]
+        if extra:
+            log.warning("source relation %s has %d column(s) the ETL does not read: %s",
+                        rel.qualified, len(extra), ", ".join(extra))
+        return extra
+
+    # ------------------------------------------------------------------ reading
+
+    def _select_item(self, rel: SourceRelation, column: str) -> sql.Composable:
+        ident = sql.Identifier(column)
+        if rel.columns[column] == _TIMESTAMP:
+            # Naive source timestamps are instants in source_timezone: say so in SQL.
+            return sql.SQL("({} AT TIME ZONE {}) AS {}").format(ident, sql.Literal(self.source_timezone), ident)
+        return ident
+
+    def _bind_timestamp(self, rel: SourceRelation, value: datetime) -> datetime:
+        """`value` in the watermark column's own type, so its index can serve the comparison."""
+        if value.tzinfo is None:
+            raise ValueError("watermarks must be timezone-aware datetimes")
+        if rel.columns[self.watermark_column] == _TIMESTAMP:
+            return value.astimezone(ZoneInfo(self.source_timezone)).replace(tzinfo=None)
+        return value
+
+    def _as_utc(self, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=ZoneInfo(self.source_timezone))
+        return value.astimezone(UTC)
+
+    def _tenant_filter(self, account_id: int, inbox_ids: Sequence[int] | None) -> tuple[list[sql.Composable], list[Any]]:
+        """account = ? and, when inbox ids are given, inbox = ANY(?). No inbox ids: the whole
+        account (tenants.yaml allows that only when no other tenant shares the account)."""
+        where: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(self.account_column))]
+        params: list[Any] = [int(account_id)]
+        if inbox_ids:
+            where.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(self.inbox_column)))
+            params.append([int(i) for i in inbox_ids])
+        return where, params
+
+    def max_watermark(self, account_id: int, inbox_ids: Sequence[int] | None = None) -> datetime | None:
+        """The newest watermark value of one tenant in the source (aware, UTC), or None when
+        the tenant has no rows. Written as ORDER BY ... DESC LIMIT 1, not max(): PostgreSQL
+        turns max() into an index probe only over a single table, not through a view's joins."""
+        with self.read_only_transaction(psycopg.IsolationLevel.READ_COMMITTED) as conn:
+            rel = self.describe(conn)
+            self._check(rel, ())
+            where, params = self._tenant_filter(account_id, inbox_ids)
+            wm = sql.Identifier(self.watermark_column)
+            where.append(sql.SQL("{} IS NOT NULL").format(wm))
+            query = sql.SQL("SELECT {wm} FROM {rel} WHERE {where} ORDER BY {wm} DESC LIMIT 1").format(
+                wm=wm, rel=rel.ident, where=sql.SQL(" AND ").join(where))
+            row = conn.execute(query, params).fetchone()
+            return self._as_utc(row[0]) if row else None
+
+    def count(self, account_id: int, inbox_ids: Sequence[int] | None = None, since: datetime | None = None) -> int:
+        """How many rows of one tenant (after `since`, when given) the source has now."""
+        with self.read_only_transaction(psycopg.IsolationLevel.READ_COMMITTED) as conn:
+            rel = self.describe(conn)
+            self._check(rel, ())
+            where, params = self._tenant_filter(account_id, inbox_ids)
+            if since is not None:
+                where.append(sql.SQL("{} > %s").format(sql.Identifier(self.watermark_column)))
+                params.append(self._bind_timestamp(rel, since))
+            query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(rel.ident, sql.SQL(" AND ").join(where))
+            return conn.execute(query, params).fetchone()[0]
+
+    def stream(self, columns: Sequence[str], account_id: int, inbox_ids: Sequence[int] | None = None,
+               since: datetime | None = None, chunk_rows: int = 50_000,
+               ordered: bool = True) -> Iterator[list[tuple]]:
+        """Rows of one tenant whose watermark is > `since` (all rows when None), as lists of
+        at most `chunk_rows` tuples in `columns` order.
+
+        One REPEATABLE READ, READ ONLY transaction and a server-side cursor: the source sends
+        a chunk per FETCH, so memory holds one chunk whatever the tenant's size, and every
+        chunk comes from the same snapshot. `ordered` sorts by (watermark, key): a consumer
+        that commits per chunk can then advance its watermark chunk by chunk; a consumer that
+        loads everything in one transaction can pass False and spare the source a sort.
+        Raises SourceSchemaError (before reading anything) when a column is missing.
+        Closing the generator early closes the cursor and returns the connection.
+        """
+        if chunk_rows < 1:
+            raise ValueError("chunk_rows must be at least 1")
+        columns = list(columns)
+        with self.read_only_transaction() as conn:
+            rel = self.describe(conn)
+            self._check(rel, columns)
+            where, params = self._tenant_filter(account_id, inbox_ids)
+            if since is not None:
+                where.append(sql.SQL("{} > %s").format(sql.Identifier(self.watermark_column)))
+                params.append(self._bind_timestamp(rel, since))
+            query = sql.SQL("SELECT {cols} FROM {rel} WHERE {where}").format(
+                cols=sql.SQL(", ").join(self._select_item(rel, c) for c in columns),
+                rel=rel.ident, where=sql.SQL(" AND ").join(where))
+            if ordered:
+                query += sql.SQL(" ORDER BY {}, {}").format(
+                    sql.Identifier(self.watermark_column), sql.Identifier(self.key_column))
+            yield from self._fetch_chunks(conn, query, params, chunk_rows)
+
+    def stream_keys(self, account_id: int, inbox_ids: Sequence[int] | None = None,
+                    chunk_rows: int = 200_000) -> Iterator[list[Any]]:
+        """Every key of one tenant now in the source, in chunks (for deletion reconciliation).
+        Only the key column is read: through the view that is an index or heap scan of
+        conversations, the joins and the message count are planned away."""
+        with self.read_only_transaction() as conn:
+            rel = self.describe(conn)
+            self._check(rel, ())
+            where, params = self._tenant_filter(account_id, inbox_ids)
+            query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+                sql.Identifier(self.key_column), rel.ident, sql.SQL(" AND ").join(where))
+            for rows in self._fetch_chunks(conn, query, params, chunk_rows):
+                yield [row[0] for row in rows]
+
+    @staticmethod
+    def _fetch_chunks(conn: psycopg.Connection, query: sql.Composable, params: Sequence[Any],
+                      chunk_rows: int) -> Iterator[list[tuple]]:
+        """DECLARE a server-side cursor for `query`, then FETCH `chunk_rows` at a time, one
+        FETCH ahead of the consumer.
+
+        psycopg keeps a FETCH result as raw libpq data until fetchall() turns it into Python
+        rows. So a helper thread runs FETCH k+1 (the source computes and sends it, the thread
+        waits without the GIL) while the consumer parses and uses chunk k: a plain FETCH loop
+        would leave each side idle while the other works, at about half the source's COPY
+        rate. At most three chunks exist at once (in flight, queued, with the consumer).
+        Binary results: timestamps, numerics and arrays parse cheaper than from text.
+        """
+        name = sql.Identifier(f"vetorial_source_{uuid.uuid4().hex[:12]}")
+        import os
+        if os.environ.get("CTF"):
+            conn.execute("SELECT set_config('cursor_tuple_fraction', %s, true)", (os.environ["CTF"],))
+        conn.execute(sql.SQL("DECLARE {} NO SCROLL CURSOR FOR ").format(name) + query, params)
+        fetch = sql.SQL("FETCH FORWARD {} FROM {}").format(sql.Literal(int(chunk_rows)), name)
+        results: queue.Queue = queue.Queue(maxsize=1)
+        stop = threading.Event()
+
+        def fetch_ahead() -> None:
+            try:
+                while not stop.is_set():
+                    cur = conn.cursor(binary=True)
+                    cur.execute(fetch)  # rows stay unparsed in the cursor until fetchall()
+                    results.put(cur)
+                    if cur.rowcount == 0:
+                        return
+            except BaseException as exc:  # handed to the consumer and raised there
+                results.put(exc)
+
+        worker = threading.Thread(target=fetch_ahead, name="source-db-fetch", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = results.get()
+                if isinstance(item, BaseException):
+                    raise item
+                rows = item.fetchall()
+                item.close()
+                if not rows:
+                    return
+                yield rows
+        finally:
+            # Consumer done (or gone): let the worker finish its FETCH before the connection
+            # is rolled back and returned to the pool (the rollback closes the cursor).
+            stop.set()
+            while worker.is_alive():
+                try:
+                    results.get_nowait()
+                except queue.Empty:
+                    pass
+                worker.join(timeout=0.05)

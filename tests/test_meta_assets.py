@@ -1,0 +1,137 @@
+"""Meta assets end to end: real SDK over HTTP to the sandbox, real PostgreSQL, Dagster instance."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from dagster import AssetKey
+
+from tests.conftest import FAKE_TOKEN, run_range
+from vetorial_assets.meta.schedules import JOB_NAME
+from vetorial_assets.sandbox.graph_data import sandbox_today
+
+ACCOUNT = "act_100000000000001"
+RAW = AssetKey(["raw", "meta_ads_insights"])
+STAGING = AssetKey(["staging", "insights_meta_ads"])
+
+
+def days(n_back_first: int, n_back_last: int = 1):
+    today = sandbox_today()
+    return today - timedelta(days=n_back_first), today - timedelta(days=n_back_last)
+
+
+def counts(db, account=ACCOUNT):
+    with db.connect() as conn:
+        raw = conn.execute("SELECT count(*) FROM raw.meta_ads_insights WHERE account_id = %s", (account,)).fetchone()[0]
+        stg = conn.execute("SELECT count(*) FROM staging.insights_meta_ads WHERE account_id = %s", (account,)).fetchone()[0]
+    return raw, stg
+
+
+def materialization(instance, key):
+    event = instance.get_latest_materialization_event(key)
+    assert event is not None, f"no materialization of {key}"
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
+def test_range_lands_in_raw_and_staging_with_metadata(make_defs, instance, vetorial_env, graph_api):
+    defs = make_defs()
+    first, last = days(5)
+    result = run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance)
+    assert result.success
+    raw, stg = counts(vetorial_env)
+    assert raw > 0 and raw == stg
+    # One API range for the whole run, not one request per day.
+    insight_calls = [r for r in graph_api.requests_to("/insights") if "act_100000000000001" in r.path]
+    assert insight_calls and all("after" not in r.params or r.params["after"] for r in insight_calls)
+    meta_raw = materialization(instance, RAW)
+    assert meta_raw["dagster/row_count"] == raw
+    assert meta_raw["dagster/table_name"] == "raw.meta_ads_insights"
+    assert meta_raw["rows_inserted"] == raw
+    meta_stg = materialization(instance, STAGING)
+    assert meta_stg["rows_inserted"] == stg
+    assert [c.name for c in meta_stg["dagster/column_schema"].columns][:2] == ["hash_id", "data"]
+    # Every day of the range is a materialized partition.
+    assert len(instance.get_materialized_partitions(STAGING)) == (last - first).days + 1
+
+
+def test_rerun_changes_nothing(make_defs, instance, vetorial_env):
+    defs = make_defs()
+    first, last = days(3)
+    assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
+    with vetorial_env.connect() as conn:
+        before = conn.execute("SELECT hash_id, valor_gasto, updated_at FROM staging.insights_meta_ads ORDER BY 1").fetchall()
+    assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
+    for key in (RAW, STAGING):
+        meta = materialization(instance, key)
+        assert (meta["rows_inserted"], meta["rows_updated"], meta["rows_deleted"]) == (0, 0, 0)
+        assert meta["rows_unchanged"] == meta["rows_in_batch"] > 0
+    with vetorial_env.connect() as conn:
+        after = conn.execute("SELECT hash_id, valor_gasto, updated_at FROM staging.insights_meta_ads ORDER BY 1").fetchall()
+    assert after == before
+
+
+def test_restated_day_updates_and_vanished_day_is_cleaned(make_defs, instance, vetorial_env, graph_api):
+    defs = make_defs()
+    first, last = days(4)
+    assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
+    restated, vanished = first + timedelta(days=1), first + timedelta(days=2)
+    with vetorial_env.connect() as conn:
+        spend_before = conn.execute("SELECT sum(valor_gasto) FROM staging.insights_meta_ads WHERE data = %s",
+                                    (restated,)).fetchone()[0]
+        vanished_rows = conn.execute("SELECT count(*) FROM raw.meta_ads_insights WHERE data = %s",
+                                     (vanished,)).fetchone()[0]
+    assert vanished_rows > 0
+    graph_api.restate(ACCOUNT, restated)
+    graph_api.vanish(ACCOUNT, vanished)
+    assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
+    meta = materialization(instance, STAGING)
+    assert meta["rows_updated"] > 0 and meta["rows_deleted"] == vanished_rows
+    with vetorial_env.connect() as conn:
+        spend_after = conn.execute("SELECT sum(valor_gasto) FROM staging.insights_meta_ads WHERE data = %s",
+                                   (restated,)).fetchone()[0]
+        left = [conn.execute(f"SELECT count(*) FROM {t} WHERE data = %s", (vanished,)).fetchone()[0]
+                for t in ("raw.meta_ads_insights", "staging.insights_meta_ads")]
+    assert spend_after != spend_before
+    assert left == [0, 0]
+
+
+def test_non_transient_error_fails_fast_and_writes_nothing(make_defs, instance, vetorial_env, graph_api):
+    defs = make_defs()
+    first, last = days(30)  # 4 ads x 6 placements x 30 days: two pages of 500
+    assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
+    before = counts(vetorial_env)
+    graph_api.restate(ACCOUNT, first)
+    # Second page fails with a permissions error: the whole range must stay as it was.
+    graph_api.faults.add(code=200, times=1, path_contains="insights", skip=1)
+    result = run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance, raise_on_error=False)
+    assert not result.success
+    assert counts(vetorial_env) == before
+
+
+def test_token_never_reaches_logs_event_log_or_raw(make_defs, instance, vetorial_env, graph_api, caplog):
+    defs = make_defs()
+    first, last = days(2)
+    graph_api.faults.add(code=17, times=1, path_contains="insights")  # a retried error, logged
+    with caplog.at_level(logging.DEBUG):
+        assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
+        graph_api.faults.add(code=190, times=1, path_contains="insights")
+        failed = run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance, raise_on_error=False)
+    assert not failed.success
+    assert graph_api.requests and all(r.token == FAKE_TOKEN for r in graph_api.requests)
+    assert FAKE_TOKEN not in caplog.text
+    for run in instance.get_runs():
+        for record in instance.all_logs(run.run_id):
+            assert FAKE_TOKEN not in str(record)
+    with vetorial_env.connect() as conn:
+        hits = conn.execute("SELECT count(*) FROM raw.meta_ads_insights WHERE payload::text LIKE %s",
+                            (f"%{FAKE_TOKEN}%",)).fetchone()[0]
+    assert hits == 0
+
+
+@pytest.mark.parametrize("bad", ["act_999", "act_100000000000001|x"])
+def test_unknown_account_is_not_a_partition(make_defs, bad):
+    defs = make_defs()
+    job = defs.resolve_job_def(JOB_NAME)
+    assert bad not in job.partitions_def.get_partitions_def_for_dimension("account").get_partition_keys()
