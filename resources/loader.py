@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from decimal import Decimal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 log = logging.getLogger("vetorial.loader")
 
@@ -256,6 +259,84 @@ def _stage_type(column: TargetColumn, first_chunk: Chunk) -> _StageType:
     return _StageType(column.type_name, column.type_oid)
 
 
+# --------------------------------------------------------------------------- direct COPY
+# When the target holds nothing the batch could conflict with (an empty table, or an
+# empty replace scope), there is nothing to merge: COPY straight into the target and
+# skip the temp table. This is most first loads and backfills of new partitions.
+
+
+class _JsonbFromText(Dumper):
+    """Binary jsonb from JSON text we already serialized (version byte 1 + the text)."""
+
+    format = Format.BINARY
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
+
+
+class _JsonText(str):
+    """Registration handle only: the COPY looks dumpers up by the column's type oid."""
+
+
+def _direct_target_empty(conn: psycopg.Connection, table: TargetTable,
+                         scope: Mapping[str, ScopeValue] | None) -> bool:
+    if scope:
+        where, params = _scope_clause(table, scope, "t")
+        query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})").format(table.ident, where)
+    else:
+        query, params = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table.ident), {}
+    return not conn.execute(query, params).fetchone()[0]
+
+
+def _decimal_values(values: list[Any]) -> list[Any]:
+    # Binary COPY has no float -> numeric path; repr() keeps the float's shortest digits.
+    return [None if v is None else Decimal(repr(v)) for v in values]
+
+
+def _direct_rows(chunk: Chunk, cols: list[TargetColumn], decimal_cols: set[str]) -> Iterable[tuple]:
+    if not decimal_cols:
+        return _chunk_rows(chunk, cols)
+    if isinstance(chunk, pd.DataFrame):
+        columns = [_series_values(chunk[c.name], c) for c in cols]
+    elif isinstance(chunk, Mapping):
+        columns = [_plain_values(list(chunk[c.name])) for c in cols]
+    else:
+        columns = [[None if _is_missing(v := row.get(c.name)) else v for row in chunk] for c in cols]
+    columns = [_decimal_values(v) if c.name in decimal_cols else v for v, c in zip(columns, cols)]
+    return zip(*columns)
+
+
+def _copy_direct(conn: psycopg.Connection, table: TargetTable, cols: list[TargetColumn],
+                 first_chunk: Chunk, chunks: Iterable[Chunk]) -> int:
+    decimal_cols = {c.name for c in cols if c.type_name.startswith("numeric") and _is_float_input(first_chunk, c.name)}
+    json_text = [c for c in cols if c.type_name == "jsonb" and _is_text_input(first_chunk, c.name)]
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        table.ident, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols))
+    rows = 0
+    cur = conn.cursor()
+    for col in json_text:
+        dumper = type("_JsonbFromTextOid", (_JsonbFromText,), {"oid": col.type_oid})
+        cur.adapters.register_dumper(_JsonText, dumper)
+    try:
+        for chunk in itertools.chain([first_chunk], chunks):
+            missing = sorted({c.name for c in cols} - set(_chunk_columns(chunk)))
+            if missing:
+                raise LoadError(f"{table.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
+            # One COPY per chunk: between chunks the connection is free, so a producer may
+            # read from a server-side cursor on the same transaction.
+            with cur.copy(stmt) as copy:
+                copy.set_types([c.type_oid for c in cols])
+                for row in _direct_rows(chunk, cols, decimal_cols):
+                    copy.write_row(row)
+            rows += _chunk_len(chunk)
+    except psycopg.errors.UniqueViolation:
+        raise LoadError(
+            f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once, "
+            "or a key that exists outside the replace scope"
+        ) from None
+    return rows
+
+
 # --------------------------------------------------------------------------- merge
 
 
@@ -334,22 +415,28 @@ def load(
     *,
     replace_scope: Mapping[str, ScopeValue] | None = None,
     logger: logging.Logger | Any = log,
+    direct: bool = True,
 ) -> LoadResult:
     """Stream `chunks` into `table` on `conn` (inside the caller's transaction).
 
     replace_scope: rows of the target matching it that are not in the batch are deleted,
     e.g. {"account_id": "act_1", "data": (first_day, last_day)}.
+    direct: when the target (or the scope) is empty, COPY straight into it (no merge needed).
     """
     stage = sql.Identifier(f"_stage_{table.name}_{next(_stage_counter)}")
     planned: list[TargetColumn] | None = None
     rows = 0
     copy_stmt = None
+    chunks = iter(chunks)
     for chunk in chunks:
         if _chunk_len(chunk) == 0 and planned is not None:
             continue
         if planned is None:
             # The first chunk fixes the column set; the contract is checked before any write.
             planned = plan_columns(table, _chunk_columns(chunk), logger)
+            if direct and _direct_target_empty(conn, table, replace_scope):
+                rows = _copy_direct(conn, table, planned, chunk, chunks)
+                return LoadResult(table.qualified, rows, rows, 0, 0, 0)
             stage_types = [_stage_type(c, chunk) for c in planned]
             conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
                 stage, sql.SQL(", ").join(

@@ -19,6 +19,12 @@ type so the index stays usable.
 
 The URL carries a password: it is only ever shown through `safe_url()`, and connection
 errors are re-raised with the password removed.
+
+What a real source needs: Chatwoot ships no index on conversations.updated_at, so without
+one the probe and every incremental read scan the whole account. Create (CONCURRENTLY) an
+index on conversations (account_id, <the expression the view exposes as the watermark>),
+e.g. `(account_id, (updated_at AT TIME ZONE 'UTC'))` for the sandbox's view, or
+`(account_id, updated_at)` when the view exposes the raw column.
 """
 
 from __future__ import annotations
@@ -42,11 +48,16 @@ from pydantic import Field, PrivateAttr
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
+from resources.redaction import redact, register_secret
+
 log = logging.getLogger("vetorial.source_db")
 
 _TIMESTAMP = "timestamp without time zone"
 _TIMESTAMPTZ = "timestamp with time zone"
 _WATERMARK_TYPES = {_TIMESTAMP, _TIMESTAMPTZ}
+# Rows parsed per call: psycopg holds the GIL for a whole call, and the fetch thread needs it
+# now and then to drain the socket, or the source stalls on a full buffer mid-chunk.
+_PARSE_SLICE = 2_000
 
 
 class SourceSchemaError(RuntimeError):
@@ -93,10 +104,6 @@ def safe_url(url: str) -> str:
         return parse_url(url).render_as_string(hide_password=True)
     except ValueError:
         return "<invalid database URL>"
-
-
-def _redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
 
 
 # One engine (pool) per URL and pool settings per process: Dagster builds resources for
@@ -147,6 +154,9 @@ class SourceDatabase(ConfigurableResource):
     def engine(self) -> Engine:
         if self._engine is None:
             parsed = parse_url(self.url)
+            # Known to the project's redaction: any traceback stored in ops.etl_control, any
+            # filtered log line, masks it too.
+            register_secret(parsed.password)
             key = (parsed.render_as_string(hide_password=False), self.pool_size, self.max_overflow,
                    self.pool_timeout, self.pool_recycle, self.pool_pre_ping, self.connect_timeout,
                    self.application_name)
@@ -165,16 +175,22 @@ class SourceDatabase(ConfigurableResource):
         return self._engine
 
     def dispose(self) -> None:
-        """Close the pooled connections (tests; long-lived processes that change config)."""
+        """Close the pooled connections and forget the engine (tests; processes that are done
+        with this source)."""
         if self._engine is not None:
+            with _engines_lock:
+                for key, engine in list(_engines.items()):
+                    if engine is self._engine:
+                        del _engines[key]
             self._engine.dispose()
+            self._engine = None
 
     def _checkout(self):
         try:
             return self.engine.raw_connection()
         except (sqlalchemy.exc.DBAPIError, psycopg.Error, OSError) as exc:
             password = parse_url(self.url).password
-            reason = _redact(str(getattr(exc, "orig", None) or exc), password).strip()
+            reason = redact(str(getattr(exc, "orig", None) or exc), (password,) if password else ()).strip()
             raise SourceConnectionError(
                 f"cannot connect to the Chatwoot database {self.safe_url()}: {reason}") from None
         except sqlalchemy.exc.TimeoutError:
@@ -325,14 +341,15 @@ class SourceDatabase(ConfigurableResource):
             return conn.execute(query, params).fetchone()[0]
 
     def stream(self, columns: Sequence[str], account_id: int, inbox_ids: Sequence[int] | None = None,
-               since: datetime | None = None, chunk_rows: int = 50_000,
+               since: datetime | None = None, chunk_rows: int = 20_000,
                ordered: bool = True) -> Iterator[list[tuple]]:
         """Rows of one tenant whose watermark is > `since` (all rows when None), as lists of
         at most `chunk_rows` tuples in `columns` order.
 
         One REPEATABLE READ, READ ONLY transaction and a server-side cursor: the source sends
-        a chunk per FETCH, so memory holds one chunk whatever the tenant's size, and every
-        chunk comes from the same snapshot. `ordered` sorts by (watermark, key): a consumer
+        a chunk per FETCH, so memory holds at most three chunks whatever the tenant's size
+        (measured: about 75 MB above the process baseline at the default 20,000 rows of the
+        full 21-column contract), and every chunk comes from the same snapshot. `ordered` sorts by (watermark, key): a consumer
         that commits per chunk can then advance its watermark chunk by chunk; a consumer that
         loads everything in one transaction can pass False and spare the source a sort.
         Raises SourceSchemaError (before reading anything) when a column is missing.
@@ -376,7 +393,7 @@ class SourceDatabase(ConfigurableResource):
         """DECLARE a server-side cursor for `query`, then FETCH `chunk_rows` at a time, one
         FETCH ahead of the consumer.
 
-        psycopg keeps a FETCH result as raw libpq data until fetchall() turns it into Python
+        psycopg keeps a FETCH result as raw libpq data until fetch*() turns it into Python
         rows. So a helper thread runs FETCH k+1 (the source computes and sends it, the thread
         waits without the GIL) while the consumer parses and uses chunk k: a plain FETCH loop
         would leave each side idle while the other works, at about half the source's COPY
@@ -384,9 +401,6 @@ class SourceDatabase(ConfigurableResource):
         Binary results: timestamps, numerics and arrays parse cheaper than from text.
         """
         name = sql.Identifier(f"vetorial_source_{uuid.uuid4().hex[:12]}")
-        import os
-        if os.environ.get("CTF"):
-            conn.execute("SELECT set_config('cursor_tuple_fraction', %s, true)", (os.environ["CTF"],))
         conn.execute(sql.SQL("DECLARE {} NO SCROLL CURSOR FOR ").format(name) + query, params)
         fetch = sql.SQL("FETCH FORWARD {} FROM {}").format(sql.Literal(int(chunk_rows)), name)
         results: queue.Queue = queue.Queue(maxsize=1)
@@ -396,7 +410,7 @@ class SourceDatabase(ConfigurableResource):
             try:
                 while not stop.is_set():
                     cur = conn.cursor(binary=True)
-                    cur.execute(fetch)  # rows stay unparsed in the cursor until fetchall()
+                    cur.execute(fetch)  # rows stay unparsed in the cursor until fetchmany()
                     results.put(cur)
                     if cur.rowcount == 0:
                         return
@@ -410,7 +424,9 @@ class SourceDatabase(ConfigurableResource):
                 item = results.get()
                 if isinstance(item, BaseException):
                     raise item
-                rows = item.fetchall()
+                rows: list[tuple] = []
+                while part := item.fetchmany(_PARSE_SLICE):
+                    rows.extend(part)
                 item.close()
                 if not rows:
                     return

@@ -159,3 +159,29 @@ def test_concurrent_loads_of_one_partition_serialize(wh):
     assert sorted(r.inserted for r in results) == [0, 2000]
     assert sorted(r.unchanged for r in results) == [0, 2000]
     assert wh.row_count(insights_meta_ads) == 2000
+
+
+def test_first_load_into_an_empty_scope_is_a_direct_copy_and_still_atomic(wh):
+    wh.load(insights_meta_ads, [staging_frame(10, account="act_2", start=900)])
+
+    def failing_chunks():
+        yield staging_frame(100, account="act_1")
+        raise RuntimeError("API dropped mid-range")
+
+    scope = {"account_id": "act_1", "data": (date(2025, 1, 1), date(2025, 1, 5))}
+    with pytest.raises(RuntimeError, match="mid-range"):
+        wh.load(insights_meta_ads, failing_chunks(), replace_scope=scope)
+    assert wh.row_count(insights_meta_ads) == 10
+    result = wh.load(insights_meta_ads, chunks_of(staging_frame(100, account="act_1"), 30), replace_scope=scope)
+    assert (result.inserted, result.updated, result.unchanged, result.deleted) == (100, 0, 0, 0)
+    with wh.transaction() as conn:
+        spend = conn.execute("SELECT sum(valor_gasto) FROM staging.insights_meta_ads WHERE account_id = 'act_1'").fetchone()[0]
+    assert float(spend) == pytest.approx(sum(round(i * 0.37, 2) for i in range(100)))
+
+
+def test_direct_copy_reports_a_key_collision_outside_the_scope(wh):
+    wh.load(insights_meta_ads, [staging_frame(5, account="act_2")])
+    clash = staging_frame(5, account="act_1")  # same hash_ids, another account's (empty) scope
+    with pytest.raises(LoadError, match="outside the replace scope"):
+        wh.load(insights_meta_ads, [clash], replace_scope={"account_id": "act_1"})
+    assert wh.row_count(insights_meta_ads, {"account_id": "act_2"}) == 5

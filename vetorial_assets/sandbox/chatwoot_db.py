@@ -122,6 +122,7 @@ class SandboxChatwoot:
             anchor = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         t1 = _utc_naive(anchor)
         t0 = t1 - timedelta(days=days)
+        self.create()
         per_inbox = {14: conversations_per_inbox, 15: conversations_per_inbox,
                      21: conversations_per_inbox, 16: conversations_per_inbox // 4}
         total = 0
@@ -145,6 +146,7 @@ class SandboxChatwoot:
         and inboxes first if they are missing. Returns the number created."""
         t1 = _utc_naive(anchor or datetime.now(UTC).replace(microsecond=0))
         t0 = t1 - timedelta(days=days)
+        self.create()
         with self.connect() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SEED_LOCK,))
             if not conn.execute("SELECT EXISTS (SELECT 1 FROM accounts)").fetchone()[0]:
@@ -356,8 +358,8 @@ class SandboxChatwoot:
         list and updated_at change in one save."""
         labels = list(dict.fromkeys(labels))
         with self.connect() as conn:
-            conn.executemany("INSERT INTO tags (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
-                             [(label,) for label in labels])
+            conn.execute("INSERT INTO tags (name) SELECT unnest(%s::text[]) ON CONFLICT (name) DO NOTHING",
+                         (labels,))
             conn.execute("DELETE FROM taggings WHERE taggable_type = 'Conversation' AND context = 'labels' "
                          "AND taggable_id = ANY (%s::int[])", (list(ids),))
             conn.execute(
@@ -408,7 +410,7 @@ def ensure_sandbox_chatwoot(home: Path, conversations_per_inbox: int = 200, seed
     url = server.url(CHATWOOT_SANDBOX_DB)
     sandbox = SandboxChatwoot(url)
     sandbox.create()
-    with sandbox.connect() as conn:
+    with sandbox.connect(autocommit=True) as conn:
         # Held while checking and seeding: a second process waits, then sees the data.
         conn.execute("SELECT pg_advisory_lock(%s)", (_SEED_LOCK + 1,))
         try:
