@@ -162,6 +162,9 @@ def _is_missing(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+_INTEGER_TYPES = frozenset({"smallint", "integer", "bigint"})
+
+
 def _series_values(series: pd.Series, column: TargetColumn) -> list[Any]:
     """Python values for one column, NULLs as None, in the shape the binary dumper wants."""
     dtype = series.dtype
@@ -178,6 +181,12 @@ def _series_values(series: pd.Series, column: TargetColumn) -> list[Any]:
     if np.issubdtype(dtype, np.floating):
         arr = series.to_numpy()
         mask = np.isnan(arr)
+        if column.type_name in _INTEGER_TYPES:
+            # pandas turns an integer column with NULLs into floats; binary COPY wants ints.
+            out = np.empty(len(arr), dtype=object)
+            out[~mask] = arr[~mask].astype(np.int64).tolist()
+            out[mask] = None
+            return out.tolist()
         if mask.any():
             out = arr.astype(object)
             out[mask] = None

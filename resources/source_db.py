@@ -37,6 +37,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -121,8 +122,11 @@ def _on_connect(dbapi_connection, _record) -> None:
 class SourceDatabase(ConfigurableResource):
     """Read-only access to the Chatwoot source relation."""
 
-    url: str = Field(repr=False, description="SQLAlchemy/libpq URL of the Chatwoot database. Holds a "
-                                             "password: configure it with EnvVar, never inline.")
+    url: str | None = Field(default=None, repr=False,
+                            description="SQLAlchemy/libpq URL of the Chatwoot database. Holds a password: "
+                                        "configure it with EnvVar, never inline. Unset: the sandbox.")
+    sandbox_home: str | None = Field(default=None, description="With no url: the sandbox Chatwoot database "
+                                                               "in the embedded server under this home.")
     relation: str = Field(default="vw_conversations_analytics_final",
                           description="Table or view to read; may be schema-qualified (schema.name).")
     key_column: str = "conversation_id"
@@ -147,13 +151,28 @@ class SourceDatabase(ConfigurableResource):
 
     # ------------------------------------------------------------------ plumbing
 
+    def resolved_url(self) -> str:
+        if self.url:
+            return self.url
+        if self.sandbox_home:
+            # Started on first use, not when definitions load.
+            from vetorial_assets.sandbox.chatwoot_db import ensure_sandbox_chatwoot
+
+            return ensure_sandbox_chatwoot(Path(self.sandbox_home))
+        raise SourceConnectionError("no Chatwoot database configured: set VETORIAL_CHATWOOT_URL")
+
     def safe_url(self) -> str:
-        return safe_url(self.url)
+        return safe_url(self.resolved_url())
+
+    def redact(self, text: str) -> str:
+        """`text` without this source's password (for stored errors and tracebacks)."""
+        password = parse_url(self.resolved_url()).password
+        return redact(text, (password,) if password else ())
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            parsed = parse_url(self.url)
+            parsed = parse_url(self.resolved_url())
             # Known to the project's redaction: any traceback stored in ops.etl_control, any
             # filtered log line, masks it too.
             register_secret(parsed.password)
@@ -189,7 +208,7 @@ class SourceDatabase(ConfigurableResource):
         try:
             return self.engine.raw_connection()
         except (sqlalchemy.exc.DBAPIError, psycopg.Error, OSError) as exc:
-            password = parse_url(self.url).password
+            password = parse_url(self.resolved_url()).password
             reason = redact(str(getattr(exc, "orig", None) or exc), (password,) if password else ()).strip()
             raise SourceConnectionError(
                 f"cannot connect to the Chatwoot database {self.safe_url()}: {reason}") from None

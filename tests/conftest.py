@@ -133,3 +133,16 @@ def run_range(defs, job_name: str, account_dim: str, account: str, first, last, 
         "dagster/asset_partition_range_end": str(MultiPartitionKey({"date": str(last), account_dim: account})),
     }
     return defs.resolve_job_def(job_name).execute_in_process(instance=instance, tags=tags, **kwargs)
+
+
+@pytest.fixture
+def chatwoot_source(make_db, monkeypatch):
+    """A real Chatwoot-shaped source database (sandbox schema + view, seeded), wired by env var."""
+    from vetorial_assets.sandbox.chatwoot_db import SandboxChatwoot
+
+    db = make_db("cw")
+    source = SandboxChatwoot(db.url)
+    source.create()
+    source.seed(conversations_per_inbox=40)
+    monkeypatch.setenv("VETORIAL_CHATWOOT_URL", db.url)
+    return source

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from .chatwoot.assets import build_chatwoot_assets
+from .chatwoot.schedules import build_chatwoot_jobs
+from .chatwoot.sensors import build_chatwoot_sensor
 from .environment import build_resources
 from .instagram.assets import build_instagram_assets
 from .instagram.schedules import build_instagram_schedule
 from .meta.assets import build_meta_assets
 from .meta.schedules import build_meta_schedule
-from .partitions import IG_ACCOUNT_DIM, date_by_account
+from .partitions import IG_ACCOUNT_DIM, by_tenant, date_by_account
 from .settings import Settings, load_settings
 from .tenants import Tenants, load_tenants
 
@@ -26,10 +29,16 @@ def build_definitions(settings: Settings | None = None, tenants: Tenants | None 
     ig_assets = build_instagram_assets(tenants, ig_partitions)
     ig_job, ig_schedule = build_instagram_schedule(ig_partitions)
 
+    tenant_partitions = by_tenant([t.id for t in tenants.chatwoot_tenants])
+    chatwoot_assets = build_chatwoot_assets(tenants, tenant_partitions)
+    chatwoot_job, chatwoot_schedule = build_chatwoot_jobs(tenant_partitions)
+    chatwoot_sensor = build_chatwoot_sensor(tenants, chatwoot_job)
+
     return Definitions(
-        assets=[*meta_assets, *ig_assets],
-        jobs=[meta_job, ig_job],
-        schedules=[meta_schedule, ig_schedule],
+        assets=[*meta_assets, *ig_assets, *chatwoot_assets],
+        jobs=[meta_job, ig_job, chatwoot_job],
+        schedules=[meta_schedule, ig_schedule, chatwoot_schedule],
+        sensors=[chatwoot_sensor],
         resources=build_resources(settings),
     )
 

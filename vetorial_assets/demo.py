@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from dagster import DagsterInstance, Definitions, MultiPartitionKey
 from sqlalchemy import func, select
 
+from .chatwoot.schedules import JOB_NAME as CHATWOOT_JOB
 from .instagram.schedules import JOB_NAME as IG_JOB
 from .meta.schedules import JOB_NAME as META_JOB
 from .partitions import ACCOUNT_DIM, DATE_DIM, IG_ACCOUNT_DIM
@@ -39,7 +40,7 @@ class TenantJob:
 
 # What the demo materializes, in dependency order.
 RANGE_JOBS = [RangeJob(META_JOB, ACCOUNT_DIM, "meta"), RangeJob(IG_JOB, IG_ACCOUNT_DIM, "instagram")]
-TENANT_JOBS: list[TenantJob] = []
+TENANT_JOBS = [TenantJob(CHATWOOT_JOB, "chatwoot")]
 
 
 @dataclass(frozen=True)

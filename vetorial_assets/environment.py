@@ -12,6 +12,7 @@ import os
 from dagster import EnvVar
 
 from resources.meta import MetaAdsResource
+from resources.source_db import SourceDatabase
 from resources.warehouse import Warehouse
 
 from .settings import Settings
@@ -25,4 +26,6 @@ def build_resources(settings: Settings) -> dict:
     return {
         "warehouse": Warehouse(url=_env_or_none("VETORIAL_WAREHOUSE_URL"), home=str(settings.home)),
         "meta": MetaAdsResource(graph_url=settings.meta_graph_url),
+        "source_db": SourceDatabase(url=_env_or_none("VETORIAL_CHATWOOT_URL"), sandbox_home=str(settings.home),
+                                    relation=settings.chatwoot_relation),
     }

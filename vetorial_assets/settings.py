@@ -24,6 +24,7 @@ class Settings:
     warehouse_url: str | None
     tenants_file: Path
     chatwoot_url: str | None
+    chatwoot_relation: str
     meta_graph_url: str | None
     meta_access_token_set: bool
     discord_webhook_set: bool
@@ -76,6 +77,7 @@ def load_settings() -> Settings:
         warehouse_url=os.environ.get("VETORIAL_WAREHOUSE_URL") or None,
         tenants_file=Path(tenants).expanduser().resolve() if tenants else shipped_tenants_file(),
         chatwoot_url=os.environ.get("VETORIAL_CHATWOOT_URL") or None,
+        chatwoot_relation=os.environ.get("VETORIAL_CHATWOOT_RELATION") or "vw_conversations_analytics_final",
         meta_graph_url=os.environ.get("VETORIAL_META_GRAPH_URL") or None,
         meta_access_token_set=bool(os.environ.get("META_ACCESS_TOKEN")),
         discord_webhook_set=bool(os.environ.get("VETORIAL_DISCORD_WEBHOOK_URL")),

@@ -41,7 +41,7 @@ class ChatwootSyncConfig(Config):
     reconcile: bool = Field(default=False, description="Re-read everything (unchanged rows are not rewritten) and "
                                                        "mark conversations deleted in the source.")
     overlap_minutes: int = Field(default=15, ge=0, description="Re-read this far behind the watermark.")
-    chunk_rows: int = Field(default=50_000, ge=100, description="Rows per streamed chunk (bounds memory).")
+    chunk_rows: int = Field(default=50_000, ge=10, description="Rows per streamed chunk (bounds memory).")
     lock_wait_seconds: float = Field(default=300, ge=0, description="How long a second run of the same tenant "
                                                                      "waits for the first before failing.")
 
