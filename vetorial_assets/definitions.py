@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from .alerts.sensors import ALERT_SENSORS
 from .chatwoot.assets import build_chatwoot_assets
 from .chatwoot.schedules import build_chatwoot_jobs
 from .chatwoot.sensors import build_chatwoot_sensor
@@ -38,7 +39,7 @@ def build_definitions(settings: Settings | None = None, tenants: Tenants | None 
         assets=[*meta_assets, *ig_assets, *chatwoot_assets],
         jobs=[meta_job, ig_job, chatwoot_job],
         schedules=[meta_schedule, ig_schedule, chatwoot_schedule],
-        sensors=[chatwoot_sensor],
+        sensors=[chatwoot_sensor, *ALERT_SENSORS],
         resources=build_resources(settings),
     )
 

@@ -11,6 +11,7 @@ import os
 
 from dagster import EnvVar
 
+from resources.discord import DiscordNotifier
 from resources.meta import MetaAdsResource
 from resources.source_db import SourceDatabase
 from resources.warehouse import Warehouse
@@ -28,4 +29,5 @@ def build_resources(settings: Settings) -> dict:
         "meta": MetaAdsResource(graph_url=settings.meta_graph_url),
         "source_db": SourceDatabase(url=_env_or_none("VETORIAL_CHATWOOT_URL"), sandbox_home=str(settings.home),
                                     relation=settings.chatwoot_relation),
+        "discord": DiscordNotifier(webhook_url=_env_or_none("VETORIAL_DISCORD_WEBHOOK_URL")),
     }

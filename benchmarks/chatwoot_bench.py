@@ -1,0 +1,240 @@
+"""Chatwoot sync benchmark: the real Dagster job over an N-conversation sandbox source.
+
+Measured in one run, on the same server, so the ratios compare like with like:
+  source COPY  the extraction limit: `COPY (SELECT * FROM vw_conversations_analytics_final) TO
+               STDOUT` of the same source through psycopg, bytes consumed and discarded
+  full         the `chatwoot_sync` job (in-process, ephemeral instance) for every tenant, from an
+               empty warehouse: extract, transform, load, deletion reconciliation, etl_control
+  incremental  1% of the conversations touched (updated_at moved later), then the job again for
+               every tenant; checked against ops.etl_control: exactly the touched rows updated,
+               nothing inserted, only the overlap window's re-reads counted as unchanged
+  --phases     (optional, after the above) the same tenants streamed from the source alone, then
+               streamed and transformed: what the load step costs is the remainder
+
+The sandbox's bulk seed spreads conversations round robin over inboxes 14, 15 (account 1) and
+21 (account 2); a Chatwoot tenant is one account, so two tenants cover them all and the job
+runs once per tenant (N = rows actually loaded).
+
+Usage: python benchmarks/chatwoot_bench.py --rows 1000000 [--home DIR] [--chunk ROWS] [--phases]
+Last line (read by tools):
+chatwoot rows=N full_rps=… source_copy_rps=… vs_source_copy=… incr_s=… incr_vs_full=… peak_rss_mb=…
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from resources.embedded import ensure_server
+
+TENANTS_YAML = """\
+tenants:
+  - id: allpfit
+    name: AllpFit
+    chatwoot: {account_id: 1, inbox_ids: [14, 15]}
+  - id: lacrei
+    name: Lacrei Saude
+    chatwoot: {account_id: 2, inbox_ids: [21]}
+"""
+TENANTS = {"allpfit": (1, (14, 15)), "lacrei": (2, (21,))}
+VIEW = "vw_conversations_analytics_final"
+OP = "raw__conversas_analytics"
+TOUCH_EVERY = 100  # 1%
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def source_copy(conninfo: str) -> tuple[float, int, int]:
+    """Seconds, rows and bytes of a plain COPY of the whole view (the extraction limit)."""
+    rows = size = 0
+    with psycopg.connect(conninfo) as conn:
+        start = time.perf_counter()
+        with conn.cursor().copy(sql.SQL("COPY (SELECT * FROM {}) TO STDOUT").format(sql.Identifier(VIEW))) as copy:
+            for block in copy:
+                size += len(block)
+                rows += bytes(block).count(b"\n")
+        return time.perf_counter() - start, rows, size
+
+
+def run_job(defs, tenant: str, chunk: int | None) -> None:
+    from dagster import DagsterInstance
+
+    config = {"chunk_rows": chunk} if chunk else {}
+    run_config = {
+        "ops": {OP: {"config": config}},
+        # The bench reads its numbers from ops.etl_control: keep Dagster's console quiet.
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("chatwoot_sync").execute_in_process(
+            instance=instance, partition_key=tenant, run_config=run_config)
+    assert result.success, f"chatwoot_sync failed for {tenant}"
+
+
+def run_all(defs, chunk: int | None) -> float:
+    start = time.perf_counter()
+    for tenant in TENANTS:
+        run_job(defs, tenant, chunk)
+    return time.perf_counter() - start
+
+
+def control_rows(conninfo: str, load_type: str) -> dict[str, tuple]:
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT tenant_id, status, rows_extracted, rows_inserted, rows_updated, rows_unchanged, rows_deleted,"
+            " watermark_end, duration_seconds FROM ops.etl_control WHERE load_type = %s ORDER BY id",
+            (load_type,)).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def source_count_since(conninfo: str, account: int, inboxes: tuple[int, ...], since) -> int:
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE account_id = %s AND inbox_id = ANY(%s)"
+                    " AND conversation_updated_at > %s").format(sql.Identifier(VIEW)),
+            (account, list(inboxes), since)).fetchone()[0]
+
+
+def phases(source_url: str, chunk: int | None) -> tuple[float, float]:
+    """Seconds to stream every tenant from the source as the asset does, then to stream and
+    transform (to_raw_frame) it, without loading."""
+    from resources.source_db import SourceDatabase
+    from vetorial_assets.chatwoot.assets import ChatwootSyncConfig
+    from vetorial_assets.chatwoot.transform import SOURCE_COLUMNS, to_raw_frame
+
+    chunk_rows = chunk or ChatwootSyncConfig().chunk_rows
+    source = SourceDatabase(url=source_url)
+    times = []
+    for transform in (False, True):
+        start = time.perf_counter()
+        for tenant, (account, inboxes) in TENANTS.items():
+            for rows in source.stream(SOURCE_COLUMNS, account, list(inboxes), None, chunk_rows=chunk_rows,
+                                      **_stream_kwargs()):
+                if transform:
+                    to_raw_frame(rows, SOURCE_COLUMNS, tenant)
+        times.append(time.perf_counter() - start)
+    source.dispose()
+    return times[0], times[1]
+
+
+def _stream_kwargs() -> dict:
+    """How the asset calls stream() on a full load (ordered or not), read from its source."""
+    import inspect
+
+    from vetorial_assets.chatwoot import assets
+
+    return {"ordered": False} if "ordered=False" in inspect.getsource(assets.sync_tenant) else {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--chunk", type=int, default=None, help="chunk_rows of the job (default: the asset's)")
+    parser.add_argument("--home", default=".vetorial-bench")
+    parser.add_argument("--phases", action="store_true", help="also time extract and transform alone")
+    args = parser.parse_args()
+
+    server = ensure_server(Path(args.home), databases=())
+    suffix = uuid.uuid4().hex[:8]
+    src_db, wh_db = f"chatwoot_bench_src_{suffix}", f"chatwoot_bench_wh_{suffix}"
+    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+        for db in (src_db, wh_db):
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+    tmp = tempfile.TemporaryDirectory(prefix="chatwoot_bench_")
+    try:
+        from vetorial_assets.sandbox.chatwoot_db import SandboxChatwoot
+
+        source = SandboxChatwoot(server.url(src_db))
+        start = time.perf_counter()
+        seeded = source.bulk_seed(args.rows)
+        seed_s = time.perf_counter() - start
+        print(f"seeded {seeded:,} conversations in {seed_s:.1f}s")
+
+        tenants_file = Path(tmp.name) / "tenants.yaml"
+        tenants_file.write_text(TENANTS_YAML, encoding="utf-8")
+        os.environ.update({
+            "VETORIAL_HOME": str(Path(tmp.name) / "home"),
+            "VETORIAL_WAREHOUSE_URL": server.url(wh_db),
+            "VETORIAL_CHATWOOT_URL": server.url(src_db),
+            "VETORIAL_TENANTS_FILE": str(tenants_file),
+        })
+        from vetorial_assets.definitions import build_definitions
+        from vetorial_assets.settings import load_settings
+
+        defs = build_definitions(load_settings())
+        src_info, wh_info = server.conninfo(src_db), server.conninfo(wh_db)
+
+        copy_s, copy_rows, copy_bytes = source_copy(src_info)
+        assert copy_rows == seeded, (copy_rows, seeded)
+
+        full_s = run_all(defs, args.chunk)
+        full = control_rows(wh_info, "full")
+        n = sum(r[2] for r in full.values())
+        assert set(full) == set(TENANTS) and all(r[0] == "success" for r in full.values()), full
+        assert n == seeded and sum(r[1] for r in full.values()) == n, full
+        with psycopg.connect(wh_info) as conn:
+            assert conn.execute("SELECT count(*) FROM raw.conversas_analytics").fetchone()[0] == n
+
+        # Touch every 100th conversation, one hour after the newest source row.
+        ids = sorted(i for account, inboxes in TENANTS.values() for i in source.conversation_ids(account, inboxes))
+        touched = set(ids[::TOUCH_EVERY])
+        source.touch(sorted(touched), at=source.now() + timedelta(hours=1))
+        overlap = timedelta(minutes=15)  # ChatwootSyncConfig.overlap_minutes default
+        expected = {}
+        for tenant, (account, inboxes) in TENANTS.items():
+            mine = len(touched & set(source.conversation_ids(account, inboxes)))
+            re_read = source_count_since(src_info, account, inboxes, full[tenant][6] - overlap)
+            expected[tenant] = (re_read, 0, mine, re_read - mine)
+
+        incr_s = run_all(defs, args.chunk)
+        incr = control_rows(wh_info, "incremental")
+        for tenant, want in expected.items():
+            got = incr[tenant]
+            assert got[0] == "success" and got[1:5] == want, (tenant, got, want)
+        assert sum(w[2] for w in expected.values()) == len(touched)
+
+        extract_s = transform_s = None
+        if args.phases:
+            extract_s, extract_transform_s = phases(server.url(src_db), args.chunk)
+            transform_s = extract_transform_s - extract_s
+    finally:
+        tmp.cleanup()
+        with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+            for db in (src_db, wh_db):
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+
+    full_rps, copy_rps = n / full_s, n / copy_s
+    rss = peak_rss_mb()
+    print(f"source COPY     {copy_s:7.2f}s  {copy_rps:10,.0f} rows/s  ({copy_bytes / 2**20:,.0f} MB of text)")
+    for tenant, r in full.items():
+        print(f"full {tenant:10} {r[7]:7.2f}s  {r[2]:,} inserted (etl_control duration)")
+    print(f"full load       {full_s:7.2f}s  {full_rps:10,.0f} rows/s  (jobs end to end)")
+    if extract_s is not None:
+        print(f"  extract       {extract_s:7.2f}s  {n / extract_s:10,.0f} rows/s  (SourceDatabase.stream alone)")
+        print(f"  transform     {transform_s:7.2f}s  {n / transform_s:10,.0f} rows/s  (to_raw_frame)")
+        rest = full_s - extract_s - transform_s
+        print(f"  load + rest   {rest:7.2f}s  (COPY into raw, deletion check, Dagster, etl_control)")
+    for tenant, r in incr.items():
+        print(f"incr {tenant:10} {r[7]:7.2f}s  extracted {r[1]:,}, updated {r[3]:,}, unchanged {r[4]:,}")
+    print(f"incremental     {incr_s:7.2f}s  ({len(touched):,} touched, {incr_s / full_s:.1%} of full)")
+    print(f"old ETL         {560:10,} rows/s  -> {full_rps / 560:.0f}x")
+    print(
+        f"chatwoot rows={n} full_rps={full_rps:.0f} source_copy_rps={copy_rps:.0f} "
+        f"vs_source_copy={full_rps / copy_rps:.2f} incr_s={incr_s:.2f} incr_vs_full={incr_s / full_s:.3f} "
+        f"peak_rss_mb={rss:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

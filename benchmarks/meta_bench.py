@@ -1,0 +1,224 @@
+"""Meta Ads end-to-end benchmark: sandbox Graph API -> raw -> staging, as one backfill.
+
+The real pipeline, in this process: Definitions from `build_definitions` (a tenants file
+with --accounts ad accounts, env vars pointing at a fresh database on the embedded server
+and at a sandbox Graph API running in its own process), then the `meta_ads_refresh` job
+once per account over the whole date range, with the partition-range tags a single-run
+backfill gives its run. Afterwards staging must hold exactly accounts x ads x placements
+x days rows.
+
+Phases are timed by wrapping, in this process only, the functions production calls
+(behaviour unchanged; generators are timed per next()):
+  http       MetaAdsResource.iter_insights page production (HTTP + SDK + JSON parse)
+  transform  raw_rows (API rows -> raw columns), clean_insights, the staging type check
+  read       reading raw payloads back for staging (server-side cursor, JSONB -> dict)
+  load       Warehouse.load and the loader, minus the producer phases it drives
+  other      the rest of the wall time: Dagster (run start, event log, step outputs)
+Time is charged to the innermost phase running, so phases never double count.
+Shares are phase time / wall time of all runs; staging_rps = staging rows / wall time.
+
+Resource config (run config, the way an operator sets it): the 90-day range is above
+`async_threshold_days`, so every account goes through an async report job; the sandbox
+finishes a job after `--job-polls` status polls, and `async_first_poll_seconds` is set to
+--first-poll (0.05 s) so the benchmark measures work, not the production default's
+0.5 s + 1 s waiting for a job that is already done. Nothing else is changed.
+
+Usage: python benchmarks/meta_bench.py [--accounts 3] [--ads 200] [--placements 6] [--days 90]
+                                       [--home DIR] [--profile FILE]
+Last line (read by tools):
+meta rows=N staging_rps=… http_share=… transform_share=… load_share=… peak_rss_mb=…
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import functools
+import os
+import pstats
+import resource
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+PHASES = ("http", "transform", "read", "load")
+JOB = "meta_ads_refresh"
+TODAY = date(2025, 6, 30)  # fixed: the sandbox's data (and so the run) is the same every time
+ACCOUNT_BASE = 900_000_000_000_001
+
+
+class PhaseClock:
+    """Exclusive time per phase: entering a phase pauses the one it runs inside."""
+
+    def __init__(self):
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+        self.calls = dict.fromkeys(PHASES, 0)
+        self._stack: list[str] = []
+        self._since = 0.0
+
+    @contextmanager
+    def phase(self, name: str):
+        now = time.perf_counter()
+        if self._stack:
+            self.seconds[self._stack[-1]] += now - self._since
+        self._stack.append(name)
+        self.calls[name] += 1
+        self._since = now
+        try:
+            yield
+        finally:
+            now = time.perf_counter()
+            self.seconds[self._stack.pop()] += now - self._since
+            self._since = now
+
+    def function(self, name: str, fn):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            with self.phase(name):
+                return fn(*args, **kwargs)
+        return timed
+
+    def generator_function(self, name: str, fn):
+        """fn returns an iterator: time its creation and every next() as `name`."""
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            with self.phase(name):
+                inner = iter(fn(*args, **kwargs))
+            return self._timed_iter(name, inner)
+        return timed
+
+    def _timed_iter(self, name: str, inner):
+        while True:
+            with self.phase(name):
+                try:
+                    item = next(inner)
+                except StopIteration:
+                    return
+            yield item
+
+
+def instrument(clock: PhaseClock) -> None:
+    """Wrap the functions the Meta assets call (module attributes, this process only)."""
+    from resources.meta import MetaAdsResource
+    from resources.warehouse import Warehouse
+    from vetorial_assets.meta import assets
+
+    MetaAdsResource.iter_insights = clock.generator_function("http", MetaAdsResource.iter_insights)
+    assets.raw_rows = clock.function("transform", assets.raw_rows)
+    assets.clean_insights = clock.function("transform", assets.clean_insights)
+    assets._typed = clock.function("transform", assets._typed)
+    assets._read_raw_payloads = clock.generator_function("read", assets._read_raw_payloads)
+    Warehouse.load = clock.function("load", Warehouse.load)
+
+
+def write_tenants(directory: Path, accounts: list[str]) -> Path:
+    path = directory / "tenants.yaml"
+    lines = ["tenants:", "  - id: bench", "    name: Meta benchmark", "    meta_ad_accounts:"]
+    lines += [f"      - {a}" for a in accounts]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_backfill(defs, account: str, first: date, last: date, instance, run_config: dict) -> None:
+    """One run per account over the whole range: what a single-run backfill launches."""
+    from dagster import MultiPartitionKey
+
+    tags = {
+        "dagster/asset_partition_range_start": str(MultiPartitionKey({"date": str(first), "account": account})),
+        "dagster/asset_partition_range_end": str(MultiPartitionKey({"date": str(last), "account": account})),
+    }
+    result = defs.resolve_job_def(JOB).execute_in_process(instance=instance, tags=tags, run_config=run_config)
+    assert result.success, f"{JOB} failed for {account}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--accounts", type=int, default=3)
+    parser.add_argument("--ads", type=int, default=200)
+    parser.add_argument("--placements", type=int, default=6)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--job-polls", type=int, default=2, help="status polls before the sandbox finishes a job")
+    parser.add_argument("--first-poll", type=float, default=0.05, help="async_first_poll_seconds")
+    parser.add_argument("--home", default=".vetorial-bench")
+    parser.add_argument("--profile", help="write a cProfile of the runs here and print the top functions")
+    args = parser.parse_args()
+
+    from resources.embedded import ensure_server
+    from vetorial_assets.sandbox.graph_api import spawn
+
+    accounts = [f"act_{ACCOUNT_BASE + i}" for i in range(args.accounts)]
+    last = TODAY - timedelta(days=1)
+    first = last - timedelta(days=args.days - 1)
+    expected = args.accounts * args.ads * args.placements * args.days
+
+    server = ensure_server(Path(args.home), databases=())
+    db = f"meta_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+    sandbox = spawn(ads_per_account=args.ads, placements=args.placements, today=TODAY, job_polls=args.job_polls)
+    clock = PhaseClock()
+    try:
+        with tempfile.TemporaryDirectory(prefix="meta-bench-") as tmp:
+            os.environ.update({
+                "VETORIAL_HOME": str(Path(tmp) / "home"),
+                "VETORIAL_WAREHOUSE_URL": server.url(db),
+                "VETORIAL_META_GRAPH_URL": sandbox.url,
+                "META_ACCESS_TOKEN": "EAAbench-dummy-token-0000",
+                "VETORIAL_TENANTS_FILE": str(write_tenants(Path(tmp), accounts)),
+            })
+            from dagster import DagsterInstance
+
+            from vetorial_assets.definitions import build_definitions
+            from vetorial_assets.settings import load_settings
+            from vetorial_assets.tenants import load_tenants
+
+            settings = load_settings()
+            defs = build_definitions(settings, load_tenants(settings.tenants_file))
+            run_config = {"resources": {"meta": {"config": {"async_first_poll_seconds": args.first_poll}}}}
+            instrument(clock)
+            profiler = cProfile.Profile() if args.profile else None
+            with DagsterInstance.ephemeral() as instance:
+                start = time.perf_counter()
+                if profiler:
+                    profiler.enable()
+                for account in accounts:
+                    run_backfill(defs, account, first, last, instance, run_config)
+                if profiler:
+                    profiler.disable()
+                wall = time.perf_counter() - start
+        with psycopg.connect(server.conninfo(db)) as conn:
+            n = conn.execute("SELECT count(*) FROM staging.insights_meta_ads").fetchone()[0]
+            raw_n = conn.execute("SELECT count(*) FROM raw.meta_ads_insights").fetchone()[0]
+    finally:
+        sandbox.stop()
+        with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+
+    assert n == expected and raw_n == expected, f"staging {n} / raw {raw_n} rows, expected {expected}"
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    share = {p: clock.seconds[p] / wall for p in PHASES}
+    other = wall - sum(clock.seconds.values())
+    print(f"{args.accounts} accounts x {args.ads} ads x {args.placements} placements x {args.days} days "
+          f"({first}..{last}): raw {raw_n:,} rows, staging {n:,} rows, {args.accounts} runs")
+    print(f"end to end      {wall:7.2f}s  {n / wall:10,.0f} staging rows/s")
+    for p in PHASES:
+        print(f"  {p:<13} {clock.seconds[p]:7.2f}s  {share[p]:6.1%}  ({clock.calls[p]} calls)")
+    print(f"  {'other':<13} {other:7.2f}s  {other / wall:6.1%}  (Dagster: runs, events, step outputs)")
+    print(f"load avg        {' '.join(f'{x:.2f}' for x in os.getloadavg())} (after the run)")
+    if profiler:
+        profiler.dump_stats(args.profile)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    print(
+        f"meta rows={n} staging_rps={n / wall:.0f} http_share={share['http']:.3f} "
+        f"transform_share={share['transform']:.3f} load_share={share['load']:.3f} peak_rss_mb={peak_rss_mb:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
