@@ -9,6 +9,7 @@ from .chatwoot.assets import build_chatwoot_assets
 from .chatwoot.schedules import build_chatwoot_jobs
 from .chatwoot.sensors import build_chatwoot_sensor
 from .environment import build_resources
+from .freshness import with_freshness
 from .instagram.assets import build_instagram_assets
 from .instagram.schedules import build_instagram_schedule
 from .meta.assets import build_meta_assets
@@ -35,13 +36,14 @@ def build_definitions(settings: Settings | None = None, tenants: Tenants | None 
     chatwoot_job, chatwoot_schedule = build_chatwoot_jobs(tenant_partitions)
     chatwoot_sensor = build_chatwoot_sensor(tenants, chatwoot_job)
 
-    return Definitions(
+    defs = Definitions(
         assets=[*meta_assets, *ig_assets, *chatwoot_assets],
         jobs=[meta_job, ig_job, chatwoot_job],
         schedules=[meta_schedule, ig_schedule, chatwoot_schedule],
         sensors=[chatwoot_sensor, *ALERT_SENSORS],
         resources=build_resources(settings),
     )
+    return defs.map_resolved_asset_specs(func=with_freshness)
 
 
 defs = build_definitions()
