@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    # Dagster flags backfill_policy/freshness as beta/preview on every load: noise for CLI users.
+    warnings.filterwarnings("ignore", message=r".*(beta|preview).*", category=Warning)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -23,6 +23,8 @@ from .settings import DEFAULT_TIMEZONE, Settings
 from .warehouse.tables import metadata
 
 DEMO_DAYS = 30
+# The console shows warnings and errors only; every event is still in the instance for the UI.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def run_demo(defs: Definitions, instance: DagsterInstance, say: Callable[[str], 
         started = time.monotonic()
         job = defs.resolve_job_def(run.job_name)
         result = job.execute_in_process(instance=instance, tags=run.tags, partition_key=run.partition_key,
-                                        raise_on_error=False)
+                                        run_config=QUIET, raise_on_error=False)
         status = "ok" if result.success else "FAILED"
         ok &= result.success
         say(f"  {status:6} {run.label} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")

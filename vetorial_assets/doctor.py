@@ -48,8 +48,6 @@ def _config(settings: Settings) -> str:
     mode.append("sandbox Graph API" if settings.sandbox_meta else "Graph API at " + (settings.meta_graph_url or "graph.facebook.com"))
     mode.append("sandbox Chatwoot" if settings.chatwoot_url is None else "Chatwoot from VETORIAL_CHATWOOT_URL")
     mode.append("Discord alerts on" if settings.discord_webhook_set else "Discord alerts off (VETORIAL_DISCORD_WEBHOOK_URL unset)")
-    if not settings.lgpd_salt_set:
-        mode.append("VETORIAL_LGPD_SALT unset (sandbox salt in use: set one in production)")
     return f"home {settings.home}; " + "; ".join(mode)
 
 
