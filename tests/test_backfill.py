@@ -1,0 +1,146 @@
+"""A UI backfill of 60 days x 3 Instagram accounts is 3 runs, not 180 (issue 4).
+
+Goes through Dagster's own machinery end to end, in one process:
+  GraphQL `launchPartitionBackfill` (the mutation the UI's "Materialize -> backfill" sends)
+  -> backfill daemon iteration (asset backfill: BackfillPolicy turns keys into run requests)
+  -> queued runs -> run-queue daemon iteration -> run launcher (synchronous, in-memory)
+  -> the asset over real HTTP to the sandbox Graph server, real rows in PostgreSQL.
+Runs are counted while still queued, so a broken policy fails fast (180 queued runs) instead
+of executing 180 runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, MultiPartitionKey
+from dagster._core.execution.backfill import BulkActionStatus
+from dagster._core.instance_for_test import instance_for_test
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    BACKFILL_ID_TAG,
+)
+from dagster._core.test_utils import create_test_daemon_workspace_context
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+from dagster._daemon.backfill import execute_backfill_iteration
+from dagster._daemon.daemon import get_default_daemon_logger
+from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+from dagster_graphql.test.utils import execute_dagster_graphql
+
+from vetorial_assets.partitions import DATE_DIM, IG_ACCOUNT_DIM
+from vetorial_assets.sandbox.graph_data import sandbox_today
+
+ACCOUNTS = ("17841400000000001", "17841400000000002", "17841400000000003")
+DAYS = 60
+KEY = AssetKey(["raw", "ig_follows"])
+
+LAUNCH_BACKFILL = """
+mutation LaunchBackfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+
+
+def code_location():
+    """The code location under test, built from the environment when Dagster loads it.
+
+    A function (not a module-level Definitions) so each load reads the test's env vars:
+    Dagster calls it for the workspace and again when the launcher reconstructs the job.
+    """
+    from vetorial_assets.definitions import build_definitions
+    from vetorial_assets.settings import load_settings
+
+    return build_definitions(load_settings())
+
+
+@pytest.fixture
+def queued_instance(vetorial_env):
+    """A real (temporary, sqlite) instance as deployed: queued runs, launched by the run-queue
+    daemon; the launcher runs them synchronously in this process instead of a subprocess."""
+    with instance_for_test(
+        overrides={"run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"}},
+        synchronous_run_launcher=True,
+    ) as instance:
+        yield instance
+
+
+@pytest.fixture
+def workspace(queued_instance):
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, python_file=__file__, attribute="code_location",
+                             working_directory=str(Path(__file__).resolve().parents[1])),
+        location_name="vetorial_assets",
+    )
+    with create_test_daemon_workspace_context(InProcessWorkspaceLoadTarget(origin), queued_instance) as ctx:
+        yield ctx
+
+
+def partition_key(day: date, account: str) -> str:
+    return str(MultiPartitionKey({DATE_DIM: day.isoformat(), IG_ACCOUNT_DIM: account}))
+
+
+def launch_backfill_as_the_ui_does(workspace, keys: list[str]) -> str:
+    result = execute_dagster_graphql(workspace.create_request_context(), LAUNCH_BACKFILL, {"params": {
+        "assetSelection": [{"path": KEY.path}],
+        "partitionNames": keys,
+        "title": "ig 60 days",
+    }})
+    launched = result.data["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    return launched["backfillId"]
+
+
+def backfill_daemon_tick(workspace) -> None:
+    errors = [e for e in execute_backfill_iteration(workspace, get_default_daemon_logger("BackfillDaemon")) if e]
+    assert not errors, errors
+
+
+def test_sixty_days_for_three_accounts_is_three_runs(workspace, queued_instance: DagsterInstance,
+                                                     vetorial_env, graph_api):
+    last = sandbox_today() - timedelta(days=3)  # settled days: no 48 h lag in the way
+    first = last - timedelta(days=DAYS - 1)
+    days = [first + timedelta(days=i) for i in range(DAYS)]
+    keys = [partition_key(d, a) for a in ACCOUNTS for d in days]
+    assert len(keys) == 180
+
+    backfill_id = launch_backfill_as_the_ui_does(workspace, keys)
+    backfill_daemon_tick(workspace)
+
+    # The backfill daemon requested one run per account, each over the whole 60-day range.
+    runs = queued_instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    assert len(runs) == 3, f"expected 3 runs, got {len(runs)}"
+    ranges = sorted((r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG]) for r in runs)
+    assert ranges == [(partition_key(first, a), partition_key(last, a)) for a in ACCOUNTS]
+    assert all(r.status == DagsterRunStatus.QUEUED and r.asset_selection == {KEY} for r in runs)
+
+    # The run-queue daemon launches them; the synchronous launcher executes each to the end.
+    list(QueuedRunCoordinatorDaemon(interval_seconds=1).run_iteration(workspace))
+    runs = queued_instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS] * 3
+
+    # The next daemon tick sees every partition materialized and closes the backfill.
+    backfill_daemon_tick(workspace)
+    assert queued_instance.get_backfill(backfill_id).status == BulkActionStatus.COMPLETED_SUCCESS
+    assert len(queued_instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))) == 3
+
+    # 60 rows per account in the warehouse, and the Graph API was asked once per account-day.
+    with vetorial_env.connect() as conn:
+        got = conn.execute("SELECT ig_account_id, count(*), min(data_registro), max(data_registro)"
+                           " FROM raw.ig_follows GROUP BY ig_account_id ORDER BY 1").fetchall()
+    assert got == [(a, DAYS, first, last) for a in ACCOUNTS]
+    asked = Counter((r.path, r.params.get("since")) for r in graph_api.requests_to("/insights"))
+    assert sorted({path for path, _ in asked}) == [f"{a}/insights" for a in ACCOUNTS]
+    assert len(asked) == 180 and set(asked.values()) == {1}
