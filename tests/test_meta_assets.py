@@ -135,3 +135,31 @@ def test_unknown_account_is_not_a_partition(make_defs, bad):
     defs = make_defs()
     job = defs.resolve_job_def(JOB_NAME)
     assert bad not in job.partitions_def.get_partitions_def_for_dimension("account").get_partition_keys()
+
+
+def test_staging_checks_pass_and_land_in_the_instance(make_defs, instance, vetorial_env):
+    from dagster import AssetCheckKey
+
+    defs = make_defs()
+    first, last = days(3)
+    assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
+    for name in ("reconciles_with_raw", "lead_origins_add_up"):
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [AssetCheckKey(STAGING, name)])[AssetCheckKey(STAGING, name)]
+        evaluation = record.event.dagster_event.event_specific_data
+        assert evaluation.passed, name
+
+
+def test_reconciliation_check_fails_when_staging_drifts_from_raw(vetorial_env, make_defs, instance):
+    from asset_checks.meta_staging import evaluate
+    from vetorial_assets.partitions import DateRange
+
+    defs = make_defs()
+    first, last = days(2)
+    assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
+    with vetorial_env.connect() as conn:
+        conn.execute("DELETE FROM staging.insights_meta_ads WHERE ctid IN "
+                     "(SELECT ctid FROM staging.insights_meta_ads LIMIT 1)")
+        results = {r.check_name: r for r in evaluate(conn, [DateRange(ACCOUNT, first, last)])}
+    assert not results["reconciles_with_raw"].passed
+    assert results["lead_origins_add_up"].passed

@@ -18,6 +18,7 @@ from dagster import (
     asset,
 )
 
+from asset_checks import meta_staging as staging_checks
 from resources.meta import MetaAdsResource
 from resources.warehouse import Warehouse
 
@@ -90,13 +91,15 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         owners=["team:analytics-engineering"],
         metadata=table_definition_metadata(insights_meta_ads),
         automation_condition=automation_condition,
+        check_specs=staging_checks.check_specs(STAGING_KEY),
         description="Meta Ads insights cleaned by the Vetorial business rules (clicks, leads by origin, "
                     "followers, CTR/CPC/CPL), keyed by hash_id = md5(ad_id+date+platform+position). "
                     "Rebuilt from raw: no API call.",
     )
     def insights_meta_ads_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         totals = dict(rows_in_batch=0, rows_inserted=0, rows_updated=0, rows_unchanged=0, rows_deleted=0)
-        for rng in run_date_ranges(context):
+        ranges = run_date_ranges(context)
+        for rng in ranges:
             with warehouse.transaction() as conn:
                 chunks = (_typed(clean_insights(batch)) for batch in _read_raw_payloads(conn, rng))
                 result = warehouse.load(insights_meta_ads, chunks, replace_scope=_scope(rng),
@@ -105,8 +108,10 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
             context.log.info(f"{rng.account}: {result}")
             for name, value in result.as_metadata().items():
                 totals[name] += value
+        with warehouse.transaction() as conn:
+            checks = staging_checks.evaluate(conn, ranges)
         return MaterializeResult(metadata=materialization_metadata(
-            insights_meta_ads, totals["rows_in_batch"], **totals))
+            insights_meta_ads, totals["rows_in_batch"], **totals), check_results=checks)
 
     return [meta_ads_insights, insights_meta_ads_asset]
 
