@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import functools
+import gc
 import os
 import pstats
 import resource
@@ -53,29 +54,60 @@ TODAY = date(2025, 6, 30)  # fixed: the sandbox's data (and so the run) is the s
 ACCOUNT_BASE = 900_000_000_000_001
 
 
+class GcClock:
+    """Time spent in the cyclic garbage collector (charged to whichever phase triggered it)."""
+
+    def __init__(self, phases: "PhaseClock"):
+        self.seconds, self.collections, self._start = 0.0, [0, 0, 0], 0.0
+        self.by_phase: dict[str, float] = {}
+        self._phases = phases
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            spent = time.perf_counter() - self._start
+            self.seconds += spent
+            self.collections[info["generation"]] += 1
+            where = self._phases.current() or "other"
+            self.by_phase[where] = self.by_phase.get(where, 0.0) + spent
+
+
 class PhaseClock:
     """Exclusive time per phase: entering a phase pauses the one it runs inside."""
 
     def __init__(self):
-        self.seconds = dict.fromkeys(PHASES, 0.0)
-        self.calls = dict.fromkeys(PHASES, 0)
+        self.seconds: dict[str, float] = {}  # by "phase" or "phase:detail"
+        self.cpu: dict[str, float] = {}  # this process's CPU time, same keys
+        self.calls: dict[str, int] = {}
         self._stack: list[str] = []
-        self._since = 0.0
+        self._since = self._cpu_since = 0.0
 
     @contextmanager
     def phase(self, name: str):
-        now = time.perf_counter()
         if self._stack:
-            self.seconds[self._stack[-1]] += now - self._since
+            self._charge(self._stack[-1])
+        else:
+            self._since, self._cpu_since = time.perf_counter(), time.process_time()
         self._stack.append(name)
-        self.calls[name] += 1
-        self._since = now
+        self.calls[name] = self.calls.get(name, 0) + 1
         try:
             yield
         finally:
-            now = time.perf_counter()
-            self.seconds[self._stack.pop()] += now - self._since
-            self._since = now
+            self._charge(self._stack.pop())
+
+    def current(self) -> str | None:
+        return self._stack[-1] if self._stack else None
+
+    def _charge(self, name: str) -> None:
+        now, cpu = time.perf_counter(), time.process_time()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._since
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu - self._cpu_since
+        self._since, self._cpu_since = now, cpu
+
+    def total(self, phase: str, of: dict | None = None) -> float:
+        of = self.seconds if of is None else of
+        return sum(s for name, s in of.items() if name.split(":")[0] == phase)
 
     def function(self, name: str, fn):
         @functools.wraps(fn)
@@ -110,11 +142,19 @@ def instrument(clock: PhaseClock) -> None:
     from vetorial_assets.meta import assets
 
     MetaAdsResource.iter_insights = clock.generator_function("http", MetaAdsResource.iter_insights)
-    assets.raw_rows = clock.function("transform", assets.raw_rows)
-    assets.clean_insights = clock.function("transform", assets.clean_insights)
-    assets._typed = clock.function("transform", assets._typed)
-    assets._read_raw_payloads = clock.generator_function("read", assets._read_raw_payloads)
-    Warehouse.load = clock.function("load", Warehouse.load)
+    assets.raw_rows = clock.function("transform:raw_rows", assets.raw_rows)
+    assets.clean_insights = clock.function("transform:clean_insights", assets.clean_insights)
+    assets._typed = clock.function("transform:type_check", assets._typed)
+    assets._read_raw_payloads = clock.generator_function("read:fetch", assets._read_raw_payloads)
+    assets._parse_payloads = clock.function("read:parse", assets._parse_payloads)
+    original_load = Warehouse.load
+
+    @functools.wraps(original_load)
+    def load(self, table, *args, **kwargs):
+        with clock.phase(f"load:{table.fullname}"):
+            return original_load(self, table, *args, **kwargs)
+
+    Warehouse.load = load
 
 
 def write_tenants(directory: Path, accounts: list[str]) -> Path:
@@ -146,6 +186,7 @@ def main() -> None:
     parser.add_argument("--job-polls", type=int, default=2, help="status polls before the sandbox finishes a job")
     parser.add_argument("--first-poll", type=float, default=0.05, help="async_first_poll_seconds")
     parser.add_argument("--home", default=".vetorial-bench")
+    parser.add_argument("--gc", choices=("default", "freeze", "off"), default="default")
     parser.add_argument("--profile", help="write a cProfile of the runs here and print the top functions")
     args = parser.parse_args()
 
@@ -184,14 +225,21 @@ def main() -> None:
             instrument(clock)
             profiler = cProfile.Profile() if args.profile else None
             with DagsterInstance.ephemeral() as instance:
-                start = time.perf_counter()
+                gc_clock = GcClock(clock)
+                gc.callbacks.append(gc_clock)
+                if args.gc == "freeze":
+                    gc.freeze()
+                elif args.gc == "off":
+                    gc.disable()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 if profiler:
                     profiler.enable()
                 for account in accounts:
                     run_backfill(defs, account, first, last, instance, run_config)
                 if profiler:
                     profiler.disable()
-                wall = time.perf_counter() - start
+                wall, cpu_all = time.perf_counter() - start, time.process_time() - cpu_start
+                gc.callbacks.remove(gc_clock)
         with psycopg.connect(server.conninfo(db)) as conn:
             n = conn.execute("SELECT count(*) FROM staging.insights_meta_ads").fetchone()[0]
             raw_n = conn.execute("SELECT count(*) FROM raw.meta_ads_insights").fetchone()[0]
@@ -202,14 +250,24 @@ def main() -> None:
 
     assert n == expected and raw_n == expected, f"staging {n} / raw {raw_n} rows, expected {expected}"
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    share = {p: clock.seconds[p] / wall for p in PHASES}
+    share = {p: clock.total(p) / wall for p in PHASES}
     other = wall - sum(clock.seconds.values())
     print(f"{args.accounts} accounts x {args.ads} ads x {args.placements} placements x {args.days} days "
           f"({first}..{last}): raw {raw_n:,} rows, staging {n:,} rows, {args.accounts} runs")
-    print(f"end to end      {wall:7.2f}s  {n / wall:10,.0f} staging rows/s")
+    print(f"end to end      {wall:6.2f}s  {n / wall:,.0f} staging rows/s; this process used {cpu_all:.2f}s CPU")
+    print(f"{'phase':<15} {'wall':>7}  {'share':>6}  {'us/row':>6}  {'cpu':>6}")
     for p in PHASES:
-        print(f"  {p:<13} {clock.seconds[p]:7.2f}s  {share[p]:6.1%}  ({clock.calls[p]} calls)")
-    print(f"  {'other':<13} {other:7.2f}s  {other / wall:6.1%}  (Dagster: runs, events, step outputs)")
+        print(f"  {p:<13} {clock.total(p):6.2f}s  {share[p]:6.1%}  {clock.total(p) / n * 1e6:6.1f}  "
+              f"{clock.total(p, clock.cpu):5.2f}s")
+        for name in sorted(clock.seconds):
+            if name.startswith(p + ":"):
+                print(f"    {name.split(':', 1)[1]:<25} {clock.seconds[name]:6.2f}s  {'':>14}"
+                      f"{clock.cpu[name]:5.2f}s  ({clock.calls[name]} calls)")
+    print(f"  {'other':<13} {other:6.2f}s  {other / wall:6.1%}  {'':>6}  {cpu_all - sum(clock.cpu.values()):5.2f}s"
+          "  (Dagster: runs, events, step outputs)")
+    print(f"  (gc           {gc_clock.seconds:7.2f}s  {gc_clock.seconds / wall:6.1%}  within the phases above; "
+          f"collections by generation {gc_clock.collections}: "
+          + ", ".join(f"{k} {v:.2f}s" for k, v in sorted(gc_clock.by_phase.items(), key=lambda kv: -kv[1])) + ")")
     print(f"load avg        {' '.join(f'{x:.2f}' for x in os.getloadavg())} (after the run)")
     if profiler:
         profiler.dump_stats(args.profile)

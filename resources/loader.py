@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import struct
 from decimal import Decimal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,8 +173,9 @@ def _series_values(series: pd.Series, column: TargetColumn) -> list[Any]:
         if column.type_name == "date":
             values = series.to_numpy(dtype="datetime64[D]").astype(object)
         else:
-            values = series.dt.to_pydatetime()
-            values = np.asarray(values, dtype=object)
+            # The DatetimeArray's own method: an ndarray of datetimes (NaT where missing, set
+            # to None below), without Series.dt.to_pydatetime's deprecation warning.
+            values = series.array.to_pydatetime()
         mask = series.isna().to_numpy()
         if mask.any():
             values[mask] = None
@@ -196,13 +198,24 @@ def _series_values(series: pd.Series, column: TargetColumn) -> list[Any]:
         return series.to_numpy().tolist()
     if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(dtype, pd.CategoricalDtype):
         return series.to_numpy(dtype=object, na_value=None).tolist()
-    values = series.tolist()
-    if series.hasnans:
-        values = [None if _is_missing(v) else v for v in values]
-    return values
+    mask = series.isna().to_numpy()
+    if not mask.any():
+        return series.tolist()
+    # Only the flagged positions are looked at one by one (isna also flags Decimal('NaN'),
+    # which stays a value, as before).
+    values = series.to_numpy(dtype=object, copy=True)
+    values[mask] = [None if v is None or _is_missing(v) else v for v in values[mask]]
+    return values.tolist()
 
 
-def _plain_values(values: Sequence[Any]) -> list[Any]:
+_MISSING_MARKER_TYPES = (type(pd.NaT), type(pd.NA))
+
+
+def _plain_values(values: list[Any]) -> list[Any]:
+    # Only floats (NaN) and pandas' markers can be missing values that are not None. A
+    # column of text, dates or ints has none: skip the per-value check (a type set is C).
+    if not any(issubclass(kind, float) or kind in _MISSING_MARKER_TYPES for kind in set(map(type, values))):
+        return values
     return [None if _is_missing(v) else v for v in values]
 
 
@@ -287,6 +300,54 @@ class _JsonText(str):
     """Registration handle only: the COPY looks dumpers up by the column's type oid."""
 
 
+_TEXT_ARRAY_OID, _TEXT_OID = 1009, 25
+_ARRAY_1D_HEAD = struct.Struct("!iiIii")  # ndim 1, has-nulls flag, element oid, length, lower bound
+_ITEM_LEN = struct.Struct("!i")
+_NULL_ITEM = _ITEM_LEN.pack(-1)
+
+
+class _FastTextList:
+    """text[] in binary for the common case, a flat list of str (None allowed), in one pass:
+    psycopg's generic recursive list dumper cost more than the rest of a row. Anything
+    else (nested lists, other element types, empty lists) goes to the generic dumper this
+    class is combined with, so the bytes are the same either way."""
+
+    def __init__(self, cls, context=None):
+        super().__init__(cls, context)
+        self._encoding = self.connection.info.encoding if self.connection else "utf-8"
+
+    def dump(self, obj):
+        if type(obj) is not list or not obj:
+            return super().dump(obj)
+        encoding, pack = self._encoding, _ITEM_LEN.pack
+        parts = [b""]
+        has_null = 0
+        for item in obj:
+            if type(item) is str:
+                data = item.encode(encoding)
+                parts.append(pack(len(data)))
+                parts.append(data)
+            elif item is None:
+                has_null = 1
+                parts.append(_NULL_ITEM)
+            else:
+                return super().dump(obj)
+        parts[0] = _ARRAY_1D_HEAD.pack(1, has_null, _TEXT_OID, len(obj), 1)
+        return b"".join(parts)
+
+
+class _TextList(list):
+    """Registration handle only (see _JsonText)."""
+
+
+def _copy_cursor(conn: psycopg.Connection) -> psycopg.Cursor:
+    """A cursor for binary COPY, with the fast text[] dumper in place of the generic one."""
+    cur = conn.cursor()
+    generic = cur.adapters.get_dumper_by_oid(_TEXT_ARRAY_OID, Format.BINARY)
+    cur.adapters.register_dumper(_TextList, type("_FastTextListDumper", (_FastTextList, generic), {}))
+    return cur
+
+
 def _direct_target_empty(conn: psycopg.Connection, table: TargetTable,
                          scope: Mapping[str, ScopeValue] | None) -> bool:
     if scope:
@@ -316,28 +377,33 @@ def _direct_rows(chunk: Chunk, cols: list[TargetColumn], decimal_cols: set[str])
 
 
 def _copy_direct(conn: psycopg.Connection, table: TargetTable, cols: list[TargetColumn],
-                 first_chunk: Chunk, chunks: Iterable[Chunk]) -> int:
+                 first_chunk: Chunk, chunks: Iterable[Chunk], chunks_use_conn: bool = True) -> int:
     decimal_cols = {c.name for c in cols if c.type_name.startswith("numeric") and _is_float_input(first_chunk, c.name)}
     json_text = [c for c in cols if c.type_name == "jsonb" and _is_text_input(first_chunk, c.name)]
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         table.ident, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols))
     rows = 0
-    cur = conn.cursor()
+    cur = _copy_cursor(conn)
     for col in json_text:
         dumper = type("_JsonbFromTextOid", (_JsonbFromText,), {"oid": col.type_oid})
         cur.adapters.register_dumper(_JsonText, dumper)
+    all_chunks = itertools.chain([first_chunk], chunks)
+    # A producer that reads from the connection (a server-side cursor on the same
+    # transaction) needs it free between chunks: one COPY per chunk. Any other producer
+    # gets one COPY for the whole stream, so the server stores rows while the next chunk
+    # is being produced instead of the two taking turns.
+    groups = ([chunk] for chunk in all_chunks) if chunks_use_conn else [all_chunks]
     try:
-        for chunk in itertools.chain([first_chunk], chunks):
-            missing = sorted({c.name for c in cols} - set(_chunk_columns(chunk)))
-            if missing:
-                raise LoadError(f"{table.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
-            # One COPY per chunk: between chunks the connection is free, so a producer may
-            # read from a server-side cursor on the same transaction.
+        for group in groups:
             with cur.copy(stmt) as copy:
                 copy.set_types([c.type_oid for c in cols])
-                for row in _direct_rows(chunk, cols, decimal_cols):
-                    copy.write_row(row)
-            rows += _chunk_len(chunk)
+                for chunk in group:
+                    missing = sorted({c.name for c in cols} - set(_chunk_columns(chunk)))
+                    if missing:
+                        raise LoadError(f"{table.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
+                    for row in _direct_rows(chunk, cols, decimal_cols):
+                        copy.write_row(row)
+                    rows += _chunk_len(chunk)
     except psycopg.errors.UniqueViolation:
         raise LoadError(
             f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once, "
@@ -425,12 +491,20 @@ def load(
     replace_scope: Mapping[str, ScopeValue] | None = None,
     logger: logging.Logger | Any = log,
     direct: bool = True,
+    chunks_use_conn: bool = True,
+    direct_scope: Mapping[str, ScopeValue] | None = None,
 ) -> LoadResult:
     """Stream `chunks` into `table` on `conn` (inside the caller's transaction).
 
     replace_scope: rows of the target matching it that are not in the batch are deleted,
     e.g. {"account_id": "act_1", "data": (first_day, last_day)}.
     direct: when the target (or the scope) is empty, COPY straight into it (no merge needed).
+    chunks_use_conn: False when producing the chunks never touches `conn`; the direct COPY
+    then streams every chunk in one COPY (faster: the server writes while chunks are made).
+    direct_scope: the caller knows rows outside it can never share a key with the batch, so
+    the direct COPY only needs this scope empty, not the whole table (a first load of one
+    tenant next to others'). Only decides the direct COPY: it never deletes anything. A key
+    found outside it anyway fails the load (LoadError), nothing written.
     """
     stage = sql.Identifier(f"_stage_{table.name}_{next(_stage_counter)}")
     planned: list[TargetColumn] | None = None
@@ -443,8 +517,8 @@ def load(
         if planned is None:
             # The first chunk fixes the column set; the contract is checked before any write.
             planned = plan_columns(table, _chunk_columns(chunk), logger)
-            if direct and _direct_target_empty(conn, table, replace_scope):
-                rows = _copy_direct(conn, table, planned, chunk, chunks)
+            if direct and _direct_target_empty(conn, table, replace_scope or direct_scope):
+                rows = _copy_direct(conn, table, planned, chunk, chunks, chunks_use_conn)
                 return LoadResult(table.qualified, rows, rows, 0, 0, 0)
             stage_types = [_stage_type(c, chunk) for c in planned]
             conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
@@ -460,7 +534,7 @@ def load(
         n = _chunk_len(chunk)
         if n == 0:
             continue
-        with conn.cursor().copy(copy_stmt) as copy:
+        with _copy_cursor(conn).copy(copy_stmt) as copy:
             copy.set_types([t.oid for t in stage_types])
             for row in _chunk_rows(chunk, planned):
                 copy.write_row(row)

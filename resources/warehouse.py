@@ -130,16 +130,17 @@ class Warehouse(ConfigurableResource):
         the same partition serialize instead of interleaving.
         """
         self.ensure_schema()
-        if conn is not None:
-            return self._load_on(conn, table, chunks, replace_scope, lock, logger)
-        with self.transaction() as tx:
-            return self._load_on(tx, table, chunks, replace_scope, lock, logger)
+        if conn is not None:  # the caller's connection: the chunks may be read from it
+            return self._load_on(conn, table, chunks, replace_scope, lock, logger, chunks_use_conn=True)
+        with self.transaction() as tx:  # opened here: nothing else can be using it
+            return self._load_on(tx, table, chunks, replace_scope, lock, logger, chunks_use_conn=False)
 
-    def _load_on(self, conn, table, chunks, replace_scope, lock, logger) -> loader.LoadResult:
+    def _load_on(self, conn, table, chunks, replace_scope, lock, logger, chunks_use_conn) -> loader.LoadResult:
         if lock:
             loader.advisory_xact_lock(conn, *lock)
         target = loader.describe_table(conn, table.schema, table.name, _table_volatile(table))
-        return loader.load(conn, target, chunks, replace_scope=replace_scope, logger=logger)
+        return loader.load(conn, target, chunks, replace_scope=replace_scope, logger=logger,
+                           chunks_use_conn=chunks_use_conn)
 
     def row_count(self, table: Table, where: Mapping[str, Any] | None = None) -> int:
         from sqlalchemy import func, select

@@ -14,8 +14,9 @@ pandas' parser.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter, itemgetter
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -33,27 +34,32 @@ TIMESTAMP_COLUMNS = ("conversation_created_at", "conversation_updated_at", "firs
 LOCAL_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 
 
-def _objects(values: Sequence) -> np.ndarray:
+_NONE = type(None)
+
+
+def _objects(values: Iterable, n: int) -> np.ndarray:
     # fromiter, not np.array: a column of lists (labels) must stay a column of lists.
-    return np.fromiter(values, dtype=object, count=len(values))
+    return np.fromiter(values, dtype=object, count=n)
 
 
 def _to_utc(value) -> datetime | None:
     """Any timestamp-like value as an aware UTC datetime (naive = UTC); None when missing."""
-    ts = pd.Timestamp(value) if not isinstance(value, pd.Timestamp) else value
+    ts = value if isinstance(value, pd.Timestamp) else pd.Timestamp(value)
     if ts is pd.NaT:
         return None
     ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
     return ts.to_pydatetime()
 
 
-def _utc(values: Sequence) -> np.ndarray:
-    out = _objects(values)
-    for i, value in enumerate(out):
-        # The driver's own values (aware, UTC) pass untouched; everything else is converted.
-        if value is not None and not (type(value) is datetime and value.tzinfo is UTC):
-            out[i] = _to_utc(value)
-    return out
+def _utc(values: np.ndarray) -> np.ndarray:
+    # The driver's own values (aware datetimes in UTC) pass untouched; this check runs in C
+    # (map/set), not a Python loop per value. Anything else is converted value by value.
+    types = set(map(type, values))
+    if types <= {datetime, _NONE}:
+        present = values[values != None] if _NONE in types else values  # noqa: E711 (elementwise)
+        if set(map(attrgetter("tzinfo"), present)) <= {UTC}:
+            return values
+    return _objects(map(_to_utc, values), len(values))
 
 
 def _labels(value):
@@ -65,7 +71,7 @@ def _labels(value):
 
 
 def _local_dates(created: np.ndarray) -> np.ndarray:
-    return _objects([None if ts is None else ts.astimezone(LOCAL_ZONE).date() for ts in created])
+    return _objects((None if ts is None else ts.astimezone(LOCAL_ZONE).date() for ts in created), len(created))
 
 
 def to_raw_frame(rows: Sequence[tuple], columns: Sequence[str], tenant_id: str) -> pd.DataFrame:
@@ -74,18 +80,16 @@ def to_raw_frame(rows: Sequence[tuple], columns: Sequence[str], tenant_id: str) 
     if missing:
         raise ValueError(f"source rows lack {', '.join(missing)}")
     n = len(rows)
-    by_name = dict(zip(columns, zip(*rows))) if n else {c: () for c in columns}
     data: dict[str, np.ndarray] = {}
-    for name in columns:
-        values = by_name[name]
+    for i, name in enumerate(columns):
+        values = _objects(map(itemgetter(i), rows), n)
         if name in TIMESTAMP_COLUMNS:
-            data[name] = _utc(values)
-        elif name == "labels" and not all(v is None or type(v) is list for v in values):
-            data[name] = _objects([_labels(v) for v in values])
-        else:
-            data[name] = _objects(values)
+            values = _utc(values)
+        elif name == "labels" and not set(map(type, values)) <= {list, _NONE}:
+            values = _objects(map(_labels, values), n)
+        data[name] = values
     updated = data["conversation_updated_at"]
-    if any(v is None for v in updated):
+    if None in updated.tolist():
         bad = [cid for cid, ts in zip(data["conversation_id"], updated) if ts is None][:5]
         raise ValueError(f"conversation_updated_at is NULL for conversation(s) {bad}: the watermark needs it")
     data["tenant_id"] = np.full(n, tenant_id, dtype=object)
@@ -93,4 +97,6 @@ def to_raw_frame(rows: Sequence[tuple], columns: Sequence[str], tenant_id: str) 
         data["conversation_date"] = _local_dates(data["conversation_created_at"])
     # Present in every batch: a conversation that reappears in the source is live again.
     data["deleted_at"] = np.full(n, None, dtype=object)
-    return pd.DataFrame(data, copy=False)
+    # Series of dtype object: a bare object array would be re-inferred (datetimes -> datetime64).
+    return pd.DataFrame({name: pd.Series(values, dtype=object, copy=False) for name, values in data.items()},
+                        copy=False)

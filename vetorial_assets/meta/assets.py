@@ -5,6 +5,7 @@ a backfill or the 4-hourly re-pull hands one run the whole date range of an acco
 which becomes one API range and one transaction per account.
 """
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -19,6 +20,7 @@ from dagster import (
 )
 
 from asset_checks import meta_staging as staging_checks
+from resources.graph_client import gc_paused
 from resources.meta import MetaAdsResource
 from resources.warehouse import Warehouse
 
@@ -41,15 +43,36 @@ def _scope(rng: DateRange) -> dict:
     return {"account_id": rng.account, "data": (rng.first, rng.last)}
 
 
-def _read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[list[dict]]:
+def _read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[list[str]]:
+    """The raw payloads of a range as JSON text, in batches."""
     with conn.cursor(name="raw_meta_payloads") as cur:  # server-side: streamed, not buffered
         cur.itersize = STAGING_READ_CHUNK
+        # As text, parsed by the caller: psycopg's jsonb loader hands json.loads bytes,
+        # which it decodes on a slow path (a third of the read time).
         cur.execute(
-            "SELECT payload FROM raw.meta_ads_insights WHERE account_id = %s AND data BETWEEN %s AND %s",
+            "SELECT payload::text FROM raw.meta_ads_insights WHERE account_id = %s AND data BETWEEN %s AND %s",
             (rng.account, rng.first, rng.last),
         )
-        while batch := cur.fetchmany(STAGING_READ_CHUNK):
-            yield [row[0] for row in batch]
+        while True:
+            with gc_paused():  # 20k row tuples, acyclic and gone once their text is taken
+                texts = [row[0] for row in cur.fetchmany(STAGING_READ_CHUNK)]
+            if not texts:
+                return
+            yield texts
+
+
+def _staging_frames(conn: psycopg.Connection, rng: DateRange) -> Iterator:
+    """Raw payloads -> cleaned, type-checked staging frames, one per batch."""
+    for texts in _read_raw_payloads(conn, rng):
+        # The parsed rows are acyclic and die inside this block: pausing the collector
+        # spares it walking 20k fresh dicts (and their promotion) per batch, for nothing.
+        with gc_paused():
+            frame = clean_insights(_parse_payloads(texts))
+        yield _typed(frame)
+
+
+def _parse_payloads(texts: list[str]) -> list[dict]:
+    return [json.loads(text) for text in texts]
 
 
 def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *, automation_condition=None):
@@ -100,11 +123,11 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         totals = dict(rows_in_batch=0, rows_inserted=0, rows_updated=0, rows_unchanged=0, rows_deleted=0)
         ranges = run_date_ranges(context)
         for rng in ranges:
-            with warehouse.transaction() as conn:
-                chunks = (_typed(clean_insights(batch)) for batch in _read_raw_payloads(conn, rng))
-                result = warehouse.load(insights_meta_ads, chunks, replace_scope=_scope(rng),
-                                        lock=(STAGING_KEY.to_user_string(), rng.account),
-                                        logger=context.log, conn=conn)
+            # Raw is read on a connection of its own, so the load streams every batch in one
+            # COPY: the server writes staging rows while the next batch is read and cleaned.
+            with warehouse.transaction() as read_conn:
+                result = warehouse.load(insights_meta_ads, _staging_frames(read_conn, rng), replace_scope=_scope(rng),
+                                        lock=(STAGING_KEY.to_user_string(), rng.account), logger=context.log)
             context.log.info(f"{rng.account}: {result}")
             for name, value in result.as_metadata().items():
                 totals[name] += value

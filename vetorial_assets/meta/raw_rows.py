@@ -1,8 +1,12 @@
 """API rows -> `raw.meta_ads_insights` rows (pure: no I/O).
 
-The payload is kept exactly as Meta sent it, serialized once in canonical form (sorted
-keys, compact): that text is both what lands in the JSONB column and what the content
-hash covers, so an unchanged row hashes the same on every pull.
+The payload is kept exactly as Meta sent it. When the page carries each row's JSON text
+as received (`texts`, see resources.graph_client.PageRows), that text is what lands in
+the JSONB column and what the content hash covers: Graph serializes a row the same way
+on every pull, so an unchanged row hashes the same, and no row is serialized again.
+Rows without their text (hand-made payloads) are serialized once in canonical form
+(sorted keys, compact). Either way the JSONB value is the same: jsonb ignores key order
+and spacing.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ def raw_rows(api_rows: Iterable[Mapping[str, Any]], account_id: str, first: date
              fetched_at: datetime) -> dict[str, list]:
     """Column lists for the raw table; refuses rows outside the requested account or dates."""
     cols: dict[str, list] = {name: [] for name in RAW_COLUMNS}
+    texts = getattr(api_rows, "texts", None)
     for index, row in enumerate(api_rows):
         missing = [f for f in KEY_FIELDS if not row.get(f)]
         if missing:
@@ -36,7 +41,7 @@ def raw_rows(api_rows: Iterable[Mapping[str, Any]], account_id: str, first: date
         row_account = row.get("account_id")
         if row_account and f"act_{row_account}" != account_id and row_account != account_id:
             raise ValueError(f"Meta returned a row of account {row_account} when asked for {account_id}")
-        payload = canonical_json(row)
+        payload = texts[index] if texts is not None else canonical_json(row)
         cols["account_id"].append(account_id)
         cols["data"].append(day)
         cols["ad_id"].append(str(row["ad_id"]))
