@@ -126,13 +126,11 @@ def instance():
 
 def run_range(defs, job_name: str, account_dim: str, account: str, first, last, instance, **kwargs):
     """Execute a job over a date range of one account, as a single-run backfill would."""
-    from dagster import MultiPartitionKey
+    from vetorial_assets.partitions import range_tags
 
-    tags = {
-        "dagster/asset_partition_range_start": str(MultiPartitionKey({"date": str(first), account_dim: account})),
-        "dagster/asset_partition_range_end": str(MultiPartitionKey({"date": str(last), account_dim: account})),
-    }
+    tags = range_tags(account_dim, account, str(first), str(last))
     return defs.resolve_job_def(job_name).execute_in_process(instance=instance, tags=tags, **kwargs)
+
 
 
 @pytest.fixture

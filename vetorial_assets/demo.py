@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dagster import DagsterInstance, Definitions, MultiPartitionKey
+from dagster import DagsterInstance, Definitions
 from sqlalchemy import func, select
 
 from .chatwoot.schedules import JOB_NAME as CHATWOOT_JOB
 from .instagram.schedules import JOB_NAME as IG_JOB
 from .meta.schedules import JOB_NAME as META_JOB
-from .partitions import ACCOUNT_DIM, DATE_DIM, IG_ACCOUNT_DIM
+from .partitions import ACCOUNT_DIM, DATE_DIM, IG_ACCOUNT_DIM, range_tags
+from .run_tags import TRIGGERED_BY_TAG
 from .settings import DEFAULT_TIMEZONE, Settings
 from .warehouse.tables import metadata
 
@@ -53,14 +54,6 @@ class DemoRun:
     partition_key: str | None = None
 
 
-def _range_tags(account_dim: str, account: str, first: str, last: str) -> dict[str, str]:
-    return {
-        "dagster/asset_partition_range_start": str(MultiPartitionKey({DATE_DIM: first, account_dim: account})),
-        "dagster/asset_partition_range_end": str(MultiPartitionKey({DATE_DIM: last, account_dim: account})),
-        "vetorial/triggered_by": "manual",
-    }
-
-
 def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
     """One run per account (Meta, Instagram) for the last `days` days, one per tenant (Chatwoot)."""
     today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
@@ -72,11 +65,11 @@ def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
         start = max(first, job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key())
         for account in dims.get_partition_keys():
             runs.append(DemoRun(spec.job_name, f"{spec.label} {account} {start}..{last}",
-                                _range_tags(spec.account_dim, account, start, last)))
+                                {**range_tags(spec.account_dim, account, start, last), TRIGGERED_BY_TAG: "manual"}))
     for spec in TENANT_JOBS:
         job = defs.resolve_job_def(spec.job_name)
         for tenant in job.partitions_def.get_partition_keys():
-            runs.append(DemoRun(spec.job_name, f"{spec.label} {tenant}", {"vetorial/triggered_by": "manual"},
+            runs.append(DemoRun(spec.job_name, f"{spec.label} {tenant}", {TRIGGERED_BY_TAG: "manual"},
                                 partition_key=tenant))
     return runs
 

@@ -77,3 +77,11 @@ def _split(key: str, account_dim: str) -> dict[str, str]:
 
 def run_date_ranges(context: AssetExecutionContext, account_dim: str = ACCOUNT_DIM) -> list[DateRange]:
     return date_ranges(context.partition_keys, account_dim)
+
+
+def range_tags(account_dim: str, account: str, first: str, last: str) -> dict[str, str]:
+    """Run tags for one account's date range: what a single-run backfill of it launches."""
+    return {
+        "dagster/asset_partition_range_start": str(MultiPartitionKey({DATE_DIM: first, account_dim: account})),
+        "dagster/asset_partition_range_end": str(MultiPartitionKey({DATE_DIM: last, account_dim: account})),
+    }

@@ -5,7 +5,6 @@ from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetSelection,
-    MultiPartitionKey,
     MultiPartitionsDefinition,
     RunRequest,
     ScheduleEvaluationContext,
@@ -13,7 +12,8 @@ from dagster import (
     schedule,
 )
 
-from ..partitions import DATE_DIM, IG_ACCOUNT_DIM
+from ..partitions import IG_ACCOUNT_DIM, range_tags
+from ..run_tags import TRIGGERED_BY_TAG
 from ..settings import DEFAULT_TIMEZONE
 from .assets import RAW_KEY
 
@@ -35,11 +35,7 @@ def build_instagram_schedule(partitions: MultiPartitionsDefinition):
         for account in partitions.get_partitions_def_for_dimension(IG_ACCOUNT_DIM).get_partition_keys():
             yield RunRequest(
                 run_key=f"{account}:{today.isoformat()}",
-                tags={
-                    "dagster/asset_partition_range_start": str(MultiPartitionKey({DATE_DIM: first, IG_ACCOUNT_DIM: account})),
-                    "dagster/asset_partition_range_end": str(MultiPartitionKey({DATE_DIM: last, IG_ACCOUNT_DIM: account})),
-                    "vetorial/triggered_by": "schedule",
-                },
+                tags={**range_tags(IG_ACCOUNT_DIM, account, first, last), TRIGGERED_BY_TAG: "schedule"},
             )
 
     return job, instagram_follows_daily

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetSelection,
-    MultiPartitionKey,
     MultiPartitionsDefinition,
     RunRequest,
     ScheduleEvaluationContext,
@@ -17,7 +16,8 @@ from dagster import (
     schedule,
 )
 
-from ..partitions import ACCOUNT_DIM, DATE_DIM
+from ..partitions import ACCOUNT_DIM, DATE_DIM, range_tags
+from ..run_tags import TRIGGERED_BY_TAG
 from ..settings import DEFAULT_TIMEZONE
 from .assets import RAW_KEY, STAGING_KEY
 
@@ -44,15 +44,9 @@ def build_meta_schedule(partitions: MultiPartitionsDefinition, lookback_days: in
         days = [d for d in days if d >= first_day]
         accounts = partitions.get_partitions_def_for_dimension(ACCOUNT_DIM).get_partition_keys()
         for account in accounts:
-            start = MultiPartitionKey({DATE_DIM: days[0], ACCOUNT_DIM: account})
-            end = MultiPartitionKey({DATE_DIM: days[-1], ACCOUNT_DIM: account})
             yield RunRequest(
                 run_key=f"{account}:{now.isoformat()}",
-                tags={
-                    "dagster/asset_partition_range_start": str(start),
-                    "dagster/asset_partition_range_end": str(end),
-                    "vetorial/triggered_by": "schedule",
-                },
+                tags={**range_tags(ACCOUNT_DIM, account, days[0], days[-1]), TRIGGERED_BY_TAG: "schedule"},
             )
 
     return job, meta_ads_every_4_hours
