@@ -45,6 +45,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -157,6 +158,16 @@ def instrument(clock: PhaseClock) -> None:
     Warehouse.load = load
 
 
+def _cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def _busy_seconds(before, after) -> float:
+    idle = (after.idle + getattr(after, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
+    return sum(after) - sum(before) - idle
+
+
 def write_tenants(directory: Path, accounts: list[str]) -> Path:
     path = directory / "tenants.yaml"
     lines = ["tenants:", "  - id: bench", "    name: Meta benchmark", "    meta_ad_accounts:"]
@@ -231,6 +242,7 @@ def main() -> None:
                     gc.freeze()
                 elif args.gc == "off":
                     gc.disable()
+                machine_start, sandbox_start = psutil.cpu_times(), _cpu_seconds(sandbox.proc.pid)
                 start, cpu_start = time.perf_counter(), time.process_time()
                 if profiler:
                     profiler.enable()
@@ -239,6 +251,8 @@ def main() -> None:
                 if profiler:
                     profiler.disable()
                 wall, cpu_all = time.perf_counter() - start, time.process_time() - cpu_start
+                machine_busy = _busy_seconds(machine_start, psutil.cpu_times())
+                sandbox_cpu = _cpu_seconds(sandbox.proc.pid) - sandbox_start
                 gc.callbacks.remove(gc_clock)
         with psycopg.connect(server.conninfo(db)) as conn:
             n = conn.execute("SELECT count(*) FROM staging.insights_meta_ads").fetchone()[0]
@@ -268,6 +282,9 @@ def main() -> None:
     print(f"  (gc           {gc_clock.seconds:7.2f}s  {gc_clock.seconds / wall:6.1%}  within the phases above; "
           f"collections by generation {gc_clock.collections}: "
           + ", ".join(f"{k} {v:.2f}s" for k, v in sorted(gc_clock.by_phase.items(), key=lambda kv: -kv[1])) + ")")
+    cores = psutil.cpu_count()
+    print(f"machine         {machine_busy:6.2f}s CPU busy of {cores * wall:.2f}s ({cores} cores): this process "
+          f"{cpu_all:.2f}s, sandbox {sandbox_cpu:.2f}s, PostgreSQL and anything else {machine_busy - cpu_all - sandbox_cpu:.2f}s")
     print(f"load avg        {' '.join(f'{x:.2f}' for x in os.getloadavg())} (after the run)")
     if profiler:
         profiler.dump_stats(args.profile)

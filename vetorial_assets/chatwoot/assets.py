@@ -104,7 +104,9 @@ def _mark_deleted(conn, tenant: Tenant, keys: list[np.ndarray]) -> int:
 
 
 def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, warehouse: Warehouse,
-                source_db: SourceDatabase, tenant: Tenant) -> dict:
+                source_db: SourceDatabase, tenant: Tenant) -> tuple[int | None, dict]:
+    """Sync one tenant; returns its row count in the warehouse when the load alone tells it
+    (None otherwise) and the run summary."""
     asset_key = RAW_KEY.to_user_string()
     scope = tenant.chatwoot
     warehouse.ensure_schema()
@@ -134,8 +136,10 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             newest = [watermark]
             # Deletions are marked against the keys of the very snapshot just read. When the
             # warehouse held nothing for the tenant before this transaction, every row it holds
-            # now came from that snapshot: there is nothing to mark, and no key to keep.
-            keys: list[np.ndarray] | None = [] if read_all and _has_rows(conn, tenant.id) else None
+            # afterwards came from that snapshot: nothing to mark, no key to keep, and the
+            # tenant's row count is the batch's.
+            had_rows = _has_rows(conn, tenant.id)
+            keys: list[np.ndarray] | None = [] if read_all and had_rows else None
 
             def chunks():
                 # Unordered: the whole read commits in this one transaction and the watermark is
@@ -160,7 +164,8 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
         control.finish_failed(engine, control_id, exc, started, time.monotonic(), redact=source_db.redact)
         raise
     context.log.info(f"{tenant.id}: {counts} watermark {watermark} -> {watermark_end}")
-    return {
+    rows_now = None if had_rows else counts.extracted
+    return rows_now, {
         "tenant_id": tenant.id,
         "load_type": "full" if full else ("reconcile" if config.reconcile else "incremental"),
         "rows_extracted": counts.extracted,
@@ -188,8 +193,9 @@ def build_chatwoot_assets(tenants: Tenants, partitions: StaticPartitionsDefiniti
     def conversas_analytics(context: AssetExecutionContext, config: ChatwootSyncConfig, warehouse: Warehouse,
                             source_db: SourceDatabase) -> MaterializeResult:
         tenant = tenants.by_id(context.partition_key)
-        summary = sync_tenant(context, config, warehouse, source_db, tenant)
-        rows_now = warehouse.row_count(conversas_analytics_raw, {"tenant_id": tenant.id})
+        rows_now, summary = sync_tenant(context, config, warehouse, source_db, tenant)
+        if rows_now is None:  # not known from the load itself
+            rows_now = warehouse.row_count(conversas_analytics_raw, {"tenant_id": tenant.id})
         return MaterializeResult(metadata=materialization_metadata(conversas_analytics_raw, rows_now, **summary))
 
     return [conversas_analytics]
