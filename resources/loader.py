@@ -55,6 +55,13 @@ class LoadResult:
     unchanged: int
     deleted: int = 0
 
+    @classmethod
+    def total(cls, table: str, results: Iterable[LoadResult]) -> LoadResult:
+        """The sum of several loads of one table (e.g. one per account range of a run)."""
+        results = list(results)
+        return cls(table, *(sum(getattr(r, f) for r in results)
+                            for f in ("rows", "inserted", "updated", "unchanged", "deleted")))
+
     def as_metadata(self) -> dict[str, int]:
         return {
             "rows_in_batch": self.rows,

@@ -344,9 +344,9 @@ def test_token_never_reaches_logs_errors_or_rows(api, meta, caplog, guard):
 
 def test_redact_masks_tokens_in_any_form():
     text = (f"GET /v26.0/act_1/insights?access_token={SECRET}&after=x failed; token {SECRET}; "
-            "url http://h/?a=1&access_token=OTHERtokenNOTregistered123&b=2; Authorization: Bearer abcdefgh12345")
+            "url http://h/?a=1&access_token=OTHER-token-NOT-registered-123&b=2; Authorization: Bearer abcdefgh12345")
     clean = redact(text, [SECRET])
-    assert SECRET not in clean and "OTHERtokenNOTregistered123" not in clean and "abcdefgh12345" not in clean
+    assert SECRET not in clean and "OTHER-token-NOT-registered-123" not in clean and "abcdefgh12345" not in clean
     assert "after=x" in clean and "a=1" in clean
 
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MultiPartitionsDefinition, asset
 
+from resources.loader import LoadResult
 from resources.meta import MetaAdsResource
 from resources.warehouse import Warehouse
 
@@ -56,7 +57,7 @@ def build_instagram_assets(tenants: Tenants, partitions: MultiPartitionsDefiniti
                     "breakdown follow_type); days Meta has no data for yet are stored as status='no_data'.",
     )
     def ig_follows(context: AssetExecutionContext, warehouse: Warehouse, meta: MetaAdsResource) -> MaterializeResult:
-        totals = dict(rows_in_batch=0, rows_inserted=0, rows_updated=0, rows_unchanged=0, rows_deleted=0)
+        results = []
         no_data = 0
         for rng in run_date_ranges(context, IG_ACCOUNT_DIM):
             tenant = tenants.tenant_of_instagram_account(rng.account)
@@ -65,11 +66,11 @@ def build_instagram_assets(tenants: Tenants, partitions: MultiPartitionsDefiniti
             result = warehouse.load(ig_follows_raw, [rows], lock=(RAW_KEY.to_user_string(), rng.account),
                                     logger=context.log)
             context.log.info(f"{rng.account} {rng.first}..{rng.last}: {result}")
-            for name, value in result.as_metadata().items():
-                totals[name] += value
+            results.append(result)
         if no_data:
             context.log.warning(f"{no_data} account-day(s) have no data yet; the next run asks again")
+        total = LoadResult.total(ig_follows_raw.fullname, results)
         return MaterializeResult(metadata=materialization_metadata(
-            ig_follows_raw, totals["rows_in_batch"], days_without_data=no_data, **totals))
+            ig_follows_raw, total.rows, days_without_data=no_data, **total.as_metadata()))
 
     return [ig_follows]

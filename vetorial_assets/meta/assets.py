@@ -21,6 +21,7 @@ from dagster import (
 
 from asset_checks import meta_staging as staging_checks
 from resources.graph_client import gc_paused
+from resources.loader import LoadResult
 from resources.meta import MetaAdsResource
 from resources.warehouse import Warehouse
 
@@ -89,7 +90,7 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
     )
     def meta_ads_insights(context: AssetExecutionContext, warehouse: Warehouse, meta: MetaAdsResource) -> MaterializeResult:
         fetched_at = datetime.now(timezone.utc)
-        totals = dict(rows_in_batch=0, rows_inserted=0, rows_updated=0, rows_unchanged=0, rows_deleted=0)
+        results = []
         for rng in run_date_ranges(context):
             tenant = tenants.tenant_of_ad_account(rng.account)
             context.log.info(f"pulling {rng.account} ({tenant.id}) {rng.first}..{rng.last} ({rng.days} days)")
@@ -99,10 +100,10 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
             result = warehouse.load(meta_ads_insights_raw, chunks, replace_scope=_scope(rng),
                                     lock=(RAW_KEY.to_user_string(), rng.account), logger=context.log)
             context.log.info(f"{rng.account}: {result}")
-            for name, value in result.as_metadata().items():
-                totals[name] += value
+            results.append(result)
+        total = LoadResult.total(meta_ads_insights_raw.fullname, results)
         return MaterializeResult(metadata=materialization_metadata(
-            meta_ads_insights_raw, totals["rows_in_batch"], **totals))
+            meta_ads_insights_raw, total.rows, **total.as_metadata()))
 
     @asset(
         key=STAGING_KEY,
@@ -120,7 +121,7 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
                     "Rebuilt from raw: no API call.",
     )
     def insights_meta_ads_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-        totals = dict(rows_in_batch=0, rows_inserted=0, rows_updated=0, rows_unchanged=0, rows_deleted=0)
+        results = []
         ranges = run_date_ranges(context)
         for rng in ranges:
             # Raw is read on a connection of its own, so the load streams every batch in one
@@ -129,12 +130,12 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
                 result = warehouse.load(insights_meta_ads, _staging_frames(read_conn, rng), replace_scope=_scope(rng),
                                         lock=(STAGING_KEY.to_user_string(), rng.account), logger=context.log)
             context.log.info(f"{rng.account}: {result}")
-            for name, value in result.as_metadata().items():
-                totals[name] += value
+            results.append(result)
         with warehouse.transaction() as conn:
             checks = staging_checks.evaluate(conn, ranges)
+        total = LoadResult.total(insights_meta_ads.fullname, results)
         return MaterializeResult(metadata=materialization_metadata(
-            insights_meta_ads, totals["rows_in_batch"], **totals), check_results=checks)
+            insights_meta_ads, total.rows, **total.as_metadata()), check_results=checks)
 
     return [meta_ads_insights, insights_meta_ads_asset]
 
