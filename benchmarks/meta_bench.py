@@ -4,27 +4,35 @@ The real pipeline, in this process: Definitions from `build_definitions` (a tena
 with --accounts ad accounts, env vars pointing at a fresh database on the embedded server
 and at a sandbox Graph API running in its own process), then the `meta_ads_refresh` job
 once per account over the whole date range, with the partition-range tags a single-run
-backfill gives its run. Afterwards staging must hold exactly accounts x ads x placements
-x days rows.
+backfill gives its run, on an ephemeral DagsterInstance. Afterwards raw and staging must
+each hold exactly accounts x ads x placements x days rows.
 
 Phases are timed by wrapping, in this process only, the functions production calls
 (behaviour unchanged; generators are timed per next()):
-  http       MetaAdsResource.iter_insights page production (HTTP + SDK + JSON parse)
+  http       MetaAdsResource.iter_insights page production: HTTP, the SDK, JSON parsing
+             (async report job creation and status polls included)
   transform  raw_rows (API rows -> raw columns), clean_insights, the staging type check
-  read       reading raw payloads back for staging (server-side cursor, JSONB -> dict)
+  read       raw payloads read back for staging: fetch (server-side cursor) and parse
   load       Warehouse.load and the loader, minus the producer phases it drives
-  other      the rest of the wall time: Dagster (run start, event log, step outputs)
-Time is charged to the innermost phase running, so phases never double count.
-Shares are phase time / wall time of all runs; staging_rps = staging rows / wall time.
+  checks     the staging asset checks (SQL over raw and staging)
+  other      the rest: Dagster (run start, one materialization event per partition, logs)
+Time is charged to the innermost phase running, so phases never double count. Shares are
+phase wall time / wall time of all runs; staging_rps = staging rows / that wall time. The
+CPU column is this process's CPU time in the phase: wall minus CPU is waiting (for the
+sandbox, PostgreSQL, or the CPU when the machine is busy; report `uptime` with results).
 
 Resource config (run config, the way an operator sets it): the 90-day range is above
 `async_threshold_days`, so every account goes through an async report job; the sandbox
-finishes a job after `--job-polls` status polls, and `async_first_poll_seconds` is set to
---first-poll (0.05 s) so the benchmark measures work, not the production default's
-0.5 s + 1 s waiting for a job that is already done. Nothing else is changed.
+finishes a job after --job-polls (2) status polls, and `async_first_poll_seconds` is set
+to --first-poll (0.05 s) so the benchmark measures work, not the production default's
+0.5 s + 1 s of waiting for a job that is already done. Everything else (page_limit 500,
+retries, throttling) is the production default.
+
+--gc freeze|off: what the cyclic garbage collector costs (freeze = gc.freeze() before the
+runs, as a code location could do after import; off = the upper bound). Default: as is.
 
 Usage: python benchmarks/meta_bench.py [--accounts 3] [--ads 200] [--placements 6] [--days 90]
-                                       [--home DIR] [--profile FILE]
+                                       [--home DIR] [--gc default|freeze|off] [--profile FILE]
 Last line (read by tools):
 meta rows=N staging_rps=… http_share=… transform_share=… load_share=… peak_rss_mb=…
 """
@@ -142,7 +150,10 @@ def instrument(clock: PhaseClock) -> None:
     from resources.warehouse import Warehouse
     from vetorial_assets.meta import assets
 
+    import asset_checks.meta_staging as staging_checks
+
     MetaAdsResource.iter_insights = clock.generator_function("http", MetaAdsResource.iter_insights)
+    staging_checks.evaluate = clock.function("checks", staging_checks.evaluate)
     assets.raw_rows = clock.function("transform:raw_rows", assets.raw_rows)
     assets.clean_insights = clock.function("transform:clean_insights", assets.clean_insights)
     assets._typed = clock.function("transform:type_check", assets._typed)
@@ -209,6 +220,7 @@ def main() -> None:
     first = last - timedelta(days=args.days - 1)
     expected = args.accounts * args.ads * args.placements * args.days
 
+    load_before = os.getloadavg()
     server = ensure_server(Path(args.home), databases=())
     db = f"meta_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
@@ -264,13 +276,13 @@ def main() -> None:
 
     assert n == expected and raw_n == expected, f"staging {n} / raw {raw_n} rows, expected {expected}"
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    share = {p: clock.total(p) / wall for p in PHASES}
+    share = {p: clock.total(p) / wall for p in (*PHASES, "checks")}
     other = wall - sum(clock.seconds.values())
     print(f"{args.accounts} accounts x {args.ads} ads x {args.placements} placements x {args.days} days "
           f"({first}..{last}): raw {raw_n:,} rows, staging {n:,} rows, {args.accounts} runs")
     print(f"end to end      {wall:6.2f}s  {n / wall:,.0f} staging rows/s; this process used {cpu_all:.2f}s CPU")
     print(f"{'phase':<15} {'wall':>7}  {'share':>6}  {'us/row':>6}  {'cpu':>6}")
-    for p in PHASES:
+    for p in (*PHASES, "checks"):
         print(f"  {p:<13} {clock.total(p):6.2f}s  {share[p]:6.1%}  {clock.total(p) / n * 1e6:6.1f}  "
               f"{clock.total(p, clock.cpu):5.2f}s")
         for name in sorted(clock.seconds):
@@ -278,14 +290,15 @@ def main() -> None:
                 print(f"    {name.split(':', 1)[1]:<25} {clock.seconds[name]:6.2f}s  {'':>14}"
                       f"{clock.cpu[name]:5.2f}s  ({clock.calls[name]} calls)")
     print(f"  {'other':<13} {other:6.2f}s  {other / wall:6.1%}  {'':>6}  {cpu_all - sum(clock.cpu.values()):5.2f}s"
-          "  (Dagster: runs, events, step outputs)")
+          "  (Dagster: runs, materialization events, logs)")
     print(f"  (gc           {gc_clock.seconds:7.2f}s  {gc_clock.seconds / wall:6.1%}  within the phases above; "
           f"collections by generation {gc_clock.collections}: "
           + ", ".join(f"{k} {v:.2f}s" for k, v in sorted(gc_clock.by_phase.items(), key=lambda kv: -kv[1])) + ")")
     cores = psutil.cpu_count()
     print(f"machine         {machine_busy:6.2f}s CPU busy of {cores * wall:.2f}s ({cores} cores): this process "
           f"{cpu_all:.2f}s, sandbox {sandbox_cpu:.2f}s, PostgreSQL and anything else {machine_busy - cpu_all - sandbox_cpu:.2f}s")
-    print(f"load avg        {' '.join(f'{x:.2f}' for x in os.getloadavg())} (after the run)")
+    print(f"load avg        {' '.join(f'{x:.2f}' for x in load_before)} before, "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after (1, 5, 15 min)")
     if profiler:
         profiler.dump_stats(args.profile)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)

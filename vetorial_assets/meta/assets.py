@@ -124,11 +124,10 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         results = []
         ranges = run_date_ranges(context)
         for rng in ranges:
-            # Raw is read on a connection of its own, so the load streams every batch in one
-            # COPY: the server writes staging rows while the next batch is read and cleaned.
-            with warehouse.transaction() as read_conn:
-                result = warehouse.load(insights_meta_ads, _staging_frames(read_conn, rng), replace_scope=_scope(rng),
-                                        lock=(STAGING_KEY.to_user_string(), rng.account), logger=context.log)
+            with warehouse.transaction() as conn:
+                result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng), replace_scope=_scope(rng),
+                                        lock=(STAGING_KEY.to_user_string(), rng.account),
+                                        logger=context.log, conn=conn)
             context.log.info(f"{rng.account}: {result}")
             results.append(result)
         with warehouse.transaction() as conn:
