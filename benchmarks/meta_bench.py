@@ -1,38 +1,41 @@
 """Meta Ads end-to-end benchmark: sandbox Graph API -> raw -> staging, as one backfill.
 
-The real pipeline, in this process: Definitions from `build_definitions` (a tenants file
-with --accounts ad accounts, env vars pointing at a fresh database on the embedded server
-and at a sandbox Graph API running in its own process), then the `meta_ads_refresh` job
-once per account over the whole date range, with the partition-range tags a single-run
-backfill gives its run, on an ephemeral DagsterInstance. Afterwards raw and staging must
-each hold exactly accounts x ads x placements x days rows.
+The real pipeline, run the way a backfill runs it: a single-run backfill of N accounts
+launches one run per account (the `meta_ads_refresh` job over the whole date range, with
+the partition-range tags the backfill gives it), and the instance's QueuedRunCoordinator
+runs up to max_concurrent_runs (4) of them at once, each in its own process (the run
+launcher's run worker). Here each run worker is a spawned process that builds the
+Definitions from the environment (a tenants file with --accounts ad accounts, a fresh
+database on the embedded server, a sandbox Graph API in its own process), waits until
+every worker is ready, then executes its run in-process on an ephemeral DagsterInstance.
+Timed from the start signal to the end of the last run (process start and imports are
+not part of a run's work). Afterwards raw and staging must each hold exactly accounts x
+ads x placements x days rows.
 
-Phases are timed by wrapping, in this process only, the functions production calls
-(behaviour unchanged; generators are timed per next()):
-  http       MetaAdsResource.iter_insights page production: HTTP, the SDK, JSON parsing
-             (async report job creation and status polls included)
+Phases are timed in each worker by wrapping the functions production calls (behaviour
+unchanged; generators are timed per next()), then summed over the runs:
+  http       MetaAdsResource.iter_insights pages as the run receives them: HTTP, the SDK,
+             JSON parsing (a reader thread fetches ahead; this is the time the run waits)
   transform  raw_rows (API rows -> raw columns), clean_insights, the staging type check
-  read       raw payloads read back for staging: fetch (server-side cursor) and parse
+  read       raw payloads read back for staging (only when staging runs without raw)
   load       Warehouse.load and the loader, minus the producer phases it drives
   checks     the staging asset checks (SQL over raw and staging)
   other      the rest: Dagster (run start, one materialization event per partition, logs)
 Time is charged to the innermost phase running, so phases never double count. Shares are
-phase wall time / wall time of all runs; staging_rps = staging rows / that wall time. The
-CPU column is this process's CPU time in the phase: wall minus CPU is waiting (for the
-sandbox, PostgreSQL, or the CPU when the machine is busy; report `uptime` with results).
+phase time / the runs' summed wall time; staging_rps = staging rows / end-to-end wall
+time; peak_rss_mb is the largest run worker's. The CPU column is the worker's CPU time in
+the phase: wall minus CPU is waiting (for the sandbox, PostgreSQL, the reader thread, or a
+core when the machine is busy: report `uptime` with results).
 
 Resource config (run config, the way an operator sets it): the 90-day range is above
 `async_threshold_days`, so every account goes through an async report job; the sandbox
 finishes a job after --job-polls (2) status polls, and `async_first_poll_seconds` is set
 to --first-poll (0.05 s) so the benchmark measures work, not the production default's
 0.5 s + 1 s of waiting for a job that is already done. Everything else (page_limit 500,
-retries, throttling) is the production default.
-
---gc freeze|off: what the cyclic garbage collector costs (freeze = gc.freeze() before the
-runs, as a code location could do after import; off = the upper bound). Default: as is.
+read-ahead, retries, throttling) is the production default.
 
 Usage: python benchmarks/meta_bench.py [--accounts 3] [--ads 200] [--placements 6] [--days 90]
-                                       [--home DIR] [--gc default|freeze|off] [--profile FILE]
+                                       [--concurrency 4] [--home DIR] [--profile FILE]
 Last line (read by tools):
 meta rows=N staging_rps=… http_share=… transform_share=… load_share=… peak_rss_mb=…
 """
@@ -43,6 +46,7 @@ import argparse
 import cProfile
 import functools
 import gc
+import multiprocessing as mp
 import os
 import pstats
 import resource
@@ -189,14 +193,78 @@ def write_tenants(directory: Path, accounts: list[str]) -> Path:
 
 def run_backfill(defs, account: str, first: date, last: date, instance, run_config: dict) -> None:
     """One run per account over the whole range: what a single-run backfill launches."""
-    from dagster import MultiPartitionKey
+    from vetorial_assets.partitions import range_tags
 
-    tags = {
-        "dagster/asset_partition_range_start": str(MultiPartitionKey({"date": str(first), "account": account})),
-        "dagster/asset_partition_range_end": str(MultiPartitionKey({"date": str(last), "account": account})),
-    }
+    tags = range_tags("account", account, str(first), str(last))
     result = defs.resolve_job_def(JOB).execute_in_process(instance=instance, tags=tags, run_config=run_config)
     assert result.success, f"{JOB} failed for {account}"
+
+
+def run_worker(account: str, first: date, last: date, first_poll: float, profile: str | None,
+               ready, go, results) -> None:
+    """A run worker (its own process, like the run launcher's): builds the definitions from the
+    environment, reports ready, waits for the start signal, runs its account, reports timings."""
+    from dagster import DagsterInstance
+
+    from vetorial_assets.definitions import build_definitions
+    from vetorial_assets.instance import INSTANCE_LOG_SETTINGS
+    from vetorial_assets.settings import load_settings
+    from vetorial_assets.tenants import load_tenants
+
+    settings = load_settings()
+    defs = build_definitions(settings, load_tenants(settings.tenants_file))
+    run_config = {"resources": {"meta": {"config": {"async_first_poll_seconds": first_poll}}}}
+    clock = PhaseClock()
+    instrument(clock)
+    profiler = cProfile.Profile() if profile else None
+    # Logging as the deployed instance's dagster.yaml sets it.
+    with DagsterInstance.ephemeral(settings=INSTANCE_LOG_SETTINGS) as instance:
+        gc_clock = GcClock(clock)
+        gc.callbacks.append(gc_clock)
+        ready.put(account)
+        go.wait()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
+        run_backfill(defs, account, first, last, instance, run_config)
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{account}")
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        gc.callbacks.remove(gc_clock)
+    results.put({
+        "account": account, "wall": wall, "cpu": cpu, "seconds": clock.seconds, "phase_cpu": clock.cpu,
+        "calls": clock.calls, "gc_seconds": gc_clock.seconds, "gc_collections": gc_clock.collections,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    })
+
+
+def run_concurrently(accounts: list[str], first: date, last: date, args) -> tuple[float, list[dict], float]:
+    """Start one worker process per account, at most --concurrency at a time (the instance's
+    QueuedRunCoordinator runs up to max_concurrent_runs at once). Timed from the start signal
+    (every worker imported and ready) to the last run's end: (wall, worker reports, machine CPU)."""
+    ctx = mp.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    waves = [accounts[i:i + args.concurrency] for i in range(0, len(accounts), args.concurrency)]
+    reports, wall, busy = [], 0.0, 0.0
+    for wave in waves:
+        go.clear()
+        procs = [ctx.Process(target=run_worker, args=(a, first, last, args.first_poll, args.profile, ready, go,
+                                                      results)) for a in wave]
+        for proc in procs:
+            proc.start()
+        for _ in wave:
+            ready.get(timeout=300)
+        machine_start, start = psutil.cpu_times(), time.perf_counter()
+        go.set()
+        for _ in wave:
+            reports.append(results.get(timeout=1800))
+        wall += time.perf_counter() - start
+        busy += _busy_seconds(machine_start, psutil.cpu_times())
+        for proc in procs:
+            proc.join()
+            assert proc.exitcode == 0, f"a run worker failed (exit code {proc.exitcode})"
+    return wall, reports, busy
 
 
 def main() -> None:
@@ -205,11 +273,12 @@ def main() -> None:
     parser.add_argument("--ads", type=int, default=200)
     parser.add_argument("--placements", type=int, default=6)
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="runs at once (the instance's max_concurrent_runs; 1 = one after another)")
     parser.add_argument("--job-polls", type=int, default=2, help="status polls before the sandbox finishes a job")
     parser.add_argument("--first-poll", type=float, default=0.05, help="async_first_poll_seconds")
     parser.add_argument("--home", default=".vetorial-bench")
-    parser.add_argument("--gc", choices=("default", "freeze", "off"), default="default")
-    parser.add_argument("--profile", help="write a cProfile of the runs here and print the top functions")
+    parser.add_argument("--profile", help="each run worker writes a cProfile to FILE.<account>")
     args = parser.parse_args()
 
     from resources.embedded import ensure_server
@@ -226,9 +295,9 @@ def main() -> None:
     with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
     sandbox = spawn(ads_per_account=args.ads, placements=args.placements, today=TODAY, job_polls=args.job_polls)
-    clock = PhaseClock()
     try:
         with tempfile.TemporaryDirectory(prefix="meta-bench-") as tmp:
+            # Inherited by the run workers, as a run launcher passes the deployment's environment.
             os.environ.update({
                 "VETORIAL_HOME": str(Path(tmp) / "home"),
                 "VETORIAL_WAREHOUSE_URL": server.url(db),
@@ -236,36 +305,13 @@ def main() -> None:
                 "META_ACCESS_TOKEN": "EAAbench-dummy-token-0000",
                 "VETORIAL_TENANTS_FILE": str(write_tenants(Path(tmp), accounts)),
             })
-            from dagster import DagsterInstance
+            # The warehouse tables exist before the runs, as after any first deployment.
+            from resources.warehouse import Warehouse
 
-            from vetorial_assets.definitions import build_definitions
-            from vetorial_assets.settings import load_settings
-            from vetorial_assets.tenants import load_tenants
-
-            settings = load_settings()
-            defs = build_definitions(settings, load_tenants(settings.tenants_file))
-            run_config = {"resources": {"meta": {"config": {"async_first_poll_seconds": args.first_poll}}}}
-            instrument(clock)
-            profiler = cProfile.Profile() if args.profile else None
-            with DagsterInstance.ephemeral() as instance:
-                gc_clock = GcClock(clock)
-                gc.callbacks.append(gc_clock)
-                if args.gc == "freeze":
-                    gc.freeze()
-                elif args.gc == "off":
-                    gc.disable()
-                machine_start, sandbox_start = psutil.cpu_times(), _cpu_seconds(sandbox.proc.pid)
-                start, cpu_start = time.perf_counter(), time.process_time()
-                if profiler:
-                    profiler.enable()
-                for account in accounts:
-                    run_backfill(defs, account, first, last, instance, run_config)
-                if profiler:
-                    profiler.disable()
-                wall, cpu_all = time.perf_counter() - start, time.process_time() - cpu_start
-                machine_busy = _busy_seconds(machine_start, psutil.cpu_times())
-                sandbox_cpu = _cpu_seconds(sandbox.proc.pid) - sandbox_start
-                gc.callbacks.remove(gc_clock)
+            Warehouse(url=server.url(db)).ensure_schema()
+            sandbox_start = _cpu_seconds(sandbox.proc.pid)
+            wall, reports, machine_busy = run_concurrently(accounts, first, last, args)
+            sandbox_cpu = _cpu_seconds(sandbox.proc.pid) - sandbox_start
         with psycopg.connect(server.conninfo(db)) as conn:
             n = conn.execute("SELECT count(*) FROM staging.insights_meta_ads").fetchone()[0]
             raw_n = conn.execute("SELECT count(*) FROM raw.meta_ads_insights").fetchone()[0]
@@ -275,33 +321,49 @@ def main() -> None:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
 
     assert n == expected and raw_n == expected, f"staging {n} / raw {raw_n} rows, expected {expected}"
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    share = {p: clock.total(p) / wall for p in (*PHASES, "checks")}
-    other = wall - sum(clock.seconds.values())
+    # Phases summed over the runs; shares of the runs' summed wall time.
+    seconds, cpu, calls = {}, {}, {}
+    for r in reports:
+        for name, v in r["seconds"].items():
+            seconds[name] = seconds.get(name, 0.0) + v
+            cpu[name] = cpu.get(name, 0.0) + r["phase_cpu"][name]
+            calls[name] = calls.get(name, 0) + r["calls"][name]
+    run_wall, run_cpu = sum(r["wall"] for r in reports), sum(r["cpu"] for r in reports)
+
+    def total(phase: str, of: dict) -> float:
+        return sum(v for name, v in of.items() if name.split(":")[0] == phase)
+
+    share = {p: total(p, seconds) / run_wall for p in (*PHASES, "checks")}
+    other = run_wall - sum(seconds.values())
+    peak_rss_mb = max(r["peak_rss_mb"] for r in reports)
     print(f"{args.accounts} accounts x {args.ads} ads x {args.placements} placements x {args.days} days "
-          f"({first}..{last}): raw {raw_n:,} rows, staging {n:,} rows, {args.accounts} runs")
-    print(f"end to end      {wall:6.2f}s  {n / wall:,.0f} staging rows/s; this process used {cpu_all:.2f}s CPU")
-    print(f"{'phase':<15} {'wall':>7}  {'share':>6}  {'us/row':>6}  {'cpu':>6}")
+          f"({first}..{last}): raw {raw_n:,} rows, staging {n:,} rows, {len(reports)} runs, "
+          f"{min(args.concurrency, args.accounts)} at a time")
+    print(f"end to end      {wall:6.2f}s  {n / wall:,.0f} staging rows/s")
+    for r in sorted(reports, key=lambda r: r["account"]):
+        print(f"  run {r['account']}  {r['wall']:6.2f}s wall, {r['cpu']:5.2f}s CPU, peak RSS {r['peak_rss_mb']:.0f} MB")
+    print(f"{'phase':<15} {'wall':>7}  {'share':>6}  {'us/row':>6}  {'cpu':>6}   (summed over the runs)")
     for p in (*PHASES, "checks"):
-        print(f"  {p:<13} {clock.total(p):6.2f}s  {share[p]:6.1%}  {clock.total(p) / n * 1e6:6.1f}  "
-              f"{clock.total(p, clock.cpu):5.2f}s")
-        for name in sorted(clock.seconds):
+        print(f"  {p:<13} {total(p, seconds):6.2f}s  {share[p]:6.1%}  {total(p, seconds) / n * 1e6:6.1f}  "
+              f"{total(p, cpu):5.2f}s")
+        for name in sorted(seconds):
             if name.startswith(p + ":"):
-                print(f"    {name.split(':', 1)[1]:<25} {clock.seconds[name]:6.2f}s  {'':>14}"
-                      f"{clock.cpu[name]:5.2f}s  ({clock.calls[name]} calls)")
-    print(f"  {'other':<13} {other:6.2f}s  {other / wall:6.1%}  {'':>6}  {cpu_all - sum(clock.cpu.values()):5.2f}s"
+                print(f"    {name.split(':', 1)[1]:<25} {seconds[name]:6.2f}s  {'':>14}"
+                      f"{cpu[name]:5.2f}s  ({calls[name]} calls)")
+    print(f"  {'other':<13} {other:6.2f}s  {other / run_wall:6.1%}  {'':>6}  {run_cpu - sum(cpu.values()):5.2f}s"
           "  (Dagster: runs, materialization events, logs)")
-    print(f"  (gc           {gc_clock.seconds:7.2f}s  {gc_clock.seconds / wall:6.1%}  within the phases above; "
-          f"collections by generation {gc_clock.collections}: "
-          + ", ".join(f"{k} {v:.2f}s" for k, v in sorted(gc_clock.by_phase.items(), key=lambda kv: -kv[1])) + ")")
+    gc_s = sum(r["gc_seconds"] for r in reports)
+    print(f"  (gc           {gc_s:7.2f}s  {gc_s / run_wall:6.1%}  within the phases above)")
     cores = psutil.cpu_count()
-    print(f"machine         {machine_busy:6.2f}s CPU busy of {cores * wall:.2f}s ({cores} cores): this process "
-          f"{cpu_all:.2f}s, sandbox {sandbox_cpu:.2f}s, PostgreSQL and anything else {machine_busy - cpu_all - sandbox_cpu:.2f}s")
+    print(f"machine         {machine_busy:6.2f}s CPU busy of {cores * wall:.2f}s ({cores} cores): run workers "
+          f"{run_cpu:.2f}s, sandbox {sandbox_cpu:.2f}s, PostgreSQL and anything else "
+          f"{machine_busy - run_cpu - sandbox_cpu:.2f}s")
     print(f"load avg        {' '.join(f'{x:.2f}' for x in load_before)} before, "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after (1, 5, 15 min)")
-    if profiler:
-        profiler.dump_stats(args.profile)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    if args.profile:
+        for r in reports:
+            print(f"--- profile of {r['account']}")
+            pstats.Stats(f"{args.profile}.{r['account']}").sort_stats("tottime").print_stats(20)
     print(
         f"meta rows={n} staging_rps={n / wall:.0f} http_share={share['http']:.3f} "
         f"transform_share={share['transform']:.3f} load_share={share['load']:.3f} peak_rss_mb={peak_rss_mb:.0f}"

@@ -12,14 +12,12 @@ error, so no chained exception (whose text carries the token in a URL) travels w
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 import json
 import logging
 import random
 import re
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
@@ -29,6 +27,7 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookError, FacebookRequestError
 from facebook_business.session import FacebookSession
 
+from .gc_control import gc_paused
 from .graph_errors import (
     AUTH_CODES,
     PERMISSION_CODES,
@@ -186,26 +185,6 @@ def _data_rows(text: str, pos: int) -> tuple[list, list[str], int]:
         pos = end + 1
         if text[pos:pos + 1].isspace():
             pos = _SPACE.match(text, pos).end()
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a large JSON document is parsed.
-
-    Parsing allocates thousands of dicts and lists per page, all acyclic. Each 700
-    allocations trigger a collection that walks the young objects, and the survivors
-    (the page being built) are walked again and again as they age: about half of the
-    parse time at 500 rows a page. Nothing is lost by pausing: any cycle made meanwhile
-    is collected at the next collection after this block.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def is_loopback(url: str) -> bool:

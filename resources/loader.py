@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import queue
 import struct
 from decimal import Decimal
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,6 +34,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 from psycopg.adapt import Dumper
+from psycopg.copy import QueuedLibpqWriter
 from psycopg.pq import Format
 
 log = logging.getLogger("vetorial.loader")
@@ -373,6 +375,23 @@ def _copy_cursor(conn: psycopg.Connection) -> psycopg.Cursor:
     return cur
 
 
+class _QueuedWriter(QueuedLibpqWriter):
+    """psycopg's queued COPY writer with a shorter queue: 64 buffers of 32 KB (2 MB) are
+    plenty to keep the server busy, where its default of 1024 lets a fast producer park
+    32 MB per COPY in memory."""
+
+    def __init__(self, cursor: psycopg.Cursor):
+        super().__init__(cursor)
+        self._queue = queue.Queue(maxsize=64)  # set before the writer thread starts (first write)
+
+
+def _copy_in(cur: psycopg.Cursor, stmt: sql.Composable):
+    """`cur.copy(stmt)` whose data is sent by a writer thread: formatting the next rows goes
+    on while the server is still ingesting earlier ones, instead of the two taking turns
+    (the send waits without the GIL). Finishing the COPY waits for the queue to drain."""
+    return cur.copy(stmt, writer=_QueuedWriter(cur))
+
+
 def _direct_target_empty(conn: psycopg.Connection, table: TargetTable,
                          scope: Mapping[str, ScopeValue] | None) -> bool:
     if scope:
@@ -420,7 +439,7 @@ def _copy_direct(conn: psycopg.Connection, table: TargetTable, cols: list[Target
     groups = ([chunk] for chunk in all_chunks) if chunks_use_conn else [all_chunks]
     try:
         for group in groups:
-            with cur.copy(stmt) as copy:
+            with _copy_in(cur, stmt) as copy:
                 copy.set_types([c.type_oid for c in cols])
                 for chunk in group:
                     missing = sorted({c.name for c in cols} - set(_chunk_columns(chunk)))
@@ -559,7 +578,7 @@ def load(
         n = _chunk_len(chunk)
         if n == 0:
             continue
-        with _copy_cursor(conn).copy(copy_stmt) as copy:
+        with _copy_in(_copy_cursor(conn), copy_stmt) as copy:
             copy.set_types([t.oid for t in stage_types])
             for row in _chunk_rows(chunk, planned):
                 copy.write_row(row)

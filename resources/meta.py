@@ -28,6 +28,7 @@ from pydantic import Field, PrivateAttr
 from .graph_client import GraphClient, RetryPolicy, ThrottlePolicy, is_loopback
 from .graph_errors import MetaConfigError
 from .meta_insights import AsyncPolicy, InsightsFetcher, insights_params
+from .read_ahead import read_ahead
 from .redaction import install_log_redaction, redact, redact_obj, register_secret
 
 log = logging.getLogger("vetorial.meta")
@@ -68,6 +69,8 @@ class MetaAdsResource(dg.ConfigurableResource):
                                   "else the in-process sandbox.")
     api_version: str = Field(default=FacebookAdsApi.API_VERSION, description="Graph API version, e.g. v26.0.")
     page_limit: int = Field(default=500, description="Rows per insights page (the seed's limit).")
+    read_ahead_pages: int = Field(
+        default=2, ge=0, description="Insights pages fetched by a helper thread ahead of the caller (0: none).")
     max_retries: int = Field(default=5, description="Retries of a transient error before giving up.")
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 120.0
@@ -164,7 +167,9 @@ class MetaAdsResource(dg.ConfigurableResource):
             self._emit(logging.INFO, f"insights for {account} {since}..{until}: {rows} rows in "
                                      f"{client.requests_made} requests, {elapsed:.1f}s")
 
-        return pages()
+        # Graph takes a while to answer each page: wait for the next one while the caller
+        # lands this one.
+        return read_ahead(pages(), self.read_ahead_pages, name=f"graph-pages-{account}")
 
     def raw_insights_call(self, account_id: str, since: date, until: date,
                           token_env: str = DEFAULT_TOKEN_ENV) -> dict:

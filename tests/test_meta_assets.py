@@ -10,6 +10,7 @@ from dagster import AssetKey
 
 from tests.conftest import FAKE_TOKEN, run_range
 from vetorial_assets.meta.schedules import JOB_NAME
+from vetorial_assets.partitions import range_tags
 from vetorial_assets.sandbox.graph_data import sandbox_today
 
 ACCOUNT = "act_100000000000001"
@@ -163,3 +164,36 @@ def test_reconciliation_check_fails_when_staging_drifts_from_raw(vetorial_env, m
         results = {r.check_name: r for r in evaluate(conn, [DateRange(ACCOUNT, first, last)])}
     assert not results["reconciles_with_raw"].passed
     assert results["lead_origins_add_up"].passed
+
+
+def test_staging_alone_is_rebuilt_from_raw_without_an_api_call(make_defs, instance, vetorial_env, graph_api):
+    defs = make_defs()
+    first, last = days(3)
+    assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
+    with vetorial_env.connect() as conn:
+        before = conn.execute("SELECT * FROM staging.insights_meta_ads ORDER BY hash_id").fetchall()
+        conn.execute("DELETE FROM staging.insights_meta_ads WHERE data = %s", (first,))
+    calls = len(graph_api.requests)
+    tags = range_tags("account", ACCOUNT, str(first), str(last))
+    result = defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance, tags=tags, asset_selection=[STAGING])
+    assert result.success
+    assert len(graph_api.requests) == calls  # no API call
+    with vetorial_env.connect() as conn:
+        after = conn.execute("SELECT * FROM staging.insights_meta_ads ORDER BY hash_id").fetchall()
+    assert [r[:-1] for r in after] == [r[:-1] for r in before]  # all but updated_at
+    meta = materialization(instance, STAGING)
+    assert meta["rows_inserted"] == len(after) // 3 and meta["rows_unchanged"] == len(after) - len(after) // 3
+
+
+def test_a_row_the_cleaner_rejects_lands_in_raw_and_fails_staging_clearly(make_defs, instance, vetorial_env,
+                                                                          graph_api):
+    defs = make_defs()
+    first, last = days(3)
+    graph_api.malform_actions(ACCOUNT, first)
+    result = run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance, raise_on_error=False)
+    assert not result.success
+    raw, stg = counts(vetorial_env)
+    assert raw > 0 and stg == 0  # what the API sent is kept for inspection; staging untouched
+    assert materialization(instance, RAW)["rows_inserted"] == raw
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "'actions' must be a list" in failure.step_failure_data.error.cause.message

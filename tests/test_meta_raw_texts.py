@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from resources import loader
-from resources.graph_client import GraphClient, PageRows, gc_paused, loads_page
+from resources.gc_control import gc_paused
+from resources.graph_client import GraphClient, PageRows, loads_page
 from resources.meta import MetaAdsResource
 from vetorial_assets.meta.raw_rows import canonical_json, raw_rows
 from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
@@ -111,6 +112,28 @@ def test_gc_paused_restores_the_collector_state():
     assert gc.isenabled()
     with pytest.raises(RuntimeError), gc_paused():
         raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_gc_paused_held_by_two_threads_ends_with_the_last():
+    import gc
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    def reader():
+        with gc_paused():
+            inside.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=reader)
+    worker.start()
+    inside.wait(5)
+    with gc_paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the reader thread still holds it
+    release.set()
+    worker.join()
     assert gc.isenabled()
 
 

@@ -2,7 +2,12 @@
 
 Partitioned by day (America/Sao_Paulo) x ad account with a single-run backfill policy:
 a backfill or the 4-hourly re-pull hands one run the whole date range of an account,
-which becomes one API range and one transaction per account.
+which becomes one API range and one transaction per account and table.
+
+Both tables are one subsettable step (a multi-asset). Run together (the schedule, a
+backfill of both), staging is cleaned from the rows as they come from the API, so raw is
+not read back and parsed a second time; run alone, staging is rebuilt from raw with no API
+call, as before. Either way the same pure cleaner makes the same rows.
 """
 
 import json
@@ -11,16 +16,18 @@ from datetime import datetime, timezone
 
 import psycopg
 from dagster import (
+    AssetCheckKey,
     AssetExecutionContext,
     AssetKey,
+    AssetSpec,
     BackfillPolicy,
     MaterializeResult,
     MultiPartitionsDefinition,
-    asset,
+    multi_asset,
 )
 
 from asset_checks import meta_staging as staging_checks
-from resources.graph_client import gc_paused
+from resources.gc_control import gc_paused
 from resources.loader import LoadResult
 from resources.meta import MetaAdsResource
 from resources.warehouse import Warehouse
@@ -36,8 +43,10 @@ from .staging_type import InsightsMetaAdsFrame
 RAW_KEY = AssetKey(["raw", "meta_ads_insights"])
 STAGING_KEY = AssetKey(["staging", "insights_meta_ads"])
 GROUP = "meta_ads"
-# Raw rows re-read per batch when rebuilding staging: bounds memory whatever the range.
+# Rows cleaned per batch (from the API or re-read from raw): bounds memory whatever the range.
 STAGING_READ_CHUNK = 20_000
+# Cleaned rows a run keeps for staging while raw lands (~100 MB); beyond, staging re-reads raw.
+STAGING_KEEP_ROWS = 300_000
 
 
 def _scope(rng: DateRange) -> dict:
@@ -76,11 +85,47 @@ def _parse_payloads(texts: list[str]) -> list[dict]:
     return [json.loads(text) for text in texts]
 
 
+class _StagingFromPages:
+    """Cleans the API rows of one account range into staging frames while raw lands them.
+
+    Holds the cleaned frames (compact columns, a few hundred bytes a row) until staging is
+    loaded, up to `limit_rows`; past it, or when the cleaner rejects a row, it lets go and
+    staging is rebuilt from raw instead, which raises the cleaner's error there, after raw
+    has landed what the API sent."""
+
+    def __init__(self, limit_rows: int):
+        self.limit_rows = limit_rows
+        self.frames: list | None = []
+        self._batch: list[dict] = []
+        self._rows = 0
+
+    def add(self, page: list[dict]) -> None:
+        if self.frames is None:
+            return
+        self._batch.extend(page)
+        if self._rows + len(self._batch) > self.limit_rows:
+            self.frames, self._batch = None, []
+        elif len(self._batch) >= STAGING_READ_CHUNK:
+            self._clean()
+
+    def finish(self) -> list | None:
+        """The frames, or None when staging must be rebuilt from raw."""
+        if self.frames is not None and self._batch:
+            self._clean()
+        return self.frames
+
+    def _clean(self) -> None:
+        batch, self._batch = self._batch, []
+        self._rows += len(batch)
+        try:
+            self.frames.append(_typed(clean_insights(batch)))
+        except ValueError:
+            self.frames = None
+
+
 def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *, automation_condition=None):
-    @asset(
-        key=RAW_KEY,
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.single_run(),
+    raw_spec = AssetSpec(
+        RAW_KEY,
         group_name=GROUP,
         kinds={"facebook", "postgres"},
         owners=["team:analytics-engineering"],
@@ -88,55 +133,91 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         description="Meta Ads insights rows exactly as the Graph API returned them "
                     "(level=ad, daily, by publisher platform and position), with a content hash.",
     )
-    def meta_ads_insights(context: AssetExecutionContext, warehouse: Warehouse, meta: MetaAdsResource) -> MaterializeResult:
-        fetched_at = datetime.now(timezone.utc)
-        results = []
-        for rng in run_date_ranges(context):
-            tenant = tenants.tenant_of_ad_account(rng.account)
-            context.log.info(f"pulling {rng.account} ({tenant.id}) {rng.first}..{rng.last} ({rng.days} days)")
-            pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
-            chunks = (raw_rows(page, rng.account, rng.first, rng.last, fetched_at) for page in pages)
-            # Restating a range replaces it: rows Meta no longer returns are removed.
-            result = warehouse.load(meta_ads_insights_raw, chunks, replace_scope=_scope(rng),
-                                    lock=(RAW_KEY.to_user_string(), rng.account), logger=context.log)
-            context.log.info(f"{rng.account}: {result}")
-            results.append(result)
-        total = LoadResult.total(meta_ads_insights_raw.fullname, results)
-        return MaterializeResult(metadata=materialization_metadata(
-            meta_ads_insights_raw, total.rows, **total.as_metadata()))
-
-    @asset(
-        key=STAGING_KEY,
+    staging_spec = AssetSpec(
+        STAGING_KEY,
         deps=[RAW_KEY],
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.single_run(),
         group_name=GROUP,
         kinds={"pandas", "postgres"},
         owners=["team:analytics-engineering"],
         metadata=table_definition_metadata(insights_meta_ads),
         automation_condition=automation_condition,
-        check_specs=staging_checks.check_specs(STAGING_KEY),
         description="Meta Ads insights cleaned by the Vetorial business rules (clicks, leads by origin, "
                     "followers, CTR/CPC/CPL), keyed by hash_id = md5(ad_id+date+platform+position). "
-                    "Rebuilt from raw: no API call.",
+                    "Alone, it is rebuilt from raw: no API call.",
     )
-    def insights_meta_ads_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-        results = []
-        ranges = run_date_ranges(context)
-        for rng in ranges:
-            with warehouse.transaction() as conn:
-                result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng), replace_scope=_scope(rng),
-                                        lock=(STAGING_KEY.to_user_string(), rng.account),
-                                        logger=context.log, conn=conn)
-            context.log.info(f"{rng.account}: {result}")
-            results.append(result)
-        with warehouse.transaction() as conn:
-            checks = staging_checks.evaluate(conn, ranges)
-        total = LoadResult.total(insights_meta_ads.fullname, results)
-        return MaterializeResult(metadata=materialization_metadata(
-            insights_meta_ads, total.rows, **total.as_metadata()), check_results=checks)
 
-    return [meta_ads_insights, insights_meta_ads_asset]
+    @multi_asset(
+        name="meta_ads_insights",
+        specs=[raw_spec, staging_spec],
+        check_specs=staging_checks.check_specs(STAGING_KEY),
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        can_subset=True,
+    )
+    def meta_ads_insights(context: AssetExecutionContext, warehouse: Warehouse, meta: MetaAdsResource):
+        selected = context.selected_asset_keys
+        ranges = run_date_ranges(context)
+        cleaned: dict[DateRange, list | None] = {}
+        if RAW_KEY in selected:
+            budget = STAGING_KEEP_ROWS if STAGING_KEY in selected else 0
+            results = []
+            for rng in ranges:
+                staging = _StagingFromPages(budget) if budget > 0 else None
+                results.append(_land_raw(context, rng, warehouse, meta, tenants, staging))
+                cleaned[rng] = frames = staging.finish() if staging else None
+                budget -= sum(len(f) for f in frames or ())
+            total = LoadResult.total(meta_ads_insights_raw.fullname, results)
+            # Reported before staging runs: raw has landed even if staging then fails.
+            yield MaterializeResult(asset_key=RAW_KEY, metadata=materialization_metadata(
+                meta_ads_insights_raw, total.rows, **total.as_metadata()))
+        if STAGING_KEY in selected:
+            results = []
+            for rng in ranges:
+                results.append(_load_staging(context, rng, warehouse, cleaned.pop(rng, None)))
+            with warehouse.transaction() as conn:
+                checks = [c for c in staging_checks.evaluate(conn, ranges)
+                          if AssetCheckKey(STAGING_KEY, c.check_name) in context.selected_asset_check_keys]
+            total = LoadResult.total(insights_meta_ads.fullname, results)
+            yield MaterializeResult(asset_key=STAGING_KEY, metadata=materialization_metadata(
+                insights_meta_ads, total.rows, **total.as_metadata()), check_results=checks)
+
+    return [meta_ads_insights]
+
+
+def _land_raw(context, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource, tenants: Tenants,
+              staging: _StagingFromPages | None) -> LoadResult:
+    tenant = tenants.tenant_of_ad_account(rng.account)
+    context.log.info(f"pulling {rng.account} ({tenant.id}) {rng.first}..{rng.last} ({rng.days} days)")
+    fetched_at = datetime.now(timezone.utc)
+    pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
+
+    def chunks():
+        for page in pages:
+            yield raw_rows(page, rng.account, rng.first, rng.last, fetched_at)
+            if staging is not None:
+                staging.add(page)
+
+    # Restating a range replaces it: rows Meta no longer returns are removed. The collector
+    # stays off for the whole range: parsed pages are acyclic, and the page reader thread
+    # and this one would otherwise take turns switching it back on.
+    with gc_paused():
+        result = warehouse.load(meta_ads_insights_raw, chunks(), replace_scope=_scope(rng),
+                                lock=(RAW_KEY.to_user_string(), rng.account), logger=context.log)
+    context.log.info(f"{rng.account}: {result}")
+    return result
+
+
+def _load_staging(context, rng: DateRange, warehouse: Warehouse, frames: list | None) -> LoadResult:
+    lock = (STAGING_KEY.to_user_string(), rng.account)
+    if frames is not None:
+        result = warehouse.load(insights_meta_ads, frames, replace_scope=_scope(rng), lock=lock, logger=context.log)
+    else:
+        context.log.info(f"{rng.account}: rebuilding staging from raw")
+        with warehouse.transaction() as conn:
+            result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng), replace_scope=_scope(rng),
+                                    lock=lock, logger=context.log, conn=conn)
+    context.log.info(f"{rng.account}: {result}")
+    return result
 
 
 def _typed(frame):

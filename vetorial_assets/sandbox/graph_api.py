@@ -139,6 +139,9 @@ class SandboxGraphAPI:
     def vanish_ads(self, account_id: str, ad_ids, day: date | None = None) -> None:
         self.data.vanish_ads(account_id, ad_ids, day)
 
+    def malform_actions(self, account_id: str, day: date) -> None:
+        self.data.malform_actions(account_id, day)
+
     def release_ig_day(self, ig_user_id: str, day: date) -> None:
         self.data.release_ig_day(ig_user_id, day)
 

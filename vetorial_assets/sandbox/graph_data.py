@@ -266,6 +266,7 @@ class GraphData:
         self._versions: dict[tuple[int, date], int] = {}
         self._vanished_days: set[tuple[int, date]] = set()
         self._vanished_ads: dict[int, list[tuple[int, date | None]]] = {}
+        self._malformed_days: set[tuple[int, date]] = set()
         self._ig_released: set[tuple[str, date]] = set()
         self._ig_withheld: set[tuple[str, date]] = set()
         self._cache: OrderedDict = OrderedDict()
@@ -308,10 +309,17 @@ class GraphData:
             entries += [(catalog.ad_index(str(a)), day) for a in ad_ids]
             self._bump()
 
+    def malform_actions(self, account_id: str, day: date) -> None:
+        """The first row of this account-day carries an `actions` value that is not a list."""
+        with self._lock:
+            self._malformed_days.add((account_number(account_id), day))
+            self._bump()
+
     def reset(self) -> None:
         with self._lock:
             self._versions.clear()
             self._vanished_days.clear()
+            self._malformed_days.clear()
             self._vanished_ads.clear()
             self._ig_released.clear()
             self._ig_withheld.clear()
@@ -369,7 +377,12 @@ class GraphData:
                 return hit
             version = self._versions.get((number, day), 0)
             visible = self._visible_ads(number, day)
+            malformed = (number, day) in self._malformed_days
         rows = self._render(self.catalog(account_id), day, version, visible, shape)
+        if malformed and rows:
+            first = json.loads(rows[0])
+            first["actions"] = {"action_type": "lead", "value": "1"}
+            rows = [json.dumps(first, separators=(",", ":")), *rows[1:]]
         with self._lock:
             if key[3] == self._generation:
                 self._cache[key] = rows
