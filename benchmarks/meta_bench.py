@@ -178,6 +178,15 @@ def _cpu_seconds(pid: int) -> float:
     return times.user + times.system
 
 
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds of every live PostgreSQL process (server and backends), by pid."""
+    out = {}
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
+            out[proc.pid] = proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return out
+
+
 def _busy_seconds(before, after) -> float:
     idle = (after.idle + getattr(after, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
     return sum(after) - sum(before) - idle
@@ -239,14 +248,14 @@ def run_worker(account: str, first: date, last: date, first_poll: float, profile
     })
 
 
-def run_concurrently(accounts: list[str], first: date, last: date, args) -> tuple[float, list[dict], float]:
+def run_concurrently(accounts: list[str], first: date, last: date, args) -> tuple[float, list[dict], float, float]:
     """Start one worker process per account, at most --concurrency at a time (the instance's
     QueuedRunCoordinator runs up to max_concurrent_runs at once). Timed from the start signal
-    (every worker imported and ready) to the last run's end: (wall, worker reports, machine CPU)."""
+    (every worker imported and ready) to the last run's end: (wall, worker reports, machine CPU, PostgreSQL CPU)."""
     ctx = mp.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     waves = [accounts[i:i + args.concurrency] for i in range(0, len(accounts), args.concurrency)]
-    reports, wall, busy = [], 0.0, 0.0
+    reports, wall, busy, pg = [], 0.0, 0.0, 0.0
     for wave in waves:
         go.clear()
         procs = [ctx.Process(target=run_worker, args=(a, first, last, args.first_poll, args.profile, ready, go,
@@ -255,16 +264,18 @@ def run_concurrently(accounts: list[str], first: date, last: date, args) -> tupl
             proc.start()
         for _ in wave:
             ready.get(timeout=300)
-        machine_start, start = psutil.cpu_times(), time.perf_counter()
+        pg_start, machine_start, start = _postgres_cpu(), psutil.cpu_times(), time.perf_counter()
         go.set()
         for _ in wave:
             reports.append(results.get(timeout=1800))
         wall += time.perf_counter() - start
         busy += _busy_seconds(machine_start, psutil.cpu_times())
+        # Read while the workers (and so their backends) are still alive.
+        pg += sum(cpu - pg_start.get(pid, 0.0) for pid, cpu in _postgres_cpu().items())
         for proc in procs:
             proc.join()
             assert proc.exitcode == 0, f"a run worker failed (exit code {proc.exitcode})"
-    return wall, reports, busy
+    return wall, reports, busy, pg
 
 
 def main() -> None:
@@ -310,7 +321,7 @@ def main() -> None:
 
             Warehouse(url=server.url(db)).ensure_schema()
             sandbox_start = _cpu_seconds(sandbox.proc.pid)
-            wall, reports, machine_busy = run_concurrently(accounts, first, last, args)
+            wall, reports, machine_busy, pg_cpu = run_concurrently(accounts, first, last, args)
             sandbox_cpu = _cpu_seconds(sandbox.proc.pid) - sandbox_start
         with psycopg.connect(server.conninfo(db)) as conn:
             n = conn.execute("SELECT count(*) FROM staging.insights_meta_ads").fetchone()[0]
@@ -356,8 +367,8 @@ def main() -> None:
     print(f"  (gc           {gc_s:7.2f}s  {gc_s / run_wall:6.1%}  within the phases above)")
     cores = psutil.cpu_count()
     print(f"machine         {machine_busy:6.2f}s CPU busy of {cores * wall:.2f}s ({cores} cores): run workers "
-          f"{run_cpu:.2f}s, sandbox {sandbox_cpu:.2f}s, PostgreSQL and anything else "
-          f"{machine_busy - run_cpu - sandbox_cpu:.2f}s")
+          f"{run_cpu:.2f}s, sandbox {sandbox_cpu:.2f}s, PostgreSQL {pg_cpu:.2f}s, anything else "
+          f"{machine_busy - run_cpu - sandbox_cpu - pg_cpu:.2f}s")
     print(f"load avg        {' '.join(f'{x:.2f}' for x in load_before)} before, "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after (1, 5, 15 min)")
     if args.profile:

@@ -13,6 +13,7 @@ call, as before. Either way the same pure cleaner makes the same rows.
 import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from functools import partial
 
 import psycopg
 from dagster import (
@@ -27,6 +28,7 @@ from dagster import (
 )
 
 from asset_checks import meta_staging as staging_checks
+from resources.background_load import BackgroundLoad
 from resources.gc_control import gc_paused
 from resources.loader import LoadResult
 from resources.meta import MetaAdsResource
@@ -45,8 +47,6 @@ STAGING_KEY = AssetKey(["staging", "insights_meta_ads"])
 GROUP = "meta_ads"
 # Rows cleaned per batch (from the API or re-read from raw): bounds memory whatever the range.
 STAGING_READ_CHUNK = 20_000
-# Cleaned rows a run keeps for staging while raw lands (~100 MB); beyond, staging re-reads raw.
-STAGING_KEEP_ROWS = 300_000
 
 
 def _scope(rng: DateRange) -> dict:
@@ -85,42 +85,52 @@ def _parse_payloads(texts: list[str]) -> list[dict]:
     return [json.loads(text) for text in texts]
 
 
-class _StagingFromPages:
-    """Cleans the API rows of one account range into staging frames while raw lands them.
+class _StagingAlongside:
+    """Staging for one account range, cleaned from the API rows as raw lands them.
 
-    Holds the cleaned frames (compact columns, a few hundred bytes a row) until staging is
-    loaded, up to `limit_rows`; past it, or when the cleaner rejects a row, it lets go and
-    staging is rebuilt from raw instead, which raises the cleaner's error there, after raw
-    has landed what the API sent."""
+    The cleaned batches stream into staging's own COPY (a background load: its own
+    connection and transaction), so the server ingests them while the next pages arrive.
+    It commits after raw has. When the cleaner rejects a row, or the staging load fails,
+    it rolls back and says so (`failed`): staging is then rebuilt from raw, which raises
+    the error there, after raw has kept what the API sent."""
 
-    def __init__(self, limit_rows: int):
-        self.limit_rows = limit_rows
-        self.frames: list | None = []
+    def __init__(self, warehouse: Warehouse, rng: DateRange, logger):
+        self._load = BackgroundLoad(
+            partial(warehouse.load, insights_meta_ads, replace_scope=_scope(rng),
+                    lock=(STAGING_KEY.to_user_string(), rng.account), logger=logger),
+            name=f"staging-load-{rng.account}")
         self._batch: list[dict] = []
-        self._rows = 0
+        self.failed: BaseException | None = None
 
     def add(self, page: list[dict]) -> None:
-        if self.frames is None:
-            return
-        self._batch.extend(page)
-        if self._rows + len(self._batch) > self.limit_rows:
-            self.frames, self._batch = None, []
-        elif len(self._batch) >= STAGING_READ_CHUNK:
-            self._clean()
+        if self.failed is None:
+            self._batch.extend(page)
+            if len(self._batch) >= STAGING_READ_CHUNK:
+                self._flush()
 
-    def finish(self) -> list | None:
-        """The frames, or None when staging must be rebuilt from raw."""
-        if self.frames is not None and self._batch:
-            self._clean()
-        return self.frames
-
-    def _clean(self) -> None:
+    def _flush(self) -> None:
         batch, self._batch = self._batch, []
-        self._rows += len(batch)
         try:
-            self.frames.append(_typed(clean_insights(batch)))
-        except ValueError:
-            self.frames = None
+            self._load.put(_typed(clean_insights(batch)))
+        except Exception as exc:
+            self.failed = exc
+            self._load.abort()
+
+    def commit(self) -> LoadResult | None:
+        """After raw committed: the staging result, or None when it must be rebuilt from raw."""
+        if self.failed is None and self._batch:
+            self._flush()
+        if self.failed is not None:
+            return None
+        try:
+            return self._load.finish()
+        except Exception as exc:
+            self.failed = exc
+            return None
+
+    def abort(self) -> None:
+        if self.failed is None:
+            self._load.abort()
 
 
 def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *, automation_condition=None):
@@ -157,23 +167,18 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
     def meta_ads_insights(context: AssetExecutionContext, warehouse: Warehouse, meta: MetaAdsResource):
         selected = context.selected_asset_keys
         ranges = run_date_ranges(context)
-        cleaned: dict[DateRange, list | None] = {}
+        staged: dict[DateRange, LoadResult | None] = {}
         if RAW_KEY in selected:
-            budget = STAGING_KEEP_ROWS if STAGING_KEY in selected else 0
             results = []
             for rng in ranges:
-                staging = _StagingFromPages(budget) if budget > 0 else None
-                results.append(_land_raw(context, rng, warehouse, meta, tenants, staging))
-                cleaned[rng] = frames = staging.finish() if staging else None
-                budget -= sum(len(f) for f in frames or ())
+                raw, staged[rng] = _land(context, rng, warehouse, meta, tenants, staging=STAGING_KEY in selected)
+                results.append(raw)
             total = LoadResult.total(meta_ads_insights_raw.fullname, results)
-            # Reported before staging runs: raw has landed even if staging then fails.
+            # Reported before any staging rebuild: raw has landed even if staging then fails.
             yield MaterializeResult(asset_key=RAW_KEY, metadata=materialization_metadata(
                 meta_ads_insights_raw, total.rows, **total.as_metadata()))
         if STAGING_KEY in selected:
-            results = []
-            for rng in ranges:
-                results.append(_load_staging(context, rng, warehouse, cleaned.pop(rng, None)))
+            results = [staged.get(rng) or _rebuild_staging(context, rng, warehouse) for rng in ranges]
             with warehouse.transaction() as conn:
                 checks = [c for c in staging_checks.evaluate(conn, ranges)
                           if AssetCheckKey(STAGING_KEY, c.check_name) in context.selected_asset_check_keys]
@@ -184,38 +189,50 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
     return [meta_ads_insights]
 
 
-def _land_raw(context, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource, tenants: Tenants,
-              staging: _StagingFromPages | None) -> LoadResult:
+def _land(context, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource, tenants: Tenants,
+          staging: bool) -> tuple[LoadResult, LoadResult | None]:
+    """Raw for one account range from the API and, when asked, staging alongside it.
+    (raw result, staging result or None when staging is to be rebuilt from raw)."""
     tenant = tenants.tenant_of_ad_account(rng.account)
     context.log.info(f"pulling {rng.account} ({tenant.id}) {rng.first}..{rng.last} ({rng.days} days)")
     fetched_at = datetime.now(timezone.utc)
     pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
+    alongside = _StagingAlongside(warehouse, rng, context.log) if staging else None
 
     def chunks():
         for page in pages:
             yield raw_rows(page, rng.account, rng.first, rng.last, fetched_at)
-            if staging is not None:
-                staging.add(page)
+            if alongside is not None:
+                alongside.add(page)
 
     # Restating a range replaces it: rows Meta no longer returns are removed. The collector
-    # stays off for the whole range: parsed pages are acyclic, and the page reader thread
-    # and this one would otherwise take turns switching it back on.
+    # stays off for the whole range: parsed pages are acyclic, and the page reader and
+    # staging load threads would otherwise take turns switching it back on.
     with gc_paused():
-        result = warehouse.load(meta_ads_insights_raw, chunks(), replace_scope=_scope(rng),
-                                lock=(RAW_KEY.to_user_string(), rng.account), logger=context.log)
-    context.log.info(f"{rng.account}: {result}")
-    return result
-
-
-def _load_staging(context, rng: DateRange, warehouse: Warehouse, frames: list | None) -> LoadResult:
-    lock = (STAGING_KEY.to_user_string(), rng.account)
-    if frames is not None:
-        result = warehouse.load(insights_meta_ads, frames, replace_scope=_scope(rng), lock=lock, logger=context.log)
+        try:
+            raw = warehouse.load(meta_ads_insights_raw, chunks(), replace_scope=_scope(rng),
+                                 lock=(RAW_KEY.to_user_string(), rng.account), logger=context.log)
+        except BaseException:
+            if alongside is not None:
+                alongside.abort()
+            raise
+        context.log.info(f"{rng.account}: {raw}")
+        if alongside is None:
+            return raw, None
+        result = alongside.commit()
+    if result is None:
+        context.log.warning(f"{rng.account}: staging could not be cleaned from the API rows "
+                            f"({alongside.failed}); rebuilding it from raw")
     else:
-        context.log.info(f"{rng.account}: rebuilding staging from raw")
-        with warehouse.transaction() as conn:
-            result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng), replace_scope=_scope(rng),
-                                    lock=lock, logger=context.log, conn=conn)
+        context.log.info(f"{rng.account}: {result}")
+    return raw, result
+
+
+def _rebuild_staging(context, rng: DateRange, warehouse: Warehouse) -> LoadResult:
+    context.log.info(f"{rng.account}: rebuilding staging from raw")
+    with warehouse.transaction() as conn:
+        result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng), replace_scope=_scope(rng),
+                                lock=(STAGING_KEY.to_user_string(), rng.account), logger=context.log, conn=conn)
     context.log.info(f"{rng.account}: {result}")
     return result
 
