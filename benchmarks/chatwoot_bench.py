@@ -110,8 +110,9 @@ def source_count_since(conninfo: str, account: int, inboxes: tuple[int, ...], si
 def phases(source_url: str, chunk: int | None) -> tuple[float, float]:
     """Seconds to stream every tenant from the source as the asset does (unordered, same
     chunks, no transform), and seconds spent inside to_raw_frame on a second pass."""
+    from resources.gc_control import gc_paused
     from resources.source_db import SourceDatabase
-    from vetorial_assets.chatwoot.assets import ChatwootSyncConfig, _heap_frozen
+    from vetorial_assets.chatwoot.assets import ChatwootSyncConfig
     from vetorial_assets.chatwoot.transform import SOURCE_COLUMNS, to_raw_frame
 
     chunk_rows = chunk or ChatwootSyncConfig().chunk_rows
@@ -119,7 +120,7 @@ def phases(source_url: str, chunk: int | None) -> tuple[float, float]:
     extract_s = transform_s = 0.0
     for transform in (False, True):
         start = time.perf_counter()
-        with _heap_frozen():
+        with gc_paused():
             for tenant, (account, inboxes) in TENANTS.items():
                 for rows in source.stream(SOURCE_COLUMNS, account, list(inboxes), None, chunk_rows=chunk_rows,
                                           ordered=False):

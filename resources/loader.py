@@ -25,7 +25,7 @@ import math
 import queue
 import struct
 from decimal import Decimal
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from psycopg import sql
 from psycopg.adapt import Dumper
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.pq import Format
+from psycopg.types.string import BytesBinaryDumper
 
 log = logging.getLogger("vetorial.loader")
 
@@ -239,14 +240,16 @@ def _plain_values(values: list[Any]) -> list[Any]:
     return [None if _is_missing(v) else v for v in values]
 
 
-def _chunk_rows(chunk: Chunk, targets: list[TargetColumn]) -> Iterable[Sequence]:
+def _chunk_rows(chunk: Chunk, targets: list[TargetColumn], wire: Collection[str] = ()) -> Iterable[Sequence]:
     if isinstance(chunk, pd.DataFrame):
         names = [c.name for c in targets]
         if (chunk.dtypes[names] == object).all():
             # Python objects only (e.g. rows read from another database): with nothing to map
             # to NULL, the rows come out of the 2-D array as they are, no per-column pass.
+            # Wire columns hold bytes or None: no NaN to look for there.
             values = chunk[names].to_numpy()
-            if not _may_hold_missing(values):
+            looked_at = [i for i, name in enumerate(names) if name not in wire]
+            if not _may_hold_missing(values if len(looked_at) == len(names) else values[:, looked_at]):
                 return values.tolist()
         cols = [_series_values(chunk[c.name], c) for c in targets]
     elif isinstance(chunk, Mapping):
@@ -367,12 +370,26 @@ class _TextList(list):
     """Registration handle only (see _JsonText)."""
 
 
-def _copy_cursor(conn: psycopg.Connection) -> psycopg.Cursor:
-    """A cursor for binary COPY, with the fast text[] dumper in place of the generic one."""
+_BYTEA_OID = 17
+
+
+def _copy_cursor(conn: psycopg.Connection, wire: Collection[str] = ()) -> psycopg.Cursor:
+    """A cursor for binary COPY, with the fast text[] dumper in place of the generic one
+    (and, for wire columns, bytes dumped in C rather than by the DB-API Binary wrapper's
+    Python dumper)."""
     cur = conn.cursor()
     generic = cur.adapters.get_dumper_by_oid(_TEXT_ARRAY_OID, Format.BINARY)
     cur.adapters.register_dumper(_TextList, type("_FastTextListDumper", (_FastTextList, generic), {}))
+    if wire:
+        cur.adapters.register_dumper(bytes, BytesBinaryDumper)
     return cur
+
+
+def _copy_types(oids: Iterable[int], names: Iterable[str], wire: Collection[str]) -> list[int]:
+    """The dumper type per COPY column: a wire column's bytes already are the field's binary
+    format, so they go out as bytea does, unchanged (the server reads them with the
+    column's own type)."""
+    return [_BYTEA_OID if name in wire else oid for oid, name in zip(oids, names)]
 
 
 class _QueuedWriter(QueuedLibpqWriter):
@@ -407,9 +424,10 @@ def _decimal_values(values: list[Any]) -> list[Any]:
     return [None if v is None else Decimal(repr(v)) for v in values]
 
 
-def _direct_rows(chunk: Chunk, cols: list[TargetColumn], decimal_cols: set[str]) -> Iterable[tuple]:
+def _direct_rows(chunk: Chunk, cols: list[TargetColumn], decimal_cols: set[str],
+                 wire: Collection[str] = ()) -> Iterable[tuple]:
     if not decimal_cols:
-        return _chunk_rows(chunk, cols)
+        return _chunk_rows(chunk, cols, wire)
     if isinstance(chunk, pd.DataFrame):
         columns = [_series_values(chunk[c.name], c) for c in cols]
     elif isinstance(chunk, Mapping):
@@ -421,13 +439,14 @@ def _direct_rows(chunk: Chunk, cols: list[TargetColumn], decimal_cols: set[str])
 
 
 def _copy_direct(conn: psycopg.Connection, table: TargetTable, cols: list[TargetColumn],
-                 first_chunk: Chunk, chunks: Iterable[Chunk], chunks_use_conn: bool = True) -> int:
+                 first_chunk: Chunk, chunks: Iterable[Chunk], chunks_use_conn: bool = True,
+                 wire: Collection[str] = ()) -> int:
     decimal_cols = {c.name for c in cols if c.type_name.startswith("numeric") and _is_float_input(first_chunk, c.name)}
     json_text = [c for c in cols if c.type_name == "jsonb" and _is_text_input(first_chunk, c.name)]
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         table.ident, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols))
     rows = 0
-    cur = _copy_cursor(conn)
+    cur = _copy_cursor(conn, wire)
     for col in json_text:
         dumper = type("_JsonbFromTextOid", (_JsonbFromText,), {"oid": col.type_oid})
         cur.adapters.register_dumper(_JsonText, dumper)
@@ -440,12 +459,12 @@ def _copy_direct(conn: psycopg.Connection, table: TargetTable, cols: list[Target
     try:
         for group in groups:
             with _copy_in(cur, stmt) as copy:
-                copy.set_types([c.type_oid for c in cols])
+                copy.set_types(_copy_types((c.type_oid for c in cols), (c.name for c in cols), wire))
                 for chunk in group:
                     missing = sorted({c.name for c in cols} - set(_chunk_columns(chunk)))
                     if missing:
                         raise LoadError(f"{table.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
-                    for row in _direct_rows(chunk, cols, decimal_cols):
+                    for row in _direct_rows(chunk, cols, decimal_cols, wire):
                         copy.write_row(row)
                     rows += _chunk_len(chunk)
     except psycopg.errors.UniqueViolation:
@@ -537,6 +556,7 @@ def load(
     direct: bool = True,
     chunks_use_conn: bool = True,
     direct_scope: Mapping[str, ScopeValue] | None = None,
+    wire: Collection[str] = (),
 ) -> LoadResult:
     """Stream `chunks` into `table` on `conn` (inside the caller's transaction).
 
@@ -549,6 +569,9 @@ def load(
     the direct COPY only needs this scope empty, not the whole table (a first load of one
     tenant next to others'). Only decides the direct COPY: it never deletes anything. A key
     found outside it anyway fails the load (LoadError), nothing written.
+    wire: columns whose values are bytes already in the binary format of the column's type
+    (e.g. read undecoded from another PostgreSQL with a column of that type): COPYed as
+    they are, never decoded here.
     """
     stage = sql.Identifier(f"_stage_{table.name}_{next(_stage_counter)}")
     planned: list[TargetColumn] | None = None
@@ -562,7 +585,7 @@ def load(
             # The first chunk fixes the column set; the contract is checked before any write.
             planned = plan_columns(table, _chunk_columns(chunk), logger)
             if direct and _direct_target_empty(conn, table, replace_scope or direct_scope):
-                rows = _copy_direct(conn, table, planned, chunk, chunks, chunks_use_conn)
+                rows = _copy_direct(conn, table, planned, chunk, chunks, chunks_use_conn, wire)
                 return LoadResult(table.qualified, rows, rows, 0, 0, 0)
             stage_types = [_stage_type(c, chunk) for c in planned]
             conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
@@ -578,9 +601,9 @@ def load(
         n = _chunk_len(chunk)
         if n == 0:
             continue
-        with _copy_in(_copy_cursor(conn), copy_stmt) as copy:
-            copy.set_types([t.oid for t in stage_types])
-            for row in _chunk_rows(chunk, planned):
+        with _copy_in(_copy_cursor(conn, wire), copy_stmt) as copy:
+            copy.set_types(_copy_types((t.oid for t in stage_types), (c.name for c in planned), wire))
+            for row in _chunk_rows(chunk, planned, wire):
                 copy.write_row(row)
         rows += n
 
@@ -592,7 +615,10 @@ def load(
         cur = conn.execute(sql.SQL("DELETE FROM {} AS t WHERE {}").format(table.ident, where), params)
         return LoadResult(table.qualified, 0, 0, 0, 0, cur.rowcount)
 
-    conn.execute(sql.SQL("ANALYZE {}").format(stage))
+    # The merge's plan needs the batch's size and key statistics (probe the target's key
+    # per row, or scan it): the key columns are enough, and ANALYZE of every column cost
+    # more than merging a few thousand rows.
+    conn.execute(sql.SQL("ANALYZE {} ({})").format(stage, sql.SQL(", ").join(map(sql.Identifier, table.key))))
     try:
         inserted, updated = conn.execute(_merge_statement(table, stage, planned)).fetchone()
     except psycopg.errors.CardinalityViolation:

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 from dagster import ConfigurableResource
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 from sqlalchemy import Engine, Table, create_engine, make_url, text
 
 from resources import loader
@@ -26,6 +26,10 @@ log = logging.getLogger("vetorial.warehouse")
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+# Warehouses (by URL) whose schema this process already ensured: Dagster builds a new
+# resource for every run, and the DDL pass (checks, view replaced, commit) cost every
+# in-process run more than a small incremental load's own statements.
+_schemas_ready: set[str] = set()
 
 
 def sqlalchemy_url(url: str, driver: str = "psycopg") -> str:
@@ -66,8 +70,6 @@ class Warehouse(ConfigurableResource):
     pool_size: int = 5
     max_overflow: int = 5
 
-    _schema_ready: bool = PrivateAttr(default=False)
-
     # ---------------------------------------------------------------- connections
 
     def resolved_url(self) -> str:
@@ -96,8 +98,10 @@ class Warehouse(ConfigurableResource):
     # ---------------------------------------------------------------- schema
 
     def ensure_schema(self) -> None:
-        """Create schemas, tables and views if missing (idempotent, safe under concurrency)."""
-        if self._schema_ready:
+        """Create schemas, tables and views if missing (idempotent, safe under concurrency);
+        once per process and warehouse."""
+        url = self.resolved_url()
+        if url in _schemas_ready:
             return
         from vetorial_assets.warehouse.tables import SCHEMAS, metadata
 
@@ -110,7 +114,7 @@ class Warehouse(ConfigurableResource):
             for sql_file in sorted(pkg_resources.files("vetorial_assets.warehouse").joinpath("sql").iterdir()):
                 if sql_file.name.endswith(".sql"):
                     conn.exec_driver_sql(sql_file.read_text(encoding="utf-8"))
-        self._schema_ready = True
+        _schemas_ready.add(url)
 
     # ---------------------------------------------------------------- loading
 

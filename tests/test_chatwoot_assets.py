@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from dagster import AssetKey, SkipReason, build_sensor_context
+from dagster import AssetKey, DagsterInstance, SkipReason, build_sensor_context
 
 from vetorial_assets.chatwoot import assets as chatwoot_assets
 from vetorial_assets.chatwoot.schedules import JOB_NAME
@@ -79,6 +79,26 @@ def test_incremental_run_counts_touched_and_new(make_defs, instance, vetorial_en
     assert (last[3], last[4]) == (5, 5)  # inserted, updated (overlap re-reads count as unchanged)
     assert warehouse_rows(vetorial_env) == source_rows(chatwoot_source)
     assert set(new) <= {r[0] for r in warehouse_rows(vetorial_env)}
+
+
+def test_row_count_metadata_follows_every_run(make_defs, instance, vetorial_env, chatwoot_source):
+    def reported(inst):
+        return inst.get_latest_materialization_event(KEY).asset_materialization.metadata["dagster/row_count"].value
+
+    defs = make_defs()
+    assert sync(defs, instance).success
+    later = chatwoot_source.now() + timedelta(hours=1)
+    chatwoot_source.touch(chatwoot_source.conversation_ids(ACCOUNT, INBOXES)[:5], at=later)
+    chatwoot_source.add(ACCOUNT, 14, 5, at=later)
+    assert sync(defs, instance).success  # the last run's count plus this run's inserts
+    assert reported(instance) == len(warehouse_rows(vetorial_env)) == 85
+    chatwoot_source.delete(chatwoot_source.conversation_ids(ACCOUNT, INBOXES)[:3])
+    assert sync(defs, instance, reconcile=True).success  # counted; deleted rows are kept, marked
+    assert reported(instance) == len(warehouse_rows(vetorial_env)) == 85
+    chatwoot_source.add(ACCOUNT, 15, 2, at=later + timedelta(minutes=1))
+    with DagsterInstance.ephemeral() as other:  # the last run is unknown there: counted
+        assert sync(defs, other).success
+        assert reported(other) == len(warehouse_rows(vetorial_env)) == 87
 
 
 def test_no_new_data_changes_nothing(make_defs, instance, vetorial_env, chatwoot_source):
@@ -163,8 +183,6 @@ def test_failure_after_the_first_chunk_keeps_previous_state(make_defs, instance,
 
 
 def test_two_concurrent_runs_of_one_tenant_do_not_double_load(make_defs, vetorial_env, chatwoot_source):
-    from dagster import DagsterInstance
-
     defs = make_defs()
     results = []
 

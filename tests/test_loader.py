@@ -185,3 +185,29 @@ def test_direct_copy_reports_a_key_collision_outside_the_scope(wh):
     with pytest.raises(LoadError, match="outside the replace scope"):
         wh.load(insights_meta_ads, [clash], replace_scope={"account_id": "act_1"})
     assert wh.row_count(insights_meta_ads, {"account_id": "act_2"}) == 5
+
+
+def test_wire_values_are_copied_as_they_are(wh):
+    # Bytes in the column type's binary format (what its send function returns, as read
+    # undecoded from another PostgreSQL) land as the value they encode: COPYed straight in,
+    # and through the stage and merge alike.
+    from decimal import Decimal
+
+    from resources import loader
+
+    def sent(values):
+        with wh.transaction() as conn:
+            return [r[0] for r in conn.execute("SELECT numeric_send(v) FROM unnest(%s::numeric[]) WITH ORDINALITY"
+                                               " AS u(v, i) ORDER BY i", (values,))]
+
+    spend = [Decimal(i) / 4 for i in range(20)]
+    first = staging_frame(20).assign(valor_gasto=sent(spend))
+    changed = first.copy()
+    changed["valor_gasto"] = sent([v + 1 if i < 5 else v for i, v in enumerate(spend)])
+    with wh.transaction() as conn:
+        target = loader.describe_table(conn, "staging", "insights_meta_ads", {"updated_at"})
+        assert loader.load(conn, target, [first], wire={"valor_gasto"}).inserted == 20
+        result = loader.load(conn, target, [changed], wire={"valor_gasto"})
+        stored = [r[0] for r in conn.execute("SELECT valor_gasto FROM staging.insights_meta_ads ORDER BY hash_id")]
+    assert (result.inserted, result.updated, result.unchanged) == (0, 5, 15)
+    assert stored == [v + 1 if i < 5 else v for i, v in enumerate(spend)]

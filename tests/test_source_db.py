@@ -244,6 +244,30 @@ def test_naive_timestamp_source_is_read_as_utc(sandbox, make_source):
     assert sp.max_watermark(2, [21]) == rows[-1][2] + timedelta(hours=3)
 
 
+def test_wire_columns_come_undecoded_in_their_binary_format(sandbox, source):
+    rel = source.describe()
+    wire = {c: rel.type_oids[c] for c in ("labels", "ai_probability_score", "status")}
+    cols = ["conversation_id", *wire]
+    rows = sorted(collect(source.stream(cols, 2, [21], wire=wire)))
+    with sandbox.connect() as conn:
+        sent = conn.execute(
+            f"SELECT conversation_id, array_send(labels), numeric_send(ai_probability_score), textsend(status)"
+            f" FROM {VIEW_NAME} WHERE account_id = 2 ORDER BY conversation_id").fetchall()
+    assert rows == [tuple(v if v is None or isinstance(v, int) else bytes(v) for v in r) for r in sent]
+    assert all(isinstance(r[1], bytes) for r in rows)
+    # A wire column of another type than the caller expects fails before anything is read.
+    with pytest.raises(SourceSchemaError, match="'status' is text"):
+        next(source.stream(cols, 2, [21], wire={**wire, "status": rel.type_oids["labels"]}))
+
+
+def test_first_fetches_are_small_then_grow_to_chunk_rows(sandbox, source, monkeypatch):
+    from resources import source_db
+
+    monkeypatch.setattr(source_db, "_FIRST_FETCH", 3)
+    sizes = [len(chunk) for chunk in source.stream(["conversation_id"], 2, [21], chunk_rows=10)]
+    assert sizes == [3, 6, 10, 10, 10, 1]
+
+
 # ---------------------------------------------------------------- secrets
 
 def test_password_never_shows(sandbox, make_source):

@@ -9,21 +9,21 @@ counts the re-read ones as unchanged. Rows whose updated_at lags far behind a ch
 caught by the daily reconciliation run (full re-read, unchanged rows not rewritten).
 """
 
-import gc
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from importlib import resources as pkg_resources
 
 import numpy as np
-import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, StaticPartitionsDefinition, asset
+from dagster import (AssetExecutionContext, AssetKey, AssetRecordsFilter, Config, MaterializeResult,
+                     StaticPartitionsDefinition, asset)
 from psycopg import sql
 from pydantic import Field
 
 from resources import loader
-from resources.loader import LoadResult, advisory_xact_lock
-from resources.source_db import SourceDatabase
+from resources.gc_control import gc_paused
+from resources.loader import LoadResult, TargetTable, advisory_xact_lock
+from resources.read_ahead import read_ahead
+from resources.source_db import SourceDatabase, SourceRelation
 from resources.warehouse import Warehouse
 
 from ..run_tags import triggered_by
@@ -31,7 +31,7 @@ from ..tenants import Tenant, Tenants
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.tables import VOLATILE, conversas_analytics_raw
 from . import control
-from .transform import SOURCE_COLUMNS, to_raw_frame
+from .transform import DECODED_COLUMNS, SOURCE_COLUMNS, to_raw_frame
 
 RAW_KEY = AssetKey(["raw", "conversas_analytics"])
 GROUP = "chatwoot"
@@ -46,30 +46,43 @@ class ChatwootSyncConfig(Config):
     reconcile: bool = Field(default=False, description="Re-read everything (unchanged rows are not rewritten) and "
                                                        "mark conversations deleted in the source.")
     overlap_minutes: int = Field(default=15, ge=0, description="Re-read this far behind the watermark.")
-    chunk_rows: int = Field(default=10_000, ge=10, description="Rows per streamed chunk (bounds memory: a full "
-                                                                   "load of 1,000,000 rows peaks at ~230 MB RSS).")
+    chunk_rows: int = Field(default=10_000, ge=10, description="Most rows per streamed chunk (bounds memory: a "
+                                                                   "full load of 1,000,000 rows peaks at ~240 MB "
+                                                                   "RSS); the first fetches are smaller.")
     lock_wait_seconds: float = Field(default=300, ge=0, description="How long a second run of the same tenant "
                                                                      "waits for the first before failing.")
 
 
-@contextmanager
-def _heap_frozen():
-    """Keep the garbage collector's full passes to what the load allocates.
-
-    A load allocates millions of row objects, so the collector runs its full pass often, and
-    each pass also walks every long-lived object of the process (Dagster, pandas...):
-    measured 15-20% of a full load's CPU. Frozen objects are only skipped, never freed
-    early, and unfreezing hands them back to the collector."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+def _target(conn) -> TargetTable:
+    table = conversas_analytics_raw
+    return loader.describe_table(conn, table.schema, table.name, VOLATILE[table.fullname])
 
 
-def _load(conn, chunks, tenant: Tenant, logger) -> LoadResult:
+# (source type, warehouse type) pairs with one binary format: varchar is sent as text is.
+_SAME_BINARY = {(1043, 25)}
+
+
+def _wire_columns(rel: SourceRelation, target: TargetTable, conn) -> dict[str, int]:
+    """The columns read undecoded from the source and COPYed as read ({name: source type
+    oid}): the ones this asset never looks at whose source type has the warehouse column's
+    binary format (numeric(6,4) is numeric: COPY applies the typmod). Decoding text[],
+    numeric or text values into Python and encoding them back cost more than the rest of a
+    row. Wire text is UTF-8 (the source sessions' encoding): only into a UTF-8 session."""
+    if conn.info.encoding != "utf-8":
+        return {}
+    target_oids = {c.name: c.type_oid for c in target.columns}
+    wire = {}
+    for column in SOURCE_COLUMNS:
+        source_oid, target_oid = rel.type_oids.get(column), target_oids.get(column)
+        if column not in DECODED_COLUMNS and (source_oid == target_oid or (source_oid, target_oid) in _SAME_BINARY):
+            wire[column] = source_oid
+    return wire
+
+
+def _load(conn, target: TargetTable, chunks, tenant: Tenant, logger, had_rows: bool,
+          wire: dict[str, int]) -> LoadResult:
     """What Warehouse.load does (the schema is ensured by the caller; the tenant lock is
-    held), plus two facts only this asset knows:
+    held), plus facts only this asset knows:
     - the chunks are read from the source database, never from `conn`: one COPY streams
       them all, the warehouse storing rows while the next chunk is read;
     - Chatwoot numbers conversations with one sequence across accounts, and a conversation
@@ -77,18 +90,37 @@ def _load(conn, chunks, tenant: Tenant, logger) -> LoadResult:
       the first load of an account COPYs straight into the table even when other tenants'
       rows are there, instead of staging and merging (measured: a 333k-row tenant after a
       666k-row one, 12 s -> 5 s); if a key clashed anyway, the load fails with a LoadError
-      and nothing is written.
+      and nothing is written;
+    - a tenant that has rows has a non-empty account: no need to look (a scan through the
+      other tenants' rows).
     """
-    table = conversas_analytics_raw
-    target = loader.describe_table(conn, table.schema, table.name, VOLATILE[table.fullname])
-    return loader.load(conn, target, chunks, logger=logger, chunks_use_conn=False,
-                       direct_scope={"account_id": tenant.chatwoot.account_id})
+    if had_rows:
+        return LoadResult.total(target.qualified, (
+            loader.load(conn, target, [chunk], logger=logger, direct=False, wire=wire) for chunk in chunks))
+    return loader.load(conn, target, chunks, logger=logger, chunks_use_conn=False, direct=not had_rows,
+                       direct_scope={"account_id": tenant.chatwoot.account_id}, wire=wire)
 
 
-def _has_rows(conn, tenant_id: str) -> bool:
-    table = sql.Identifier(conversas_analytics_raw.schema, conversas_analytics_raw.name)
-    return conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE tenant_id = %s)").format(table),
+def _table_ident() -> sql.Identifier:
+    return sql.Identifier(conversas_analytics_raw.schema, conversas_analytics_raw.name)
+
+
+def _row_count(conn, tenant_id: str) -> int:
+    return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE tenant_id = %s").format(_table_ident()),
                         (tenant_id,)).fetchone()[0]
+
+
+def _reported_row_count(context: AssetExecutionContext, tenant_id: str, run_id: str | None) -> int | None:
+    """The tenant's row count as reported by the run that last committed it (its
+    materialization in this Dagster instance), or None when that is not known here."""
+    if run_id is None:
+        return None
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=RAW_KEY, asset_partitions=[tenant_id]), limit=1).records
+    if not records or records[0].run_id != run_id:
+        return None
+    value = records[0].asset_materialization.metadata.get("dagster/row_count")
+    return value.value if value is not None else None
 
 
 def _mark_deleted(conn, tenant: Tenant, keys: list[np.ndarray]) -> int:
@@ -104,10 +136,21 @@ def _mark_deleted(conn, tenant: Tenant, keys: list[np.ndarray]) -> int:
     return deleted
 
 
+def _rows_now(context, conn, tenant_id: str, had_rows: bool, read_all: bool, last_run, counts) -> int:
+    """The tenant's row count after this load. A first load's is the batch's. An incremental
+    one adds its inserts to the count the last committing run reported (rows are marked
+    deleted, never removed, and the lock kept other runs out since): counting the tenant's
+    rows scans the table, longer than loading 1% of them. Full and reconciling runs, or a
+    last run unknown to this Dagster instance, count."""
+    if not had_rows:
+        return counts.extracted
+    reported = None if read_all else _reported_row_count(context, tenant_id, last_run and last_run[0])
+    return reported + counts.inserted if reported is not None else _row_count(conn, tenant_id)
+
+
 def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, warehouse: Warehouse,
-                source_db: SourceDatabase, tenant: Tenant) -> tuple[int | None, dict]:
-    """Sync one tenant; returns its row count in the warehouse when the load alone tells it
-    (None otherwise) and the run summary."""
+                source_db: SourceDatabase, tenant: Tenant) -> tuple[int, dict]:
+    """Sync one tenant; returns its row count in the warehouse and the run summary."""
     asset_key = RAW_KEY.to_user_string()
     scope = tenant.chatwoot
     warehouse.ensure_schema()
@@ -122,42 +165,56 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
         watermark_start=None if full else previous)
     try:
         # Fails with every missing column named, before anything is read or written.
-        extra = source_db.verify_schema(SOURCE_COLUMNS)
+        rel = source_db.describe()
+        extra = source_db.verify_schema(SOURCE_COLUMNS, rel)
         if extra:
             context.log.warning(f"source has column(s) the warehouse does not load: {', '.join(extra)}")
         counts = control.RunCounts()
-        with warehouse.transaction() as conn, _heap_frozen():
+        # A load allocates millions of row objects, all acyclic (freed by reference counting):
+        # the cyclic collector's passes over them, and over every long-lived object of the
+        # process, cost 15-20% of a full load's CPU. Paused rather than frozen: unfreezing
+        # left a full pass over the whole heap (~0.15 s) to whatever ran next.
+        with warehouse.transaction() as conn, gc_paused():
             advisory_xact_lock(conn, asset_key, tenant.id, timeout_seconds=config.lock_wait_seconds)
             # Re-read under the lock: a run that waited continues from the first one's watermark.
             watermark = conn.execute(_sql("last_watermark.sql"),
                                      {"asset_key": asset_key, "tenant_id": tenant.id}).fetchone()[0]
+            last_run = conn.execute(_sql("last_success.sql"), {"asset_key": asset_key, "tenant_id": tenant.id}).fetchone()
             full = config.full_refresh or watermark is None
             read_all = full or config.reconcile
             since = None if read_all else watermark - timedelta(minutes=config.overlap_minutes)
             newest = [watermark]
-            # Deletions are marked against the keys of the very snapshot just read. When the
-            # warehouse held nothing for the tenant before this transaction, every row it holds
-            # afterwards came from that snapshot: nothing to mark, no key to keep, and the
-            # tenant's row count is the batch's.
-            had_rows = _has_rows(conn, tenant.id)
+            # A tenant's rows are only ever committed with a success row carrying their newest
+            # updated_at, and never removed (deletions are marked): it has rows exactly when it
+            # has a watermark. Deletions are marked against the keys of the very snapshot just
+            # read. When the warehouse held nothing for the tenant before this transaction,
+            # every row it holds afterwards came from that snapshot: nothing to mark, no key to
+            # keep, and the tenant's row count is the batch's.
+            had_rows = watermark is not None
             keys: list[np.ndarray] | None = [] if read_all and had_rows else None
+            target = _target(conn)
+            wire = _wire_columns(rel, target, conn)
 
             def chunks():
                 # Unordered: the whole read commits in this one transaction and the watermark is
                 # the max over every chunk, written only at the end, so the order in which rows
                 # arrive cannot matter; it spares the source a sort of the tenant's rows.
                 for rows in source_db.stream(SOURCE_COLUMNS, scope.account_id, list(scope.inbox_ids), since,
-                                             chunk_rows=config.chunk_rows, ordered=False):
+                                             chunk_rows=config.chunk_rows, ordered=False, wire=wire):
                     frame = to_raw_frame(rows, SOURCE_COLUMNS, tenant.id)
-                    newest.append(pd.Timestamp(frame["conversation_updated_at"].max()).to_pydatetime())
+                    newest.append(frame["conversation_updated_at"].to_numpy().max())
                     if keys is not None:
                         keys.append(frame["conversation_id"].to_numpy(dtype=np.int64))
                     yield frame
 
-            result = _load(conn, chunks(), tenant, context.log)
+            # Parsed and transformed one chunk ahead, in a helper thread: while this thread waits
+            # for the warehouse to store (or merge) chunk k, chunk k+1 is made ready.
+            result = _load(conn, target, read_ahead(chunks(), depth=1, name=f"chatwoot-{tenant.id}"), tenant,
+                           context.log, had_rows, wire)
             counts.add(result)
             if keys is not None:
                 counts.deleted = _mark_deleted(conn, tenant, keys)
+            rows_now = _rows_now(context, conn, tenant.id, had_rows, read_all, last_run, counts)
             watermark_end = max((w for w in newest if w is not None), default=None)
             control.finish_success(conn, control_id, counts, None if full else watermark, watermark_end,
                                    started, time.monotonic())
@@ -165,7 +222,6 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
         control.finish_failed(engine, control_id, exc, started, time.monotonic(), redact=source_db.redact)
         raise
     context.log.info(f"{tenant.id}: {counts} watermark {watermark} -> {watermark_end}")
-    rows_now = None if had_rows else counts.extracted
     return rows_now, {
         "tenant_id": tenant.id,
         "load_type": "full" if full else ("reconcile" if config.reconcile else "incremental"),
@@ -195,8 +251,6 @@ def build_chatwoot_assets(tenants: Tenants, partitions: StaticPartitionsDefiniti
                             source_db: SourceDatabase) -> MaterializeResult:
         tenant = tenants.by_id(context.partition_key)
         rows_now, summary = sync_tenant(context, config, warehouse, source_db, tenant)
-        if rows_now is None:  # not known from the load itself
-            rows_now = warehouse.row_count(conversas_analytics_raw, {"tenant_id": tenant.id})
         return MaterializeResult(metadata=materialization_metadata(conversas_analytics_raw, rows_now, **summary))
 
     return [conversas_analytics]

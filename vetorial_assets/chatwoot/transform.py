@@ -10,6 +10,11 @@ back to COPY as they are. Letting pandas infer dtypes and turning
 timestamps into datetime64 and back cost more than extracting the rows. Only values that
 are not already UTC-aware datetimes (naive ones, strings from other sources) go through
 pandas' parser.
+
+A value given as `bytes` is a column the source read undecoded (SourceDatabase.stream's
+`wire`: the binary format of a type the warehouse column shares), moved into the
+warehouse as it is; so are the columns this module does not look at. The key, account,
+watermark and creation columns must come decoded.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ LOCAL_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 
 
 _NONE = type(None)
+_WIRE = {bytes, _NONE}
+# Read here (keys, tenant, watermark, local date): never passed as wire bytes.
+DECODED_COLUMNS = ("conversation_id", "account_id", "conversation_updated_at", "conversation_created_at")
 
 
 def _objects(values: Iterable, n: int) -> np.ndarray:
@@ -56,6 +64,8 @@ def _utc(values: np.ndarray) -> np.ndarray:
     # The driver's own values (aware datetimes in UTC) pass untouched; this check runs in C
     # (map/set), not a Python loop per value. Anything else is converted value by value.
     types = set(map(type, values))
+    if types <= _WIRE:
+        return values  # a binary timestamptz is an instant: nothing to convert
     if types <= {datetime, _NONE}:
         present = values[values != None] if _NONE in types else values  # noqa: E711 (elementwise)
         if set(map(attrgetter("tzinfo"), present)) <= {UTC}:
@@ -94,7 +104,7 @@ def to_raw_frame(rows: Sequence[tuple], columns: Sequence[str], tenant_id: str) 
             converted = _utc(values)
             if converted is not values:
                 out[:, j] = converted
-        elif name == "labels" and not set(map(type, values)) <= {list, _NONE}:
+        elif name == "labels" and not set(map(type, values)) <= {list, bytes, _NONE}:
             out[:, j] = _objects(map(_labels, values), n)
     updated = out[:, columns.index("conversation_updated_at")]
     if None in updated.tolist():
