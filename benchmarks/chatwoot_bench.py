@@ -107,23 +107,26 @@ def source_count_since(conninfo: str, account: int, inboxes: tuple[int, ...], si
             (account, list(inboxes), since)).fetchone()[0]
 
 
-def phases(source_url: str, chunk: int | None) -> tuple[float, float]:
+def phases(source_url: str, warehouse_conninfo: str, chunk: int | None) -> tuple[float, float]:
     """Seconds to stream every tenant from the source as the asset does (unordered, same
-    chunks, no transform), and seconds spent inside to_raw_frame on a second pass."""
+    chunks, the same columns read undecoded, no transform), and seconds spent inside
+    to_raw_frame on a second pass."""
     from resources.gc_control import gc_paused
     from resources.source_db import SourceDatabase
-    from vetorial_assets.chatwoot.assets import ChatwootSyncConfig
+    from vetorial_assets.chatwoot.assets import ChatwootSyncConfig, _target, _wire_columns
     from vetorial_assets.chatwoot.transform import SOURCE_COLUMNS, to_raw_frame
 
     chunk_rows = chunk or ChatwootSyncConfig().chunk_rows
     source = SourceDatabase(url=source_url)
+    with psycopg.connect(warehouse_conninfo) as conn:
+        wire = _wire_columns(source.describe(), _target(conn), conn)
     extract_s = transform_s = 0.0
     for transform in (False, True):
         start = time.perf_counter()
         with gc_paused():
             for tenant, (account, inboxes) in TENANTS.items():
                 for rows in source.stream(SOURCE_COLUMNS, account, list(inboxes), None, chunk_rows=chunk_rows,
-                                          ordered=False):
+                                          ordered=False, wire=wire):
                     if transform:
                         started = time.perf_counter()
                         to_raw_frame(rows, SOURCE_COLUMNS, tenant)
@@ -228,7 +231,7 @@ def main() -> None:
 
         extract_s = transform_s = None
         if args.phases:
-            extract_s, transform_s = phases(server.url(src_db), args.chunk)
+            extract_s, transform_s = phases(server.url(src_db), wh_info, args.chunk)
     finally:
         stack.close()
         with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:

@@ -27,8 +27,8 @@ log = logging.getLogger("vetorial.warehouse")
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 # Warehouses (by URL) whose schema this process already ensured: Dagster builds a new
-# resource for every run, and the DDL pass (checks, view replaced, commit) cost every
-# in-process run more than a small incremental load's own statements.
+# resource for every run, and the DDL pass (a dozen catalog checks, the views replaced, a
+# commit: ~12 ms) ran again in every run of a process.
 _schemas_ready: set[str] = set()
 
 

@@ -91,22 +91,22 @@ def _load(conn, target: TargetTable, chunks, tenant: Tenant, logger, had_rows: b
       rows are there, instead of staging and merging (measured: a 333k-row tenant after a
       666k-row one, 12 s -> 5 s); if a key clashed anyway, the load fails with a LoadError
       and nothing is written;
-    - a tenant that has rows has a non-empty account: no need to look (a scan through the
-      other tenants' rows).
+    - a tenant that has rows has a non-empty account (no need to look: a scan through the
+      other tenants' rows), and the source sends each of its keys once: its chunks are
+      merged one by one in this transaction, each merge running while the source computes
+      the next chunk rather than all of them after the whole read (the first chunks are
+      small, see SourceDatabase.stream).
     """
     if had_rows:
         return LoadResult.total(target.qualified, (
             loader.load(conn, target, [chunk], logger=logger, direct=False, wire=wire) for chunk in chunks))
-    return loader.load(conn, target, chunks, logger=logger, chunks_use_conn=False, direct=not had_rows,
+    return loader.load(conn, target, chunks, logger=logger, chunks_use_conn=False,
                        direct_scope={"account_id": tenant.chatwoot.account_id}, wire=wire)
 
 
-def _table_ident() -> sql.Identifier:
-    return sql.Identifier(conversas_analytics_raw.schema, conversas_analytics_raw.name)
-
-
 def _row_count(conn, tenant_id: str) -> int:
-    return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE tenant_id = %s").format(_table_ident()),
+    table = sql.Identifier(conversas_analytics_raw.schema, conversas_analytics_raw.name)
+    return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE tenant_id = %s").format(table),
                         (tenant_id,)).fetchone()[0]
 
 
@@ -136,7 +136,8 @@ def _mark_deleted(conn, tenant: Tenant, keys: list[np.ndarray]) -> int:
     return deleted
 
 
-def _rows_now(context, conn, tenant_id: str, had_rows: bool, read_all: bool, last_run, counts) -> int:
+def _rows_now(context, conn, tenant_id: str, counts: control.RunCounts, had_rows: bool, read_all: bool,
+              last_run_id: str | None) -> int:
     """The tenant's row count after this load. A first load's is the batch's. An incremental
     one adds its inserts to the count the last committing run reported (rows are marked
     deleted, never removed, and the lock kept other runs out since): counting the tenant's
@@ -144,7 +145,7 @@ def _rows_now(context, conn, tenant_id: str, had_rows: bool, read_all: bool, las
     last run unknown to this Dagster instance, count."""
     if not had_rows:
         return counts.extracted
-    reported = None if read_all else _reported_row_count(context, tenant_id, last_run and last_run[0])
+    reported = None if read_all else _reported_row_count(context, tenant_id, last_run_id)
     return reported + counts.inserted if reported is not None else _row_count(conn, tenant_id)
 
 
@@ -177,14 +178,14 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
         with warehouse.transaction() as conn, gc_paused():
             advisory_xact_lock(conn, asset_key, tenant.id, timeout_seconds=config.lock_wait_seconds)
             # Re-read under the lock: a run that waited continues from the first one's watermark.
-            watermark = conn.execute(_sql("last_watermark.sql"),
-                                     {"asset_key": asset_key, "tenant_id": tenant.id}).fetchone()[0]
-            last_run = conn.execute(_sql("last_success.sql"), {"asset_key": asset_key, "tenant_id": tenant.id}).fetchone()
+            params = {"asset_key": asset_key, "tenant_id": tenant.id}
+            watermark = conn.execute(_sql("last_watermark.sql"), params).fetchone()[0]
+            last_run = conn.execute(_sql("last_success.sql"), params).fetchone()
             full = config.full_refresh or watermark is None
             read_all = full or config.reconcile
             since = None if read_all else watermark - timedelta(minutes=config.overlap_minutes)
             newest = [watermark]
-            # A tenant's rows are only ever committed with a success row carrying their newest
+            # A tenant's rows are committed only with a success row carrying their newest
             # updated_at, and never removed (deletions are marked): it has rows exactly when it
             # has a watermark. Deletions are marked against the keys of the very snapshot just
             # read. When the warehouse held nothing for the tenant before this transaction,
@@ -214,7 +215,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             counts.add(result)
             if keys is not None:
                 counts.deleted = _mark_deleted(conn, tenant, keys)
-            rows_now = _rows_now(context, conn, tenant.id, had_rows, read_all, last_run, counts)
+            rows_now = _rows_now(context, conn, tenant.id, counts, had_rows, read_all, last_run and last_run[0])
             watermark_end = max((w for w in newest if w is not None), default=None)
             control.finish_success(conn, control_id, counts, None if full else watermark, watermark_end,
                                    started, time.monotonic())

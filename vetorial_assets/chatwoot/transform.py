@@ -12,9 +12,8 @@ are not already UTC-aware datetimes (naive ones, strings from other sources) go 
 pandas' parser.
 
 A value given as `bytes` is a column the source read undecoded (SourceDatabase.stream's
-`wire`: the binary format of a type the warehouse column shares), moved into the
-warehouse as it is; so are the columns this module does not look at. The key, account,
-watermark and creation columns must come decoded.
+`wire`: the binary format of a type the warehouse column shares): it is passed on
+untouched. The columns read here (DECODED_COLUMNS) must come decoded.
 """
 
 from __future__ import annotations
