@@ -36,7 +36,6 @@ e.g. `(account_id, (updated_at AT TIME ZONE 'UTC'))` for the sandbox's view, or
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -55,6 +54,7 @@ from pydantic import Field, PrivateAttr
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
+from resources.read_ahead import read_ahead
 from resources.redaction import redact, register_secret
 
 log = logging.getLogger("vetorial.source_db")
@@ -480,46 +480,24 @@ class SourceDatabase(ConfigurableResource):
         # other settings.
         conn.execute("SELECT set_config('cursor_tuple_fraction', '1', true)")
         conn.execute(sql.SQL("DECLARE {} NO SCROLL CURSOR FOR ").format(name) + query, params)
-        results: queue.Queue = queue.Queue(maxsize=1)
-        stop = threading.Event()
 
-        def fetch_ahead() -> None:
+        def fetches() -> Iterator[psycopg.Cursor]:
             size = min(int(chunk_rows), _FIRST_FETCH)
-            try:
-                while not stop.is_set():
-                    cur = conn.cursor(binary=True)
-                    # Rows stay unparsed in the cursor until fetchmany().
-                    cur.execute(sql.SQL("FETCH FORWARD {} FROM {}").format(sql.Literal(size), name))
-                    results.put(cur)
-                    if cur.rowcount < size:  # the cursor is exhausted
-                        results.put(None)
-                        return
-                    size = min(size * 2, int(chunk_rows))
-            except BaseException as exc:  # handed to the consumer and raised there
-                results.put(exc)
-
-        worker = threading.Thread(target=fetch_ahead, name="source-db-fetch", daemon=True)
-        worker.start()
-        try:
             while True:
-                item = results.get()
-                if item is None:
+                cur = conn.cursor(binary=True)
+                # Rows stay unparsed in the cursor until fetchmany().
+                cur.execute(sql.SQL("FETCH FORWARD {} FROM {}").format(sql.Literal(size), name))
+                yield cur
+                if cur.rowcount < size:  # the cursor is exhausted
                     return
-                if isinstance(item, BaseException):
-                    raise item
-                rows: list[tuple] = []
-                while part := item.fetchmany(_PARSE_SLICE):
-                    rows.extend(part)
-                item.close()
-                if rows:
-                    yield rows
-        finally:
-            # Consumer done (or gone): let the worker finish its FETCH before the connection
-            # is rolled back and returned to the pool (the rollback closes the cursor).
-            stop.set()
-            while worker.is_alive():
-                try:
-                    results.get_nowait()
-                except queue.Empty:
-                    pass
-                worker.join(timeout=0.05)
+                size = min(size * 2, int(chunk_rows))
+
+        # read_ahead joins the fetching thread before returning, so its FETCH is over before
+        # the connection is rolled back and returned to the pool.
+        for cur in read_ahead(fetches(), depth=1, name="source-db-fetch"):
+            rows: list[tuple] = []
+            while part := cur.fetchmany(_PARSE_SLICE):
+                rows.extend(part)
+            cur.close()
+            if rows:
+                yield rows
