@@ -6,10 +6,9 @@ with binary COPY into a temporary table; then a single set-based merge applies t
 batch to the target:
 
 1. rows identical to the stored row (ignoring `volatile` audit columns such as fetched_at)
-   are filtered out with an anti-join first, so they are neither rewritten nor WAL-logged
-   (plain `ON CONFLICT … WHERE` still locks and logs every conflicting row);
-2. the rest go through `INSERT … ON CONFLICT (key) DO UPDATE`, and `xmax = 0` tells
-   inserted rows from updated ones (works on PostgreSQL 14+, unlike MERGE … RETURNING);
+   are left alone: neither rewritten nor WAL-logged;
+2. the rest are inserted or updated and counted as such (resources/merge_sql.py: MERGE on
+   PostgreSQL 17+, an anti-join and `INSERT … ON CONFLICT` before);
 3. optionally, rows inside a `scope` (e.g. one account and date range) that are absent
    from the batch are deleted: restating a partition replaces it.
 
@@ -37,6 +36,8 @@ from psycopg.adapt import Dumper
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
+
+from resources.merge_sql import key_match, merge_statement
 
 log = logging.getLogger("vetorial.loader")
 
@@ -499,50 +500,6 @@ def _scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, al
     return sql.SQL(" AND ").join(parts), params
 
 
-def _merge_statement(table: TargetTable, stage: sql.Identifier, cols: list[TargetColumn]) -> sql.Composed:
-    names = [c.name for c in cols]
-    key = list(table.key)
-    compared = [n for n in names if n not in table.key and n not in table.volatile]
-    updated = [n for n in names if n not in table.key]
-    col_list = sql.SQL(", ").join(map(sql.Identifier, names))
-    key_match = sql.SQL(" AND ").join(
-        sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("s", k)) for k in key
-    )
-
-    def row_of(alias: str, cols_: list[str]) -> sql.Composable:
-        return sql.SQL("ROW({})").format(sql.SQL(", ").join(sql.Identifier(alias, c) for c in cols_))
-
-    if compared:
-        same = sql.SQL(" AND {} IS NOT DISTINCT FROM {}").format(row_of("t", compared), row_of("s", compared))
-    else:
-        same = sql.SQL("")
-    if updated:
-        conflict = sql.SQL("DO UPDATE SET {sets}{guard}").format(
-            sets=sql.SQL(", ").join(
-                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updated
-            ),
-            # Guards against a concurrent writer changing the row between filter and upsert.
-            guard=sql.SQL(" WHERE {} IS DISTINCT FROM {}").format(
-                row_of("t", compared), row_of("excluded", compared)) if compared else sql.SQL(""),
-        )
-    else:
-        conflict = sql.SQL("DO NOTHING")
-    return sql.SQL(
-        "WITH changed AS ("
-        " INSERT INTO {target} AS t ({cols})"
-        " SELECT {cols} FROM (SELECT {casts} FROM {stage}) AS s"
-        " WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {key_match}{same})"
-        " ON CONFLICT ({key}) {conflict}"
-        " RETURNING (xmax = 0) AS inserted)"
-        " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM changed"
-    ).format(
-        target=table.ident, cols=col_list, stage=stage, key_match=key_match, same=same,
-        casts=sql.SQL(", ").join(
-            sql.SQL("CAST({c} AS {t}) AS {c}").format(c=sql.Identifier(c.name), t=sql.SQL(c.type_name)) for c in cols),
-        key=sql.SQL(", ").join(map(sql.Identifier, key)), conflict=conflict,
-    )
-
-
 _stage_counter = itertools.count()
 
 
@@ -620,19 +577,18 @@ def load(
     # more than merging a few thousand rows.
     conn.execute(sql.SQL("ANALYZE {} ({})").format(stage, sql.SQL(", ").join(map(sql.Identifier, table.key))))
     try:
-        inserted, updated = conn.execute(_merge_statement(table, stage, planned)).fetchone()
-    except psycopg.errors.CardinalityViolation:
+        inserted, updated = conn.execute(merge_statement(table, stage, planned, conn.info.server_version)).fetchone()
+    except (psycopg.errors.CardinalityViolation, psycopg.errors.UniqueViolation):
+        # A key twice in the batch: updating one stored row twice, or inserting one new key twice.
         raise LoadError(
             f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once"
         ) from None
     deleted = 0
     if replace_scope is not None:
         where, params = _scope_clause(table, replace_scope, "t")
-        key_match = sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("s", k)) for k in table.key)
         cur = conn.execute(
             sql.SQL("DELETE FROM {target} AS t WHERE {where} AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {km})")
-            .format(target=table.ident, where=where, stage=stage, km=key_match),
+            .format(target=table.ident, where=where, stage=stage, km=key_match(table.key)),
             params,
         )
         deleted = cur.rowcount

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from resources import merge_sql
 from resources.loader import LoadError
 from resources.warehouse import Warehouse
 from vetorial_assets.warehouse.tables import insights_meta_ads
@@ -65,7 +66,16 @@ def test_first_load_inserts_everything_and_keeps_nulls(wh):
     assert float(spend) == pytest.approx(sum(round(i * 0.37, 2) for i in range(1000)))
 
 
-def test_same_rows_twice_changes_nothing(wh):
+@pytest.fixture(params=["merge", "insert_on_conflict"])
+def merge_form(request, monkeypatch):
+    """Both statements the merge can run: MERGE (PostgreSQL 17+, the test server) and the
+    anti-join plus INSERT … ON CONFLICT older servers get."""
+    if request.param == "insert_on_conflict":
+        monkeypatch.setattr(merge_sql, "MERGE_RETURNING_SINCE", 10**9)
+    return request.param
+
+
+def test_same_rows_twice_changes_nothing(wh, merge_form):
     df = staging_frame(500)
     wh.load(insights_meta_ads, [df])
     before = table_snapshot(wh)
@@ -75,7 +85,7 @@ def test_same_rows_twice_changes_nothing(wh):
     assert table_snapshot(wh) == before
 
 
-def test_mixed_changes_are_counted(wh):
+def test_mixed_changes_are_counted(wh, merge_form):
     wh.load(insights_meta_ads, [staging_frame(100)])
     changed = staging_frame(30, start=0, spend_bump=1.0)   # 30 updated
     same = staging_frame(50, start=30)                     # 50 unchanged
@@ -120,7 +130,18 @@ def test_duplicate_keys_in_a_batch_are_a_clear_error(wh):
     assert wh.row_count(insights_meta_ads) == 0
 
 
-def test_replace_scope_removes_rows_that_vanished(wh):
+@pytest.mark.parametrize("stored", [False, True], ids=["new-key-twice", "stored-key-twice"])
+def test_duplicate_keys_in_a_merged_batch_are_a_clear_error(wh, merge_form, stored):
+    wh.load(insights_meta_ads, [staging_frame(5)])  # not empty: the next batch is merged
+    before = table_snapshot(wh)
+    start = 0 if stored else 100
+    once, again = staging_frame(3, start=start, spend_bump=1.0), staging_frame(1, start=start, spend_bump=2.0)
+    with pytest.raises(LoadError, match="same key"):
+        wh.load(insights_meta_ads, [once, again])
+    assert table_snapshot(wh) == before
+
+
+def test_replace_scope_removes_rows_that_vanished(wh, merge_form):
     wh.load(insights_meta_ads, [staging_frame(100, account="act_1"), staging_frame(10, start=500, account="act_2")])
     kept = staging_frame(100, account="act_1")
     kept = kept[kept["data"] != date(2025, 1, 3)]  # the API no longer returns that day
