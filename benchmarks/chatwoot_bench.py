@@ -3,8 +3,8 @@
 Measured in one run, on the same server, so the ratios compare like with like:
   source COPY  the extraction limit: `COPY (SELECT * FROM vw_conversations_analytics_final) TO
                STDOUT` of the same source through psycopg, bytes consumed and discarded
-  full         the `chatwoot_sync` job (in-process, ephemeral instance) for every tenant, from an
-               empty warehouse: extract, transform, load, etl_control, materialization
+  full         the `chatwoot_sync` job for every tenant, from an empty warehouse: extract,
+               transform, load, etl_control, materialization
   incremental  1% of the conversations touched (updated_at moved later), then the job again for
                every tenant; checked against ops.etl_control: exactly the touched rows updated,
                nothing inserted, only the overlap window's re-reads counted as unchanged. Run in
@@ -13,11 +13,21 @@ Measured in one run, on the same server, so the ratios compare like with like:
   --phases     (optional, after the above) the same tenants streamed from the source alone, then
                streamed and transformed: what the load step costs is the remainder
 
+Runs go the way the deployment runs them: the sensor (or the daily schedule, or a backfill)
+requests one run per tenant at once, and the instance's QueuedRunCoordinator runs up to
+max_concurrent_runs (4) of them together, each in its own run worker process. Here each
+tenant has a spawned worker process that builds the Definitions from the environment and
+keeps one Dagster instance (ephemeral: the storage backend is not what is measured) for its
+runs, full then incremental, each executed in-process. A phase is timed from the start
+signal to the end of its last run (process start and imports are not a run's work);
+--concurrency 1 runs the tenants one after another. peak_rss_mb is the largest worker's.
+
 The sandbox's bulk seed spreads conversations round robin over inboxes 14, 15 (account 1) and
 21 (account 2); a Chatwoot tenant is one account, so two tenants cover them all and the job
 runs once per tenant (N = rows actually loaded).
 
-Usage: python benchmarks/chatwoot_bench.py --rows 1000000 [--home DIR] [--chunk ROWS] [--phases] [--cold]
+Usage: python benchmarks/chatwoot_bench.py --rows 1000000 [--home DIR] [--chunk ROWS] [--concurrency 4]
+                                           [--phases] [--cold]
 Last line (read by tools):
 chatwoot rows=N full_rps=… source_copy_rps=… vs_source_copy=… incr_s=… incr_vs_full=… peak_rss_mb=…
 """
@@ -25,6 +35,7 @@ chatwoot rows=N full_rps=… source_copy_rps=… vs_source_copy=… incr_s=… i
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import resource
 import tempfile
@@ -35,7 +46,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import psycopg
-from dagster import DagsterInstance
 from psycopg import sql
 
 from resources.embedded import ensure_server
@@ -83,11 +93,79 @@ def run_job(defs, instance, tenant: str, chunk: int | None) -> None:
     assert result.success, f"chatwoot_sync failed for {tenant}"
 
 
-def run_all(defs, instance, chunk: int | None) -> float:
-    start = time.perf_counter()
-    for tenant in TENANTS:
-        run_job(defs, instance, tenant, chunk)
-    return time.perf_counter() - start
+def tenant_worker(tenant: str, chunk: int | None, commands, replies) -> None:
+    """A run worker for one tenant (its own process, as the run launcher gives each run): builds
+    the definitions from the environment, reports ready, then runs the job once per command."""
+    
+    from dagster import DagsterInstance
+
+    from vetorial_assets.definitions import build_definitions
+    from vetorial_assets.instance import INSTANCE_LOG_SETTINGS
+    from vetorial_assets.settings import load_settings
+
+    defs = build_definitions(load_settings())
+    # One instance for the tenant's runs, as a deployment has (its creation is not a run's cost).
+    with DagsterInstance.ephemeral(settings=INSTANCE_LOG_SETTINGS) as instance:
+        replies.put((tenant, "ready", 0.0))
+        for _ in iter(commands.get, None):
+            start = time.perf_counter()
+            try:
+                run_job(defs, instance, tenant, chunk)
+            except BaseException as exc:
+                replies.put((tenant, "failed", f"{type(exc).__name__}: {exc}"))
+                raise
+            replies.put((tenant, "done", time.perf_counter() - start))
+    replies.put((tenant, "peak_rss_mb", peak_rss_mb()))
+
+
+class RunWorkers:
+    """One spawned worker process per tenant; `run_all` runs every tenant's job, at most
+    `concurrency` at once, timed from the start signal to the last run's end."""
+
+    def __init__(self, tenants: list[str], chunk: int | None, concurrency: int):
+        ctx = mp.get_context("spawn")
+        self.replies = ctx.Queue()
+        self.commands = {t: ctx.Queue() for t in tenants}
+        self.procs = [ctx.Process(target=tenant_worker, args=(t, chunk, self.commands[t], self.replies))
+                      for t in tenants]
+        self.waves = [tenants[i:i + concurrency] for i in range(0, len(tenants), concurrency)]
+        for proc in self.procs:
+            proc.start()
+        for _ in tenants:
+            self._reply("ready")
+
+    def _reply(self, kind: str):
+        tenant, got, value = self.replies.get(timeout=1800)
+        if got != kind:
+            raise RuntimeError(f"run worker {tenant}: {value if got == 'failed' else got}")
+        return value
+
+    def run_all(self) -> float:
+        start = time.perf_counter()
+        for wave in self.waves:
+            for tenant in wave:
+                self.commands[tenant].put("run")
+            for _ in wave:
+                self._reply("done")
+        return time.perf_counter() - start
+
+    def __enter__(self) -> "RunWorkers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:  # after close() they have exited; after a failure, stop them
+            proc.kill()
+            proc.join()
+
+    def close(self) -> float:
+        """Stop the workers; the largest one's peak RSS (MB)."""
+        for queue in self.commands.values():
+            queue.put(None)
+        peak = max(self._reply("peak_rss_mb") for _ in self.procs)
+        for proc in self.procs:
+            proc.join()
+            assert proc.exitcode == 0, f"a run worker failed (exit code {proc.exitcode})"
+        return peak
 
 
 def control_rows(conninfo: str, load_type: str) -> dict[str, tuple]:
@@ -158,6 +236,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=None, help="chunk_rows of the job (default: the asset's)")
     parser.add_argument("--home", default=".vetorial-bench")
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="runs at once (the instance's max_concurrent_runs; 1 = one after another)")
     parser.add_argument("--phases", action="store_true", help="also time extract and transform alone")
     parser.add_argument("--cold", action="store_true",
                         help="run the incremental right after the full load (no VACUUM ANALYZE between)")
@@ -188,18 +268,12 @@ def main() -> None:
             "VETORIAL_CHATWOOT_URL": server.url(src_db),
             "VETORIAL_TENANTS_FILE": str(tenants_file),
         })
-        from vetorial_assets.definitions import build_definitions
-        from vetorial_assets.settings import load_settings
-
-        defs = build_definitions(load_settings())
-        # One instance for every run, as a deployment has (its creation is not a run's cost).
-        instance = stack.enter_context(DagsterInstance.ephemeral())
         src_info, wh_info = server.conninfo(src_db), server.conninfo(wh_db)
-
         copy_s, copy_rows, copy_bytes = source_copy(src_info)
         assert copy_rows == seeded, (copy_rows, seeded)
 
-        full_s = run_all(defs, instance, args.chunk)
+        workers = stack.enter_context(RunWorkers(list(TENANTS), args.chunk, args.concurrency))
+        full_s = workers.run_all()
         full = control_rows(wh_info, "full")
         n = sum(r[2] for r in full.values())
         assert set(full) == set(TENANTS) and all(r[0] == "success" for r in full.values()), full
@@ -223,7 +297,8 @@ def main() -> None:
             re_read = source_count_since(src_info, account, inboxes, full[tenant][6] - overlap)
             expected[tenant] = (re_read, 0, touched[tenant], re_read - touched[tenant])
 
-        incr_s = run_all(defs, instance, args.chunk)
+        incr_s = workers.run_all()
+        rss = workers.close()
         incr = control_rows(wh_info, "incremental")
         for tenant, want in expected.items():
             got = incr[tenant]
@@ -239,11 +314,10 @@ def main() -> None:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
 
     full_rps, copy_rps = n / full_s, n / copy_s
-    rss = peak_rss_mb()
     print(f"source COPY     {copy_s:7.2f}s  {copy_rps:10,.0f} rows/s  ({copy_bytes / 2**20:,.0f} MB of text)")
     for tenant, r in full.items():
         print(f"full {tenant:10} {r[7]:7.2f}s  {r[2]:,} inserted (etl_control duration)")
-    print(f"full load       {full_s:7.2f}s  {full_rps:10,.0f} rows/s  (jobs end to end)")
+    print(f"full load       {full_s:7.2f}s  {full_rps:10,.0f} rows/s  (jobs end to end, {args.concurrency} at once)")
     if extract_s is not None:
         # The job overlaps these (the source computes the next chunk while one is transformed
         # and loaded): they do not add up to the full load.

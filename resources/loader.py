@@ -403,7 +403,7 @@ class _QueuedWriter(QueuedLibpqWriter):
         self._queue = queue.Queue(maxsize=64)  # set before the writer thread starts (first write)
 
 
-def _copy_in(cur: psycopg.Cursor, stmt: sql.Composable):
+def _copy_in(cur: psycopg.Cursor, stmt: sql.Composable | bytes):
     """`cur.copy(stmt)` whose data is sent by a writer thread: formatting the next rows goes
     on while the server is still ingesting earlier ones, instead of the two taking turns
     (the send waits without the GIL). Finishing the COPY waits for the queue to drain."""
@@ -503,6 +503,21 @@ def _scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, al
 _stage_counter = itertools.count()
 
 
+def _merge(conn: psycopg.Connection, table: TargetTable, analyze: sql.Composed, merge: sql.Composed) -> tuple[int, int]:
+    """Apply the staged batch: (inserted, updated)."""
+    # The merge's plan needs the batch's size and key statistics (probe the target's key
+    # per row, or scan it): the key columns are enough, and ANALYZE of every column cost
+    # more than merging a few thousand rows.
+    conn.execute(analyze)
+    try:
+        return conn.execute(merge).fetchone()
+    except (psycopg.errors.CardinalityViolation, psycopg.errors.UniqueViolation):
+        # A key twice in the batch: updating one stored row twice, or inserting one new key twice.
+        raise LoadError(
+            f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once"
+        ) from None
+
+
 def load(
     conn: psycopg.Connection,
     table: TargetTable,
@@ -514,6 +529,7 @@ def load(
     chunks_use_conn: bool = True,
     direct_scope: Mapping[str, ScopeValue] | None = None,
     wire: Collection[str] = (),
+    merge_each_chunk: bool = False,
 ) -> LoadResult:
     """Stream `chunks` into `table` on `conn` (inside the caller's transaction).
 
@@ -529,11 +545,16 @@ def load(
     wire: columns whose values are bytes already in the binary format of the column's type
     (e.g. read undecoded from another PostgreSQL with a column of that type): COPYed as
     they are, never decoded here.
+    merge_each_chunk: merge every chunk as it arrives (one stage table, emptied after each
+    merge) instead of the whole batch at the end, so merging overlaps whatever produces the
+    next chunk. For producers that send each key once: a key repeated in a later chunk
+    overwrites the earlier one instead of failing. Not with replace_scope.
     """
+    if merge_each_chunk and replace_scope is not None:
+        raise ValueError("merge_each_chunk cannot be combined with replace_scope: the stage holds one chunk")
     stage = sql.Identifier(f"_stage_{table.name}_{next(_stage_counter)}")
     planned: list[TargetColumn] | None = None
-    rows = 0
-    copy_stmt = None
+    rows = inserted = updated = 0
     chunks = iter(chunks)
     for chunk in chunks:
         if _chunk_len(chunk) == 0 and planned is not None:
@@ -549,8 +570,15 @@ def load(
                 stage, sql.SQL(", ").join(
                     sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(t.name))
                     for c, t in zip(planned, stage_types))))
+            # Composed once per load, not per chunk.
             copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-                stage, sql.SQL(", ").join(sql.Identifier(c.name) for c in planned))
+                stage, sql.SQL(", ").join(sql.Identifier(c.name) for c in planned)).as_bytes(conn)
+            copy_types = _copy_types((t.oid for t in stage_types), (c.name for c in planned), wire)
+            analyze_stmt = sql.SQL("ANALYZE {} ({})").format(
+                stage, sql.SQL(", ").join(map(sql.Identifier, table.key))).as_bytes(conn)
+            merge_stmt = merge_statement(table, stage, planned, conn.info.server_version).as_bytes(conn)
+            # The stage was created in this transaction: TRUNCATE empties it in place.
+            truncate_stmt = sql.SQL("TRUNCATE {}").format(stage).as_bytes(conn)
         else:
             missing = sorted({c.name for c in planned} - set(_chunk_columns(chunk)))
             if missing:
@@ -559,10 +587,14 @@ def load(
         if n == 0:
             continue
         with _copy_in(_copy_cursor(conn, wire), copy_stmt) as copy:
-            copy.set_types(_copy_types((t.oid for t in stage_types), (c.name for c in planned), wire))
+            copy.set_types(copy_types)
             for row in _chunk_rows(chunk, planned, wire):
                 copy.write_row(row)
         rows += n
+        if merge_each_chunk:
+            chunk_inserted, chunk_updated = _merge(conn, table, analyze_stmt, merge_stmt)
+            inserted, updated = inserted + chunk_inserted, updated + chunk_updated
+            conn.execute(truncate_stmt)
 
     if planned is None:
         # No input at all: nothing to merge, but a replace still empties the scope.
@@ -572,17 +604,8 @@ def load(
         cur = conn.execute(sql.SQL("DELETE FROM {} AS t WHERE {}").format(table.ident, where), params)
         return LoadResult(table.qualified, 0, 0, 0, 0, cur.rowcount)
 
-    # The merge's plan needs the batch's size and key statistics (probe the target's key
-    # per row, or scan it): the key columns are enough, and ANALYZE of every column cost
-    # more than merging a few thousand rows.
-    conn.execute(sql.SQL("ANALYZE {} ({})").format(stage, sql.SQL(", ").join(map(sql.Identifier, table.key))))
-    try:
-        inserted, updated = conn.execute(merge_statement(table, stage, planned, conn.info.server_version)).fetchone()
-    except (psycopg.errors.CardinalityViolation, psycopg.errors.UniqueViolation):
-        # A key twice in the batch: updating one stored row twice, or inserting one new key twice.
-        raise LoadError(
-            f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once"
-        ) from None
+    if not merge_each_chunk:
+        inserted, updated = _merge(conn, table, analyze_stmt, merge_stmt)
     deleted = 0
     if replace_scope is not None:
         where, params = _scope_clause(table, replace_scope, "t")

@@ -95,6 +95,22 @@ def test_mixed_changes_are_counted(wh, merge_form):
     assert wh.row_count(insights_meta_ads) == 120
 
 
+def test_merging_each_chunk_counts_like_one_merge(wh, merge_form):
+    from resources import loader
+    from resources.warehouse import _table_volatile
+
+    wh.load(insights_meta_ads, [staging_frame(100)])
+    batch = [staging_frame(30, spend_bump=1.0), staging_frame(50, start=30), staging_frame(20, start=1000)]
+    with wh.transaction() as conn:
+        target = loader.describe_table(conn, "staging", "insights_meta_ads", _table_volatile(insights_meta_ads))
+        result = loader.load(conn, target, batch, merge_each_chunk=True)
+    assert (result.rows, result.inserted, result.updated, result.unchanged) == (100, 20, 30, 50)
+    assert wh.row_count(insights_meta_ads) == 120
+    with wh.transaction() as conn:
+        spend = conn.execute("SELECT valor_gasto FROM staging.insights_meta_ads WHERE hash_id = 'h00000003'").fetchone()[0]
+    assert float(spend) == pytest.approx(round(3 * 0.37 + 1.0, 2))
+
+
 def test_error_after_first_chunk_leaves_table_as_before(wh):
     wh.load(insights_meta_ads, [staging_frame(200)])
     before = table_snapshot(wh)

@@ -98,8 +98,7 @@ def _load(conn, target: TargetTable, chunks, tenant: Tenant, logger, had_rows: b
       small, see SourceDatabase.stream).
     """
     if had_rows:
-        return LoadResult.total(target.qualified, (
-            loader.load(conn, target, [chunk], logger=logger, direct=False, wire=wire) for chunk in chunks))
+        return loader.load(conn, target, chunks, logger=logger, direct=False, wire=wire, merge_each_chunk=True)
     return loader.load(conn, target, chunks, logger=logger, chunks_use_conn=False,
                        direct_scope={"account_id": tenant.chatwoot.account_id}, wire=wire)
 
