@@ -503,7 +503,7 @@ def _scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, al
 _stage_counter = itertools.count()
 
 
-def _merge(conn: psycopg.Connection, table: TargetTable, analyze: sql.Composed, merge: sql.Composed) -> tuple[int, int]:
+def _merge(conn: psycopg.Connection, table: TargetTable, analyze: bytes, merge: bytes) -> tuple[int, int]:
     """Apply the staged batch: (inserted, updated)."""
     # The merge's plan needs the batch's size and key statistics (probe the target's key
     # per row, or scan it): the key columns are enough, and ANALYZE of every column cost
