@@ -96,9 +96,19 @@ def test_row_count_metadata_follows_every_run(make_defs, instance, vetorial_env,
     assert sync(defs, instance, reconcile=True).success  # counted; deleted rows are kept, marked
     assert reported(instance) == len(warehouse_rows(vetorial_env)) == 85
     chatwoot_source.add(ACCOUNT, 15, 2, at=later + timedelta(minutes=1))
-    with DagsterInstance.ephemeral() as other:  # the last run is unknown there: counted
+    with DagsterInstance.ephemeral() as other:  # chained from ops.etl_control, not from Dagster's records
         assert sync(defs, other).success
         assert reported(other) == len(warehouse_rows(vetorial_env)) == 87
+    # A last success that recorded no count (written before ops.etl_control had rows_total): counted.
+    with vetorial_env.connect() as conn:
+        conn.execute("UPDATE ops.etl_control SET rows_total = NULL")
+    chatwoot_source.add(ACCOUNT, 14, 1, at=later + timedelta(minutes=2))
+    assert sync(defs, instance).success
+    assert reported(instance) == len(warehouse_rows(vetorial_env)) == 88
+    with vetorial_env.connect() as conn:
+        recorded = conn.execute("SELECT rows_total FROM ops.etl_control WHERE status = 'success' "
+                                "ORDER BY completed_at DESC LIMIT 1").fetchone()[0]
+    assert recorded == 88
 
 
 def test_no_new_data_changes_nothing(make_defs, instance, vetorial_env, chatwoot_source):

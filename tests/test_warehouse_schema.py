@@ -53,3 +53,17 @@ def test_a_fillfactor_chosen_by_hand_is_kept(wh, monkeypatch):
         conn.execute("ALTER TABLE raw.conversas_analytics SET (fillfactor = 70)")
     _rerun(wh, monkeypatch)
     assert _state(wh) == (None, ["fillfactor=70"])
+
+
+def test_an_older_etl_control_gets_rows_total(wh, monkeypatch):
+    def has_column() -> bool:
+        with wh.transaction() as conn:
+            return conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'ops.etl_control'::regclass"
+                                " AND attname = 'rows_total' AND NOT attisdropped").fetchone()[0] == 1
+
+    assert has_column()
+    with wh.transaction() as conn:  # as created before the column existed
+        conn.execute("ALTER TABLE ops.etl_control DROP COLUMN rows_total")
+    assert not has_column()
+    _rerun(wh, monkeypatch)
+    assert has_column()

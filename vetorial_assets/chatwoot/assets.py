@@ -14,7 +14,7 @@ from datetime import timedelta
 from importlib import resources as pkg_resources
 
 import numpy as np
-from dagster import (AssetExecutionContext, AssetKey, AssetRecordsFilter, Config, MaterializeResult,
+from dagster import (AssetExecutionContext, AssetKey, Config, MaterializeResult,
                      StaticPartitionsDefinition, asset)
 from psycopg import sql
 from pydantic import Field
@@ -109,19 +109,6 @@ def _row_count(conn, tenant_id: str) -> int:
                         (tenant_id,)).fetchone()[0]
 
 
-def _reported_row_count(context: AssetExecutionContext, tenant_id: str, run_id: str | None) -> int | None:
-    """The tenant's row count as reported by the run that last committed it (its
-    materialization in this Dagster instance), or None when that is not known here."""
-    if run_id is None:
-        return None
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=RAW_KEY, asset_partitions=[tenant_id]), limit=1).records
-    if not records or records[0].run_id != run_id:
-        return None
-    value = records[0].asset_materialization.metadata.get("dagster/row_count")
-    return value.value if value is not None else None
-
-
 def _mark_deleted(conn, tenant: Tenant, keys: list[np.ndarray]) -> int:
     """Mark the tenant's rows whose key the source snapshot just read did not have."""
     conn.execute("CREATE TEMP TABLE _source_keys (conversation_id bigint PRIMARY KEY) ON COMMIT DROP")
@@ -135,17 +122,18 @@ def _mark_deleted(conn, tenant: Tenant, keys: list[np.ndarray]) -> int:
     return deleted
 
 
-def _rows_now(context, conn, tenant_id: str, counts: control.RunCounts, had_rows: bool, read_all: bool,
-              last_run_id: str | None) -> int:
+def _rows_now(conn, tenant_id: str, counts: control.RunCounts, had_rows: bool, read_all: bool,
+              last_total: int | None) -> int:
     """The tenant's row count after this load. A first load's is the batch's. An incremental
-    one adds its inserts to the count the last committing run reported (rows are marked
-    deleted, never removed, and the lock kept other runs out since): counting the tenant's
-    rows scans the table, longer than loading 1% of them. Full and reconciling runs, or a
-    last run unknown to this Dagster instance, count."""
+    one adds its inserts to the count the last committing run recorded in ops.etl_control
+    (rows are marked deleted, never removed, and the lock kept other runs out since):
+    counting the tenant's rows scans the table, longer than loading 1% of them. Full and
+    reconciling runs count, and so does a run after one that recorded no count."""
     if not had_rows:
         return counts.extracted
-    reported = None if read_all else _reported_row_count(context, tenant_id, last_run_id)
-    return reported + counts.inserted if reported is not None else _row_count(conn, tenant_id)
+    if not read_all and last_total is not None:
+        return last_total + counts.inserted
+    return _row_count(conn, tenant_id)
 
 
 def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, warehouse: Warehouse,
@@ -179,7 +167,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             # Re-read under the lock: a run that waited continues from the first one's watermark.
             params = {"asset_key": asset_key, "tenant_id": tenant.id}
             watermark = conn.execute(_sql("last_watermark.sql"), params).fetchone()[0]
-            last_run = conn.execute(_sql("last_success.sql"), params).fetchone()
+            last = conn.execute(_sql("last_rows_total.sql"), params).fetchone()
             full = config.full_refresh or watermark is None
             read_all = full or config.reconcile
             since = None if read_all else watermark - timedelta(minutes=config.overlap_minutes)
@@ -214,10 +202,10 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             counts.add(result)
             if keys is not None:
                 counts.deleted = _mark_deleted(conn, tenant, keys)
-            rows_now = _rows_now(context, conn, tenant.id, counts, had_rows, read_all, last_run and last_run[0])
+            rows_now = _rows_now(conn, tenant.id, counts, had_rows, read_all, last and last[0])
             watermark_end = max((w for w in newest if w is not None), default=None)
             control.finish_success(conn, control_id, counts, None if full else watermark, watermark_end,
-                                   started, time.monotonic())
+                                   rows_now, started, time.monotonic())
     except BaseException as exc:
         control.finish_failed(engine, control_id, exc, started, time.monotonic(), redact=source_db.redact)
         raise

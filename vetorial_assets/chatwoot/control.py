@@ -51,14 +51,14 @@ def start_run(engine: Engine, *, execution_id: str, asset_key: str, tenant_id: s
 
 
 def finish_success(conn: psycopg.Connection, control_id: int, counts: RunCounts, watermark_start, watermark_end,
-                   started: float, now: float) -> None:
+                   rows_total: int, started: float, now: float) -> None:
     """Runs on the data transaction's connection: commits together with the rows."""
     conn.execute(
         "UPDATE ops.etl_control SET status = 'success', completed_at = %s, watermark_start = %s,"
         " watermark_end = %s, rows_extracted = %s, rows_inserted = %s, rows_updated = %s, rows_unchanged = %s,"
-        " rows_deleted = %s, duration_seconds = %s WHERE id = %s",
+        " rows_deleted = %s, rows_total = %s, duration_seconds = %s WHERE id = %s",
         (datetime.now(timezone.utc), watermark_start, watermark_end, counts.extracted, counts.inserted,
-         counts.updated, counts.unchanged, counts.deleted, round(now - started, 3), control_id),
+         counts.updated, counts.unchanged, counts.deleted, rows_total, round(now - started, 3), control_id),
     )
 
 

@@ -165,6 +165,9 @@ etl_control = Table(
     Column("rows_updated", Integer, nullable=False, server_default=text("0")),
     Column("rows_unchanged", Integer, nullable=False, server_default=text("0")),
     Column("rows_deleted", Integer, nullable=False, server_default=text("0")),
+    # The tenant's rows in the target after a successful run: the next incremental run adds
+    # its inserts instead of counting the tenant.
+    Column("rows_total", BigInteger),
     Column("duration_seconds", Numeric(12, 3)),
     Column("load_type", Text, nullable=False),  # incremental | full
     Column("triggered_by", Text, nullable=False),  # schedule | sensor | manual | backfill
