@@ -487,8 +487,11 @@ class SourceDatabase(ConfigurableResource):
                 cur = conn.cursor(binary=True)
                 # Rows stay unparsed in the cursor until fetchmany().
                 cur.execute(sql.SQL("FETCH FORWARD {} FROM {}").format(sql.Literal(size), name))
+                # Read before handing the cursor over: the consumer closes it, and a closed
+                # cursor's rowcount is -1 (which once ended reads after their first chunk).
+                fetched = cur.rowcount
                 yield cur
-                if cur.rowcount < size:  # the cursor is exhausted
+                if fetched < size:  # the cursor is exhausted
                     return
                 size = min(size * 2, int(chunk_rows))
 

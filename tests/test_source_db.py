@@ -268,6 +268,22 @@ def test_first_fetches_are_small_then_grow_to_chunk_rows(sandbox, source, monkey
     assert sizes == [3, 6, 10, 10, 10, 1]
 
 
+@pytest.mark.parametrize("depth", [0, 1])
+def test_every_chunk_arrives_however_the_fetches_interleave_with_the_consumer(sandbox, source, monkeypatch,
+                                                                              depth):
+    # The consumer parses and closes each FETCH's cursor. With the fetches run inline (or a
+    # fetching thread that checks its cursor late), that close used to come before the
+    # producer read the cursor's row count to tell whether the result was exhausted: it saw
+    # -1 and stopped after the first chunk, a silently short read.
+    from resources import read_ahead as read_ahead_module
+    from resources import source_db
+
+    monkeypatch.setattr(source_db, "read_ahead",
+                        lambda items, depth_=1, name="", **kw: read_ahead_module.read_ahead(items, depth, name))
+    rows = collect(source.stream(CONTRACT, 1, [14, 15], chunk_rows=7))
+    assert rows == expected(sandbox, CONTRACT, 1, [14, 15])
+
+
 # ---------------------------------------------------------------- secrets
 
 def test_password_never_shows(sandbox, make_source):
