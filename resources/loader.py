@@ -503,19 +503,27 @@ def _scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, al
 _stage_counter = itertools.count()
 
 
-def _merge(conn: psycopg.Connection, table: TargetTable, analyze: bytes, merge: bytes) -> tuple[int, int]:
-    """Apply the staged batch: (inserted, updated)."""
-    # The merge's plan needs the batch's size and key statistics (probe the target's key
-    # per row, or scan it): the key columns are enough, and ANALYZE of every column cost
-    # more than merging a few thousand rows.
-    conn.execute(analyze)
+def _merge(conn: psycopg.Connection, table: TargetTable, batch: bytes) -> tuple[int, int]:
+    """Apply the staged batch: (inserted, updated). `batch` is the stage's ANALYZE, the merge
+    and, when merging chunk by chunk, the TRUNCATE that empties the stage, sent as one
+    simple query: one round trip instead of three per chunk (on a busy machine each round
+    trip also waits for the scheduler to wake both sides)."""
+    cur = conn.cursor()
     try:
-        return conn.execute(merge).fetchone()
+        cur.execute(batch)
     except (psycopg.errors.CardinalityViolation, psycopg.errors.UniqueViolation):
         # A key twice in the batch: updating one stored row twice, or inserting one new key twice.
         raise LoadError(
             f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once"
         ) from None
+    counts = None
+    while True:  # one result per statement: the merge's is the one with rows
+        if cur.description is not None:
+            counts = cur.fetchone()
+        if not cur.nextset():
+            break
+    inserted, updated = counts
+    return int(inserted), int(updated)
 
 
 def load(
@@ -574,11 +582,17 @@ def load(
             copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
                 stage, sql.SQL(", ").join(sql.Identifier(c.name) for c in planned)).as_bytes(conn)
             copy_types = _copy_types((t.oid for t in stage_types), (c.name for c in planned), wire)
-            analyze_stmt = sql.SQL("ANALYZE {} ({})").format(
-                stage, sql.SQL(", ").join(map(sql.Identifier, table.key))).as_bytes(conn)
-            merge_stmt = merge_statement(table, stage, planned, conn.info.server_version).as_bytes(conn)
-            # The stage was created in this transaction: TRUNCATE empties it in place.
-            truncate_stmt = sql.SQL("TRUNCATE {}").format(stage).as_bytes(conn)
+            merge_batch = [
+                # The merge's plan needs the batch's size and key statistics (probe the
+                # target's key per row, or scan it): the key columns are enough, and ANALYZE
+                # of every column cost more than merging a few thousand rows.
+                sql.SQL("ANALYZE {} ({})").format(stage, sql.SQL(", ").join(map(sql.Identifier, table.key))),
+                merge_statement(table, stage, planned, conn.info.server_version),
+            ]
+            if merge_each_chunk:
+                # The stage was created in this transaction: TRUNCATE empties it in place.
+                merge_batch.append(sql.SQL("TRUNCATE {}").format(stage))
+            merge_batch = sql.SQL("; ").join(merge_batch).as_bytes(conn)
         else:
             missing = sorted({c.name for c in planned} - set(_chunk_columns(chunk)))
             if missing:
@@ -592,9 +606,8 @@ def load(
                 copy.write_row(row)
         rows += n
         if merge_each_chunk:
-            chunk_inserted, chunk_updated = _merge(conn, table, analyze_stmt, merge_stmt)
+            chunk_inserted, chunk_updated = _merge(conn, table, merge_batch)
             inserted, updated = inserted + chunk_inserted, updated + chunk_updated
-            conn.execute(truncate_stmt)
 
     if planned is None:
         # No input at all: nothing to merge, but a replace still empties the scope.
@@ -605,7 +618,7 @@ def load(
         return LoadResult(table.qualified, 0, 0, 0, 0, cur.rowcount)
 
     if not merge_each_chunk:
-        inserted, updated = _merge(conn, table, analyze_stmt, merge_stmt)
+        inserted, updated = _merge(conn, table, merge_batch)
     deleted = 0
     if replace_scope is not None:
         where, params = _scope_clause(table, replace_scope, "t")
