@@ -96,7 +96,6 @@ def run_job(defs, instance, tenant: str, chunk: int | None) -> None:
 def tenant_worker(tenant: str, chunk: int | None, commands, replies) -> None:
     """A run worker for one tenant (its own process, as the run launcher gives each run): builds
     the definitions from the environment, reports ready, then runs the job once per command."""
-    
     from dagster import DagsterInstance
 
     from vetorial_assets.definitions import build_definitions
