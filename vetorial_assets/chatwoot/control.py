@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import psycopg
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 
 from resources.loader import LoadResult
@@ -33,12 +33,6 @@ class RunCounts:
         self.inserted += result.inserted
         self.updated += result.updated
         self.unchanged += result.unchanged
-
-
-def last_watermark(conn, asset_key: str, tenant_id: str) -> datetime | None:
-    stmt = select(func.max(etl_control.c.watermark_end)).where(
-        etl_control.c.asset_key == asset_key, etl_control.c.tenant_id == tenant_id, etl_control.c.status == "success")
-    return conn.execute(stmt).scalar_one_or_none()
 
 
 def start_run(engine: Engine, *, execution_id: str, asset_key: str, tenant_id: str, load_type: str,
