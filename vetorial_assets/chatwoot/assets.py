@@ -144,8 +144,9 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
     warehouse.ensure_schema()
     engine = warehouse.engine()
     started = time.monotonic()
+    params = {"asset_key": asset_key, "tenant_id": tenant.id}
     with warehouse.transaction() as conn:
-        previous = conn.execute(_sql("last_watermark.sql"), {"asset_key": asset_key, "tenant_id": tenant.id}).fetchone()[0]
+        previous, _ = conn.execute(_sql("tenant_state.sql"), params).fetchone()
     full = config.full_refresh or previous is None
     control_id = control.start_run(
         engine, execution_id=context.run.run_id, asset_key=asset_key, tenant_id=tenant.id,
@@ -165,9 +166,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
         with warehouse.transaction() as conn, gc_paused():
             advisory_xact_lock(conn, asset_key, tenant.id, timeout_seconds=config.lock_wait_seconds)
             # Re-read under the lock: a run that waited continues from the first one's watermark.
-            params = {"asset_key": asset_key, "tenant_id": tenant.id}
-            watermark = conn.execute(_sql("last_watermark.sql"), params).fetchone()[0]
-            last = conn.execute(_sql("last_rows_total.sql"), params).fetchone()
+            watermark, last_total = conn.execute(_sql("tenant_state.sql"), params).fetchone()
             full = config.full_refresh or watermark is None
             read_all = full or config.reconcile
             since = None if read_all else watermark - timedelta(minutes=config.overlap_minutes)
@@ -202,7 +201,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             counts.add(result)
             if keys is not None:
                 counts.deleted = _mark_deleted(conn, tenant, keys)
-            rows_now = _rows_now(conn, tenant.id, counts, had_rows, read_all, last and last[0])
+            rows_now = _rows_now(conn, tenant.id, counts, had_rows, read_all, last_total)
             watermark_end = max((w for w in newest if w is not None), default=None)
             control.finish_success(conn, control_id, counts, None if full else watermark, watermark_end,
                                    rows_now, started, time.monotonic())

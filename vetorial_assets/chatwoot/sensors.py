@@ -32,8 +32,8 @@ def build_chatwoot_sensor(tenants: Tenants, job, minimum_interval_seconds: int =
             if source_max is None:
                 continue
             with warehouse.transaction() as conn:
-                stored = conn.execute(_sql("last_watermark.sql"),
-                                      {"asset_key": RAW_KEY.to_user_string(), "tenant_id": tenant.id}).fetchone()[0]
+                stored, _ = conn.execute(_sql("tenant_state.sql"),
+                                         {"asset_key": RAW_KEY.to_user_string(), "tenant_id": tenant.id}).fetchone()
             seen = source_max.isoformat()
             if (stored is None or source_max > stored) and cursor.get(tenant.id) != seen:
                 cursor[tenant.id] = seen
