@@ -98,11 +98,17 @@ class Warehouse(ConfigurableResource):
     # ---------------------------------------------------------------- schema
 
     def ensure_schema(self) -> None:
-        """Create schemas, tables and views if missing (idempotent, safe under concurrency);
-        once per process and warehouse."""
+        """Create schemas, tables and views if missing, and apply pending migrations
+        (idempotent, safe under concurrency); once per process and warehouse.
+
+        Order: tables `create_all` lacks are created in their current form; the numbered
+        migrations (vetorial_assets/warehouse/migrations) bring older tables there, each
+        once; then the views are re-created (a migration may drop one that depends on a
+        column it alters)."""
         url = self.resolved_url()
         if url in _schemas_ready:
             return
+        from vetorial_assets.warehouse import migrate
         from vetorial_assets.warehouse.tables import SCHEMAS, metadata
 
         with self.engine().begin() as conn:
@@ -110,8 +116,15 @@ class Warehouse(ConfigurableResource):
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('vetorial/ddl', 0))"))
             for schema in SCHEMAS:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))  # constant names
+            existing = conn.execute(
+                text("SELECT count(*) FROM unnest(CAST(:names AS text[])) AS t(name) WHERE to_regclass(name) IS NOT NULL"),
+                {"names": [t.fullname for t in metadata.sorted_tables]}).scalar_one()
             metadata.create_all(conn, checkfirst=True)
-            for sql_file in sorted(pkg_resources.files("vetorial_assets.warehouse").joinpath("sql").iterdir()):
+            applied = migrate.apply_pending(conn, fresh=existing == 0)
+            if applied:
+                log.info("warehouse %s: applied migration(s) %s", self.describe(), ", ".join(applied))
+            for sql_file in sorted(pkg_resources.files("vetorial_assets.warehouse").joinpath("sql").iterdir(),
+                                   key=lambda f: f.name):
                 if sql_file.name.endswith(".sql"):
                     conn.exec_driver_sql(sql_file.read_text(encoding="utf-8"))
         _schemas_ready.add(url)
