@@ -21,6 +21,7 @@ from sqlalchemy import Engine, Table, create_engine, make_url, text
 
 from resources import loader
 from resources.embedded import WAREHOUSE_DB, ensure_server
+from resources.rejections import Quarantine
 
 log = logging.getLogger("vetorial.warehouse")
 
@@ -60,6 +61,16 @@ def shared_engine(url: str, **kwargs: Any) -> Engine:
 
 def _table_volatile(table: Table) -> frozenset[str]:
     return frozenset(c.name for c in table.columns if c.info.get("volatile"))
+
+
+def _table_pii(table: Table) -> frozenset[str]:
+    return frozenset(c.name for c in table.columns if c.info.get("pii"))
+
+
+def describe_target(conn: psycopg.Connection, table: Table) -> loader.TargetTable:
+    """The load path's view of `table`: the catalog's columns and key, plus the contract's
+    volatile and personal-data columns."""
+    return loader.describe_table(conn, table.schema, table.name, _table_volatile(table), _table_pii(table))
 
 
 class Warehouse(ConfigurableResource):
@@ -140,24 +151,28 @@ class Warehouse(ConfigurableResource):
         lock: tuple[str, ...] | None = None,
         logger: Any = log,
         conn: psycopg.Connection | None = None,
+        quarantine: Quarantine | None = None,
     ) -> loader.LoadResult:
         """Load `chunks` into `table` in one transaction (or in `conn`'s, if given).
 
         lock: (asset, partition) parts of an advisory lock held until commit, so two runs of
         the same partition serialize instead of interleaving.
+        quarantine: who is loading, for the values the table cannot store (recorded in
+        ops.rejected_values in the same transaction; see loader.load).
         """
         self.ensure_schema()
         if conn is not None:  # the caller's connection: the chunks may be read from it
-            return self._load_on(conn, table, chunks, replace_scope, lock, logger, chunks_use_conn=True)
+            return self._load_on(conn, table, chunks, replace_scope, lock, logger, True, quarantine)
         with self.transaction() as tx:  # opened here: nothing else can be using it
-            return self._load_on(tx, table, chunks, replace_scope, lock, logger, chunks_use_conn=False)
+            return self._load_on(tx, table, chunks, replace_scope, lock, logger, False, quarantine)
 
-    def _load_on(self, conn, table, chunks, replace_scope, lock, logger, chunks_use_conn) -> loader.LoadResult:
+    def _load_on(self, conn, table, chunks, replace_scope, lock, logger, chunks_use_conn,
+                 quarantine) -> loader.LoadResult:
         if lock:
             loader.advisory_xact_lock(conn, *lock)
-        target = loader.describe_table(conn, table.schema, table.name, _table_volatile(table))
+        target = describe_target(conn, table)
         return loader.load(conn, target, chunks, replace_scope=replace_scope, logger=logger,
-                           chunks_use_conn=chunks_use_conn)
+                           chunks_use_conn=chunks_use_conn, quarantine=quarantine)
 
     def row_count(self, table: Table, where: Mapping[str, Any] | None = None) -> int:
         from sqlalchemy import func, select
