@@ -235,8 +235,8 @@ def _nulls(values: Sequence, j: int) -> list[_Problem]:
 
 
 def _check_object_column(values: np.ndarray, j: int, plan: _Plan) -> tuple[np.ndarray, list[_Problem]]:
-    values = vc.normalize_missing(values)
-    checked = vc.check_objects(values, plan.types[j], numbers_as_float=plan.names[j] in plan.as_float)
+    values, types = vc.normalize_missing(values)
+    checked = vc.check_objects(values, plan.types[j], numbers_as_float=plan.names[j] in plan.as_float, types=types)
     problems = [(i, j, reason, values[i]) for i, reason in zip(checked.bad, checked.reasons)]
     return checked.values, problems
 

@@ -37,7 +37,12 @@ def shown_value(value: Any, pii: bool = False) -> str | None:
     """The value as recorded: masked when personal data, else its text cut to VALUE_CHARS."""
     if value is None:
         return None
-    text = value if isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        text = repr(value)
     if pii:
         return f"<masked {type(value).__name__}: {len(text)} characters>"
     length = len(text)

@@ -130,8 +130,9 @@ class Checked:
 
 
 def show(value: Any, limit: int = 60) -> str:
-    """A short printable form of a value for a reason text."""
-    text = repr(value)
+    """A short printable form of a value for a reason text (numbers as written, text quoted)."""
+    number = isinstance(value, (int, float, Decimal, np.number)) and not isinstance(value, (bool, np.bool_))
+    text = str(value) if number else repr(value)
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
@@ -143,19 +144,20 @@ def value_types(values) -> set[type]:
     return set(map(type, values))
 
 
-def normalize_missing(values: np.ndarray) -> np.ndarray:
-    """None for every missing-value marker (None, float NaN, NaT, NA); a Decimal NaN is a
-    value (numeric stores it). Looks at values one by one only when a marker type occurs."""
+def normalize_missing(values: np.ndarray) -> tuple[np.ndarray, set[type]]:
+    """None for every missing-value marker (None, float NaN, NaT, NA), and the value types
+    after that; a Decimal NaN is a value (numeric stores it). Looks at values one by one
+    only when a marker type occurs."""
     types = value_types(values)
     if not any(issubclass(t, float) or t in _MISSING_TYPES for t in types):
-        return values
+        return values, types
     mask = pd.isna(values)
     if not mask.any():
-        return values
+        return values, types
     out = values.copy()
     out[mask] = [None if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v) else v
                  for v in out[mask]]
-    return out
+    return out, value_types(out)
 
 
 def _present(values: np.ndarray, types: set[type]) -> np.ndarray:
@@ -507,11 +509,14 @@ def _check_array_objects(values: np.ndarray, types: set[type], ctype: ColumnType
 # --------------------------------------------------------------------------- entry points
 
 
-def check_objects(values: np.ndarray, ctype: ColumnType, *, numbers_as_float: bool = False) -> Checked:
+def check_objects(values: np.ndarray, ctype: ColumnType, *, numbers_as_float: bool = False,
+                  types: set[type] | None = None) -> Checked:
     """Check (and convert, where a value needs it for the binary dumper) a 1-D object array
-    whose NULLs are None (see normalize_missing). `numbers_as_float`: a numeric column
-    staged as float8 (its values must be floats); otherwise numeric takes Decimal/int."""
-    types = value_types(values)
+    whose NULLs are None (see normalize_missing, which also gives `types`, the set of value
+    types). `numbers_as_float`: a numeric column staged as float8 (its values must be
+    floats); otherwise numeric takes Decimal/int."""
+    if types is None:
+        types = value_types(values)
     if types <= {_NONE}:
         return Checked(values)
     kind = ctype.kind

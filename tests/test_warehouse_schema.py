@@ -184,3 +184,15 @@ def test_migrations_run_under_the_lock_once_when_processes_race(old_wh, monkeypa
     assert not errors
     assert _recorded(old_wh) == VERSIONS
 
+
+
+def test_the_contract_types_are_the_catalog_types(wh):
+    # What `vetorial doctor` compares a source with, column for column what the warehouse has.
+    from vetorial_assets.warehouse.contract import column_types
+    from vetorial_assets.warehouse.tables import metadata
+
+    catalog = {}
+    for table, column, type_text in _query(wh, COLUMNS):
+        catalog.setdefault(table, {})[column] = type_text
+    for table in metadata.sorted_tables:
+        assert column_types(table) == catalog[table.fullname], table.fullname
