@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import math
 import queue
 import struct
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -641,6 +640,7 @@ def _copy_direct(conn: psycopg.Connection, plan: _Plan, first_chunk: Chunk, chun
                     tally.add(prepared)
                     _write_rows(copy, prepared.rows, plan)
                     rows += prepared.count
+                    del prepared  # its row values: freed before the next chunk is made
     except psycopg.errors.UniqueViolation:
         raise LoadError(
             f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once, "
@@ -818,6 +818,7 @@ def _load(conn, table: TargetTable, chunks, tally: _Tally, *, replace_scope, log
         except psycopg.errors.DataError as exc:
             raise _server_refused(table, exc) from None
         rows += prepared.count
+        del prepared  # its row values: freed before the merge and the next chunk
         if merge_each_chunk:
             chunk_inserted, chunk_updated = _merge(conn, table, merge_batch)
             inserted, updated = inserted + chunk_inserted, updated + chunk_updated

@@ -16,7 +16,7 @@ from psycopg import sql
 from asset_checks.rejected_values import REJECTED_VALUES
 from vetorial_assets.chatwoot import source_types
 from vetorial_assets.chatwoot.schedules import JOB_NAME
-from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME, _sql_text
+from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME
 
 KEY = AssetKey(["raw", "conversas_analytics"])
 OP = "raw__conversas_analytics"
@@ -75,9 +75,7 @@ def _replace_view(source, special: dict[str, int]) -> None:
 
 
 def _restore_view(source) -> None:
-    with source.connect() as conn:
-        conn.execute(_sql_text("chatwoot_view.sql"))
-        conn.commit()
+    source.create()  # the sandbox's schema and view again (idempotent): the source is fixed
 
 
 def _warehouse(db) -> dict[int, tuple]:
