@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, MultiPartitionKey, RunsFilter, instance_for_test
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter, instance_for_test
 # Private Dagster entry points (no public API drives the daemons in-process); pinned by dagster<1.14.
 from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
@@ -34,7 +34,7 @@ from dagster._daemon.daemon import get_default_daemon_logger
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from vetorial_assets.partitions import DATE_DIM, IG_ACCOUNT_DIM
+from vetorial_assets.partitions import partition_key as account_day_key
 from vetorial_assets.sandbox.graph_data import sandbox_today
 
 ACCOUNTS = ("17841400000000001", "17841400000000002", "17841400000000003")
@@ -88,7 +88,7 @@ def workspace(queued_instance):
 
 
 def partition_key(day: date, account: str) -> str:
-    return str(MultiPartitionKey({DATE_DIM: day.isoformat(), IG_ACCOUNT_DIM: account}))
+    return account_day_key(account, day.isoformat())
 
 
 def launch_backfill_as_the_ui_does(workspace, keys: list[str]) -> str:

@@ -14,7 +14,7 @@ from .instagram.assets import build_instagram_assets
 from .instagram.schedules import build_instagram_schedule
 from .meta.assets import build_meta_assets
 from .meta.schedules import build_meta_schedule
-from .partitions import IG_ACCOUNT_DIM, by_tenant, date_by_account
+from .partitions import by_tenant, date_by_account
 from .settings import Settings, load_settings
 from .tenants import Tenants, load_tenants
 
@@ -27,7 +27,7 @@ def build_definitions(settings: Settings | None = None, tenants: Tenants | None 
     meta_assets = build_meta_assets(tenants, meta_partitions)
     meta_job, meta_schedule = build_meta_schedule(meta_partitions, settings.meta_lookback_days)
 
-    ig_partitions = date_by_account(settings.partitions_start, tenants.instagram_accounts, IG_ACCOUNT_DIM)
+    ig_partitions = date_by_account(settings.partitions_start, tenants.instagram_accounts)
     ig_assets = build_instagram_assets(tenants, ig_partitions)
     ig_job, ig_schedule = build_instagram_schedule(ig_partitions)
 

@@ -12,7 +12,7 @@ from dagster import (
     schedule,
 )
 
-from ..partitions import IG_ACCOUNT_DIM, range_tags
+from ..partitions import ACCOUNT_DIM, range_tags
 from ..run_tags import TRIGGERED_BY_TAG
 from ..settings import DEFAULT_TIMEZONE
 from .assets import RAW_KEY
@@ -32,10 +32,10 @@ def build_instagram_schedule(partitions: MultiPartitionsDefinition):
         now = context.scheduled_execution_time or datetime.now(ZoneInfo(DEFAULT_TIMEZONE))
         today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
         first, last = (today - timedelta(days=LATE_DAYS)).isoformat(), (today - timedelta(days=1)).isoformat()
-        for account in partitions.get_partitions_def_for_dimension(IG_ACCOUNT_DIM).get_partition_keys():
+        for account in partitions.get_partitions_def_for_dimension(ACCOUNT_DIM).get_partition_keys():
             yield RunRequest(
                 run_key=f"{account}:{today.isoformat()}",
-                tags={**range_tags(IG_ACCOUNT_DIM, account, first, last), TRIGGERED_BY_TAG: "schedule"},
+                tags={**range_tags(account, first, last), TRIGGERED_BY_TAG: "schedule"},
             )
 
     return job, instagram_follows_daily

@@ -46,7 +46,7 @@ def build_meta_schedule(partitions: MultiPartitionsDefinition, lookback_days: in
         for account in accounts:
             yield RunRequest(
                 run_key=f"{account}:{now.isoformat()}",
-                tags={**range_tags(ACCOUNT_DIM, account, days[0], days[-1]), TRIGGERED_BY_TAG: "schedule"},
+                tags={**range_tags(account, days[0], days[-1]), TRIGGERED_BY_TAG: "schedule"},
             )
 
     return job, meta_ads_every_4_hours
