@@ -362,16 +362,12 @@ class SourceDatabase(ConfigurableResource):
     def verify_schema(self, required: Sequence[str], rel: SourceRelation | None = None) -> list[str]:
         """Check the relation (`rel`: as already described) has every `required` column (plus
         key, watermark and tenant columns). Raises SourceSchemaError naming all missing ones at
-        once; returns (and logs a warning about) the columns the source has beyond those, e.g.
-        new ones to consider."""
+        once; returns the columns the source has beyond those, e.g. new ones to consider (the
+        caller reports them, once: the sync as a run warning, doctor in its report)."""
         rel = rel or self.describe()
         self._check(rel, required)
         wanted = set(self.required_columns(required))
-        extra = [c for c in rel.columns if c not in wanted]
-        if extra:
-            log.warning("source relation %s has %d column(s) the ETL does not read: %s",
-                        rel.qualified, len(extra), ", ".join(extra))
-        return extra
+        return [c for c in rel.columns if c not in wanted]
 
     def write_access(self) -> WriteAccess:
         """Whether the configured role could write to the relation or the tables it reads
