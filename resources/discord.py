@@ -61,6 +61,21 @@ class DiscordNotifier(ConfigurableResource):
     def enabled(self) -> bool:
         return bool(self.webhook_url)
 
+    def check(self) -> str:
+        """Ask Discord about the webhook without posting (GET on a webhook URL describes it).
+        Raises with a redacted message when it does not answer 200; never returns the body,
+        which repeats the token."""
+        register_url_secret(self.webhook_url, secret_segments=2)
+        install_log_redaction("vetorial.discord", "urllib3.connectionpool")
+        try:
+            response = requests.get(self.webhook_url, timeout=self.timeout_seconds)
+        except requests.RequestException as exc:
+            raise RuntimeError(f"Discord webhook unreachable: {redact(exc)}") from None
+        if response.status_code != 200:
+            raise RuntimeError(f"Discord answered HTTP {response.status_code} for the webhook "
+                               "(401/404: wrong or deleted webhook)")
+        return "Discord knows the webhook (HTTP 200)"
+
     def send(self, alert: Alert) -> bool:
         if not self.webhook_url:
             log.info("Discord alert skipped (VETORIAL_DISCORD_WEBHOOK_URL unset): %s", alert.title)
