@@ -119,10 +119,22 @@ def test_sixty_days_for_three_accounts_is_three_runs(workspace, queued_instance:
     assert len(asked) == 180 and set(asked.values()) == {1}
 
 
+def adjacent_runs(accounts) -> list[tuple[str, str]]:
+    """(first, last) of each stretch of `accounts` adjacent in the partition list (ACCOUNTS)."""
+    runs: list[list[str]] = []
+    for account in accounts:
+        if runs and ACCOUNTS.index(account) == ACCOUNTS.index(runs[-1][-1]) + 1:
+            runs[-1].append(account)
+        else:
+            runs.append([account])
+    return [(run[0], run[-1]) for run in runs]
+
+
 @pytest.mark.parametrize("n_days, accounts, one_run_per", [
     (3, ACCOUNTS, "day"),           # a square selection: a tie goes to the date dimension
     (2, ACCOUNTS, "day"),           # fewer days than accounts
     (5, ACCOUNTS[:2], "account"),   # fewer accounts than days
+    (2, ACCOUNTS[::2], "day"),      # a tie again, and the accounts not adjacent: a run per day and account
 ])
 def test_a_selection_is_split_by_its_dimension_with_fewer_values(workspace, queued_instance: DagsterInstance,
                                                                  vetorial_env, graph_api, n_days, accounts,
@@ -140,8 +152,9 @@ def test_a_selection_is_split_by_its_dimension_with_fewer_values(workspace, queu
     runs = queued_instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
     ranges = sorted((r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG]) for r in runs)
     if one_run_per == "day":
-        # Each run: one day, every selected account (adjacent in the partition list).
-        expected = [(partition_key(d, accounts[0]), partition_key(d, accounts[-1])) for d in days]
+        # Each run: one day, a run of selected accounts adjacent in the partition list.
+        expected = [(partition_key(d, first), partition_key(d, last)) for d in days
+                    for first, last in adjacent_runs(accounts)]
     else:
         expected = [(partition_key(days[0], a), partition_key(days[-1], a)) for a in accounts]
     assert ranges == sorted(expected)
