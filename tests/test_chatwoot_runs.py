@@ -19,8 +19,6 @@ import sys
 import threading
 import time
 
-import psycopg
-import pytest
 from dagster import AssetKey, DagsterInstance
 
 from resources.loader import advisory_xact_lock
