@@ -98,6 +98,8 @@ def doctor(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
 def real_env(server, passwords, graph_api, webhook_url, chatwoot_role="chatwoot_reader") -> dict[str, str]:
     return {
         "VETORIAL_WAREHOUSE_URL": server.url("warehouse", "vetorial", passwords["vetorial"]),
+        "VETORIAL_DAGSTER_STORAGE_URL": server.url("dagster", "vetorial", passwords["vetorial"]).replace(
+            "postgresql://", "postgresql+psycopg2://", 1),
         "VETORIAL_CHATWOOT_URL": server.url("chatwoot", chatwoot_role, passwords[chatwoot_role]),
         "VETORIAL_META_GRAPH_URL": graph_api.base_url,
         "META_ACCESS_TOKEN": FAKE_TOKEN,
@@ -118,7 +120,8 @@ def lines(result) -> dict[str, str]:
 def assert_no_secret(result, env: dict[str, str], passwords: dict[str, str]) -> None:
     text = result.stdout + result.stderr
     for secret in [*passwords.values(), FAKE_TOKEN, WEBHOOK_PATH, WEBHOOK_PATH.rsplit("/", 1)[1],
-                   env["VETORIAL_DISCORD_WEBHOOK_URL"], env["VETORIAL_CHATWOOT_URL"], env["VETORIAL_WAREHOUSE_URL"]]:
+                   env["VETORIAL_DISCORD_WEBHOOK_URL"], env["VETORIAL_CHATWOOT_URL"], env["VETORIAL_WAREHOUSE_URL"],
+                   env["VETORIAL_DAGSTER_STORAGE_URL"]]:
         assert secret not in text
 
 
