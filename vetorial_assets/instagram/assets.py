@@ -22,7 +22,7 @@ from resources.meta import MetaAdsResource
 from resources.rejections import Quarantine
 from resources.warehouse import Warehouse
 
-from ..partitions import IG_ACCOUNT_DIM, DateRange, run_date_ranges
+from ..partitions import DateRange, run_date_ranges
 from ..tenants import Tenants
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.tables import ig_follows_raw
@@ -79,7 +79,7 @@ def build_instagram_assets(tenants: Tenants, partitions: MultiPartitionsDefiniti
     def ig_follows(context: AssetExecutionContext, warehouse: Warehouse, meta: MetaAdsResource) -> MaterializeResult:
         results = []
         no_data = 0
-        for rng in run_date_ranges(context, IG_ACCOUNT_DIM):
+        for rng in run_date_ranges(context):
             tenant = tenants.tenant_of_instagram_account(rng.account)
             quarantine = Quarantine(RAW_KEY.to_user_string(), rng.account, context.run.run_id)
             rows = follows_rows(meta, rng, tenant.meta_token_env, quarantine)
