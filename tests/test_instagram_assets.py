@@ -96,7 +96,7 @@ def test_a_day_whose_answer_does_not_parse_is_left_out_and_the_rest_lands(make_d
     monkeypatch.setattr(ig_assets, "parse_follows", second_day_negative)
     today = sandbox_today()
     first, last = today - timedelta(days=5), today - timedelta(days=3)
-    result = run_range(make_defs(), JOB_NAME, "ig_account", BIG, first, last, instance)
+    result = run_range(make_defs(), JOB_NAME, "account", BIG, first, last, instance)
     assert result.success
     assert [r[0] for r in rows(vetorial_env, BIG)] == [first, last]
     with vetorial_env.connect() as conn:

@@ -203,7 +203,7 @@ def test_a_row_the_cleaner_rejects_is_left_out_and_the_rest_of_the_range_lands(m
     graph_api.malform_actions(ACCOUNT, first)
     result = run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance)
     if how == "rebuilt":  # staging alone, cleaned again from raw: the same outcome
-        tags = range_tags("account", ACCOUNT, str(first), str(last))
+        tags = range_tags(ACCOUNT, str(first), str(last))
         result = defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance, tags=tags,
                                                                    asset_selection=[STAGING])
     assert result.success
