@@ -18,7 +18,9 @@ unchanged; generators are timed per next()), then summed over the runs:
              JSON parsing (a reader thread fetches ahead; this is the time the run waits)
   transform  raw_rows (API rows -> raw columns), clean_insights, the staging type check
   read       raw payloads read back for staging (only when staging runs without raw)
-  load       Warehouse.load and the loader, minus the producer phases it drives
+  load       the warehouse: spooling (value checks, COPY into the session's temp tables)
+             and the apply (one transaction: locks, INSERT ... SELECT or merge, commit);
+             Warehouse.load for a staging rebuild
   checks     the staging asset checks (SQL over raw and staging)
   other      the rest: Dagster (run start, one materialization event per partition, logs)
 Time is charged to the innermost phase running, so phases never double count. Shares are
@@ -151,6 +153,7 @@ class PhaseClock:
 def instrument(clock: PhaseClock) -> None:
     """Wrap the functions the Meta assets call (module attributes, this process only)."""
     from resources.meta import MetaAdsResource
+    from resources.spool import Spool, Spooler
     from resources.warehouse import Warehouse
     from vetorial_assets.meta import assets
 
@@ -171,6 +174,19 @@ def instrument(clock: PhaseClock) -> None:
             return original_load(self, table, *args, **kwargs)
 
     Warehouse.load = load
+    original_write, original_apply = Spool.write, Spooler.apply
+
+    @functools.wraps(original_write)
+    def write(self, chunk):
+        with clock.phase(f"load:spool {self.target.qualified}"):
+            return original_write(self, chunk)
+
+    @functools.wraps(original_apply)
+    def apply(self, *args, **kwargs):
+        with clock.phase("load:apply"):
+            return original_apply(self, *args, **kwargs)
+
+    Spool.write, Spooler.apply = write, apply
 
 
 def _cpu_seconds(pid: int) -> float:

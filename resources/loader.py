@@ -71,13 +71,18 @@ class LoadResult:
     # (each recorded in ops.rejected_values). `rows` counts the rows that were loaded.
     nulled: int = 0
     skipped: int = 0
+    # Rows of days a pull of another run, begun later, had already applied, that differ
+    # from what it stored: left as it stored them (resources/spool.py). Counted in `rows`,
+    # in none of the counts above (the same rows count as unchanged).
+    superseded: int = 0
 
     @classmethod
     def total(cls, table: str, results: Iterable[LoadResult]) -> LoadResult:
         """The sum of several loads of one table (e.g. one per account range of a run)."""
         results = list(results)
         return cls(table, *(sum(getattr(r, f) for r in results)
-                            for f in ("rows", "inserted", "updated", "unchanged", "deleted", "nulled", "skipped")))
+                            for f in ("rows", "inserted", "updated", "unchanged", "deleted", "nulled", "skipped",
+                                      "superseded")))
 
     def as_metadata(self) -> dict[str, int]:
         return {
@@ -88,6 +93,7 @@ class LoadResult:
             "rows_deleted": self.deleted,
             "values_nulled": self.nulled,
             "rows_skipped": self.skipped,
+            "rows_superseded": self.superseded,
         }
 
 

@@ -51,6 +51,31 @@ def _cast_batch(stage: sql.Identifier, cols: list[TargetColumn], via_text: froze
     return sql.SQL("(SELECT {} FROM {})").format(sql.SQL(", ").join(map(cast, cols)), stage)
 
 
+def insert_statement(table: TargetTable, stage: sql.Identifier, cols: list[TargetColumn],
+                     via_text: frozenset[str] = frozenset()) -> sql.Composed:
+    """The staged batch inserted as it is: for a target holding no row it could conflict
+    with (its scope is empty), where there is nothing to compare. A key the batch has
+    twice, or that exists outside the scope anyway, fails it (unique violation)."""
+    names = sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
+    return sql.SQL("INSERT INTO {target} ({names}) SELECT {names} FROM {batch} AS s").format(
+        target=table.ident, names=names, batch=_cast_batch(stage, cols, via_text))
+
+
+def identical_count(table: TargetTable, stage: sql.Identifier, cols: list[TargetColumn], where: sql.Composable,
+                    via_text: frozenset[str] = frozenset()) -> sql.Composed:
+    """How many staged rows matching `where` (on alias s) equal their stored row, compared
+    as the merge compares them (volatile columns ignored)."""
+    names = [c.name for c in cols]
+    compared = [n for n in names if n not in table.key and n not in table.volatile]
+    json_cols = frozenset(c.name for c in cols if c.type_name == "json")
+    same = sql.SQL(" AND {} IS NOT DISTINCT FROM {}").format(_row("t", compared, json_cols),
+                                                             _row("s", compared, json_cols)) \
+        if compared else sql.SQL("")
+    return sql.SQL("SELECT count(*) FROM {batch} AS s JOIN {target} AS t ON {key_match}{same} WHERE {where}").format(
+        batch=_cast_batch(stage, cols, via_text), target=table.ident, key_match=key_match(list(table.key)),
+        same=same, where=where)
+
+
 def scope_delete(table: TargetTable, stage: sql.Identifier, where: sql.Composable) -> sql.Composed:
     """Rows of the replace scope (`where`, on alias t) that the staged batch lacks. An
     anti-join: the loader runs it with nested loops off, so its cost is linear whatever

@@ -1,7 +1,9 @@
 """`Warehouse`: the PostgreSQL the BI dashboards read (SQLAlchemy 2 + psycopg 3).
 
 With no URL, it is the embedded server under VETORIAL_HOME. Assets write through
-`Warehouse.load`, the project's one load path (resources/loader.py).
+`Warehouse.load`, the project's one load path (resources/loader.py); assets that pull
+from an API spool what they pull and apply it afterwards (`Warehouse.spooler`,
+resources/spool.py), so no lock or transaction waits on the network.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from importlib import resources as pkg_resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from sqlalchemy import Engine, Table, create_engine, make_url, text
 from resources import loader
 from resources.embedded import WAREHOUSE_DB, ensure_server
 from resources.rejections import Quarantine
+from resources.spool import Spooler
 
 log = logging.getLogger("vetorial.warehouse")
 
@@ -165,6 +169,23 @@ class Warehouse(ConfigurableResource):
             return self._load_on(conn, table, chunks, replace_scope, lock, logger, True, quarantine)
         with self.transaction() as tx:  # opened here: nothing else can be using it
             return self._load_on(tx, table, chunks, replace_scope, lock, logger, False, quarantine)
+
+    @contextmanager
+    def spooler(self, logger: Any = log) -> Iterator[Spooler]:
+        """A session of its own (autocommit) to spool a pulled range into and apply it in one
+        transaction (resources/spool.py). Its spools are dropped when the block ends; a
+        session left unusable (a failed COPY, a restarted server) is discarded, not pooled."""
+        self.ensure_schema()
+        with self.engine().connect() as sa_conn:
+            # Reset to the pool's default when the connection goes back to it.
+            sa_conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn = sa_conn.connection.driver_connection
+            spooler = Spooler(conn, partial(describe_target, conn), logger)
+            try:
+                yield spooler
+            finally:
+                if not spooler.close():
+                    sa_conn.invalidate()
 
     def _load_on(self, conn, table, chunks, replace_scope, lock, logger, chunks_use_conn,
                  quarantine) -> loader.LoadResult:

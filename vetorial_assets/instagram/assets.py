@@ -9,17 +9,32 @@ is not one) takes nothing else with it: that day is left out, recorded in
 ops.rejected_values with the parser's reason and the answer (cut short), and the rest of the
 range lands; a later run over that day (the daily schedule's D-1/D-2, or a backfill) asks
 again.
+
+Pull first, lock later (resources/spool.py): every day of the range is asked for with no
+lock held and no transaction open; the rows are then applied in one short transaction under
+the account's lock. A day that a run whose pull began later already applied keeps that
+run's answer (an older "no data yet" never overwrites a newer count).
 """
 
 import json
 from datetime import datetime, timedelta, timezone
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MultiPartitionsDefinition, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MultiPartitionsDefinition,
+    asset,
+)
+from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
 from resources.loader import LoadResult
 from resources.meta import MetaAdsResource
 from resources.rejections import Quarantine
+from resources.spool import PulledRange
 from resources.warehouse import Warehouse
 
 from ..partitions import DateRange, run_date_ranges
@@ -30,6 +45,12 @@ from .follows import parse_follows
 
 RAW_KEY = AssetKey(["raw", "ig_follows"])
 GROUP = "instagram"
+
+
+class FollowsLoadConfig(Config):
+    lock_wait_seconds: float = Field(
+        default=300, ge=0, description="How long applying a pulled range waits for another run of the same account "
+                                       "before failing; pulling never waits.")
 
 
 def follows_rows(meta: MetaAdsResource, rng: DateRange, token_env: str,
@@ -76,16 +97,25 @@ def build_instagram_assets(tenants: Tenants, partitions: MultiPartitionsDefiniti
         description="Instagram follows and unfollows per account and day (metric follows_and_unfollows, "
                     "breakdown follow_type); days Meta has no data for yet are stored as status='no_data'.",
     )
-    def ig_follows(context: AssetExecutionContext, warehouse: Warehouse, meta: MetaAdsResource) -> MaterializeResult:
+    def ig_follows(context: AssetExecutionContext, config: FollowsLoadConfig, warehouse: Warehouse,
+                   meta: MetaAdsResource) -> MaterializeResult:
         results = []
         no_data = 0
         for rng in run_date_ranges(context):
             tenant = tenants.tenant_of_instagram_account(rng.account)
             quarantine = Quarantine(RAW_KEY.to_user_string(), rng.account, context.run.run_id)
-            rows = follows_rows(meta, rng, tenant.meta_token_env, quarantine)
-            no_data += rows["status"].count("no_data")
-            result = warehouse.load(ig_follows_raw, [rows], lock=(RAW_KEY.to_user_string(), rng.account),
-                                    logger=context.log, quarantine=quarantine)
+            with warehouse.spooler(logger=context.log) as spooler:
+                spool = spooler.spool(ig_follows_raw, lock=(RAW_KEY.to_user_string(), rng.account),
+                                      account_column="ig_account_id", day_column="data_registro",
+                                      quarantine=quarantine)
+                # One row per day: the whole range is a few kB, spooled once it is all in.
+                rows = follows_rows(meta, rng, tenant.meta_token_env, quarantine)
+                no_data += rows["status"].count("no_data")
+                spool.write(rows)
+                result, = spooler.apply([spool], PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first,
+                                                             rng.last),
+                                        replace=False, lock_wait_seconds=config.lock_wait_seconds,
+                                        run_id=context.run.run_id)
             context.log.info(f"{rng.account} {rng.first}..{rng.last}: {result}")
             results.append(result)
         if no_data:

@@ -2,18 +2,25 @@
 
 Partitioned by day (America/Sao_Paulo) x ad account with a single-run backfill policy:
 a backfill or the 4-hourly re-pull hands one run the whole date range of an account,
-which becomes one API range and one transaction per account and table.
+which becomes one API range and one transaction per account.
 
 Both tables are one subsettable step (a multi-asset). Run together (the schedule, a
 backfill of both), staging is cleaned from the rows as they come from the API, so raw is
 not read back and parsed a second time; run alone, staging is rebuilt from raw with no API
-call, as before. Either way the same pure cleaner makes the same rows.
+call. Either way the same pure cleaner makes the same rows.
+
+Pull first, lock later (resources/spool.py): the pages are spooled into temp tables of one
+warehouse session while they arrive (retries, throttle pauses and async jobs included) with
+no lock held and no transaction open; then raw and staging of the range are applied in ONE
+short transaction under both advisory locks. Committed raw and staging of a range never
+disagree, and a run waiting on the Graph API blocks no other run of the account. A batch
+the cleaner cannot clean at all (not a bad row: those are left out and recorded) fails the
+range with nothing written; raw alone can still be materialized.
 """
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
-from functools import partial
+from datetime import datetime
 
 import psycopg
 from dagster import (
@@ -22,18 +29,20 @@ from dagster import (
     AssetKey,
     AssetSpec,
     BackfillPolicy,
+    Config,
     MaterializeResult,
     MultiPartitionsDefinition,
     multi_asset,
 )
+from pydantic import Field
 
 from asset_checks import meta_staging as staging_checks
 from asset_checks import rejected_values as rejected_checks
-from resources.background_load import BackgroundLoad
 from resources.gc_control import gc_paused
 from resources.loader import LoadResult
 from resources.meta import MetaAdsResource
 from resources.rejections import Quarantine
+from resources.spool import PulledRange, Spool
 from resources.warehouse import Warehouse
 
 from ..partitions import DateRange, run_date_ranges
@@ -49,6 +58,15 @@ STAGING_KEY = AssetKey(["staging", "insights_meta_ads"])
 GROUP = "meta_ads"
 # Rows cleaned per batch (from the API or re-read from raw): bounds memory whatever the range.
 STAGING_READ_CHUNK = 20_000
+# Raw rows per spool COPY (ten pages): each COPY is a statement of its own, a round trip
+# and a commit; per page that added up, and ten pages of payloads are a few MB.
+RAW_SPOOL_ROWS = 5_000
+
+
+class MetaLoadConfig(Config):
+    lock_wait_seconds: float = Field(
+        default=300, ge=0, description="How long applying a pulled range waits for another run of the same account "
+                                       "(its apply, or a staging rebuild) before failing; pulling never waits.")
 
 
 def _scope(rng: DateRange) -> dict:
@@ -101,59 +119,6 @@ def _parse_payloads(texts: list[str]) -> list[dict]:
     return [json.loads(text) for text in texts]
 
 
-class _StagingAlongside:
-    """Staging for one account range, cleaned from the API rows as raw lands them.
-
-    The cleaned batches stream into staging's own COPY (a background load: its own
-    connection and transaction), so the server ingests them while the next pages arrive.
-    It commits after raw has. A row the cleaner cannot clean is left out and recorded with
-    the staging load. When cleaning or the staging load fails otherwise, it rolls back and
-    says so (`failed`): staging is then rebuilt from raw, which raises the error there,
-    after raw has kept what the API sent."""
-
-    def __init__(self, warehouse: Warehouse, rng: DateRange, logger, quarantine: Quarantine):
-        self._quarantine = quarantine
-        self._load = BackgroundLoad(
-            partial(warehouse.load, insights_meta_ads, replace_scope=_scope(rng),
-                    lock=(STAGING_KEY.to_user_string(), rng.account), logger=logger, quarantine=quarantine),
-            name=f"staging-load-{rng.account}")
-        self._batch: list[dict] = []
-        self._rejected: list[RejectedRow] = []
-        self.failed: BaseException | None = None
-
-    def add(self, page: list[dict]) -> None:
-        if self.failed is None:
-            self._batch.extend(page)
-            if len(self._batch) >= STAGING_READ_CHUNK:
-                self._flush()
-
-    def _flush(self) -> None:
-        batch, self._batch = self._batch, []
-        try:
-            frame = clean_insights(batch, rejected=self._rejected)
-            _record(self._quarantine, insights_meta_ads, self._rejected)
-            self._load.put(_typed(frame))
-        except Exception as exc:
-            self.failed = exc
-            self._load.abort()
-
-    def commit(self) -> LoadResult | None:
-        """After raw committed: the staging result, or None when it must be rebuilt from raw."""
-        if self.failed is None and self._batch:
-            self._flush()
-        if self.failed is not None:
-            return None
-        try:
-            return self._load.finish()
-        except Exception as exc:
-            self.failed = exc
-            return None
-
-    def abort(self) -> None:
-        if self.failed is None:
-            self._load.abort()
-
-
 def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *, automation_condition=None):
     raw_spec = AssetSpec(
         RAW_KEY,
@@ -186,23 +151,26 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
     )
-    def meta_ads_insights(context: AssetExecutionContext, warehouse: Warehouse, meta: MetaAdsResource):
+    def meta_ads_insights(context: AssetExecutionContext, config: MetaLoadConfig, warehouse: Warehouse,
+                          meta: MetaAdsResource):
         selected = context.selected_asset_keys
         ranges = run_date_ranges(context)
-        staged: dict[DateRange, LoadResult | None] = {}
+        staged: dict[DateRange, LoadResult] = {}
         if RAW_KEY in selected:
             results = []
             for rng in ranges:
-                raw, staged[rng] = _land(context, rng, warehouse, meta, tenants, staging=STAGING_KEY in selected)
+                raw, staging = _pull_and_apply(context, config, rng, warehouse, meta, tenants,
+                                               staging=STAGING_KEY in selected)
                 results.append(raw)
+                if staging is not None:
+                    staged[rng] = staging
             total = LoadResult.total(meta_ads_insights_raw.fullname, results)
-            # Reported before any staging rebuild: raw has landed even if staging then fails.
             with warehouse.transaction() as conn:
                 checks = _selected(context, [rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)])
             yield MaterializeResult(asset_key=RAW_KEY, metadata=materialization_metadata(
                 meta_ads_insights_raw, total.rows, **total.as_metadata()), check_results=checks)
         if STAGING_KEY in selected:
-            results = [staged.get(rng) or _rebuild_staging(context, rng, warehouse) for rng in ranges]
+            results = [staged[rng] if rng in staged else _rebuild_staging(context, rng, warehouse) for rng in ranges]
             with warehouse.transaction() as conn:
                 checks = _selected(context, [*staging_checks.evaluate(conn, ranges, context.run.run_id),
                                              rejected_checks.evaluate(conn, STAGING_KEY, context.run.run_id)])
@@ -217,50 +185,72 @@ def _selected(context, results: list) -> list:
     return [c for c in results if AssetCheckKey(c.asset_key, c.check_name) in context.selected_asset_check_keys]
 
 
-def _land(context, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource, tenants: Tenants,
-          staging: bool) -> tuple[LoadResult, LoadResult | None]:
-    """Raw for one account range from the API and, when asked, staging alongside it.
-    (raw result, staging result or None when staging is to be rebuilt from raw)."""
+def _pull_and_apply(context, config: MetaLoadConfig, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource,
+                    tenants: Tenants, staging: bool) -> tuple[LoadResult, LoadResult | None]:
+    """Raw for one account range from the API and, when asked, staging cleaned from the same
+    rows: spooled while the pages arrive (no lock, no open transaction), then applied together
+    in one transaction under both locks. (raw result, staging result or None)."""
     tenant = tenants.tenant_of_ad_account(rng.account)
     context.log.info(f"pulling {rng.account} ({tenant.id}) {rng.first}..{rng.last} ({rng.days} days)")
-    fetched_at = datetime.now(timezone.utc)
-    pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
-    alongside = (_StagingAlongside(warehouse, rng, context.log, _quarantine(context, STAGING_KEY, rng))
-                 if staging else None)
-    quarantine = _quarantine(context, RAW_KEY, rng)
-    rejected: list[RejectedRow] = []
-
-    def chunks():
-        for page in pages:
-            yield raw_rows(page, rng.account, rng.first, rng.last, fetched_at, rejected=rejected)
-            if alongside is not None:
-                # Staging cleans the rows raw kept: one left out of raw is no staging row either.
-                left_out = {row.index for row in rejected}
-                alongside.add([row for i, row in enumerate(page) if i not in left_out] if left_out else page)
-            _record(quarantine, meta_ads_insights_raw, rejected)
-
-    # Restating a range replaces it: rows Meta no longer returns are removed. The collector
-    # stays off for the whole range: parsed pages are acyclic, and the page reader and
-    # staging load threads would otherwise take turns switching it back on.
-    with gc_paused():
-        try:
-            raw = warehouse.load(meta_ads_insights_raw, chunks(), replace_scope=_scope(rng),
-                                 lock=(RAW_KEY.to_user_string(), rng.account), logger=context.log,
-                                 quarantine=quarantine)
-        except BaseException:
-            if alongside is not None:
-                alongside.abort()
-            raise
-        context.log.info(f"{rng.account}: {raw}")
-        if alongside is None:
-            return raw, None
-        result = alongside.commit()
-    if result is None:
-        context.log.warning(f"{rng.account}: staging could not be cleaned from the API rows "
-                            f"({alongside.failed}); rebuilding it from raw")
-    else:
+    raw_quarantine = _quarantine(context, RAW_KEY, rng)
+    staging_quarantine = _quarantine(context, STAGING_KEY, rng) if staging else None
+    with warehouse.spooler(logger=context.log) as spooler:
+        raw = spooler.spool(meta_ads_insights_raw, lock=(RAW_KEY.to_user_string(), rng.account),
+                            quarantine=raw_quarantine)
+        spools = [raw]
+        if staging:
+            spools.append(spooler.spool(insights_meta_ads, lock=(STAGING_KEY.to_user_string(), rng.account),
+                                        quarantine=staging_quarantine))
+        pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
+        # The collector stays off for the whole pull: parsed pages are acyclic, and the page
+        # reader thread would otherwise take turns switching it back on.
+        with gc_paused():
+            _spool_pages(pages, rng, spooler.pulled_at, raw, spools[1] if staging else None,
+                         raw_quarantine, staging_quarantine)
+        # Restating a range replaces it: rows Meta no longer returns are removed.
+        results = spooler.apply(spools, PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first, rng.last),
+                                replace=True, lock_wait_seconds=config.lock_wait_seconds,
+                                run_id=context.run.run_id)
+    for result in results:
         context.log.info(f"{rng.account}: {result}")
-    return raw, result
+    return results[0], (results[1] if staging else None)
+
+
+def _spool_pages(pages, rng: DateRange, fetched_at: datetime, raw: Spool, staging: Spool | None,
+                 raw_quarantine: Quarantine, staging_quarantine: Quarantine | None) -> None:
+    """API pages -> raw rows into `raw`, and (given `staging`) the same rows cleaned into it,
+    in batches: memory stays bounded whatever the range."""
+    rejected: list[RejectedRow] = []
+    raw_batch: dict[str, list] = {}
+    api_rows: list[dict] = []
+    for page in pages:
+        cols = raw_rows(page, rng.account, rng.first, rng.last, fetched_at, rejected=rejected)
+        if staging is not None:
+            # Staging cleans the rows raw kept: one left out of raw is no staging row either.
+            left_out = {row.index for row in rejected}
+            api_rows.extend([row for i, row in enumerate(page) if i not in left_out] if left_out else page)
+        _record(raw_quarantine, meta_ads_insights_raw, rejected)
+        for name, values in cols.items():
+            raw_batch.setdefault(name, []).extend(values)
+        if len(raw_batch["account_id"]) >= RAW_SPOOL_ROWS:
+            raw.write(raw_batch)
+            raw_batch = {}
+        if len(api_rows) >= STAGING_READ_CHUNK:
+            staging.write(_cleaned(api_rows, staging_quarantine))
+            api_rows = []
+    if raw_batch:
+        raw.write(raw_batch)
+    if api_rows:
+        staging.write(_cleaned(api_rows, staging_quarantine))
+
+
+def _cleaned(api_rows: list[dict], quarantine: Quarantine):
+    """API rows -> the type-checked staging frame; a row the cleaner cannot clean is left out
+    and recorded."""
+    rejected: list[RejectedRow] = []
+    frame = clean_insights(api_rows, rejected=rejected)
+    _record(quarantine, insights_meta_ads, rejected)
+    return _typed(frame)
 
 
 def _rebuild_staging(context, rng: DateRange, warehouse: Warehouse) -> LoadResult:

@@ -171,6 +171,8 @@ class SandboxGraphAPI:
         if self.record_requests:
             self.requests.append(RecordedRequest(method, path, dict(params), version, token))
         fault = self.faults.take(method, path)
+        if fault is not None:
+            fault.wait_if_held()
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         regain = {}

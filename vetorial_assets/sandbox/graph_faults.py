@@ -4,6 +4,9 @@ Tests arm a fault (`api.faults.add(code=17, times=2, path_contains="insights")`)
 server consumes it on the next matching request and answers the way Graph does: an
 error JSON with code / error_subcode / is_transient / fbtrace_id (HTTP 400 for API
 errors), a bare 5xx, a slow answer, or an async report job that ends in "Job Failed".
+A held fault (`hold=True`) keeps the request waiting until the test calls `release()`
+(`reached` tells it the request arrived): a client stuck on the network, for as long as
+the test needs, with no timing in the test.
 """
 
 from __future__ import annotations
@@ -68,8 +71,22 @@ class Fault:
     regain_minutes: int | None = None
     # Let this many matching requests through first (e.g. fail the second page only).
     skip: int = 0
+    hold: bool = False
     hits: int = 0
     seen: int = 0
+    reached: threading.Event = field(default_factory=threading.Event, repr=False)
+    released: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def release(self) -> None:
+        """Let held requests (and later ones this fault takes) be answered."""
+        self.released.set()
+
+    def wait_if_held(self, limit_seconds: float = 120.0) -> None:
+        """Called by the server for a request this fault took: a held one waits for
+        release() (at most `limit_seconds`, so a failed test cannot hang the server)."""
+        if self.hold:
+            self.reached.set()
+            self.released.wait(limit_seconds)
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.hits >= self.times:
@@ -93,12 +110,12 @@ class FaultPlan:
     def add(self, code: int | None = None, *, subcode: int | None = None, http_status: int | None = None,
             delay: float = 0.0, async_fail: bool = False, times: int | None = 1,
             path_contains: str | None = None, method: str | None = None, message: str | None = None,
-            regain_minutes: int | None = None, skip: int = 0) -> Fault:
-        if code is None and http_status is None and not delay and not async_fail:
-            raise ValueError("a fault needs a code, an http_status, a delay or async_fail=True")
+            regain_minutes: int | None = None, skip: int = 0, hold: bool = False) -> Fault:
+        if code is None and http_status is None and not delay and not async_fail and not hold:
+            raise ValueError("a fault needs a code, an http_status, a delay, hold=True or async_fail=True")
         fault = Fault(code=code, subcode=subcode, http_status=http_status, delay=delay, async_fail=async_fail,
                       times=times, path_contains=path_contains, method=method, message=message,
-                      regain_minutes=regain_minutes, skip=skip)
+                      regain_minutes=regain_minutes, skip=skip, hold=hold)
         with self._lock:
             self._faults.append(fault)
         return fault

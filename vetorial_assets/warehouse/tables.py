@@ -221,6 +221,21 @@ rejected_values = Table(
 )
 Index("ix_rejected_values_run", rejected_values.c.run_id, rejected_values.c.source)
 
+pulled_days = Table(
+    "pulled_days", metadata,
+    Column("source", Text, nullable=False),  # the asset key of the pull, e.g. raw/meta_ads_insights
+    Column("partition", Text, nullable=False),  # the ad / IG account
+    Column("day", Date, nullable=False),
+    # When the pull whose rows are stored for the day began (the warehouse's clock): a run
+    # whose pull began earlier leaves the day as it is (resources/spool.py).
+    Column("pulled_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", Text),
+    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("source", "partition", "day"),
+    schema="ops",
+    comment="Per API-pulled asset, account and day: the start of the pull whose rows are stored.",
+)
+
 # Volatile (not compared) column names per table, for the load path.
 VOLATILE = {
     table.fullname: frozenset(c.name for c in table.columns if c.info.get("volatile"))
