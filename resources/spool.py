@@ -230,6 +230,11 @@ class Spooler:
         # The warehouse's clock when the pull began: how pulls of two runs are ordered.
         self.pulled_at: datetime = conn.execute("SELECT now()").fetchone()[0]
 
+    @property
+    def backend_pid(self) -> int:
+        """The server process of this session (pg_stat_activity, pg_locks)."""
+        return self._conn.info.backend_pid
+
     def spool(self, table: Table, *, lock: tuple[str, ...], account_column: str = "account_id",
               day_column: str = "data", quarantine: Quarantine | None = None) -> Spool:
         """A spool for `table`'s rows of the range. `lock`: the advisory lock (asset,
