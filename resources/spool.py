@@ -8,6 +8,11 @@ path's value checks, resources/loader.py) and COPYed in a statement of its own: 
 transaction stays open between two chunks, so none waits on the network. Temp tables write
 no WAL, and a session that dies takes them along: a crash while pulling leaves nothing.
 
+The COPYs run in a writer thread of the spooler, one chunk behind the caller: the server
+stores a chunk while the caller parses and cleans the next pages (a COPY in the caller's
+thread waited for the server at the end of every chunk). One chunk at most is in flight, so
+memory stays bounded.
+
 `Spooler.apply` then does, in ONE transaction:
 1. take the spools' advisory locks (asset, account), sorted by their text: one order
    everywhere, so two applies cannot deadlock. The wait is bounded (LockBusyError: "already
@@ -27,9 +32,11 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from importlib import resources as pkg_resources
 from typing import Any
 
@@ -66,18 +73,43 @@ class PulledRange:
         return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
 
 
+class _Writer:
+    """The session's COPYs, one at a time in a thread of their own, at most one chunk behind
+    the caller; a COPY's error is raised in the caller by the next submit() or wait()."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-writer")
+        self._pending: Future | None = None
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self.wait()
+        self._pending = self._executor.submit(job)
+
+    def wait(self) -> None:
+        """Until the chunk in flight is stored."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Let a COPY still running end (its error, if any, is not raised here)."""
+        self._pending = None
+        self._executor.shutdown(wait=True)
+
+
 class Spool:
     """One table's rows of a pulled range, in a temp table of the spooler's session."""
 
-    def __init__(self, conn: psycopg.Connection, target: TargetTable, lock: tuple[str, ...], account_column: str,
-                 day_column: str, quarantine: Quarantine | None, logger: Any):
+    def __init__(self, conn: psycopg.Connection, writer: _Writer, target: TargetTable, lock: tuple[str, ...],
+                 account_column: str, day_column: str, quarantine: Quarantine | None, logger: Any):
         self.target = target
         self.lock = lock
-        self._conn, self._logger = conn, logger
+        self._conn, self._writer, self._logger = conn, writer, logger
         self._account_column, self._day_column = account_column, day_column
         self._quarantine = quarantine
         self._ident = sql.Identifier(f"_spool_{target.name}_{next(_spool_numbers)}")
         self._plan: loader._Plan | None = None
+        self._create_table: bytes = b""
         self._copy: bytes = b""
         self._copy_types: list[int] = []
         self._tally = loader._Tally()
@@ -89,31 +121,27 @@ class Spool:
         return self._plan is not None
 
     def write(self, chunk: Chunk) -> None:
-        """Check `chunk` against the table and COPY it into the spool, in its own statement.
+        """Check `chunk` against the table, then hand it to the writer thread, which COPYs it
+        into the spool in a statement of its own.
 
         What the table cannot store is NULLed or its row left out (recorded when the spool is
-        applied); a chunk lacking a required column raises LoadError."""
+        applied); a chunk lacking a required column raises LoadError, and so does (at the
+        next write, or on apply) a chunk the server refused."""
         if loader._chunk_len(chunk) == 0:
             return
-        if self._plan is None:
-            self._create(chunk)
+        create = self._plan is None
+        if create:
+            self._plan_for(chunk)
         else:
             missing = sorted(set(self._plan.names) - set(loader._chunk_columns(chunk)))
             if missing:
                 raise LoadError(f"{self.target.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
         prepared = loader._prepare(chunk, self._plan)
         self._tally.add(prepared)
-        cur = loader._copy_cursor(self._conn)
-        loader._register_json(cur, self._plan.cols)
-        try:
-            with loader._copy_in(cur, self._copy) as copy:
-                copy.set_types(self._copy_types)
-                loader._write_rows(copy, prepared.rows, self._plan)
-        except psycopg.errors.DataError as exc:
-            raise loader._server_refused(self.target, exc) from None
         self.rows += prepared.count
+        self._writer.submit(partial(self._store, prepared.rows, create))
 
-    def _create(self, first_chunk: Chunk) -> None:
+    def _plan_for(self, first_chunk: Chunk) -> None:
         """The first chunk fixes the columns (the contract checked before anything is written)."""
         target = self.target
         cols = loader.plan_columns(target, loader._chunk_columns(first_chunk), self._logger)
@@ -122,12 +150,25 @@ class Spool:
         # their text on apply (the loader's stage does the same). JSON keeps its type: parsed
         # once by the COPY, while the pull waits on the network, not inside the apply.
         types = [("float8", 701) if c.name in self._plan.as_float else (c.type_name, c.type_oid) for c in cols]
-        self._conn.execute(sql.SQL("CREATE TEMP TABLE {} ({})").format(
+        self._create_table = sql.SQL("CREATE TEMP TABLE {} ({})").format(
             self._ident, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(t))
-                                            for c, (t, _) in zip(cols, types))))
+                                            for c, (t, _) in zip(cols, types))).as_bytes(self._conn)
         self._copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             self._ident, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)).as_bytes(self._conn)
         self._copy_types = [oid for _, oid in types]
+
+    def _store(self, rows: Iterable[Sequence], create: bool) -> None:
+        """In the writer thread: one chunk into the spool (its first also creates it)."""
+        if create:
+            self._conn.execute(self._create_table)
+        cur = loader._copy_cursor(self._conn)
+        loader._register_json(cur, self._plan.cols)
+        try:
+            with loader._copy_in(cur, self._copy) as copy:
+                copy.set_types(self._copy_types)
+                loader._write_rows(copy, rows, self._plan)
+        except psycopg.errors.DataError as exc:
+            raise loader._server_refused(self.target, exc) from None
 
     def _scope(self, pulled: PulledRange, newer: list[date]) -> dict[str, Any]:
         days = (pulled.first, pulled.last) if not newer else [d for d in pulled.days() if d not in set(newer)]
@@ -226,6 +267,7 @@ class Spooler:
             raise ValueError("a spooler needs a connection in autocommit: no transaction may stay open while "
                              "the pull waits on the network")
         self._conn, self._describe, self._logger = conn, describe, logger
+        self._writer = _Writer()
         self._spools: list[Spool] = []
         # The warehouse's clock when the pull began: how pulls of two runs are ordered.
         self.pulled_at: datetime = conn.execute("SELECT now()").fetchone()[0]
@@ -241,8 +283,8 @@ class Spooler:
         account) its rows are applied under; `account_column` / `day_column`: where the
         table keeps the account and the day (the apply's scope); `quarantine`: who is
         loading, and the rows the producer left out itself (recorded on apply)."""
-        spool = Spool(self._conn, self._describe(table), tuple(lock), account_column, day_column, quarantine,
-                      self._logger)
+        spool = Spool(self._conn, self._writer, self._describe(table), tuple(lock), account_column, day_column,
+                      quarantine, self._logger)
         self._spools.append(spool)
         return spool
 
@@ -254,6 +296,7 @@ class Spooler:
         pull did not return are deleted. lock_wait_seconds: how long to wait for another run
         holding a lock (None: as long as it takes; 0: not at all) before LockBusyError."""
         conn = self._conn
+        self._writer.wait()  # every chunk stored (or its error raised)
         for spool in spools:
             spool._before_apply(pulled)
         with conn.transaction():
@@ -273,6 +316,7 @@ class Spooler:
 
     def close(self) -> bool:
         """Drop the spools; False when the session is unusable (the caller discards it)."""
+        self._writer.close()
         try:
             for spool in self._spools:
                 spool._drop()

@@ -211,9 +211,10 @@ def test_a_run_killed_while_pulling_or_applying_leaves_raw_and_staging_as_they_w
         try:
             if held is not None:
                 assert held.reached.wait(90)
-                # The pages read ahead of the held one get spooled, then the run only waits.
-                wait_for(lambda: not open_transactions(vetorial_env), "the run to wait on the network only")
-                assert spool_tables(vetorial_env)  # rows of the range already spooled
+                # The pages read ahead of the held one get spooled (rows of the range are in a
+                # spool), then the run only waits on the network: no transaction, no lock.
+                wait_for(lambda: spool_tables(vetorial_env) and not open_transactions(vetorial_env),
+                         "the run to have spooled rows and to wait on the network only")
                 assert advisory_locks(vetorial_env) == []
             else:
                 blocked = STAGING if stop == "between raw and staging" else RAW

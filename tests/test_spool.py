@@ -78,6 +78,16 @@ def session_state(db, pid: int) -> tuple[str, object, int]:
     return state, xid, locks
 
 
+def idle(db, pid: int) -> tuple[str, object, int]:
+    """session_state() once the backend has no statement running (polled, bounded)."""
+    for _ in range(200):
+        state = session_state(db, pid)
+        if state[0] != "active":
+            return state
+        threading.Event().wait(0.05)
+    return state
+
+
 def spool_tables(db) -> list[str]:
     """Temp tables named like spools, of any session of the database."""
     with db.connect(autocommit=True) as conn:
@@ -92,8 +102,9 @@ def test_spooling_holds_no_lock_and_no_open_transaction(wh, fresh_db):
         spool = spooler.spool(insights_meta_ads, lock=STAGING_LOCK)
         for part in (frame.iloc[:100], frame.iloc[100:]):
             spool.write(part)
-            # Between two chunks (where a pull waits on the network): idle, no transaction, no lock.
-            assert session_state(fresh_db, spooler.backend_pid) == ("idle", None, 0)
+            # Once the chunk is stored (the writer thread COPYs it), while a pull would wait on
+            # the network for the next one: idle, no transaction, no lock.
+            assert idle(fresh_db, spooler.backend_pid) == ("idle", None, 0)
         assert len(spool_tables(fresh_db)) == 1  # the spool, in the session's temp schema
         assert wh.row_count(insights_meta_ads) == 0  # nothing applied yet
         (result,) = spooler.apply([spool], RANGE, replace=True, lock_wait_seconds=5)
@@ -228,14 +239,15 @@ def test_an_empty_pull_restates_its_scope_only(wh):
 
 
 def test_a_session_that_dies_while_spooling_takes_its_spools_along(wh, fresh_db):
-    with pytest.raises(psycopg.OperationalError):
-        with wh.spooler() as spooler:
-            spool = spooler.spool(insights_meta_ads, lock=STAGING_LOCK)
-            spool.write(staging_frame(50))
-            pid = spooler.backend_pid
-            with fresh_db.connect(autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            spool.write(staging_frame(50, start=50))
+    with wh.spooler() as spooler:
+        spool = spooler.spool(insights_meta_ads, lock=STAGING_LOCK)
+        spool.write(staging_frame(50))
+        idle(fresh_db, spooler.backend_pid)
+        with fresh_db.connect(autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (spooler.backend_pid,))
+        spool.write(staging_frame(50, start=50))
+        with pytest.raises(psycopg.OperationalError):  # the chunk's COPY failed: the apply says so
+            spooler.apply([spool], RANGE, replace=True, lock_wait_seconds=5)
     for _ in range(100):  # the backend drops its temp tables as it exits
         if not spool_tables(fresh_db):
             break
