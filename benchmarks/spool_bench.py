@@ -10,17 +10,21 @@ prepared once, before anything is timed, so only the warehouse's part is measure
           tables, autocommit, writer thread), then
   apply   Spooler.apply: both locks, INSERT ... SELECT into raw and into staging, one
           transaction (raw_s / staging_s: each table's statement inside it)
-Each round uses a fresh database; rounds alternate direct and spool.
+  bytes   the alternative for an empty scope: the pull kept as COPY data in a client-side
+          file, sent under the locks straight into both tables (the file is made from the
+          spools, untimed; only its COPY under the locks is timed)
+Each round uses a fresh database per way; rounds run direct, spool, bytes in turn.
 
 Usage: python benchmarks/spool_bench.py [--rounds 3] [--home DIR]
 Last line (read by tools), medians over the rounds:
-spool rows=N direct_s=… spool_s=… apply_s=… apply_raw_s=… apply_staging_s=… apply_vs_direct=…
+spool rows=N direct_s=… spool_s=… apply_s=… apply_raw_s=… apply_staging_s=… bytes_apply_s=… apply_vs_direct=…
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -117,9 +121,42 @@ def main() -> None:
                 "apply_raw": per_table[meta_ads_insights_raw.fullname],
                 "apply_staging": per_table[insights_meta_ads.fullname]}
 
+    def copied_bytes(wh: Warehouse) -> dict:
+        from resources.merge_sql import _cast_batch
+
+        with wh.spooler() as spooler, tempfile.TemporaryDirectory(prefix="spool-bench-") as tmp:
+            spools = [spooler.spool(meta_ads_insights_raw, lock=locks[0]),
+                      spooler.spool(insights_meta_ads, lock=locks[1])]
+            for chunk in raw_chunks:
+                spools[0].write(chunk)
+            for frame in frames:
+                spools[1].write(frame)
+            spooler._writer.wait()
+            conn = spooler._conn
+            files = []
+            for n, spool in enumerate(spools):  # the COPY data a client-side spool would have written
+                path = Path(tmp) / f"{n}.copy"
+                batch = _cast_batch(spool._ident, spool._plan.cols, spool._plan.as_float)
+                with open(path, "wb") as out, conn.cursor().copy(
+                        sql.SQL("COPY {} TO STDOUT (FORMAT BINARY)").format(batch)) as copy:
+                    for data in copy:
+                        out.write(data)
+                files.append(path)
+            started = time.perf_counter()
+            with conn.transaction():
+                for lock in locks:
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("/".join(lock),))
+                for spool, path in zip(spools, files):
+                    columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in spool._plan.cols)
+                    with open(path, "rb") as data, conn.cursor().copy(sql.SQL(
+                            "COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(spool.target.ident, columns)) as copy:
+                        while block := data.read(1 << 20):
+                            copy.write(block)
+            return {"bytes_apply": time.perf_counter() - started}
+
     results: dict[str, list[float]] = {}
     for round_no in range(args.rounds):
-        for way in (direct, spooled):
+        for way in (direct, spooled, copied_bytes):
             db = f"spool_bench_{uuid.uuid4().hex[:8]}"
             with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
@@ -131,14 +168,14 @@ def main() -> None:
                 wh.engine().dispose()
                 with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
                     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
-            print(f"round {round_no + 1} {way.__name__:<7} " + "  ".join(f"{k} {v:5.2f}s" for k, v in timings.items()),
+            print(f"round {round_no + 1} {way.__name__:<12} " + "  ".join(f"{k} {v:5.2f}s" for k, v in timings.items()),
                   flush=True)
             for name, value in timings.items():
                 results.setdefault(name, []).append(value)
     med = {name: statistics.median(values) for name, values in results.items()}
     print(f"spool rows={rows} direct_s={med['direct']:.2f} spool_s={med['spool']:.2f} apply_s={med['apply']:.2f} "
           f"apply_raw_s={med['apply_raw']:.2f} apply_staging_s={med['apply_staging']:.2f} "
-          f"apply_vs_direct={med['apply'] / med['direct']:.2f}")
+          f"bytes_apply_s={med['bytes_apply']:.2f} apply_vs_direct={med['apply'] / med['direct']:.2f}")
 
 
 if __name__ == "__main__":
