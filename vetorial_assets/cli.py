@@ -70,8 +70,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     env = prepare_environment(settings)
-    if not settings.embedded_postgres:
-        print(f"VETORIAL_WAREHOUSE_URL is set: no embedded server to keep running. DAGSTER_HOME={env['DAGSTER_HOME']}")
+    if not settings.embedded_postgres and settings.chatwoot_url is not None:
+        print("VETORIAL_WAREHOUSE_URL and VETORIAL_CHATWOOT_URL are set: no embedded server to keep running.")
+        print(f"  export DAGSTER_HOME={env['DAGSTER_HOME']}")
         return 0
     status = pin_server(settings.home)
     print(_describe_server(settings.home, status))
