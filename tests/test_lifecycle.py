@@ -5,7 +5,6 @@ marked failed by run monitoring."""
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -149,7 +148,6 @@ SLEEPY = textwrap.dedent("""
 
 def test_a_killed_run_is_marked_failed_by_run_monitoring(home_dir, tmp_path):
     from dagster import DagsterInstance, DagsterRunStatus
-    from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
     from resources.embedded import embedded_server
 
@@ -157,29 +155,36 @@ def test_a_killed_run_is_marked_failed_by_run_monitoring(home_dir, tmp_path):
     assert run([str(BIN / "vetorial"), "up"], env).returncode == 0
     definitions = tmp_path / "sleepy.py"
     definitions.write_text(SLEEPY)
+    dagster_env = clean_env(DAGSTER_HOME=str(home_dir / "dagster_home"))
     worker = Service([str(BIN / "dagster"), "asset", "materialize", "-f", str(definitions), "--select", "sleepy"],
-                     clean_env(DAGSTER_HOME=str(home_dir / "dagster_home")), tmp_path / "run.log")
+                     dagster_env, tmp_path / "run.log")
+    daemon = None
     try:
         with embedded_server(home_dir), DagsterInstance.from_config(str(home_dir / "dagster_home")) as instance:
-            def started():
-                runs = instance.get_run_records()
-                return runs[0] if runs and runs[0].dagster_run.status == DagsterRunStatus.STARTED else None
+            def status():
+                runs = instance.get_runs()
+                return runs[0].status if runs else None
 
-            assert wait_until(started, timeout=90, interval=0.5), worker.output()[-3000:]
-            assert instance.run_launcher.check_run_worker_health(started().dagster_run).status.value == "RUNNING"
+            assert wait_until(lambda: status() == DagsterRunStatus.STARTED, timeout=90, interval=0.5), \
+                worker.output()[-3000:]
+            (started,) = instance.get_runs()
+            assert instance.run_launcher.check_run_worker_health(started).status.value == "RUNNING"
             os.killpg(worker.proc.pid, signal.SIGKILL)  # the run worker and its step process, mid-run
             worker.proc.wait()
-            time.sleep(0.5)
-            record = started()
-            assert record is not None  # nothing else notices: still STARTED
-            # The monitoring daemon's check of a STARTED run (what `dagster-daemon run` does each poll).
-            monitor_started_run(instance, None, record, logging.getLogger("test"))
-            run_record = instance.get_run_records()[0]
-            assert run_record.dagster_run.status == DagsterRunStatus.FAILURE
-            messages = [e.message for e in instance.all_logs(run_record.dagster_run.run_id)]
+            time.sleep(1)
+            assert status() == DagsterRunStatus.STARTED  # nothing else notices
+            # The daemon's run monitoring (first pass at start, then every poll_interval_seconds).
+            daemon = Service([str(BIN / "dagster-daemon"), "run", "-f", str(definitions)], dagster_env,
+                             tmp_path / "daemon.log")
+            assert wait_until(lambda: status() == DagsterRunStatus.FAILURE, timeout=90, interval=0.5), \
+                daemon.output()[-3000:]
+            messages = [e.message for e in instance.all_logs(started.run_id)]
             assert any("run worker pid" in m and "is gone" in m for m in messages), messages
+            assert daemon.interrupt() == 0
     finally:
         worker.close()
+        if daemon is not None:
+            daemon.close()
         run([str(BIN / "vetorial"), "down"], env)
     assert nothing_left(home_dir)
 
