@@ -204,7 +204,7 @@ def run_backfill(defs, account: str, first: date, last: date, instance, run_conf
     """One run per account over the whole range: what a single-run backfill launches."""
     from vetorial_assets.partitions import range_tags
 
-    tags = range_tags("account", account, str(first), str(last))
+    tags = range_tags(account, str(first), str(last))
     result = defs.resolve_job_def(JOB).execute_in_process(instance=instance, tags=tags, run_config=run_config)
     assert result.success, f"{JOB} failed for {account}"
 

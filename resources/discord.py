@@ -2,6 +2,8 @@
 
 The webhook URL embeds its own secret token: it comes from VETORIAL_DISCORD_WEBHOOK_URL
 through EnvVar, and is never logged or included in an error (the seed's alert channel).
+requests' errors and urllib3's debug lines carry the URL's path, which holds the id and
+token: the path and both segments are registered as secrets before the first request.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import requests
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from resources.redaction import redact, register_secret
+from resources.redaction import install_log_redaction, redact, register_url_secret
 
 log = logging.getLogger("vetorial.discord")
 
@@ -40,6 +42,14 @@ class Alert:
         }]}
 
 
+def _retry_after(response: requests.Response) -> float:
+    """Seconds a 429 asks to wait (its JSON `retry_after`), 1 when unreadable, at most 30."""
+    try:
+        return max(0.0, min(float(response.json().get("retry_after", 1)), 30.0))
+    except (ValueError, TypeError, AttributeError):
+        return 1.0
+
+
 class DiscordNotifier(ConfigurableResource):
     """Unset webhook: alerts are logged and skipped (local runs, CI)."""
 
@@ -51,25 +61,42 @@ class DiscordNotifier(ConfigurableResource):
     def enabled(self) -> bool:
         return bool(self.webhook_url)
 
+    def check(self) -> str:
+        """Ask Discord about the webhook without posting (GET on a webhook URL describes it).
+        Raises with a redacted message when it does not answer 200; never returns the body,
+        which repeats the token."""
+        register_url_secret(self.webhook_url, secret_segments=2)
+        install_log_redaction("vetorial.discord", "urllib3.connectionpool")
+        try:
+            response = requests.get(self.webhook_url, timeout=self.timeout_seconds)
+        except requests.RequestException as exc:
+            raise RuntimeError(f"Discord webhook unreachable: {redact(exc)}") from None
+        if response.status_code != 200:
+            raise RuntimeError(f"Discord answered HTTP {response.status_code} for the webhook "
+                               "(401/404: wrong or deleted webhook)")
+        return "Discord knows the webhook (HTTP 200)"
+
     def send(self, alert: Alert) -> bool:
         if not self.webhook_url:
             log.info("Discord alert skipped (VETORIAL_DISCORD_WEBHOOK_URL unset): %s", alert.title)
             return False
-        register_secret(self.webhook_url)
+        # /api/webhooks/<id>/<token>: the last two segments are the credential.
+        register_url_secret(self.webhook_url, secret_segments=2)
+        install_log_redaction("vetorial.discord", "urllib3.connectionpool")
         payload = alert.payload()
         for attempt in range(1, self.attempts + 1):
             try:
                 response = requests.post(self.webhook_url, json=payload, timeout=self.timeout_seconds)
                 if response.status_code == 429 and attempt < self.attempts:
                     # Discord rate limit: it says how long to wait.
-                    time.sleep(min(float(response.json().get("retry_after", 1)), 30))
+                    time.sleep(_retry_after(response))
                     continue
                 response.raise_for_status()
                 return True
             except requests.RequestException as exc:
                 if attempt == self.attempts:
-                    # The URL carries the webhook token: never let it into the message.
-                    log.error("Discord alert failed: %s", redact(exc, (self.webhook_url,)))
+                    # The URL (and its path) carries the webhook token: never let it into the message.
+                    log.error("Discord alert failed: %s", redact(exc))
                     return False
                 time.sleep(attempt)
         return False

@@ -3,6 +3,10 @@
 Graph tokens travel in URLs (`?access_token=...`): requests' ConnectionError messages,
 urllib3's debug log lines and Graph's own `paging.next` links all carry them. Everything
 the Meta client logs, raises or returns passes through `redact`.
+
+A Discord webhook's secret is in its path (`/api/webhooks/<id>/<token>`), and requests'
+errors and urllib3's log lines carry the path without the host: `register_url_secret`
+registers the path and its secret segments along with the whole URL.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 MASK = "***"
 
@@ -33,6 +37,23 @@ def register_secret(secret: str | None) -> None:
     if secret and len(secret) >= 8:
         with _known_lock:
             _known.update(_variants(secret))
+
+
+def register_url_secret(url: str | None, secret_segments: int) -> None:
+    """Register a URL whose last `secret_segments` path segments are a credential (a Discord
+    webhook: id and token): the URL, its path, and each tail of those segments ("<id>/<token>",
+    "<token>"), so no form in which a client may print it survives `redact`."""
+    if not url:
+        return
+    register_secret(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    segments = [s for s in parts.path.split("/") if s]
+    register_secret(parts.path)
+    for start in range(max(0, len(segments) - secret_segments), len(segments)):
+        register_secret("/".join(segments[start:]))
 
 
 def redact(text: object, secrets=()) -> str:

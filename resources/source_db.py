@@ -2,8 +2,12 @@
 
 Only reads, and only through one relation (by default Chatwoot's
 `vw_conversations_analytics_final`), whose name, key, watermark and tenant columns are
-configuration. Every transaction is READ ONLY at the protocol level (`BEGIN ... READ ONLY`),
-so a bug here can never write into a customer's Chatwoot.
+configuration. Sessions start with `default_transaction_read_only=on` (a startup option), so
+every transaction, autocommit and the implicit ones included, is READ ONLY on the server's
+side, and every transaction we begin takes its snapshot first, after which PostgreSQL refuses
+`SET TRANSACTION READ WRITE`: a bug here cannot write into a customer's Chatwoot. Only a
+deliberate `SET default_transaction_read_only = off` could; against that, connect with a
+read-only role (docs/reliability.md, "Chatwoot source: read-only role").
 
 - `verify_schema` compares the relation with what the ETL needs, from the catalog by the
   relation's oid (information_schema.columns, a view over many joins, took 3x longer: 1.5
@@ -42,6 +46,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources as pkg_resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -84,6 +89,19 @@ ORDER BY a.attnum
 """
 
 
+@dataclass(frozen=True)
+class WriteAccess:
+    """What the connected role could write (`vetorial doctor` warns when anything)."""
+
+    role: str
+    superuser: bool
+    writable: dict[str, list[str]]  # relation -> privileges among INSERT, UPDATE, DELETE, TRUNCATE
+
+    @property
+    def can_write(self) -> bool:
+        return self.superuser or bool(self.writable)
+
+
 class SourceSchemaError(RuntimeError):
     """The source relation is missing, or lacks columns the ETL needs (all of them listed)."""
 
@@ -113,6 +131,10 @@ class SourceRelation:
         return f"{self.schema}.{self.name}"
 
 
+def _sql(name: str) -> str:
+    return pkg_resources.files("resources").joinpath("sql", name).read_text(encoding="utf-8")
+
+
 def parse_url(url: str) -> URL:
     """A SQLAlchemy URL on the psycopg 3 driver, from any postgres[ql][+driver]:// form.
 
@@ -140,10 +162,24 @@ _engines: dict[tuple, Engine] = {}
 _engines_lock = threading.Lock()
 
 
+# Every transaction of the session starts READ ONLY on the server's side, whatever the client
+# does: autocommit statements, the implicit transaction after a COMMIT, a transaction begun
+# outside `read_only_transaction`. A startup option, so it holds from the first statement and
+# nothing here ever turns it off (a deliberate `SET default_transaction_read_only = off` still
+# could: only a read-only role is a guarantee, see docs/reliability.md).
+_READ_ONLY_SESSION = "-c default_transaction_read_only=on"
+
+
 def _on_connect(dbapi_connection, _record) -> None:
-    # Defence in depth: even a transaction begun outside `read_only_transaction` (the pool's
-    # pre-ping) is READ ONLY.
+    # The client's side too: psycopg begins each transaction with BEGIN READ ONLY.
     dbapi_connection.read_only = True
+
+
+def _on_begin(connection) -> None:
+    # A READ ONLY transaction may still be switched to READ WRITE until its first query takes a
+    # snapshot; take it at once, so `SET TRANSACTION READ WRITE` is refused on any transaction
+    # begun through the engine (read_only_transaction's first statement does the same).
+    connection.connection.dbapi_connection.execute("SELECT 1")
 
 
 class SourceDatabase(ConfigurableResource):
@@ -173,6 +209,10 @@ class SourceDatabase(ConfigurableResource):
     lock_timeout_ms: int = Field(default=10_000, description="Give up instead of queueing behind a "
                                                              "migration's lock; 0 disables.")
     application_name: str = "vetorial_assets"
+    read_only_session: bool = Field(default=True, description="Start sessions with default_transaction_read_only=on "
+                                                              "(a startup option). Turn off only behind a pooler "
+                                                              "that refuses the `options` startup parameter; the "
+                                                              "read-only role then is the only guard.")
 
     _engine: Engine | None = PrivateAttr(default=None)
 
@@ -205,7 +245,7 @@ class SourceDatabase(ConfigurableResource):
             register_secret(parsed.password)
             key = (parsed.render_as_string(hide_password=False), self.pool_size, self.max_overflow,
                    self.pool_timeout, self.pool_recycle, self.pool_pre_ping, self.connect_timeout,
-                   self.application_name)
+                   self.application_name, self.read_only_session)
             with _engines_lock:
                 engine = _engines.get(key)
                 if engine is None:
@@ -216,8 +256,10 @@ class SourceDatabase(ConfigurableResource):
                         connect_args={"connect_timeout": self.connect_timeout,
                                       "application_name": self.application_name,
                                       # Wire values carry text in this encoding (see stream).
-                                      "client_encoding": "utf8"})
+                                      "client_encoding": "utf8",
+                                      **({"options": _READ_ONLY_SESSION} if self.read_only_session else {})})
                     event.listen(engine, "connect", _on_connect)
+                    event.listen(engine, "begin", _on_begin)
                     _engines[key] = engine
             self._engine = engine
         return self._engine
@@ -320,16 +362,25 @@ class SourceDatabase(ConfigurableResource):
     def verify_schema(self, required: Sequence[str], rel: SourceRelation | None = None) -> list[str]:
         """Check the relation (`rel`: as already described) has every `required` column (plus
         key, watermark and tenant columns). Raises SourceSchemaError naming all missing ones at
-        once; returns (and logs a warning about) the columns the source has beyond those, e.g.
-        new ones to consider."""
+        once; returns the columns the source has beyond those, e.g. new ones to consider (the
+        caller reports them, once: the sync as a run warning, doctor in its report)."""
         rel = rel or self.describe()
         self._check(rel, required)
         wanted = set(self.required_columns(required))
-        extra = [c for c in rel.columns if c not in wanted]
-        if extra:
-            log.warning("source relation %s has %d column(s) the ETL does not read: %s",
-                        rel.qualified, len(extra), ", ".join(extra))
-        return extra
+        return [c for c in rel.columns if c not in wanted]
+
+    def write_access(self) -> WriteAccess:
+        """Whether the configured role could write to the relation or the tables it reads
+        (through views, recursively): superuser, or any INSERT/UPDATE/DELETE/TRUNCATE grant.
+        The read-only session stops accidents; only a role without these stops intent."""
+        with self.read_only_transaction(psycopg.IsolationLevel.READ_COMMITTED) as conn:
+            self.describe(conn)  # fails clearly when the relation is missing
+            oid = conn.execute("SELECT to_regclass(%s)::oid", (self.relation,)).fetchone()[0]
+            role = conn.execute("SELECT current_user").fetchone()[0]
+            rows = conn.execute(_sql("source_write_access.sql"), {"relation_oid": oid}).fetchall()
+        superuser = any(row[2] for row in rows)
+        return WriteAccess(role=role, superuser=superuser,
+                           writable={relation: list(privs) for relation, privs, _super in rows if privs})
 
     # ------------------------------------------------------------------ reading
 

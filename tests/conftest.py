@@ -131,10 +131,13 @@ def instance():
 
 
 def run_range(defs, job_name: str, account_dim: str, account: str, first, last, instance, **kwargs):
-    """Execute a job over a date range of one account, as a single-run backfill would."""
-    from vetorial_assets.partitions import range_tags
+    """Execute a job over a date range of one account, as a single-run backfill would.
 
-    tags = range_tags(account_dim, account, str(first), str(last))
+    `account_dim` is "account" for every date x account asset (it reads like the key)."""
+    from vetorial_assets.partitions import ACCOUNT_DIM, range_tags
+
+    assert account_dim == ACCOUNT_DIM, f"date x account assets name their account dimension {ACCOUNT_DIM!r}"
+    tags = range_tags(account, str(first), str(last))
     return defs.resolve_job_def(job_name).execute_in_process(instance=instance, tags=tags, **kwargs)
 
 

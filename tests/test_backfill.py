@@ -11,30 +11,26 @@ of executing 180 runs.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, MultiPartitionKey, RunsFilter, instance_for_test
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 # Private Dagster entry points (no public API drives the daemons in-process); pinned by dagster<1.14.
 from dagster._core.execution.backfill import BulkActionStatus
-from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     BACKFILL_ID_TAG,
 )
-from dagster._core.test_utils import create_test_daemon_workspace_context
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.backfill import execute_backfill_iteration
 from dagster._daemon.daemon import get_default_daemon_logger
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from vetorial_assets.partitions import DATE_DIM, IG_ACCOUNT_DIM
+from tests.daemon_workspace import daemon_workspace
+from tests.daemon_workspace import queued_instance as make_queued_instance
+from vetorial_assets.partitions import partition_key as account_day_key
 from vetorial_assets.sandbox.graph_data import sandbox_today
 
 ACCOUNTS = ("17841400000000001", "17841400000000002", "17841400000000003")
@@ -53,42 +49,20 @@ mutation LaunchBackfill($params: LaunchBackfillParams!) {
 """
 
 
-def code_location():
-    """The code location under test, built from the environment when Dagster loads it.
-
-    A function (not a module-level Definitions) so each load reads the test's env vars:
-    Dagster calls it for the workspace and again when the launcher reconstructs the job.
-    """
-    from vetorial_assets.definitions import build_definitions
-    from vetorial_assets.settings import load_settings
-
-    return build_definitions(load_settings())
-
-
 @pytest.fixture
 def queued_instance(vetorial_env):
-    """A real (temporary, sqlite) instance as deployed: queued runs, launched by the run-queue
-    daemon; the launcher runs them synchronously in this process instead of a subprocess."""
-    with instance_for_test(
-        overrides={"run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"}},
-        synchronous_run_launcher=True,
-    ) as instance:
+    with make_queued_instance() as instance:
         yield instance
 
 
 @pytest.fixture
 def workspace(queued_instance):
-    origin = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(executable_path=sys.executable, python_file=__file__, attribute="code_location",
-                             working_directory=str(Path(__file__).resolve().parents[1])),
-        location_name="vetorial_assets",
-    )
-    with create_test_daemon_workspace_context(InProcessWorkspaceLoadTarget(origin), queued_instance) as ctx:
+    with daemon_workspace(queued_instance) as ctx:
         yield ctx
 
 
 def partition_key(day: date, account: str) -> str:
-    return str(MultiPartitionKey({DATE_DIM: day.isoformat(), IG_ACCOUNT_DIM: account}))
+    return account_day_key(account, day.isoformat())
 
 
 def launch_backfill_as_the_ui_does(workspace, keys: list[str]) -> str:
@@ -143,3 +117,55 @@ def test_sixty_days_for_three_accounts_is_three_runs(workspace, queued_instance:
     asked = Counter((r.path, r.params.get("since")) for r in graph_api.requests_to("/insights"))
     assert sorted({path for path, _ in asked}) == [f"{a}/insights" for a in ACCOUNTS]
     assert len(asked) == 180 and set(asked.values()) == {1}
+
+
+def adjacent_runs(accounts) -> list[tuple[str, str]]:
+    """(first, last) of each stretch of `accounts` adjacent in the partition list (ACCOUNTS)."""
+    runs: list[list[str]] = []
+    for account in accounts:
+        if runs and ACCOUNTS.index(account) == ACCOUNTS.index(runs[-1][-1]) + 1:
+            runs[-1].append(account)
+        else:
+            runs.append([account])
+    return [(run[0], run[-1]) for run in runs]
+
+
+@pytest.mark.parametrize("n_days, accounts, one_run_per", [
+    (3, ACCOUNTS, "day"),           # a square selection: a tie goes to the date dimension
+    (2, ACCOUNTS, "day"),           # fewer days than accounts
+    (5, ACCOUNTS[:2], "account"),   # fewer accounts than days
+    (2, ACCOUNTS[::2], "day"),      # a tie again, and the accounts not adjacent: a run per day and account
+])
+def test_a_selection_is_split_by_its_dimension_with_fewer_values(workspace, queued_instance: DagsterInstance,
+                                                                 vetorial_env, graph_api, n_days, accounts,
+                                                                 one_run_per):
+    """Dagster 1.13 (DefaultPartitionsSubset.get_partition_key_ranges) groups a multi-partition
+    selection by whichever dimension has fewer distinct values in it, the date dimension on a
+    tie, and makes one run per contiguous range in each group. What README "Backfills" says."""
+    last = sandbox_today() - timedelta(days=3)
+    days = [last - timedelta(days=i) for i in range(n_days - 1, -1, -1)]
+    keys = [partition_key(d, a) for a in accounts for d in days]
+
+    backfill_id = launch_backfill_as_the_ui_does(workspace, keys)
+    backfill_daemon_tick(workspace)
+
+    runs = queued_instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    ranges = sorted((r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG]) for r in runs)
+    if one_run_per == "day":
+        # Each run: one day, a run of selected accounts adjacent in the partition list.
+        expected = [(partition_key(d, first), partition_key(d, last)) for d in days
+                    for first, last in adjacent_runs(accounts)]
+    else:
+        expected = [(partition_key(days[0], a), partition_key(days[-1], a)) for a in accounts]
+    assert ranges == sorted(expected)
+
+    list(QueuedRunCoordinatorDaemon(interval_seconds=1).run_iteration(workspace))
+    runs = queued_instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS] * len(expected)
+
+    # Either split lands every selected account-day once, each asked of the Graph API once.
+    with vetorial_env.connect() as conn:
+        got = conn.execute("SELECT ig_account_id, data_registro FROM raw.ig_follows ORDER BY 1, 2").fetchall()
+    assert got == sorted((a, d) for a in accounts for d in days)
+    asked = Counter((r.path, r.params.get("since")) for r in graph_api.requests_to("/insights"))
+    assert len(asked) == len(keys) and set(asked.values()) == {1}

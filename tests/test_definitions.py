@@ -66,9 +66,29 @@ def test_instagram_schedule_asks_for_d1_and_d2(defs):
     with build_schedule_context(scheduled_execution_time=when) as ctx:
         requests = list(schedule.evaluate_tick(ctx).run_requests)
     assert len(requests) == 3
-    # Multi-partition keys join dimension values in dimension-name order: date|ig_account.
-    assert {r.tags["dagster/asset_partition_range_start"].split("|")[0] for r in requests} == {"2026-03-08"}
-    assert {r.tags["dagster/asset_partition_range_end"].split("|")[0] for r in requests} == {"2026-03-09"}
+    # Multi-partition keys join dimension values in dimension-name order: account|date.
+    starts = sorted(r.tags["dagster/asset_partition_range_start"] for r in requests)
+    ends = sorted(r.tags["dagster/asset_partition_range_end"] for r in requests)
+    accounts = ["17841400000000001", "17841400000000002", "17841400000000003"]
+    assert starts == [f"{a}|2026-03-08" for a in accounts]
+    assert ends == [f"{a}|2026-03-09" for a in accounts]
+
+
+@pytest.mark.parametrize("key, account", [
+    (AssetKey(["raw", "meta_ads_insights"]), "act_100000000000001"),
+    (AssetKey(["staging", "insights_meta_ads"]), "act_100000000000001"),
+    (AssetKey(["raw", "ig_follows"]), "17841400000000001"),
+])
+def test_every_date_by_account_key_reads_account_then_date(defs, key, account):
+    partitions = defs.resolve_assets_def(key).partitions_def
+    assert [d.name for d in partitions.partitions_defs] == ["account", "date"]
+    # The documented example key (README, "Partitions") is a key of the asset...
+    example = f"{account}|2026-03-10"
+    assert partitions.has_partition_key(example)
+    assert partitions.get_partition_key_from_str(example).keys_by_dimension == {"account": account,
+                                                                                 "date": "2026-03-10"}
+    # ...and the other order is not.
+    assert not partitions.has_partition_key(f"2026-03-10|{account}")
 
 
 def test_chatwoot_schedule_reconciles_every_tenant_at_three(defs):

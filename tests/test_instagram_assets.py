@@ -28,7 +28,7 @@ def test_accounts_days_and_no_data(make_defs, instance, vetorial_env, graph_api)
     today = sandbox_today()
     first, last = today - timedelta(days=6), today - timedelta(days=3)
     for account in (BIG, OTHER, SMALL):
-        assert run_range(defs, JOB_NAME, "ig_account", account, first, last, instance).success
+        assert run_range(defs, JOB_NAME, "account", account, first, last, instance).success
     for account in (BIG, OTHER):
         got = rows(vetorial_env, account)
         assert [r[0] for r in got] == [first + timedelta(days=i) for i in range(4)]
@@ -49,15 +49,15 @@ def test_late_day_fills_in_on_the_next_run_and_reruns_are_idempotent(make_defs, 
     late = today - timedelta(days=3)
     graph_api.withhold_ig_day(BIG, late)
     first, last = today - timedelta(days=4), today - timedelta(days=3)
-    assert run_range(defs, JOB_NAME, "ig_account", BIG, first, last, instance).success
+    assert run_range(defs, JOB_NAME, "account", BIG, first, last, instance).success
     assert [r[1] for r in rows(vetorial_env, BIG)] == ["ok", "no_data"]
     graph_api.release_ig_day(BIG, late)
-    assert run_range(defs, JOB_NAME, "ig_account", BIG, first, last, instance).success
+    assert run_range(defs, JOB_NAME, "account", BIG, first, last, instance).success
     meta = instance.get_latest_materialization_event(KEY).asset_materialization.metadata
     assert (meta["rows_updated"].value, meta["rows_unchanged"].value, meta["rows_inserted"].value) == (1, 1, 0)
     assert [r[1] for r in rows(vetorial_env, BIG)] == ["ok", "ok"]
     # Nothing changed at the source: nothing is rewritten.
-    assert run_range(defs, JOB_NAME, "ig_account", BIG, first, last, instance).success
+    assert run_range(defs, JOB_NAME, "account", BIG, first, last, instance).success
     meta = instance.get_latest_materialization_event(KEY).asset_materialization.metadata
     assert (meta["rows_updated"].value, meta["rows_inserted"].value, meta["rows_unchanged"].value) == (0, 0, 2)
 
@@ -67,11 +67,11 @@ def test_transient_fault_is_retried_and_auth_fault_fails_without_writing(make_de
     today = sandbox_today()
     first, last = today - timedelta(days=5), today - timedelta(days=3)
     graph_api.faults.add(code=4, times=1, path_contains="insights")
-    assert run_range(defs, JOB_NAME, "ig_account", BIG, first, last, instance).success
+    assert run_range(defs, JOB_NAME, "account", BIG, first, last, instance).success
     assert len(rows(vetorial_env, BIG)) == 3
     graph_api.faults.add(code=190, times=1, path_contains="insights", skip=1)
     graph_api.release_ig_day(BIG, today - timedelta(days=1))
-    result = run_range(defs, JOB_NAME, "ig_account", BIG, first, today - timedelta(days=1), instance,
+    result = run_range(defs, JOB_NAME, "account", BIG, first, today - timedelta(days=1), instance,
                        raise_on_error=False)
     assert not result.success
     assert len(rows(vetorial_env, BIG)) == 3  # nothing of the failed run landed

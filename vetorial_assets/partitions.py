@@ -1,4 +1,10 @@
-"""Partitions: calendar days in the accounts' time zone, crossed with accounts or tenants."""
+"""Partitions: calendar days in the accounts' time zone, crossed with accounts or tenants.
+
+Every date x account asset (Meta ad accounts, Instagram accounts) names its dimensions
+`account` and `date`. Dagster joins a multi-partition key's values in alphabetical order of
+the dimension names, so every such key reads `<account>|<YYYY-MM-DD>`, e.g.
+`act_100000000000001|2026-03-10` and `17841400000000001|2026-03-10`.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,6 @@ from .settings import DEFAULT_TIMEZONE
 
 DATE_DIM = "date"
 ACCOUNT_DIM = "account"
-IG_ACCOUNT_DIM = "ig_account"
 
 
 def daily(start: date) -> DailyPartitionsDefinition:
@@ -27,8 +32,8 @@ def daily(start: date) -> DailyPartitionsDefinition:
     return DailyPartitionsDefinition(start_date=start.isoformat(), timezone=DEFAULT_TIMEZONE, end_offset=1)
 
 
-def date_by_account(start: date, accounts: Sequence[str], account_dim: str = ACCOUNT_DIM) -> MultiPartitionsDefinition:
-    return MultiPartitionsDefinition({DATE_DIM: daily(start), account_dim: StaticPartitionsDefinition(list(accounts))})
+def date_by_account(start: date, accounts: Sequence[str]) -> MultiPartitionsDefinition:
+    return MultiPartitionsDefinition({DATE_DIM: daily(start), ACCOUNT_DIM: StaticPartitionsDefinition(list(accounts))})
 
 
 def by_tenant(tenant_ids: Sequence[str]) -> StaticPartitionsDefinition:
@@ -46,7 +51,7 @@ class DateRange:
         return (self.last - self.first).days + 1
 
 
-def date_ranges(keys: Sequence[str], account_dim: str = ACCOUNT_DIM) -> list[DateRange]:
+def date_ranges(keys: Sequence[str]) -> list[DateRange]:
     """Group date x account partition keys into contiguous date ranges per account.
 
     A single-run backfill hands one run many keys; one API range per account is far
@@ -54,8 +59,8 @@ def date_ranges(keys: Sequence[str], account_dim: str = ACCOUNT_DIM) -> list[Dat
     """
     days: dict[str, list[date]] = defaultdict(list)
     for key in keys:
-        dims = key.keys_by_dimension if isinstance(key, MultiPartitionKey) else _split(key, account_dim)
-        days[dims[account_dim]].append(date.fromisoformat(dims[DATE_DIM]))
+        dims = key.keys_by_dimension if isinstance(key, MultiPartitionKey) else _split(key)
+        days[dims[ACCOUNT_DIM]].append(date.fromisoformat(dims[DATE_DIM]))
     ranges = []
     for account in sorted(days):
         ordered = sorted(set(days[account]))
@@ -69,19 +74,24 @@ def date_ranges(keys: Sequence[str], account_dim: str = ACCOUNT_DIM) -> list[Dat
     return ranges
 
 
-def _split(key: str, account_dim: str) -> dict[str, str]:
+def _split(key: str) -> dict[str, str]:
     # MultiPartitionKey strings join dimension values in dimension-name order.
-    names = sorted([DATE_DIM, account_dim])
+    names = sorted([DATE_DIM, ACCOUNT_DIM])
     return dict(zip(names, str(key).split("|")))
 
 
-def run_date_ranges(context: AssetExecutionContext, account_dim: str = ACCOUNT_DIM) -> list[DateRange]:
-    return date_ranges(context.partition_keys, account_dim)
+def run_date_ranges(context: AssetExecutionContext) -> list[DateRange]:
+    return date_ranges(context.partition_keys)
 
 
-def range_tags(account_dim: str, account: str, first: str, last: str) -> dict[str, str]:
+def partition_key(account: str, day: str) -> str:
+    """The key of one account-day: `<account>|<YYYY-MM-DD>`."""
+    return str(MultiPartitionKey({DATE_DIM: day, ACCOUNT_DIM: account}))
+
+
+def range_tags(account: str, first: str, last: str) -> dict[str, str]:
     """Run tags for one account's date range: what a single-run backfill of it launches."""
     return {
-        "dagster/asset_partition_range_start": str(MultiPartitionKey({DATE_DIM: first, account_dim: account})),
-        "dagster/asset_partition_range_end": str(MultiPartitionKey({DATE_DIM: last, account_dim: account})),
+        "dagster/asset_partition_range_start": partition_key(account, first),
+        "dagster/asset_partition_range_end": partition_key(account, last),
     }

@@ -33,6 +33,8 @@ class Settings:
     lgpd_salt_set: bool
     partitions_start: date
     meta_lookback_days: int
+    # VETORIAL_SCHEDULES=off: schedules start STOPPED (a dev box); on by default, like the sensors.
+    schedules_running: bool = True
 
     @property
     def sandbox_meta(self) -> bool:
@@ -67,6 +69,16 @@ def _date_env(name: str, default: date) -> date:
         raise ConfigError(f"{name} must be a date like 2025-01-01, got {raw!r}") from None
 
 
+def _switch_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    value = raw.strip().lower()
+    if value not in ("on", "off"):
+        raise ConfigError(f"{name} must be 'on' or 'off', got {raw!r}")
+    return value == "on"
+
+
 def shipped_tenants_file() -> Path:
     return Path(__file__).with_name("tenants_demo.yaml")
 
@@ -86,4 +98,5 @@ def load_settings() -> Settings:
         lgpd_salt_set=bool(os.environ.get("VETORIAL_LGPD_SALT")),
         partitions_start=_date_env("VETORIAL_PARTITIONS_START", date(2025, 1, 1)),
         meta_lookback_days=_int_env("VETORIAL_META_LOOKBACK_DAYS", 28),
+        schedules_running=_switch_env("VETORIAL_SCHEDULES", True),
     )

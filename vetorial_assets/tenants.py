@@ -2,10 +2,15 @@
 
 Validated completely at load time (before any run): every problem is reported with the
 file, the tenant and the field, and tokens are only ever referenced by env var *name*.
+
+The file is read strictly: at most MAX_FILE_BYTES, no duplicate keys (YAML's default keeps
+the last one: a second `tenants:` would silently drop the first list), and no anchors or
+aliases (a few hundred bytes of nested aliases expand to gigabytes once a value is used).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +19,17 @@ import yaml
 
 from .settings import ConfigError
 
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_AD_ACCOUNT = re.compile(r"^act_[0-9]+$")
-_NUMERIC_ID = re.compile(r"^[0-9]+$")
+MAX_FILE_BYTES = 1_000_000
+MAX_NAME_CHARS = 200
+# Chatwoot ids are bigint columns.
+MAX_BIGINT = 2**63 - 1
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+# A tenant id is a Dagster partition key and a warehouse value: short, no separators.
+_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Graph object ids are 64-bit numbers: at most 20 digits.
+_AD_ACCOUNT = re.compile(r"^act_[0-9]{1,20}$")
+_NUMERIC_ID = re.compile(r"^[0-9]{1,20}$")
 # Keys that would put a secret in the file itself.
 _INLINE_SECRET_KEYS = {"token", "access_token", "meta_access_token", "password", "secret"}
 
@@ -86,6 +98,97 @@ def _fail(path: Path, where: str, message: str) -> ConfigError:
     return ConfigError(f"{path}: {where}: {message}")
 
 
+def _show(value, limit: int = 60) -> str:
+    """A value for an error message, cut short: a hostile file may hold megabytes in one field."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+class _Rejected(Exception):
+    def __init__(self, line: int, where: str, message: str):
+        super().__init__(message)
+        self.line, self.where, self.message = line, where, message
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing duplicate keys and anchors/aliases while composing.
+
+    Chosen over a stricter library (ruamel.yaml, strictyaml): PyYAML is already installed
+    (Dagster needs it), and the two rules are two small composer hooks; ruamel.yaml would add
+    a dependency and still expand aliases. Checking while composing (nodes, before any Python
+    object exists) costs nothing and stops an alias bomb at its first anchor. The composer
+    tracks where it is (keys and sequence positions) so errors name the tenant and field.
+    """
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._stack: list[tuple[object, object]] = []  # (parent node, key node or index) per level
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        self._stack.append((parent, index))
+        try:
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise self._rejected(event.start_mark, "YAML anchors and aliases (&name, *name) are not allowed "
+                                                       "in a tenants file; write each value out")
+            return super().compose_node(parent, index)
+        finally:
+            self._stack.pop()
+
+    def compose_mapping_node(self, anchor):
+        node = super().compose_mapping_node(anchor)
+        first_line: dict[str, int] = {}
+        for key, _value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in first_line:
+                    raise self._rejected(key.start_mark, f"duplicate key (first at line {first_line[key.value]}); "
+                                                         "YAML would keep only the last one", (node, key.value))
+                first_line[key.value] = key.start_mark.line + 1
+        return node
+
+    def _rejected(self, mark, message: str, last: tuple[object, str] | None = None) -> _Rejected:
+        # The path to the offending node: mapping keys and sequence positions, with the node
+        # holding each step (a tenant's mapping holds its id).
+        steps: list[tuple[object, str | int]] = []
+        for parent, index in self._stack:
+            if isinstance(index, yaml.ScalarNode):
+                steps.append((parent, index.value))
+            elif isinstance(index, int):
+                steps.append((parent, index))
+        if last is not None:
+            steps.append(last)
+        return _Rejected(mark.line + 1, _where(steps), message)
+
+
+def _where(steps: list[tuple[object, str | int]]) -> str:
+    """"tenant 'a', field 'chatwoot.account_id'" (or "field 'tenants'") for a path in the file."""
+    names = [step for _node, step in steps]
+    if len(names) >= 2 and names[0] == "tenants" and isinstance(names[1], int):
+        tenant_node = steps[2][0] if len(steps) > 2 else None
+        tenant_id = None
+        if isinstance(tenant_node, yaml.MappingNode):
+            tenant_id = next((v.value for k, v in tenant_node.value
+                              if isinstance(k, yaml.ScalarNode) and k.value == "id" and isinstance(v, yaml.ScalarNode)),
+                             None)
+        label = (f"tenant {tenant_id!r}" if isinstance(tenant_id, str) and _TENANT_ID.match(tenant_id)
+                 else f"tenants[{names[1]}]")
+        field_names = [str(n) for n in names[2:]]
+        return f"{label}, field {_show('.'.join(field_names))}" if field_names else label
+    return f"field {_show('.'.join(str(n) for n in names))}" if names else "document"
+
+
+def _load_yaml(text: str, path: Path):
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    except _Rejected as exc:
+        raise ConfigError(f"{path}: line {exc.line}: {exc.where}: {exc.message}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
 def _id_list(path: Path, where: str, value, pattern: re.Pattern, example: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -93,34 +196,48 @@ def _id_list(path: Path, where: str, value, pattern: re.Pattern, example: str) -
         raise _fail(path, where, f"must be a list, got {type(value).__name__}")
     out = []
     for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, int)) or not pattern.match(str(item)):
+            raise _fail(path, where, f"{_show(item)} is not a valid id (expected something like {example})")
         text = str(item)
-        if not pattern.match(text):
-            raise _fail(path, where, f"{text!r} is not a valid id (expected something like {example})")
         out.append(text)
     if len(set(out)) != len(out):
         raise _fail(path, where, "lists the same account twice")
     return tuple(out)
 
 
-def _int(path: Path, where: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(path, where, f"must be a whole number, got {value!r}")
+def _chatwoot_id(path: Path, where: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BIGINT:
+        raise _fail(path, where, f"must be a positive whole number of at most {MAX_BIGINT} (a Chatwoot id), "
+                                 f"got {_show(value)}")
+    return value
+
+
+def _name(path: Path, where: str, value, default: str) -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise _fail(path, where, f"must be a string, got {type(value).__name__}")
+    if not value.strip() or len(value) > MAX_NAME_CHARS:
+        raise _fail(path, where, f"must be 1 to {MAX_NAME_CHARS} characters, got {len(value)}")
     return value
 
 
 def _parse_tenant(path: Path, index: int, raw) -> Tenant:
     if not isinstance(raw, dict):
         raise _fail(path, f"tenants[{index}]", "must be a mapping")
-    label = f"tenant {raw.get('id', f'#{index}')!r}"
+    raw_id = raw.get("id")
+    label = f"tenant {raw_id!r}" if isinstance(raw_id, str) and _TENANT_ID.match(raw_id) else f"tenants[{index}]"
     for key in raw:
         if key in _INLINE_SECRET_KEYS:
             raise _fail(path, f"{label}, field '{key}'",
                         "tokens must not be written in the file; put the env var name in 'meta_token_env'")
         if key not in _TENANT_KEYS:
-            raise _fail(path, f"{label}, field '{key}'", f"unknown key (allowed: {', '.join(sorted(_TENANT_KEYS))})")
+            raise _fail(path, f"{label}, field {_show(key)}",
+                        f"unknown key (allowed: {', '.join(sorted(_TENANT_KEYS))})")
     tenant_id = raw.get("id")
     if not isinstance(tenant_id, str) or not _TENANT_ID.match(tenant_id):
-        raise _fail(path, f"{label}, field 'id'", "required; lowercase letters, digits, '-' or '_'")
+        raise _fail(path, f"{label}, field 'id'", "required; 1 to 63 lowercase letters, digits, '-' or '_', "
+                                                  "starting with a letter or digit")
     token_env = raw.get("meta_token_env", "META_ACCESS_TOKEN")
     if not isinstance(token_env, str) or not _ENV_NAME.match(token_env):
         # Do not echo the value: it may be a pasted token.
@@ -133,19 +250,20 @@ def _parse_tenant(path: Path, index: int, raw) -> Tenant:
             raise _fail(path, f"{label}, field 'chatwoot'", "must be a mapping with account_id and inbox_ids")
         for key in cw:
             if key not in _CHATWOOT_KEYS:
-                raise _fail(path, f"{label}, field 'chatwoot.{key}'", "unknown key (allowed: account_id, inbox_ids)")
+                raise _fail(path, f"{label}, field {_show(f'chatwoot.{key}')}",
+                            "unknown key (allowed: account_id, inbox_ids)")
         if "account_id" not in cw:
             raise _fail(path, f"{label}, field 'chatwoot.account_id'", "required")
         inboxes = cw.get("inbox_ids") or []
         if not isinstance(inboxes, list):
             raise _fail(path, f"{label}, field 'chatwoot.inbox_ids'", "must be a list of numbers")
         chatwoot = ChatwootScope(
-            account_id=_int(path, f"{label}, field 'chatwoot.account_id'", cw["account_id"]),
-            inbox_ids=tuple(_int(path, f"{label}, field 'chatwoot.inbox_ids'", i) for i in inboxes),
+            account_id=_chatwoot_id(path, f"{label}, field 'chatwoot.account_id'", cw["account_id"]),
+            inbox_ids=tuple(_chatwoot_id(path, f"{label}, field 'chatwoot.inbox_ids'", i) for i in inboxes),
         )
     return Tenant(
         id=tenant_id,
-        name=str(raw.get("name") or tenant_id),
+        name=_name(path, f"{label}, field 'name'", raw.get("name"), tenant_id),
         meta_ad_accounts=_id_list(path, f"{label}, field 'meta_ad_accounts'", raw.get("meta_ad_accounts"),
                                   _AD_ACCOUNT, "act_1234567890"),
         instagram_accounts=_id_list(path, f"{label}, field 'instagram_accounts'", raw.get("instagram_accounts"),
@@ -155,11 +273,15 @@ def _parse_tenant(path: Path, index: int, raw) -> Tenant:
     )
 
 
+def _too_big(path: Path, size: int) -> ConfigError:
+    return ConfigError(f"{path}: the file is {size:,} bytes; a tenants file may be at most {MAX_FILE_BYTES:,} bytes")
+
+
 def parse_tenants(text: str, path: Path) -> Tenants:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    size = len(text.encode("utf-8"))
+    if size > MAX_FILE_BYTES:
+        raise _too_big(path, size)
+    doc = _load_yaml(text, path)
     if not isinstance(doc, dict) or not isinstance(doc.get("tenants"), list):
         raise ConfigError(f"{path}: expected a top-level 'tenants:' list")
     extra = set(doc) - {"tenants"}
@@ -196,7 +318,14 @@ def parse_tenants(text: str, path: Path) -> Tenants:
 
 def load_tenants(path: Path) -> Tenants:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # never more than the limit into memory
+            if len(data) > MAX_FILE_BYTES:
+                raise _too_big(Path(path), os.fstat(handle.fileno()).st_size)
     except OSError as exc:
         raise ConfigError(f"tenants file {path}: cannot be read ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     return parse_tenants(text, Path(path))

@@ -145,29 +145,40 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
     engine = warehouse.engine()
     started = time.monotonic()
     params = {"asset_key": asset_key, "tenant_id": tenant.id}
-    with warehouse.transaction() as conn:
-        previous, _ = conn.execute(_sql("tenant_state.sql"), params).fetchone()
-    full = config.full_refresh or previous is None
-    control_id = control.start_run(
-        engine, execution_id=context.run.run_id, asset_key=asset_key, tenant_id=tenant.id,
-        load_type="full" if full else "incremental", triggered_by=triggered_by(context.run.tags),
-        watermark_start=None if full else previous)
+    run_id = context.run.run_id
+    control_id = None
     try:
-        # Fails with every missing column named, before anything is read or written.
-        rel = source_db.describe()
-        extra = source_db.verify_schema(SOURCE_COLUMNS, rel)
-        if extra:
-            context.log.warning(f"source has column(s) the warehouse does not load: {', '.join(extra)}")
-        counts = control.RunCounts()
         # A load allocates millions of row objects, all acyclic (freed by reference counting):
         # the cyclic collector's passes over them, and over every long-lived object of the
         # process, cost 15-20% of a full load's CPU. Paused rather than frozen: unfreezing
         # left a full pass over the whole heap (~0.15 s) to whatever ran next.
         with warehouse.transaction() as conn, gc_paused():
+            # This transaction holds the run's claim from before its `running` row exists until
+            # the run ends, however it ends: the next run can tell a dead run's row from a live one.
+            control.claim_run(conn, run_id, tenant.id)
+            previous, _ = conn.execute(_sql("tenant_state.sql"), params).fetchone()
+            expected = control.load_type(config.full_refresh, config.reconcile, previous)
+            control_id = control.start_run(
+                engine, execution_id=run_id, asset_key=asset_key, tenant_id=tenant.id, load_type=expected,
+                triggered_by=triggered_by(context.run.tags), watermark_start=None if expected == "full" else previous)
+            # Fails with every missing column named, before anything is read or written.
+            rel = source_db.describe()
+            extra = source_db.verify_schema(SOURCE_COLUMNS, rel)
+            if extra:
+                context.log.warning(f"source has column(s) the warehouse does not load: {', '.join(extra)}")
+            counts = control.RunCounts()
             advisory_xact_lock(conn, asset_key, tenant.id, timeout_seconds=config.lock_wait_seconds)
-            # Re-read under the lock: a run that waited continues from the first one's watermark.
+            # Under the lock no other run of the tenant is live: close the rows of dead ones.
+            for abandoned in control.close_abandoned(engine, asset_key=asset_key, tenant_id=tenant.id,
+                                                     current_id=control_id, closed_by=run_id):
+                context.log.warning(f"{tenant.id}: closed the 'running' row of run {abandoned} as failed: "
+                                    f"it was abandoned (its process is gone)")
+            # Re-read under the lock: a run that waited continues from the first one's watermark,
+            # and its audit row says what it does now, not what it expected before waiting.
             watermark, last_total = conn.execute(_sql("tenant_state.sql"), params).fetchone()
             full = config.full_refresh or watermark is None
+            load_type = control.load_type(config.full_refresh, config.reconcile, watermark)
+            control.record_load_type(engine, control_id, load_type, None if full else watermark)
             read_all = full or config.reconcile
             since = None if read_all else watermark - timedelta(minutes=config.overlap_minutes)
             newest = [watermark]
@@ -206,12 +217,13 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             control.finish_success(conn, control_id, counts, None if full else watermark, watermark_end,
                                    rows_now, started, time.monotonic())
     except BaseException as exc:
-        control.finish_failed(engine, control_id, exc, started, time.monotonic(), redact=source_db.redact)
+        if control_id is not None:
+            control.finish_failed(engine, control_id, exc, started, time.monotonic(), redact=source_db.redact)
         raise
     context.log.info(f"{tenant.id}: {counts} watermark {watermark} -> {watermark_end}")
     return rows_now, {
         "tenant_id": tenant.id,
-        "load_type": "full" if full else ("reconcile" if config.reconcile else "incremental"),
+        "load_type": load_type,
         "rows_extracted": counts.extracted,
         "rows_inserted": counts.inserted,
         "rows_updated": counts.updated,

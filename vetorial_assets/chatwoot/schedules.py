@@ -5,7 +5,15 @@ tenant in reconcile mode, which also marks deleted conversations and catches row
 updated_at lagged behind their last change.
 """
 
-from dagster import AssetSelection, RunRequest, ScheduleEvaluationContext, StaticPartitionsDefinition, define_asset_job, schedule
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleEvaluationContext,
+    StaticPartitionsDefinition,
+    define_asset_job,
+    schedule,
+)
 
 from ..run_tags import TRIGGERED_BY_TAG
 from ..settings import DEFAULT_TIMEZONE
@@ -15,11 +23,12 @@ JOB_NAME = "chatwoot_sync"
 CRON = "0 3 * * *"
 
 
-def build_chatwoot_jobs(partitions: StaticPartitionsDefinition):
+def build_chatwoot_jobs(partitions: StaticPartitionsDefinition,
+                        default_status: DefaultScheduleStatus = DefaultScheduleStatus.RUNNING):
     job = define_asset_job(JOB_NAME, selection=AssetSelection.assets(RAW_KEY), partitions_def=partitions,
                            description="Incremental Chatwoot sync of one tenant.")
 
-    @schedule(job=job, cron_schedule=CRON, execution_timezone=DEFAULT_TIMEZONE,
+    @schedule(job=job, cron_schedule=CRON, execution_timezone=DEFAULT_TIMEZONE, default_status=default_status,
               description="Daily 03:00 reconciliation of every tenant (deletions, lagging rows).")
     def chatwoot_daily_0300(context: ScheduleEvaluationContext):
         for tenant in partitions.get_partition_keys():

@@ -14,7 +14,7 @@ from resources.loader import LoadResult
 from resources.meta import MetaAdsResource
 from resources.warehouse import Warehouse
 
-from ..partitions import IG_ACCOUNT_DIM, DateRange, run_date_ranges
+from ..partitions import DateRange, run_date_ranges
 from ..tenants import Tenants
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.tables import ig_follows_raw
@@ -59,7 +59,7 @@ def build_instagram_assets(tenants: Tenants, partitions: MultiPartitionsDefiniti
     def ig_follows(context: AssetExecutionContext, warehouse: Warehouse, meta: MetaAdsResource) -> MaterializeResult:
         results = []
         no_data = 0
-        for rng in run_date_ranges(context, IG_ACCOUNT_DIM):
+        for rng in run_date_ranges(context):
             tenant = tenants.tenant_of_instagram_account(rng.account)
             rows = follows_rows(meta, rng, tenant.meta_token_env)
             no_data += rows["status"].count("no_data")

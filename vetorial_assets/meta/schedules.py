@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetSelection,
+    DefaultScheduleStatus,
     MultiPartitionsDefinition,
     RunRequest,
     ScheduleEvaluationContext,
@@ -31,11 +32,12 @@ def window_days(now: datetime, lookback_days: int) -> list[str]:
     return [(today - timedelta(days=n)).isoformat() for n in range(lookback_days - 1, -1, -1)]
 
 
-def build_meta_schedule(partitions: MultiPartitionsDefinition, lookback_days: int):
+def build_meta_schedule(partitions: MultiPartitionsDefinition, lookback_days: int,
+                        default_status: DefaultScheduleStatus = DefaultScheduleStatus.RUNNING):
     job = define_asset_job(JOB_NAME, selection=AssetSelection.assets(RAW_KEY, STAGING_KEY),
                            partitions_def=partitions, description="Raw and staging Meta insights for a date range.")
 
-    @schedule(job=job, cron_schedule=CRON, execution_timezone=DEFAULT_TIMEZONE,
+    @schedule(job=job, cron_schedule=CRON, execution_timezone=DEFAULT_TIMEZONE, default_status=default_status,
               description=f"Re-pull the last {lookback_days} days of every ad account (Meta restates recent days).")
     def meta_ads_every_4_hours(context: ScheduleEvaluationContext):
         now = context.scheduled_execution_time or datetime.now(ZoneInfo(DEFAULT_TIMEZONE))
@@ -46,7 +48,7 @@ def build_meta_schedule(partitions: MultiPartitionsDefinition, lookback_days: in
         for account in accounts:
             yield RunRequest(
                 run_key=f"{account}:{now.isoformat()}",
-                tags={**range_tags(ACCOUNT_DIM, account, days[0], days[-1]), TRIGGERED_BY_TAG: "schedule"},
+                tags={**range_tags(account, days[0], days[-1]), TRIGGERED_BY_TAG: "schedule"},
             )
 
     return job, meta_ads_every_4_hours

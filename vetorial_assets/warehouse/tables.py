@@ -169,7 +169,7 @@ etl_control = Table(
     # its inserts instead of counting the tenant.
     Column("rows_total", BigInteger),
     Column("duration_seconds", Numeric(12, 3)),
-    Column("load_type", Text, nullable=False),  # incremental | full
+    Column("load_type", Text, nullable=False),  # full | incremental | reconcile
     Column("triggered_by", Text, nullable=False),  # schedule | sensor | manual | backfill
     Column("error_message", Text),
     Column("error_traceback", Text),
