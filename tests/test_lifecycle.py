@@ -76,6 +76,19 @@ def test_a_sigkilled_last_user_does_not_keep_the_server_alive(home_dir):
     assert nothing_left(home_dir, timeout=15)
 
 
+def test_a_stale_postmaster_pid_after_a_reboot_does_not_stop_a_start(home_dir):
+    User(home_dir).leave()  # initialised, then stopped
+    pgdata = home_dir / "pg"
+    # After a reboot, postmaster.pid may name a pid that now belongs to another program (here:
+    # this test's own process, alive and not a PostgreSQL server).
+    (pgdata / "postmaster.pid").write_text(
+        f"{os.getpid()}\n{pgdata}\n{int(time.time())}\n5432\n{pgdata}\n\n     0      0\nready   \n")
+    user = User(home_dir)
+    assert server_pid(home_dir) != os.getpid()
+    user.leave()
+    assert nothing_left(home_dir)
+
+
 def test_a_server_found_running_is_left_running_until_down(home_dir):
     home_dir.mkdir(parents=True)
     # Started by hand, outside the lease (as `pg_ctl start` would).
