@@ -111,11 +111,11 @@ def test_readme_commands_after_doctor_with_only_dagster_home(home_dir):
                for r in runs) == 1
     materializing = [c for c in one_shot if "materialize" in c or "launch" in c]
     assert len(runs) == len(materializing) and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
-    # The checks re-run: staging only, rebuilt from raw (no raw materialization), both checks passed.
+    # The checks re-run: staging only, rebuilt from raw (no raw materialization), its checks passed.
     assert {e.dagster_event.asset_key.to_user_string() for e in materialized} == {"staging/insights_meta_ads"}
     results = {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
                for e in evaluations}
-    assert results == {"reconciles_with_raw": True, "lead_origins_add_up": True}
+    assert {"reconciles_with_raw", "lead_origins_add_up"} <= set(results) and all(results.values()), results
 
 
 @pytest.mark.parametrize("command_index", [0, 1], ids=["dagster-daemon run", "dagster dev"])
