@@ -105,7 +105,7 @@ def install_log_redaction(*logger_names: str) -> None:
 
     urllib3 logs every request line, query string included, at DEBUG level.
     """
-    for name in logger_names or ("vetorial.meta", "urllib3.connectionpool"):
+    for name in logger_names or ("dagster.builtin.vetorial.meta", "urllib3.connectionpool"):
         if name in _installed:
             continue
         logging.getLogger(name).addFilter(RedactingFilter())
