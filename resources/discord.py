@@ -90,7 +90,7 @@ class DiscordNotifier(ConfigurableResource):
         Raises with a redacted message when it does not answer 200; never returns the body,
         which repeats the token."""
         register_url_secret(self.webhook_url, secret_segments=2)
-        install_log_redaction("vetorial.discord", "urllib3.connectionpool")
+        install_log_redaction("vetorial.discord", "urllib3")
         try:
             response = requests.get(self.webhook_url, timeout=self.timeout_seconds)
         except requests.RequestException as exc:
@@ -108,7 +108,7 @@ class DiscordNotifier(ConfigurableResource):
             return False
         # /api/webhooks/<id>/<token>: the last two segments are the credential.
         register_url_secret(self.webhook_url, secret_segments=2)
-        install_log_redaction("vetorial.discord", "urllib3.connectionpool")
+        install_log_redaction("vetorial.discord", "urllib3")
         payload = alert.payload()
         sleep = self._sleep if self._sleep is not None else time.sleep
         spent = 0.0  # requests' time and waits, against budget_seconds

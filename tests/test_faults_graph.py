@@ -16,6 +16,7 @@ does. Each test asserts one of:
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -308,3 +309,19 @@ def test_instagram_bad_token_fails_fast_writing_nothing(defs, instance, vetorial
     assert not result.success and "renew it" in root_cause(result) and IG_ACCOUNT in root_cause(result)
     assert sleeps == []
     assert fingerprints(vetorial_env, ["raw.ig_follows"]) == before
+
+
+def test_a_page_with_an_unparsable_header_loads_and_urllib3s_warning_shows_no_token(
+        defs, instance, vetorial_env, graph_api, sleeps, caplog):
+    """urllib3 warns "Failed to parse headers (url=...)" with the request's whole URL, at
+    WARNING (printed by default): the token in its query string must be masked."""
+    from tests.conftest import FAKE_TOKEN
+
+    d = defs()
+    graph_api.faults.add(malformed_header=True, times=1, path_contains="insights", skip=1)
+    with caplog.at_level(logging.WARNING):
+        assert meta_run(d, instance).success
+    warnings = [r for r in caplog.records if r.name == "urllib3.connection"]
+    assert len(warnings) == 1 and "access_token=***" in warnings[0].getMessage()
+    assert FAKE_TOKEN not in caplog.text and sleeps == []  # the page was good: no retry
+    assert_same_as_a_clean_run(d, instance, vetorial_env, graph_api)

@@ -172,6 +172,7 @@ class SandboxGraphAPI:
             self.requests.append(RecordedRequest(method, path, dict(params), version, token))
         fault = self.faults.take(method, path)
         self._after.cut = fault.disconnect_after if fault is not None else None
+        self._after.malformed = fault is not None and fault.malformed_header
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         regain = {}
@@ -187,6 +188,12 @@ class SandboxGraphAPI:
             return 200, self._route(method, segments, params, token, version), regain
         except GraphError as exc:
             return exc.status, error_body(exc.code, exc.subcode, exc.message), regain
+
+    def take_malformed(self) -> bool:
+        """Whether the answer being written gets an unparsable header line."""
+        malformed = getattr(self._after, "malformed", False)
+        self._after.malformed = False
+        return malformed
 
     def take_cut(self) -> int | None:
         """How many body bytes of the answer being written to send before hanging up (None: all)."""
@@ -478,6 +485,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-fb-trace-id", "AsandboxTRACE")
         for name, value in api.usage_headers("/".join(split_path(url.path)[1]), usage).items():
             self.send_header(name, value)
+        if api.take_malformed():  # after Content-Length, so the answer still reads whole
+            self._headers_buffer.append(b"X-Broken header line without a colon\r\n")
         self.end_headers()
         cut = api.take_cut()
         if cut is not None:  # a page that breaks off mid-body: Content-Length promised more

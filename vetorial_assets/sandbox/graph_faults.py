@@ -5,7 +5,8 @@ server consumes it on the next matching request and answers the way Graph does: 
 error JSON with code / error_subcode / is_transient / fbtrace_id (HTTP 400 for API
 errors), a bare 5xx, a slow answer, or an async report job that ends in "Job Failed";
 or, below HTTP, any body text given (`body=`: a proxy's page, a truncated JSON document)
-or the real answer cut after some bytes, the connection closed (`disconnect_after=`).
+the real answer cut after some bytes, the connection closed (`disconnect_after=`), or sent
+with a header line clients cannot parse (`malformed_header=True`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class Fault:
     body: str | None = None
     # Send the real answer's headers and only this many bytes of its body, then hang up.
     disconnect_after: int | None = None
+    # Send the real answer with a header line HTTP clients cannot parse among its headers
+    # (urllib3 then warns, printing the request's URL).
+    malformed_header: bool = False
     hits: int = 0
     seen: int = 0
 
@@ -101,14 +105,15 @@ class FaultPlan:
             delay: float = 0.0, async_fail: bool = False, times: int | None = 1,
             path_contains: str | None = None, method: str | None = None, message: str | None = None,
             regain_minutes: int | None = None, skip: int = 0, body: str | None = None,
-            disconnect_after: int | None = None) -> Fault:
+            disconnect_after: int | None = None, malformed_header: bool = False) -> Fault:
         if (code is None and http_status is None and not delay and not async_fail and body is None
-                and disconnect_after is None):
-            raise ValueError("a fault needs a code, an http_status, a delay, a body, disconnect_after "
-                             "or async_fail=True")
+                and disconnect_after is None and not malformed_header):
+            raise ValueError("a fault needs a code, an http_status, a delay, a body, disconnect_after, "
+                             "malformed_header=True or async_fail=True")
         fault = Fault(code=code, subcode=subcode, http_status=http_status, delay=delay, async_fail=async_fail,
                       times=times, path_contains=path_contains, method=method, message=message,
-                      regain_minutes=regain_minutes, skip=skip, body=body, disconnect_after=disconnect_after)
+                      regain_minutes=regain_minutes, skip=skip, body=body, disconnect_after=disconnect_after,
+                      malformed_header=malformed_header)
         with self._lock:
             self._faults.append(fault)
         return fault
