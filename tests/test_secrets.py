@@ -125,7 +125,8 @@ def secrets_env(deployment, tmp_path, monkeypatch, graph_api, discord_endpoint):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("VETORIAL_TENANTS_FILE", raising=False)
     secrets = set()
-    for secret in (token, hook_token, f"{hook_id}/{hook_token}", webhook, wrong_password, *passwords.values(),
+    for secret in (token, hook_token, f"{hook_id}/{hook_token}", f"/api/webhooks/{hook_id}/{hook_token}", webhook,
+                   wrong_password, *passwords.values(),
                    server.superuser_password):
         secrets |= forms(secret)
     return {"server": server, "passwords": passwords, "token": token, "webhook": webhook, "posts": posts,
@@ -215,6 +216,11 @@ def test_no_secret_anywhere_after_good_and_failing_runs_with_alerts(secrets_env,
     env["discord_status"][0] = 500
     for result in failed[2:]:
         alert(instance, defs, result)
+    # And Discord unreachable: requests' error then carries the webhook's path.
+    down = urlsplit(env["webhook"])._replace(netloc=f"127.0.0.1:{closed_port()}").geturl()
+    monkeypatch.setenv("VETORIAL_DISCORD_WEBHOOK_URL", down)
+    alert(instance, defs, failed[0])
+    monkeypatch.setenv("VETORIAL_DISCORD_WEBHOOK_URL", env["webhook"])
     # Recoveries, alerted green (Discord taking them again).
     env["discord_status"][0] = 204
     monkeypatch.setenv("VETORIAL_CHATWOOT_URL", env["env"]["VETORIAL_CHATWOOT_URL"])
@@ -238,7 +244,8 @@ def test_no_secret_anywhere_after_good_and_failing_runs_with_alerts(secrets_env,
     assert "access_token=***" in haystacks["event log"] and "access_token=***" in haystacks["python logging"]
     assert "Max retries exceeded with url: /v26.0/act_100000000000001/insights?access_token=***" in haystacks[
         "event log"]
-    assert "for url: ***" in haystacks["python logging"]
+    assert "for url: ***" in haystacks["python logging"]  # Discord's 500
+    assert "Max retries exceeded with url: ***" in haystacks["python logging"]  # Discord unreachable
     assert "chatwoot_reader:***@127.0.0.1" in haystacks["dagster database"]
     assert "password=xxx" in haystacks["python logging"]
     assert "Failed to parse headers (url=http://127.0.0.1" in haystacks["python logging"]
