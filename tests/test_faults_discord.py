@@ -134,7 +134,7 @@ def assert_no_token(logs):
         assert TOKEN not in record.getMessage()
 
 
-def test_discord_down_the_sensor_returns_and_the_run_is_untouched(failed_run, instance, logs):
+def test_discord_down_the_sensor_returns_and_the_run_is_untouched(failed_run, instance, logs, capfd):
     _, run = failed_run
     sleeps = Sleeps()
     url = f"http://127.0.0.1:{closed_port()}{WEBHOOK_PATH}"
@@ -142,6 +142,9 @@ def test_discord_down_the_sensor_returns_and_the_run_is_untouched(failed_run, in
     assert sleeps == [1, 2]  # between the three attempts
     lines = give_up_lines(logs)
     assert lines and "Connection refused" in lines[-1] and "attempt 3 of 3" in lines[-1]
+    # The same line through the sensor's own log (context.log: the tick's log in the daemon).
+    sensor_log = capfd.readouterr().err
+    assert " - dagster - ERROR - Discord alert failed: " in sensor_log and TOKEN not in sensor_log
     assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
     assert_no_token(logs)
 
