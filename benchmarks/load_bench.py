@@ -22,6 +22,7 @@ import resource
 import time
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,8 @@ from resources import loader
 from resources.embedded import ensure_server
 
 SAMPLE = 20_000
+# valor_gasto keeps the numeric(14,2) staging had before its columns were widened: results
+# stay comparable with earlier runs, and the load path's typmod check is on the measured path.
 COLUMNS_DDL = """
     hash_id text COLLATE "C" PRIMARY KEY,
     data date NOT NULL,
@@ -110,17 +113,41 @@ def run_loader(conn: psycopg.Connection, n: int, size: int, change_every: int = 
     return result
 
 
+def reference_rows(frame: pd.DataFrame) -> Iterator[tuple]:
+    """The value conversion binary COPY needs for this frame and nothing else (dates as
+    dates, NaN as None, numeric as Decimal): what the loader must do at least, so the ratio
+    measures the load path (its checks included), not the converter."""
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        if np.issubdtype(series.dtype, np.datetime64):
+            columns.append(series.to_numpy(dtype="datetime64[D]").astype(object).tolist())
+        elif np.issubdtype(series.dtype, np.floating):
+            values = series.to_numpy().tolist()
+            if name == "valor_gasto":
+                columns.append([None if v != v else Decimal(repr(v)) for v in values])
+            else:
+                columns.append([None if v != v else v for v in values])
+        elif series.dtype == object:
+            values = series.to_numpy()
+            # NULLs in an object column are None, NaN, NaT or NA: one pass over the value
+            # types tells whether there are any (as the loader before its checks did).
+            if any(issubclass(t, float) or t in (type(pd.NaT), type(pd.NA)) for t in set(map(type, values))):
+                values = np.where(pd.isna(values), None, values)
+            columns.append(values.tolist())
+        else:
+            columns.append(series.to_numpy().tolist())
+    return zip(*columns)
+
+
 def run_copy(conn: psycopg.Connection, n: int, size: int) -> None:
     target = loader.describe_table(conn, "bench", "copy_ref")
-    cols = list(target.columns)
-    types = [c.type_oid for c in cols]
+    types = [c.type_oid for c in target.columns]
     stmt = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier("bench", "copy_ref"))
-    # The same value conversion as the loader (numeric goes as Decimal in binary COPY),
-    # so the ratio measures the load path, not the converter.
     for frame in chunks(n, size):
         with conn.cursor().copy(stmt) as copy:
             copy.set_types(types)
-            for row in loader._direct_rows(frame, cols, {"valor_gasto"}):
+            for row in reference_rows(frame):
                 copy.write_row(row)
     conn.commit()
 

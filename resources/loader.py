@@ -12,19 +12,25 @@ batch to the target:
 3. optionally, rows inside a `scope` (e.g. one account and date range) that are absent
    from the batch are deleted: restating a partition replaces it.
 
+Before COPY, every value is checked against its column (resources/value_checks.py,
+column-wise): a value the column cannot store is stored as NULL, or its row is left out
+when the column is part of the key or NOT NULL, and each is recorded in
+ops.rejected_values in the same transaction (resources/rejections.py). Nothing is stored
+wrapped or cut.
+
 Everything runs on the caller's connection and transaction: commit or roll back as a
 whole, so a failure leaves the previous state, never half a partition.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
-import math
 import queue
 import struct
-from decimal import Decimal
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +43,10 @@ from psycopg.copy import QueuedLibpqWriter
 from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
 
-from resources.merge_sql import key_match, merge_statement
+from resources import rejections as rej
+from resources import value_checks as vc
+from resources.merge_sql import merge_statement, scope_delete
+from resources.rejections import Quarantine, Rejection
 
 log = logging.getLogger("vetorial.loader")
 
@@ -58,13 +67,17 @@ class LoadResult:
     updated: int
     unchanged: int
     deleted: int = 0
+    # Values stored as NULL, and rows left out, because the table could not store a value
+    # (each recorded in ops.rejected_values). `rows` counts the rows that were loaded.
+    nulled: int = 0
+    skipped: int = 0
 
     @classmethod
     def total(cls, table: str, results: Iterable[LoadResult]) -> LoadResult:
         """The sum of several loads of one table (e.g. one per account range of a run)."""
         results = list(results)
         return cls(table, *(sum(getattr(r, f) for r in results)
-                            for f in ("rows", "inserted", "updated", "unchanged", "deleted")))
+                            for f in ("rows", "inserted", "updated", "unchanged", "deleted", "nulled", "skipped")))
 
     def as_metadata(self) -> dict[str, int]:
         return {
@@ -73,6 +86,8 @@ class LoadResult:
             "rows_updated": self.updated,
             "rows_unchanged": self.unchanged,
             "rows_deleted": self.deleted,
+            "values_nulled": self.nulled,
+            "rows_skipped": self.skipped,
         }
 
 
@@ -82,6 +97,7 @@ class TargetColumn:
     type_oid: int
     type_name: str
     required: bool  # NOT NULL without a default: the input must carry it
+    nullable: bool = True  # False: NOT NULL (a NULL given for it leaves its row out)
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,7 @@ class TargetTable:
     columns: tuple[TargetColumn, ...]
     key: tuple[str, ...]
     volatile: frozenset[str] = field(default_factory=frozenset)
+    pii: frozenset[str] = field(default_factory=frozenset)  # values masked when recorded
 
     @property
     def qualified(self) -> str:
@@ -109,7 +126,7 @@ class TargetTable:
 
 _CATALOG_QUERY = """
 SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod),
-       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AS required
+       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AS required, NOT a.attnotnull
 FROM pg_attribute a
 WHERE a.attrelid = %(rel)s::regclass AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
@@ -126,7 +143,7 @@ ORDER BY k.ord
 
 
 def describe_table(conn: psycopg.Connection, schema: str, name: str,
-                   volatile: Iterable[str] = ()) -> TargetTable:
+                   volatile: Iterable[str] = (), pii: Iterable[str] = ()) -> TargetTable:
     """Read the target's columns and primary key from the catalog (the contract)."""
     rel = sql.Identifier(schema, name).as_string(conn)
     try:
@@ -139,9 +156,10 @@ def describe_table(conn: psycopg.Connection, schema: str, name: str,
     return TargetTable(
         schema=schema,
         name=name,
-        columns=tuple(TargetColumn(n, oid, t, req) for n, oid, t, req in cols),
+        columns=tuple(TargetColumn(n, oid, t, req, nullable) for n, oid, t, req, nullable in cols),
         key=key,
         volatile=frozenset(volatile),
+        pii=frozenset(pii),
     )
 
 
@@ -168,20 +186,69 @@ def _chunk_len(chunk: Chunk) -> int:
     return len(chunk)
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NaT or value is pd.NA:
-        return True
-    return isinstance(value, float) and math.isnan(value)
+# --------------------------------------------------------------------------- chunk values
+# Each chunk becomes rows for COPY column by column: values converted to what the binary
+# dumper of the column's type takes, checked against the column (value_checks), and the
+# ones it cannot store NULLed, or their rows left out, and recorded.
 
 
-_INTEGER_TYPES = frozenset({"smallint", "integer", "bigint"})
+@dataclass
+class _Plan:
+    """What every chunk of one load is prepared against (fixed by its first chunk)."""
+
+    table: TargetTable
+    cols: list[TargetColumn]
+    wire: frozenset[str]
+    as_float: frozenset[str]  # numeric columns staged as float8 (their values stay floats)
+
+    def __post_init__(self):
+        self.types = [vc.column_type(c.type_name) for c in self.cols]
+        self.names = [c.name for c in self.cols]
+        self.key_index = [self.names.index(k) for k in self.table.key if k in self.names]
 
 
-def _series_values(series: pd.Series, column: TargetColumn) -> list[Any]:
-    """Python values for one column, NULLs as None, in the shape the binary dumper wants."""
+@dataclass
+class _Prepared:
+    rows: Iterable[Sequence]
+    count: int  # rows kept
+    rejections: list[Rejection]
+    nulled: int
+    skipped: int
+
+
+# A problem found in a chunk: (row index, column index, reason, the value as given).
+_Problem = tuple[int, int, str, Any]
+
+
+def _objects(values: Iterable, n: int) -> np.ndarray:
+    # fromiter, not np.array: a column of lists (labels) must stay a column of lists.
+    return np.fromiter(values, dtype=object, count=n)
+
+
+def _nulls(values: Sequence, j: int) -> list[_Problem]:
+    """NULLs of a NOT NULL column: looked for one by one only when there is one."""
+    listed = values if isinstance(values, list) else values.tolist()
+    if None not in listed:
+        return []
+    return [(i, j, "NULL in a NOT NULL column", None) for i, v in enumerate(listed) if v is None]
+
+
+def _check_object_column(values: np.ndarray, j: int, plan: _Plan) -> tuple[np.ndarray, list[_Problem]]:
+    values, types = vc.normalize_missing(values)
+    checked = vc.check_objects(values, plan.types[j], numbers_as_float=plan.names[j] in plan.as_float, types=types)
+    problems = [(i, j, reason, values[i]) for i, reason in zip(checked.bad, checked.reasons)]
+    return checked.values, problems
+
+
+def _series_column(series: pd.Series, j: int, plan: _Plan) -> tuple[list, list[_Problem]]:
+    """Python values for one column, NULLs as None, in the shape the binary dumper wants,
+    checked against the column. Typed columns are checked with numpy; object columns
+    value-type by value-type (value_checks)."""
+    ctype, name = plan.types[j], plan.names[j]
     dtype = series.dtype
     if isinstance(dtype, pd.DatetimeTZDtype) or np.issubdtype(dtype, np.datetime64):
-        if column.type_name == "date":
+        problems = [(i, j, reason, series.iloc[i]) for i, reason in vc.check_datetimes(series, ctype)]
+        if ctype.kind == "date" and not problems:
             values = series.to_numpy(dtype="datetime64[D]").astype(object)
         else:
             # The DatetimeArray's own method: an ndarray of datetimes (NaT where missing, set
@@ -190,76 +257,140 @@ def _series_values(series: pd.Series, column: TargetColumn) -> list[Any]:
         mask = series.isna().to_numpy()
         if mask.any():
             values[mask] = None
-        return values.tolist()
+        return values.tolist(), problems
     if np.issubdtype(dtype, np.floating):
-        arr = series.to_numpy()
+        arr = series.to_numpy(dtype=np.float64)
+        problems = [(i, j, reason, float(arr[i])) for i, reason in vc.check_floats(arr, ctype)]
         mask = np.isnan(arr)
-        if column.type_name in _INTEGER_TYPES:
+        if problems:
+            arr = arr.copy()
+            arr[[p[0] for p in problems]] = np.nan
+            mask = np.isnan(arr)
+        if ctype.kind == "int":
             # pandas turns an integer column with NULLs into floats; binary COPY wants ints.
             out = np.empty(len(arr), dtype=object)
             out[~mask] = arr[~mask].astype(np.int64).tolist()
             out[mask] = None
-            return out.tolist()
+            return out.tolist(), problems
+        if ctype.kind == "numeric" and name not in plan.as_float:
+            # Binary COPY has no float -> numeric path; repr() keeps the float's shortest digits.
+            return [None if v != v else Decimal(repr(v)) for v in arr.tolist()], problems
         if mask.any():
             out = arr.astype(object)
             out[mask] = None
-            return out.tolist()
-        return arr.tolist()
-    if np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_):
-        return series.to_numpy().tolist()
+            return out.tolist(), problems
+        return arr.tolist(), problems
+    if np.issubdtype(dtype, np.integer) and (ctype.kind in ("int", "float")
+                                              or (ctype.kind == "numeric" and name not in plan.as_float)):
+        arr = series.to_numpy()
+        problems = [(i, j, reason, int(arr[i])) for i, reason in vc.check_ints(arr, ctype)]
+        return arr.tolist(), problems
+    if np.issubdtype(dtype, np.bool_) and ctype.kind == "bool":
+        return series.to_numpy().tolist(), []
     if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(dtype, pd.CategoricalDtype):
-        return series.to_numpy(dtype=object, na_value=None).tolist()
-    values = series.to_numpy(dtype=object)
-    if not _may_hold_missing(values):
-        return values.tolist()
-    # Only the flagged positions are looked at one by one (isna also flags Decimal('NaN'),
-    # which stays a value, as before).
-    mask = series.isna().to_numpy()
-    values = values.copy()
-    values[mask] = [None if v is None or _is_missing(v) else v for v in values[mask]]
-    return values.tolist()
-
-
-# Types of the values the NULL rule (_is_missing) maps to None, besides None itself.
-_MISSING_TYPES = (float, type(pd.NaT), type(pd.NA))
-
-
-def _may_hold_missing(values: np.ndarray) -> bool:
-    """Whether an object array holds a NaN, NaT or NA: one pass over the value types in C,
-    several times cheaper than isna's checks of every value."""
-    return any(issubclass(t, _MISSING_TYPES) for t in set(map(type, values.ravel(order="K"))))
-
-
-_MISSING_MARKER_TYPES = (type(pd.NaT), type(pd.NA))
-
-
-def _plain_values(values: list[Any]) -> list[Any]:
-    # Only floats (NaN) and pandas' markers can be missing values that are not None. A
-    # column of text, dates or ints has none: skip the per-value check (a type set is C).
-    if not any(issubclass(kind, float) or kind in _MISSING_MARKER_TYPES for kind in set(map(type, values))):
-        return values
-    return [None if _is_missing(v) else v for v in values]
-
-
-def _chunk_rows(chunk: Chunk, targets: list[TargetColumn], wire: Collection[str] = ()) -> Iterable[Sequence]:
-    if isinstance(chunk, pd.DataFrame):
-        names = [c.name for c in targets]
-        if (chunk.dtypes[names] == object).all():
-            # Python objects only (e.g. rows read from another database): with nothing to map
-            # to NULL, the rows come out of the 2-D array as they are, no per-column pass.
-            # Wire columns hold bytes or None: no NaN to look for there.
-            values = chunk[names].to_numpy()
-            looked_at = [i for i, name in enumerate(names) if name not in wire]
-            if not _may_hold_missing(values if len(looked_at) == len(names) else values[:, looked_at]):
-                return values.tolist()
-        cols = [_series_values(chunk[c.name], c) for c in targets]
-    elif isinstance(chunk, Mapping):
-        cols = [_plain_values(list(chunk[c.name])) for c in targets]
+        values = series.to_numpy(dtype=object, na_value=None)
     else:
-        names = [c.name for c in targets]
-        return (tuple(None if _is_missing(v := row.get(n)) else v for n in names) for row in chunk)
-    return zip(*cols)
+        values = series.to_numpy(dtype=object)
+    values, problems = _check_object_column(values, j, plan)
+    return values.tolist(), problems
 
+
+def _grid(chunk: pd.DataFrame, plan: _Plan) -> tuple[np.ndarray, list[_Problem]]:
+    """Python objects only (e.g. rows read from another database): one 2-D object array,
+    checked column by column through views, whose rows go to COPY as they are. Wire
+    columns hold bytes or None: only a NOT NULL one is looked at (for None)."""
+    grid = chunk[plan.names].to_numpy()
+    owned = False
+    problems: list[_Problem] = []
+    for j, column in enumerate(plan.cols):
+        values = grid[:, j]
+        if column.name not in plan.wire:
+            checked, found = _check_object_column(values, j, plan)
+            problems += found
+            if checked is not values:
+                if not owned:
+                    grid, owned = grid.copy(), True
+                grid[:, j] = checked
+                values = grid[:, j]
+        if not column.nullable:
+            problems += _nulls(values, j)
+    return grid, problems
+
+
+def _columns(chunk: Chunk, plan: _Plan) -> tuple[list[list], list[_Problem]]:
+    n = _chunk_len(chunk)
+    problems: list[_Problem] = []
+    columns = []
+    for j, column in enumerate(plan.cols):
+        if isinstance(chunk, pd.DataFrame):
+            raw = chunk[column.name]
+        elif isinstance(chunk, Mapping):
+            raw = chunk[column.name]
+        else:
+            raw = [row.get(column.name) for row in chunk]
+        if column.name in plan.wire:
+            values = list(raw)
+        elif isinstance(raw, pd.Series):
+            values, found = _series_column(raw, j, plan)
+            problems += found
+        else:
+            checked, found = _check_object_column(_objects(raw, n), j, plan)
+            values = checked.tolist()
+            problems += found
+        if not column.nullable:
+            problems += _nulls(values, j)
+        columns.append(values)
+    return columns, problems
+
+
+def _prepare(chunk: Chunk, plan: _Plan) -> _Prepared:
+    """The chunk's rows for COPY, every value checked; what cannot be stored NULLed or its
+    row left out, and the rejections that say so."""
+    n = _chunk_len(chunk)
+    if isinstance(chunk, pd.DataFrame) and (chunk.dtypes[plan.names] == object).all():
+        grid, problems = _grid(chunk, plan)
+        if not problems:
+            return _Prepared(grid.tolist(), n, [], 0, 0)
+        grid = grid.copy()
+        value_at = grid.__getitem__
+        columns = None
+    else:
+        columns, problems = _columns(chunk, plan)
+        if not problems:
+            return _Prepared(zip(*columns), n, [], 0, 0)
+        value_at = None
+    table, keys = plan.table, set(plan.table.key)
+    skip = sorted({i for i, j, _, _ in problems if not plan.cols[j].nullable or plan.names[j] in keys})
+    skipped = set(skip)
+
+    def key_of(i: int) -> dict[str, Any]:
+        if columns is None:
+            return {plan.names[k]: value_at((i, k)) for k in plan.key_index}
+        return {plan.names[k]: columns[k][i] for k in plan.key_index}
+
+    rejections = []
+    nulled = 0
+    for i, j, reason, value in sorted(problems, key=lambda p: (p[0], p[1])):
+        name = plan.names[j]
+        action = rej.ROW_SKIPPED if i in skipped else rej.NULLED
+        rejections.append(Rejection(table.qualified, key_of(i), name, reason,
+                                    rej.shown_value(value, name in table.pii), action))
+        if action == rej.NULLED:
+            nulled += 1
+            if columns is None:
+                grid[i, j] = None
+            else:
+                columns[j][i] = None
+    if columns is None:
+        keep = np.ones(n, dtype=bool)
+        keep[skip] = False
+        rows: Iterable[Sequence] = grid[keep].tolist()
+    else:
+        keep_list = [True] * n
+        for i in skip:
+            keep_list[i] = False
+        rows = itertools.compress(zip(*columns), keep_list)
+    return _Prepared(rows, n - len(skip), rejections, nulled, len(skip))
 
 # --------------------------------------------------------------------------- contract
 
@@ -295,18 +426,20 @@ def _is_float_input(chunk: Chunk, name: str) -> bool:
     return any(isinstance(v, float) for v in values)
 
 
-def _is_text_input(chunk: Chunk, name: str) -> bool:
-    values = chunk[name] if isinstance(chunk, pd.DataFrame | Mapping) else [row.get(name) for row in chunk]
-    return any(isinstance(v, str) for v in values)
+def _floats_staged(cols: list[TargetColumn], first_chunk: Chunk, wire: Collection[str]) -> frozenset[str]:
+    """Binary COPY cannot dump a Python float as numeric: a numeric column whose first chunk
+    holds floats is staged as float8 and cast to the target type in the merge (through
+    its text, so the stored number is the float's shortest digits, as on the direct path)."""
+    return frozenset(c.name for c in cols if c.type_name.startswith("numeric") and c.name not in wire
+                     and _is_float_input(first_chunk, c.name))
 
 
-def _stage_type(column: TargetColumn, first_chunk: Chunk) -> _StageType:
-    """Binary COPY cannot dump a Python float as numeric: stage floats as float8 and
-    cast to the target type in the merge (so comparisons see the stored precision).
-    JSON given as text is staged as text and parsed by the server's cast, once."""
-    if column.type_name.startswith("numeric") and _is_float_input(first_chunk, column.name):
+def _stage_type(column: TargetColumn, as_float: frozenset[str]) -> _StageType:
+    """JSON goes as text (value_checks serializes what is not) and is parsed by the
+    server's cast, once."""
+    if column.name in as_float:
         return _FLOAT8
-    if column.type_name in ("jsonb", "json") and _is_text_input(first_chunk, column.name):
+    if column.type_name in ("jsonb", "json"):
         return _TEXT
     # format_type output is catalog text, not user input.
     return _StageType(column.type_name, column.type_oid)
@@ -327,8 +460,21 @@ class _JsonbFromText(Dumper):
         return b"\x01" + obj.encode()
 
 
+class _JsonFromText(Dumper):
+    """Binary json is the text itself."""
+
+    format = Format.BINARY
+
+    def dump(self, obj: str) -> bytes:
+        return obj.encode()
+
+
 class _JsonText(str):
     """Registration handle only: the COPY looks dumpers up by the column's type oid."""
+
+
+class _JsonbText(str):
+    """Registration handle only (see _JsonText)."""
 
 
 _TEXT_ARRAY_OID, _TEXT_OID = 1009, 25
@@ -420,37 +566,62 @@ def _direct_target_empty(conn: psycopg.Connection, table: TargetTable,
     return not conn.execute(query, params).fetchone()[0]
 
 
-def _decimal_values(values: list[Any]) -> list[Any]:
-    # Binary COPY has no float -> numeric path; repr() keeps the float's shortest digits.
-    return [None if v is None else Decimal(repr(v)) for v in values]
+def _register_json(cur: psycopg.Cursor, cols: list[TargetColumn]) -> None:
+    for col in cols:
+        if col.type_name in ("json", "jsonb"):
+            base, handle = (_JsonbFromText, _JsonbText) if col.type_name == "jsonb" else (_JsonFromText, _JsonText)
+            cur.adapters.register_dumper(handle, type("_JsonFromTextOid", (base,), {"oid": col.type_oid}))
 
 
-def _direct_rows(chunk: Chunk, cols: list[TargetColumn], decimal_cols: set[str],
-                 wire: Collection[str] = ()) -> Iterable[tuple]:
-    if not decimal_cols:
-        return _chunk_rows(chunk, cols, wire)
-    if isinstance(chunk, pd.DataFrame):
-        columns = [_series_values(chunk[c.name], c) for c in cols]
-    elif isinstance(chunk, Mapping):
-        columns = [_plain_values(list(chunk[c.name])) for c in cols]
-    else:
-        columns = [[None if _is_missing(v := row.get(c.name)) else v for row in chunk] for c in cols]
-    columns = [_decimal_values(v) if c.name in decimal_cols else v for v, c in zip(columns, cols)]
-    return zip(*columns)
+@dataclass
+class _Tally:
+    """What a load's chunks left out or NULLed, for the result and ops.rejected_values."""
+
+    rejections: list[Rejection] = field(default_factory=list)
+    nulled: int = 0
+    skipped: int = 0
+
+    def add(self, prepared: _Prepared) -> None:
+        self.rejections += prepared.rejections
+        self.nulled += prepared.nulled
+        self.skipped += prepared.skipped
 
 
-def _copy_direct(conn: psycopg.Connection, table: TargetTable, cols: list[TargetColumn],
-                 first_chunk: Chunk, chunks: Iterable[Chunk], chunks_use_conn: bool = True,
-                 wire: Collection[str] = ()) -> int:
-    decimal_cols = {c.name for c in cols if c.type_name.startswith("numeric") and _is_float_input(first_chunk, c.name)}
-    json_text = [c for c in cols if c.type_name == "jsonb" and _is_text_input(first_chunk, c.name)]
+def _write_rows(copy, rows: Iterable[Sequence], plan: _Plan) -> None:
+    try:
+        for row in rows:
+            copy.write_row(row)
+    except (TypeError, ValueError, OverflowError) as exc:
+        # A value the checks let through that the driver cannot encode (a type with no
+        # check, say): name the table, column and key rather than the bare driver error.
+        raise LoadError(f"{plan.table.qualified}: {_unencodable(row, plan, exc)}") from None
+
+
+def _unencodable(row: Sequence, plan: _Plan, exc: Exception) -> str:
+    key = {plan.names[k]: row[k] for k in plan.key_index}
+    for name, ctype, value in zip(plan.names, plan.types, row):
+        if value is not None and name not in plan.wire and ctype.kind == "other":
+            return (f"row {rej.key_json(key)}: column {name} ({ctype.name}) got {type(value).__name__} "
+                    f"{vc.show(value)} that COPY cannot encode ({type(exc).__name__}: {exc})")
+    return f"row {rej.key_json(key)}: a value COPY cannot encode ({type(exc).__name__}: {exc})"
+
+
+def _server_refused(table: TargetTable, exc: psycopg.Error) -> LoadError:
+    """A value the server refused after the checks let it through: the statement is named
+    with the row and column the server reports (COPY: `line N, column c`)."""
+    diag = exc.diag
+    where = f" ({diag.context.strip()})" if diag.context else ""
+    return LoadError(f"{table.qualified}: the server refused a value: {diag.message_primary}{where}")
+
+
+def _copy_direct(conn: psycopg.Connection, plan: _Plan, first_chunk: Chunk, chunks: Iterable[Chunk],
+                 tally: _Tally, chunks_use_conn: bool = True) -> int:
+    table, cols, wire = plan.table, plan.cols, plan.wire
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         table.ident, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols))
     rows = 0
     cur = _copy_cursor(conn, wire)
-    for col in json_text:
-        dumper = type("_JsonbFromTextOid", (_JsonbFromText,), {"oid": col.type_oid})
-        cur.adapters.register_dumper(_JsonText, dumper)
+    _register_json(cur, cols)
     all_chunks = itertools.chain([first_chunk], chunks)
     # A producer that reads from the connection (a server-side cursor on the same
     # transaction) needs it free between chunks: one COPY per chunk. Any other producer
@@ -465,14 +636,18 @@ def _copy_direct(conn: psycopg.Connection, table: TargetTable, cols: list[Target
                     missing = sorted({c.name for c in cols} - set(_chunk_columns(chunk)))
                     if missing:
                         raise LoadError(f"{table.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
-                    for row in _direct_rows(chunk, cols, decimal_cols, wire):
-                        copy.write_row(row)
-                    rows += _chunk_len(chunk)
+                    prepared = _prepare(chunk, plan)
+                    tally.add(prepared)
+                    _write_rows(copy, prepared.rows, plan)
+                    rows += prepared.count
+                    del prepared  # its row values: freed before the next chunk is made
     except psycopg.errors.UniqueViolation:
         raise LoadError(
             f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once, "
             "or a key that exists outside the replace scope"
         ) from None
+    except psycopg.errors.DataError as exc:
+        raise _server_refused(table, exc) from None
     return rows
 
 
@@ -516,6 +691,8 @@ def _merge(conn: psycopg.Connection, table: TargetTable, batch: bytes) -> tuple[
         raise LoadError(
             f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once"
         ) from None
+    except psycopg.errors.DataError as exc:
+        raise _server_refused(table, exc) from None
     counts = None
     while True:  # one result per statement: the merge's is the one with rows
         if cur.description is not None:
@@ -538,6 +715,7 @@ def load(
     direct_scope: Mapping[str, ScopeValue] | None = None,
     wire: Collection[str] = (),
     merge_each_chunk: bool = False,
+    quarantine: Quarantine | None = None,
 ) -> LoadResult:
     """Stream `chunks` into `table` on `conn` (inside the caller's transaction).
 
@@ -552,28 +730,60 @@ def load(
     found outside it anyway fails the load (LoadError), nothing written.
     wire: columns whose values are bytes already in the binary format of the column's type
     (e.g. read undecoded from another PostgreSQL with a column of that type): COPYed as
-    they are, never decoded here.
+    they are, never decoded or checked here (the caller vouches that the source type,
+    typmod included, is the column's).
     merge_each_chunk: merge every chunk as it arrives (one stage table, emptied after each
     merge) instead of the whole batch at the end, so merging overlaps whatever produces the
     next chunk. For producers that send each key once: a key repeated in a later chunk
     overwrites the earlier one instead of failing. Not with replace_scope.
+    quarantine: who is loading, recorded with each value the table cannot store (and the
+    rejections the producer found itself, recorded with them). Without one, the table's
+    name stands for the source.
+
+    A value the table cannot store is stored as NULL, or its row left out when the column
+    is part of the key or NOT NULL; the rest of the batch loads. Each is recorded in
+    ops.rejected_values on `conn` (so a rollback drops it with the rows), counted in the
+    result (`nulled`, `skipped`) and summarized in one warning. A replace scope deletes a
+    stored row whose new version was left out: the scope is restated by the batch.
     """
     if merge_each_chunk and replace_scope is not None:
         raise ValueError("merge_each_chunk cannot be combined with replace_scope: the stage holds one chunk")
+    tally = _Tally()
+    result = _load(conn, table, iter(chunks), tally, replace_scope=replace_scope, logger=logger, direct=direct,
+                   chunks_use_conn=chunks_use_conn, direct_scope=direct_scope, wire=frozenset(wire),
+                   merge_each_chunk=merge_each_chunk)
+    found = quarantine.take_found() if quarantine is not None else []
+    rejections = found + tally.rejections
+    if not rejections:
+        return result
+    nulled = tally.nulled + sum(r.action == rej.NULLED for r in found)
+    skipped = tally.skipped + sum(r.action == rej.ROW_SKIPPED for r in found)
+    try:
+        rej.record(conn, quarantine, rejections, source=table.qualified)
+    except rej.RejectionsNotRecorded as exc:
+        raise LoadError(f"{table.qualified}: {exc}") from None
+    logger.warning(rej.summary(table.qualified, rejections, nulled, skipped))
+    return dataclasses.replace(result, nulled=nulled, skipped=skipped)
+
+
+def _load(conn, table: TargetTable, chunks, tally: _Tally, *, replace_scope, logger, direct, chunks_use_conn,
+          direct_scope, wire: frozenset[str], merge_each_chunk) -> LoadResult:
     stage = sql.Identifier(f"_stage_{table.name}_{next(_stage_counter)}")
-    planned: list[TargetColumn] | None = None
+    plan: _Plan | None = None
     rows = inserted = updated = 0
-    chunks = iter(chunks)
     for chunk in chunks:
-        if _chunk_len(chunk) == 0 and planned is not None:
+        if _chunk_len(chunk) == 0 and plan is not None:
             continue
-        if planned is None:
+        if plan is None:
             # The first chunk fixes the column set; the contract is checked before any write.
             planned = plan_columns(table, _chunk_columns(chunk), logger)
+            wire = wire & {c.name for c in planned}
             if direct and _direct_target_empty(conn, table, replace_scope or direct_scope):
-                rows = _copy_direct(conn, table, planned, chunk, chunks, chunks_use_conn, wire)
+                plan = _Plan(table, planned, wire, frozenset())
+                rows = _copy_direct(conn, plan, chunk, chunks, tally, chunks_use_conn)
                 return LoadResult(table.qualified, rows, rows, 0, 0, 0)
-            stage_types = [_stage_type(c, chunk) for c in planned]
+            plan = _Plan(table, planned, wire, _floats_staged(planned, chunk, wire))
+            stage_types = [_stage_type(c, plan.as_float) for c in planned]
             conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
                 stage, sql.SQL(", ").join(
                     sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(t.name))
@@ -587,29 +797,33 @@ def load(
                 # target's key per row, or scan it): the key columns are enough, and ANALYZE
                 # of every column cost more than merging a few thousand rows.
                 sql.SQL("ANALYZE {} ({})").format(stage, sql.SQL(", ").join(map(sql.Identifier, table.key))),
-                merge_statement(table, stage, planned, conn.info.server_version),
+                merge_statement(table, stage, planned, conn.info.server_version, via_text=plan.as_float),
             ]
             if merge_each_chunk:
                 # The stage was created in this transaction: TRUNCATE empties it in place.
                 merge_batch.append(sql.SQL("TRUNCATE {}").format(stage))
             merge_batch = sql.SQL("; ").join(merge_batch).as_bytes(conn)
         else:
-            missing = sorted({c.name for c in planned} - set(_chunk_columns(chunk)))
+            missing = sorted(set(plan.names) - set(_chunk_columns(chunk)))
             if missing:
                 raise LoadError(f"{table.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
-        n = _chunk_len(chunk)
-        if n == 0:
+        if _chunk_len(chunk) == 0:
             continue
-        with _copy_in(_copy_cursor(conn, wire), copy_stmt) as copy:
-            copy.set_types(copy_types)
-            for row in _chunk_rows(chunk, planned, wire):
-                copy.write_row(row)
-        rows += n
+        prepared = _prepare(chunk, plan)
+        tally.add(prepared)
+        try:
+            with _copy_in(_copy_cursor(conn, wire), copy_stmt) as copy:
+                copy.set_types(copy_types)
+                _write_rows(copy, prepared.rows, plan)
+        except psycopg.errors.DataError as exc:
+            raise _server_refused(table, exc) from None
+        rows += prepared.count
+        del prepared  # its row values: freed before the merge and the next chunk
         if merge_each_chunk:
             chunk_inserted, chunk_updated = _merge(conn, table, merge_batch)
             inserted, updated = inserted + chunk_inserted, updated + chunk_updated
 
-    if planned is None:
+    if plan is None:
         # No input at all: nothing to merge, but a replace still empties the scope.
         if replace_scope is None:
             return LoadResult(table.qualified, 0, 0, 0, 0, 0)
@@ -622,14 +836,27 @@ def load(
     deleted = 0
     if replace_scope is not None:
         where, params = _scope_clause(table, replace_scope, "t")
-        cur = conn.execute(
-            sql.SQL("DELETE FROM {target} AS t WHERE {where} AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {km})")
-            .format(target=table.ident, where=where, stage=stage, km=key_match(table.key)),
-            params,
-        )
-        deleted = cur.rowcount
+        deleted = _delete_outside_batch(conn, scope_delete(table, stage, where), params)
     conn.execute(sql.SQL("DROP TABLE {}").format(stage))
     return LoadResult(table.qualified, rows, inserted, updated, rows - inserted - updated, deleted)
+
+
+def _delete_outside_batch(conn: psycopg.Connection, statement: sql.Composable, params: dict) -> int:
+    """Run the replace scope's anti-join DELETE with nested loops disabled for it alone.
+
+    Right after a target's first load (or before autovacuum caught up) the planner has no
+    statistics for the scope's columns and estimates the scope at one row: it then picks a
+    nested loop that scans the whole stage once per target row (36,000 rows took 38.7 s
+    instead of 2.5 s). Every row of the scope has to be visited whatever the plan, so a
+    hash (or merge) anti-join is never worse: this makes the plan linear whatever the
+    statistics say. The setting is put back right after, in the same transaction."""
+    previous = conn.execute("SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
+                            ).fetchone()[0]
+    try:
+        return conn.execute(statement, params).rowcount
+    finally:
+        if not conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            conn.execute("SELECT set_config('enable_nestloop', %s, true)", (previous,))
 
 
 def advisory_xact_lock(conn: psycopg.Connection, *parts: str, wait: bool = True,

@@ -23,24 +23,44 @@ if TYPE_CHECKING:  # the loader imports this module
 MERGE_RETURNING_SINCE = 170000  # server_version_num with MERGE … RETURNING merge_action()
 
 
-def _row(alias: str, names: list[str]) -> sql.Composable:
-    return sql.SQL("ROW({})").format(sql.SQL(", ").join(sql.Identifier(alias, n) for n in names))
+def _row(alias: str, names: list[str], as_text: frozenset[str] = frozenset()) -> sql.Composable:
+    """ROW(alias.a, alias.b, …); `as_text` columns compared by their text (json has no =)."""
+    def item(n: str) -> sql.Composable:
+        ident = sql.Identifier(alias, n)
+        return sql.SQL("CAST({} AS text)").format(ident) if n in as_text else ident
+
+    return sql.SQL("ROW({})").format(sql.SQL(", ").join(map(item, names)))
 
 
 def key_match(key: list[str]) -> sql.Composable:
     return sql.SQL(" AND ").join(sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("s", k)) for k in key)
 
 
-def _cast_batch(stage: sql.Identifier, cols: list[TargetColumn]) -> sql.Composable:
+def _cast_batch(stage: sql.Identifier, cols: list[TargetColumn], via_text: frozenset[str]) -> sql.Composable:
     """The staged batch with every column cast to the target's type (stage columns may be
-    looser, e.g. text for jsonb)."""
-    return sql.SQL("(SELECT {} FROM {})").format(sql.SQL(", ").join(
-        sql.SQL("CAST({c} AS {t}) AS {c}").format(c=sql.Identifier(c.name), t=sql.SQL(c.type_name)) for c in cols),
-        stage)
+    looser, e.g. text for jsonb). `via_text`: float8-staged numeric columns, cast through
+    their text: float8 -> numeric keeps 15 significant digits, float8's text the shortest
+    exact ones (what the direct COPY stores, from Python's repr), so a row loaded either way
+    compares equal."""
+    def cast(c) -> sql.Composable:
+        value = sql.Identifier(c.name)
+        if c.name in via_text:
+            value = sql.SQL("CAST({} AS text)").format(value)
+        return sql.SQL("CAST({v} AS {t}) AS {c}").format(v=value, c=sql.Identifier(c.name), t=sql.SQL(c.type_name))
+
+    return sql.SQL("(SELECT {} FROM {})").format(sql.SQL(", ").join(map(cast, cols)), stage)
+
+
+def scope_delete(table: TargetTable, stage: sql.Identifier, where: sql.Composable) -> sql.Composed:
+    """Rows of the replace scope (`where`, on alias t) that the staged batch lacks. An
+    anti-join: the loader runs it with nested loops off, so its cost is linear whatever
+    the statistics (see loader._delete_outside_batch)."""
+    return sql.SQL("DELETE FROM {target} AS t WHERE {where} AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {km})"
+                   ).format(target=table.ident, where=where, stage=stage, km=key_match(table.key))
 
 
 def merge_statement(table: TargetTable, stage: sql.Identifier, cols: list[TargetColumn],
-                    server_version: int) -> sql.Composed:
+                    server_version: int, via_text: frozenset[str] = frozenset()) -> sql.Composed:
     """The statement for `server_version` (libpq's server_version_num)."""
     names = [c.name for c in cols]
     key = list(table.key)
@@ -48,16 +68,18 @@ def merge_statement(table: TargetTable, stage: sql.Identifier, cols: list[Target
     # with a change but never make one.
     compared = [n for n in names if n not in table.key and n not in table.volatile]
     updated = [n for n in names if n not in table.key]
+    batch = _cast_batch(stage, cols, via_text)
+    json_cols = frozenset(c.name for c in cols if c.type_name == "json")
     if server_version >= MERGE_RETURNING_SINCE:
-        return _merge_into(table, stage, cols, names, key, compared, updated)
-    return _insert_on_conflict(table, stage, cols, names, key, compared, updated)
+        return _merge_into(table, batch, names, key, compared, updated, json_cols)
+    return _insert_on_conflict(table, batch, names, key, compared, updated, json_cols)
 
 
-def _merge_into(table, stage, cols, names, key, compared, updated) -> sql.Composed:
+def _merge_into(table, batch, names, key, compared, updated, json_cols) -> sql.Composed:
     when_matched = sql.SQL("")
     if compared:
         when_matched = sql.SQL(" WHEN MATCHED AND {t} IS DISTINCT FROM {s} THEN UPDATE SET {sets}").format(
-            t=_row("t", compared), s=_row("s", compared),
+            t=_row("t", compared, json_cols), s=_row("s", compared, json_cols),
             sets=sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(n), sql.Identifier("s", n))
                                     for n in updated))
     return sql.SQL(
@@ -67,21 +89,23 @@ def _merge_into(table, stage, cols, names, key, compared, updated) -> sql.Compos
         " RETURNING merge_action() AS action)"
         " SELECT count(*) FILTER (WHERE action = 'INSERT'), count(*) FILTER (WHERE action = 'UPDATE') FROM changed"
     ).format(
-        target=table.ident, batch=_cast_batch(stage, cols), key_match=key_match(key), when_matched=when_matched,
+        target=table.ident, batch=batch, key_match=key_match(key), when_matched=when_matched,
         cols=sql.SQL(", ").join(map(sql.Identifier, names)),
         values=sql.SQL(", ").join(sql.Identifier("s", n) for n in names),
     )
 
 
-def _insert_on_conflict(table, stage, cols, names, key, compared, updated) -> sql.Composed:
-    same = sql.SQL(" AND {} IS NOT DISTINCT FROM {}").format(_row("t", compared), _row("s", compared)) \
+def _insert_on_conflict(table, batch, names, key, compared, updated, json_cols) -> sql.Composed:
+    same = sql.SQL(" AND {} IS NOT DISTINCT FROM {}").format(_row("t", compared, json_cols),
+                                                             _row("s", compared, json_cols)) \
         if compared else sql.SQL("")
     if updated:
         conflict = sql.SQL("DO UPDATE SET {sets}{guard}").format(
             sets=sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
                                     for c in updated),
             # Guards against a concurrent writer changing the row between filter and upsert.
-            guard=sql.SQL(" WHERE {} IS DISTINCT FROM {}").format(_row("t", compared), _row("excluded", compared))
+            guard=sql.SQL(" WHERE {} IS DISTINCT FROM {}").format(_row("t", compared, json_cols),
+                                                                  _row("excluded", compared, json_cols))
             if compared else sql.SQL(""),
         )
     else:
@@ -96,6 +120,6 @@ def _insert_on_conflict(table, stage, cols, names, key, compared, updated) -> sq
         " RETURNING (xmax = 0) AS inserted)"
         " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM changed"
     ).format(
-        target=table.ident, cols=col_list, batch=_cast_batch(stage, cols), key_match=key_match(key), same=same,
+        target=table.ident, cols=col_list, batch=batch, key_match=key_match(key), same=same,
         key=sql.SQL(", ").join(map(sql.Identifier, key)), conflict=conflict,
     )

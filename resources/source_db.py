@@ -79,7 +79,8 @@ _FIRST_FETCH = 500
 # information_schema.columns.data_type but a catalog lookup by oid instead of a scan of
 # that view's joins.
 _COLUMNS_QUERY = """
-SELECT a.attname, format_type(b.oid, NULL), b.oid, b.typsend::regproc::text
+SELECT a.attname, format_type(b.oid, NULL), b.oid, b.typsend::regproc::text,
+       format_type(b.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -127,6 +128,9 @@ class SourceRelation:
     # timestamps are read AT TIME ZONE, as timestamptz).
     type_oids: dict[str, int] = field(default_factory=dict)
     send_functions: dict[str, str] = field(default_factory=dict)
+    # The declared type with its modifier (numeric(6,4), character varying(20)): what a
+    # warehouse column must accept to take every value of it.
+    declared: dict[str, str] = field(default_factory=dict)
 
     @property
     def ident(self) -> sql.Identifier:
@@ -365,12 +369,14 @@ class SourceDatabase(ConfigurableResource):
                 f"(or this user cannot see it)")
         oid, schema, name = found
         rows = conn.execute(_COLUMNS_QUERY, (oid,)).fetchall()
-        columns = {column: data_type for column, data_type, _oid, _send in rows}
+        columns = {column: data_type for column, data_type, _oid, _send, _declared in rows}
         type_oids = {column: _TIMESTAMPTZ_OID if data_type == _TIMESTAMP else type_oid
-                     for column, data_type, type_oid, _send in rows}
+                     for column, data_type, type_oid, _send, _declared in rows}
         send = {column: "pg_catalog.timestamptz_send" if data_type == _TIMESTAMP else send
-                for column, data_type, _oid, send in rows}
-        return SourceRelation(schema=schema, name=name, columns=columns, type_oids=type_oids, send_functions=send)
+                for column, data_type, _oid, send, _declared in rows}
+        declared = {column: text for column, _type, _oid, _send, text in rows}
+        return SourceRelation(schema=schema, name=name, columns=columns, type_oids=type_oids, send_functions=send,
+                              declared=declared)
 
     def required_columns(self, columns: Sequence[str] = ()) -> list[str]:
         """`columns` plus the key, watermark and tenant columns every query uses (no repeats)."""

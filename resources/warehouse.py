@@ -21,6 +21,7 @@ from sqlalchemy import Engine, Table, create_engine, make_url, text
 
 from resources import loader
 from resources.embedded import WAREHOUSE_DB, ensure_server
+from resources.rejections import Quarantine
 
 log = logging.getLogger("vetorial.warehouse")
 
@@ -62,6 +63,16 @@ def _table_volatile(table: Table) -> frozenset[str]:
     return frozenset(c.name for c in table.columns if c.info.get("volatile"))
 
 
+def _table_pii(table: Table) -> frozenset[str]:
+    return frozenset(c.name for c in table.columns if c.info.get("pii"))
+
+
+def describe_target(conn: psycopg.Connection, table: Table) -> loader.TargetTable:
+    """The load path's view of `table`: the catalog's columns and key, plus the contract's
+    volatile and personal-data columns."""
+    return loader.describe_table(conn, table.schema, table.name, _table_volatile(table), _table_pii(table))
+
+
 class Warehouse(ConfigurableResource):
     """The analytics warehouse. `url` unset: the embedded PostgreSQL under `home`."""
 
@@ -98,11 +109,17 @@ class Warehouse(ConfigurableResource):
     # ---------------------------------------------------------------- schema
 
     def ensure_schema(self) -> None:
-        """Create schemas, tables and views if missing (idempotent, safe under concurrency);
-        once per process and warehouse."""
+        """Create schemas, tables and views if missing, and apply pending migrations
+        (idempotent, safe under concurrency); once per process and warehouse.
+
+        Order: tables `create_all` lacks are created in their current form; the numbered
+        migrations (vetorial_assets/warehouse/migrations) bring older tables there, each
+        once; then the views are re-created (a migration may drop one that depends on a
+        column it alters)."""
         url = self.resolved_url()
         if url in _schemas_ready:
             return
+        from vetorial_assets.warehouse import migrate
         from vetorial_assets.warehouse.tables import SCHEMAS, metadata
 
         with self.engine().begin() as conn:
@@ -110,8 +127,15 @@ class Warehouse(ConfigurableResource):
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('vetorial/ddl', 0))"))
             for schema in SCHEMAS:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))  # constant names
+            existing = conn.execute(
+                text("SELECT count(*) FROM unnest(CAST(:names AS text[])) AS t(name) WHERE to_regclass(name) IS NOT NULL"),
+                {"names": [t.fullname for t in metadata.sorted_tables]}).scalar_one()
             metadata.create_all(conn, checkfirst=True)
-            for sql_file in sorted(pkg_resources.files("vetorial_assets.warehouse").joinpath("sql").iterdir()):
+            applied = migrate.apply_pending(conn, fresh=existing == 0)
+            if applied:
+                log.info("warehouse %s: applied migration(s) %s", self.describe(), ", ".join(applied))
+            for sql_file in sorted(pkg_resources.files("vetorial_assets.warehouse").joinpath("sql").iterdir(),
+                                   key=lambda f: f.name):
                 if sql_file.name.endswith(".sql"):
                     conn.exec_driver_sql(sql_file.read_text(encoding="utf-8"))
         _schemas_ready.add(url)
@@ -127,24 +151,28 @@ class Warehouse(ConfigurableResource):
         lock: tuple[str, ...] | None = None,
         logger: Any = log,
         conn: psycopg.Connection | None = None,
+        quarantine: Quarantine | None = None,
     ) -> loader.LoadResult:
         """Load `chunks` into `table` in one transaction (or in `conn`'s, if given).
 
         lock: (asset, partition) parts of an advisory lock held until commit, so two runs of
         the same partition serialize instead of interleaving.
+        quarantine: who is loading, for the values the table cannot store (recorded in
+        ops.rejected_values in the same transaction; see loader.load).
         """
         self.ensure_schema()
         if conn is not None:  # the caller's connection: the chunks may be read from it
-            return self._load_on(conn, table, chunks, replace_scope, lock, logger, chunks_use_conn=True)
+            return self._load_on(conn, table, chunks, replace_scope, lock, logger, True, quarantine)
         with self.transaction() as tx:  # opened here: nothing else can be using it
-            return self._load_on(tx, table, chunks, replace_scope, lock, logger, chunks_use_conn=False)
+            return self._load_on(tx, table, chunks, replace_scope, lock, logger, False, quarantine)
 
-    def _load_on(self, conn, table, chunks, replace_scope, lock, logger, chunks_use_conn) -> loader.LoadResult:
+    def _load_on(self, conn, table, chunks, replace_scope, lock, logger, chunks_use_conn,
+                 quarantine) -> loader.LoadResult:
         if lock:
             loader.advisory_xact_lock(conn, *lock)
-        target = loader.describe_table(conn, table.schema, table.name, _table_volatile(table))
+        target = describe_target(conn, table)
         return loader.load(conn, target, chunks, replace_scope=replace_scope, logger=logger,
-                           chunks_use_conn=chunks_use_conn)
+                           chunks_use_conn=chunks_use_conn, quarantine=quarantine)
 
     def row_count(self, table: Table, where: Mapping[str, Any] | None = None) -> int:
         from sqlalchemy import func, select

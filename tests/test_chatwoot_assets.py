@@ -178,11 +178,11 @@ def test_failure_after_the_first_chunk_keeps_previous_state(make_defs, instance,
     real = chatwoot_assets.to_raw_frame
     calls = []
 
-    def second_chunk_fails(rows, columns, tenant_id):
+    def second_chunk_fails(rows, columns, tenant_id, **kwargs):
         calls.append(len(rows))
         if len(calls) == 2:
             raise RuntimeError("connection to the source dropped")
-        return real(rows, columns, tenant_id)
+        return real(rows, columns, tenant_id, **kwargs)
 
     monkeypatch.setattr(chatwoot_assets, "to_raw_frame", second_chunk_fails)
     result = sync(defs, instance, raise_on_error=False, chunk_rows=20)

@@ -75,3 +75,39 @@ def test_transient_fault_is_retried_and_auth_fault_fails_without_writing(make_de
                        raise_on_error=False)
     assert not result.success
     assert len(rows(vetorial_env, BIG)) == 3  # nothing of the failed run landed
+
+
+def test_a_day_whose_answer_does_not_parse_is_left_out_and_the_rest_lands(make_defs, instance, vetorial_env,
+                                                                          graph_api, monkeypatch):
+    from dagster import AssetCheckKey
+
+    from vetorial_assets.instagram import assets as ig_assets
+
+    real = ig_assets.parse_follows
+    calls = []
+
+    def second_day_negative(response):
+        # The sandbox's real answer, with a count Meta never sends on the second day.
+        calls.append(1)
+        if len(calls) == 2:
+            response["data"][0]["total_value"]["breakdowns"][0]["results"][0]["value"] = -5
+        return real(response)
+
+    monkeypatch.setattr(ig_assets, "parse_follows", second_day_negative)
+    today = sandbox_today()
+    first, last = today - timedelta(days=5), today - timedelta(days=3)
+    result = run_range(make_defs(), JOB_NAME, "account", BIG, first, last, instance)
+    assert result.success
+    assert [r[0] for r in rows(vetorial_env, BIG)] == [first, last]
+    with vetorial_env.connect() as conn:
+        (table, key, column, reason, value, action, run_id), = conn.execute(
+            "SELECT table_name, row_key, column_name, reason, value, action, run_id FROM ops.rejected_values").fetchall()
+    assert (table, key, column, action, run_id) == (
+        "raw.ig_follows", {"ig_account_id": BIG, "data_registro": str(first + timedelta(days=1))}, "payload",
+        "row_skipped", result.run_id)
+    assert "not a non-negative count: -5" in reason and value.startswith('{"data": [')  # cut short
+    meta = instance.get_latest_materialization_event(KEY).asset_materialization.metadata
+    assert (meta["rows_inserted"].value, meta["rows_skipped"].value) == (2, 1)
+    check_key = AssetCheckKey(KEY, "rejected_values")
+    check = instance.event_log_storage.get_latest_asset_check_execution_by_key([check_key])[check_key]
+    assert not check.event.dagster_event.event_specific_data.passed

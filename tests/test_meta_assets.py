@@ -185,15 +185,71 @@ def test_staging_alone_is_rebuilt_from_raw_without_an_api_call(make_defs, instan
     assert meta["rows_inserted"] == len(after) // 3 and meta["rows_unchanged"] == len(after) - len(after) // 3
 
 
-def test_a_row_the_cleaner_rejects_lands_in_raw_and_fails_staging_clearly(make_defs, instance, vetorial_env,
-                                                                          graph_api):
+def _check(instance, key, name):
+    from dagster import AssetCheckKey
+
+    check_key = AssetCheckKey(key, name)
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key([check_key])[check_key]
+    return record.event.dagster_event.event_specific_data
+
+
+@pytest.mark.parametrize("how", ["alongside", "rebuilt"])
+def test_a_row_the_cleaner_rejects_is_left_out_and_the_rest_of_the_range_lands(make_defs, instance, vetorial_env,
+                                                                                graph_api, how):
+    # Issue 11 defect 5: a malformed `actions` row made staging fail on every re-run. Now the
+    # row is left out of staging (raw keeps what the API sent), recorded, and reported.
     defs = make_defs()
     first, last = days(3)
     graph_api.malform_actions(ACCOUNT, first)
-    result = run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance, raise_on_error=False)
-    assert not result.success
+    result = run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance)
+    if how == "rebuilt":  # staging alone, cleaned again from raw: the same outcome
+        tags = range_tags(ACCOUNT, str(first), str(last))
+        result = defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance, tags=tags,
+                                                                   asset_selection=[STAGING])
+    assert result.success
     raw, stg = counts(vetorial_env)
-    assert raw > 0 and stg == 0  # what the API sent is kept for inspection; staging untouched
-    assert materialization(instance, RAW)["rows_inserted"] == raw
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "'actions' must be a list" in failure.step_failure_data.error.cause.message
+    assert raw > 1 and stg == raw - 1
+    with vetorial_env.connect() as conn:
+        rejected = conn.execute(
+            "SELECT source, partition, run_id, table_name, row_key, column_name, reason, action"
+            " FROM ops.rejected_values WHERE run_id = %s", (result.run_id,)).fetchall()
+        payload = conn.execute(
+            "SELECT payload->>'ad_id', data FROM raw.meta_ads_insights WHERE jsonb_typeof(payload->'actions')"
+            " = 'object'").fetchall()
+    (ad_id, day), = payload
+    (source, partition, run_id, table, key, column, reason, action), = rejected
+    assert (source, partition, run_id, table, column, action) == (
+        "staging/insights_meta_ads", ACCOUNT, result.run_id, "staging.insights_meta_ads", "actions", "row_skipped")
+    assert (key["ad_id"], key["data"], key["account_id"]) == (ad_id, str(day), ACCOUNT)
+    assert "'actions' must be a list" in reason
+    assert materialization(instance, STAGING)["rows_skipped"] == 1
+    reconciles = _check(instance, STAGING, "reconciles_with_raw")
+    assert reconciles.passed and reconciles.metadata["rows_skipped_on_purpose"].value == 1
+    warned = _check(instance, STAGING, "rejected_values")
+    assert not warned.passed and warned.metadata["rows_skipped"].value == 1
+    assert warned.metadata["sample"].value[0]["key"]["ad_id"] == ad_id
+    if how == "alongside":
+        assert _check(instance, RAW, "rejected_values").passed
+
+
+def test_raw_leaves_out_a_row_outside_the_requested_range_and_lands_the_rest(make_defs, instance, vetorial_env,
+                                                                             graph_api, monkeypatch):
+    from vetorial_assets.meta import assets as meta_assets
+
+    real = meta_assets.raw_rows
+    first, last = days(3)
+
+    def one_row_from_another_day(page, account, lo, hi, fetched_at, rejected=None):
+        if page:
+            page = [dict(page[0], date_start="1999-01-01", date_stop="1999-01-01"), *page[1:]]
+        return real(page, account, lo, hi, fetched_at, rejected=rejected)
+
+    monkeypatch.setattr(meta_assets, "raw_rows", one_row_from_another_day)
+    assert run_range(make_defs(), JOB_NAME, "account", ACCOUNT, first, last, instance).success
+    raw, stg = counts(vetorial_env)
+    with vetorial_env.connect() as conn:
+        rejected = conn.execute("SELECT table_name, column_name, reason, action FROM ops.rejected_values").fetchall()
+    assert raw > 0 and raw == stg  # staging cleans only what raw kept
+    assert rejected and all(r[:2] == ("raw.meta_ads_insights", "date_start") and "outside the requested" in r[2]
+                            and r[3] == "row_skipped" for r in rejected)
+    assert materialization(instance, RAW)["rows_skipped"] == len(rejected)

@@ -263,21 +263,26 @@ def test_a_row_without_a_key_field_is_a_clear_error(field, how):
         del bad[field]
     else:
         bad[field] = None if how == "none" else ""
-    with pytest.raises(ValueError, match=rf"row 1\b.*{field}"):
+    ad = "None" if field == "ad_id" and how != "empty" else ("''" if field == "ad_id" else "'2'")
+    day = "None" if field == "date_start" and how != "empty" else ("''" if field == "date_start" else "'2024-03-05'")
+    with pytest.raises(ValueError, match=rf"insight ad_id={ad} date={day} .*key field '{field}' is missing"):
         clean_insights([insight(ad_id="1"), bad])
+
+
+AD, DAY = "insight ad_id='120200000000000301'", "date='2024-03-05'"
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"date_start": "05/03/2024", "date_stop": "05/03/2024"}, r"row 0: date_start .* YYYY-MM-DD"),
-        ({"date_start": "2024-02-30", "date_stop": "2024-02-30"}, r"row 0: date_start"),
-        ({"date_stop": "2024-03-06"}, r"row 0: date_stop .* daily"),
-        ({"actions": "lead:3"}, r"row 0: 'actions' must be a list"),
-        ({"actions": ["lead"]}, r"row 0: each action must be a dict"),
+        ({"date_start": "05/03/2024", "date_stop": "05/03/2024"}, rf"{AD} date='05/03/2024' .*: date_start .* YYYY-MM-DD"),
+        ({"date_start": "2024-02-30", "date_stop": "2024-02-30"}, rf"{AD} date='2024-02-30' .*: date_start"),
+        ({"date_stop": "2024-03-06"}, rf"{AD} {DAY} .*: date_stop .* daily"),
+        ({"actions": "lead:3"}, rf"{AD} {DAY} .*: 'actions' must be a list"),
+        ({"actions": ["lead"]}, rf"{AD} {DAY} .*: each action must be a dict"),
         ({"actions": [{"action_type": "lead", "value": "1"}, {"action_type": "lead", "value": "2"}]},
-         r"row 0: action_type 'lead' appears more than once"),
-        ({"ad_id": {"id": "1"}}, r"row 0: key field 'ad_id' must be a string"),
+         rf"{AD} {DAY} .*: action_type 'lead' appears more than once"),
+        ({"ad_id": {"id": "1"}}, r"insight ad_id=\"\{'id': '1'\}\" .*: key field 'ad_id' must be a string"),
     ],
 )
 def test_malformed_rows_are_clear_errors(fields, message):
@@ -290,10 +295,43 @@ def test_a_row_that_is_not_a_dict_is_a_clear_error():
         clean_insights([insight(), ["not", "a", "row"]])
 
 
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"actions": {"action_type": "lead", "value": "1"}}, "actions"),  # the sandbox's malform_actions
+    ({"date_start": "2024-13-01", "date_stop": "2024-13-01"}, "date_start"),
+    ({"publisher_platform": ""}, "publisher_platform"),
+    ({"actions": [{"action_type": "lead", "value": "1"}, {"action_type": "lead", "value": "1"}]}, "actions"),
+])
+def test_with_a_rejection_list_a_bad_row_is_left_out_and_the_rest_cleaned(fields, field):
+    from vetorial_assets.meta.cleaner import RejectedRow
+
+    bad_row = insight(ad_id="2")
+    bad_row.update(fields)  # as given: insight() would turn a dict of actions into a list
+    rows = [insight(ad_id="1"), bad_row, insight(ad_id="3")]
+    rejected: list[RejectedRow] = []
+    frame = clean_insights(rows, fetched_at=[datetime(2024, 3, 5, tzinfo=timezone.utc)] * 3, rejected=rejected)
+    assert list(frame["ad_id"]) == ["1", "3"]
+    assert check_dagster_type(InsightsMetaAdsFrame, frame).success
+    (bad,) = rejected
+    assert (bad.index, bad.field, bad.key["ad_id"], bad.key["account_id"]) == (1, field, "2", "act_100000000000001")
+    assert bad.key["data"] == rows[1]["date_start"] and bad.message().startswith("insight ad_id='2' date=")
+    # The same rows without the list: the first bad one raises, named.
+    with pytest.raises(ValueError, match=r"insight ad_id='2' date="):
+        clean_insights(rows)
+
+
+def test_a_clean_batch_is_never_examined_row_by_row(monkeypatch):
+    from vetorial_assets.meta import cleaner
+
+    monkeypatch.setattr(cleaner, "find_bad_rows", lambda rows: pytest.fail("careful path on clean rows"))
+    assert len(clean_insights([insight(ad_id=str(i)) for i in range(50)], rejected=[])) == 50
+
+
 def test_two_rows_with_the_same_hash_id_are_an_error_not_a_silent_dedup():
     rows = [insight(ad_id="1"), insight(ad_id="2"), insight(ad_id="1", spend="99")]
     with pytest.raises(ValueError, match=r"rows \[0, 2\] share hash_id .*ad_id='1'"):
         clean_insights(rows)
+    with pytest.raises(ValueError, match=r"share hash_id"):
+        clean_insights(rows, rejected=[])  # not a bad row: two rows claim one key
 
 
 def test_same_ad_and_day_on_other_placements_are_distinct_rows():

@@ -19,19 +19,22 @@ from dagster import (AssetExecutionContext, AssetKey, Config, MaterializeResult,
 from psycopg import sql
 from pydantic import Field
 
+from asset_checks import rejected_values as rejected_checks
 from resources import loader
 from resources.gc_control import gc_paused
 from resources.loader import LoadResult, TargetTable, advisory_xact_lock
 from resources.read_ahead import read_ahead
+from resources.rejections import Quarantine
 from resources.source_db import SourceDatabase, SourceRelation
-from resources.warehouse import Warehouse
+from resources.warehouse import Warehouse, describe_target
 
 from ..run_tags import triggered_by
 from ..tenants import Tenant, Tenants
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
-from ..warehouse.tables import VOLATILE, conversas_analytics_raw
+from ..warehouse.tables import conversas_analytics_raw
 from . import control
-from .transform import DECODED_COLUMNS, SOURCE_COLUMNS, to_raw_frame
+from .source_types import TypeComparison, compare
+from .transform import DECODED_COLUMNS, SOURCE_COLUMNS, int_keys, newest, to_raw_frame
 
 RAW_KEY = AssetKey(["raw", "conversas_analytics"])
 GROUP = "chatwoot"
@@ -54,33 +57,31 @@ class ChatwootSyncConfig(Config):
 
 
 def _target(conn) -> TargetTable:
-    table = conversas_analytics_raw
-    return loader.describe_table(conn, table.schema, table.name, VOLATILE[table.fullname])
+    return describe_target(conn, conversas_analytics_raw)
 
 
-# (source type, warehouse type) pairs with one binary format: varchar is sent as text is.
-_SAME_BINARY = {(1043, 25)}
+def compare_types(rel: SourceRelation, target: TargetTable) -> TypeComparison:
+    """The source relation's column types against the warehouse table's (see
+    chatwoot/source_types.py); `vetorial doctor` runs the same comparison."""
+    return compare(rel, {c.name: c.type_name for c in target.columns}, SOURCE_COLUMNS,
+                   {c.name: c.type_oid for c in target.columns})
 
 
-def _wire_columns(rel: SourceRelation, target: TargetTable, conn) -> dict[str, int]:
+def _wire_columns(types: TypeComparison, conn) -> dict[str, int]:
     """The columns read undecoded from the source and COPYed as read ({name: source type
-    oid}): the ones this asset never looks at whose source type has the warehouse column's
-    binary format (numeric(6,4) is numeric: COPY applies the typmod). Decoding text[],
-    numeric or text values into Python and encoding them back cost more than the rest of a
-    row. Wire text is UTF-8 (the source sessions' encoding): only into a UTF-8 session."""
+    oid}): the ones this asset never looks at whose source type, modifier included, is one
+    every value of which the warehouse column stores in the same binary format (numeric into
+    numeric(6,4) is not: COPY would apply the typmod and fail the batch on one value).
+    Decoding text[], numeric or text values into Python and encoding them back cost more
+    than the rest of a row. Wire text is UTF-8 (the source sessions' encoding): only into a
+    UTF-8 session."""
     if conn.info.encoding != "utf-8":
         return {}
-    target_oids = {c.name: c.type_oid for c in target.columns}
-    wire = {}
-    for column in SOURCE_COLUMNS:
-        source_oid, target_oid = rel.type_oids.get(column), target_oids.get(column)
-        if column not in DECODED_COLUMNS and (source_oid == target_oid or (source_oid, target_oid) in _SAME_BINARY):
-            wire[column] = source_oid
-    return wire
+    return types.wire(DECODED_COLUMNS)
 
 
 def _load(conn, target: TargetTable, chunks, tenant: Tenant, logger, had_rows: bool,
-          wire: dict[str, int]) -> LoadResult:
+          wire: dict[str, int], quarantine: Quarantine) -> LoadResult:
     """What Warehouse.load does (the schema is ensured by the caller; the tenant lock is
     held), plus facts only this asset knows:
     - the chunks are read from the source database, never from `conn`: one COPY streams
@@ -98,9 +99,10 @@ def _load(conn, target: TargetTable, chunks, tenant: Tenant, logger, had_rows: b
       small, see SourceDatabase.stream).
     """
     if had_rows:
-        return loader.load(conn, target, chunks, logger=logger, direct=False, wire=wire, merge_each_chunk=True)
+        return loader.load(conn, target, chunks, logger=logger, direct=False, wire=wire, merge_each_chunk=True,
+                           quarantine=quarantine)
     return loader.load(conn, target, chunks, logger=logger, chunks_use_conn=False,
-                       direct_scope={"account_id": tenant.chatwoot.account_id}, wire=wire)
+                       direct_scope={"account_id": tenant.chatwoot.account_id}, wire=wire, quarantine=quarantine)
 
 
 def _row_count(conn, tenant_id: str) -> int:
@@ -181,7 +183,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             control.record_load_type(engine, control_id, load_type, None if full else watermark)
             read_all = full or config.reconcile
             since = None if read_all else watermark - timedelta(minutes=config.overlap_minutes)
-            newest = [watermark]
+            newest_seen = [watermark]
             # A tenant's rows are committed only with a success row carrying their newest
             # updated_at, and never removed (deletions are marked): it has rows exactly when it
             # has a watermark. Deletions are marked against the keys of the very snapshot just
@@ -191,7 +193,16 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             had_rows = watermark is not None
             keys: list[np.ndarray] | None = [] if read_all and had_rows else None
             target = _target(conn)
-            wire = _wire_columns(rel, target, conn)
+            # Before anything is read: a column no value of which fits fails the run, naming
+            # it; one some values of which may not fit is named once, and each value that
+            # does not is quarantined by the load path.
+            types = compare_types(rel, target)
+            types.raise_if_incompatible()
+            if types.warning():
+                context.log.warning(types.warning())
+            wire = _wire_columns(types, conn)
+            coerce = types.coercions()
+            quarantine = Quarantine(asset_key, tenant.id, run_id)
 
             def chunks():
                 # Unordered: the whole read commits in this one transaction and the watermark is
@@ -199,21 +210,23 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
                 # arrive cannot matter; it spares the source a sort of the tenant's rows.
                 for rows in source_db.stream(SOURCE_COLUMNS, scope.account_id, list(scope.inbox_ids), since,
                                              chunk_rows=config.chunk_rows, ordered=False, wire=wire):
-                    frame = to_raw_frame(rows, SOURCE_COLUMNS, tenant.id)
-                    newest.append(frame["conversation_updated_at"].to_numpy().max())
+                    frame = to_raw_frame(rows, SOURCE_COLUMNS, tenant.id, coerce=coerce)
+                    newest_seen.append(newest(frame["conversation_updated_at"].to_numpy()))
                     if keys is not None:
-                        keys.append(frame["conversation_id"].to_numpy(dtype=np.int64))
+                        # A row left out for a bad value keeps its key here: it is not marked
+                        # deleted, and the next reconciling run reads it again.
+                        keys.append(int_keys(frame["conversation_id"].to_numpy()))
                     yield frame
 
             # Parsed and transformed one chunk ahead, in a helper thread: while this thread waits
             # for the warehouse to store (or merge) chunk k, chunk k+1 is made ready.
             result = _load(conn, target, read_ahead(chunks(), depth=1, name=f"chatwoot-{tenant.id}"), tenant,
-                           context.log, had_rows, wire)
+                           context.log, had_rows, wire, quarantine)
             counts.add(result)
             if keys is not None:
                 counts.deleted = _mark_deleted(conn, tenant, keys)
             rows_now = _rows_now(conn, tenant.id, counts, had_rows, read_all, last_total)
-            watermark_end = max((w for w in newest if w is not None), default=None)
+            watermark_end = max((w for w in newest_seen if w is not None), default=None)
             control.finish_success(conn, control_id, counts, None if full else watermark, watermark_end,
                                    rows_now, started, time.monotonic())
     except BaseException as exc:
@@ -229,6 +242,8 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
         "rows_updated": counts.updated,
         "rows_unchanged": counts.unchanged,
         "rows_deleted": counts.deleted,
+        "values_nulled": result.nulled,
+        "rows_skipped": result.skipped,
         "watermark_start": str(watermark) if watermark else "none",
         "watermark_end": str(watermark_end) if watermark_end else "none",
     }
@@ -242,6 +257,7 @@ def build_chatwoot_assets(tenants: Tenants, partitions: StaticPartitionsDefiniti
         kinds={"postgres"},
         owners=["team:analytics-engineering"],
         metadata=table_definition_metadata(conversas_analytics_raw),
+        check_specs=[rejected_checks.check_spec(RAW_KEY)],
         description="Chatwoot conversations from vw_conversations_analytics_final, synced incrementally per "
                     "tenant by watermark (conversation_updated_at); deletions in the source are marked "
                     "deleted_at. Every run is audited in ops.etl_control.",
@@ -250,6 +266,9 @@ def build_chatwoot_assets(tenants: Tenants, partitions: StaticPartitionsDefiniti
                             source_db: SourceDatabase) -> MaterializeResult:
         tenant = tenants.by_id(context.partition_key)
         rows_now, summary = sync_tenant(context, config, warehouse, source_db, tenant)
-        return MaterializeResult(metadata=materialization_metadata(conversas_analytics_raw, rows_now, **summary))
+        with warehouse.transaction() as conn:
+            check = rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)
+        return MaterializeResult(metadata=materialization_metadata(conversas_analytics_raw, rows_now, **summary),
+                                 check_results=[check])
 
     return [conversas_analytics]

@@ -1,16 +1,35 @@
-"""`vetorial doctor`'s Chatwoot checks: the source relation has every column we read, and the
-configured role cannot write (a warning: the sync never writes, but only the role guarantees it)."""
+"""`vetorial doctor`'s Chatwoot checks: the source relation has every column we read, with
+types the warehouse can hold (chatwoot/source_types.py, the comparison the sync makes before
+reading: incompatible fails, may-not-fit warns), and the configured role cannot write (a
+warning: the sync never writes, but only the role guarantees it)."""
 
 from ..doctor import DoctorWarning, resolved
+from ..warehouse.contract import column_types
+from ..warehouse.tables import conversas_analytics_raw
+from .source_types import TypeComparison, compare
 from .transform import SOURCE_COLUMNS
+
+
+def source_types(source, rel=None) -> TypeComparison:
+    """The source's column types against the warehouse contract's (what a warehouse has
+    after its schema pass); `rel`: the relation as already described."""
+    return compare(rel or source.describe(), column_types(conversas_analytics_raw), SOURCE_COLUMNS)
 
 
 def source_schema_check(defs):
     def check() -> str:
         source = resolved(defs, "source_db")
-        extra = source.verify_schema(SOURCE_COLUMNS)
+        rel = source.describe()
+        extra = source.verify_schema(SOURCE_COLUMNS, rel)
+        types = source_types(source, rel)
+        types.raise_if_incompatible()  # fails the check, naming column, source and warehouse type
         note = f"; not loaded: {', '.join(extra)}" if extra else ""
-        return f"{source.relation} at {source.safe_url()} has all {len(SOURCE_COLUMNS)} columns{note}"
+        line = f"{source.relation} at {source.safe_url()} has all {len(SOURCE_COLUMNS)} columns{note}"
+        risky = types.may_not_fit
+        if risky:
+            raise DoctorWarning(f"{line}; values of {len(risky)} column(s) may not fit the warehouse (each one "
+                                f"that does not is quarantined): {'; '.join(m.describe() for m in risky)}")
+        return line
 
     return check
 

@@ -14,11 +14,16 @@ pandas' parser.
 A value given as `bytes` is a column the source read undecoded (SourceDatabase.stream's
 `wire`: the binary format of a type the warehouse column shares): it is passed on
 untouched. The columns read here (DECODED_COLUMNS) must come decoded.
+
+Nothing here fails a tenant for one bad value: a column whose source type differs from the
+warehouse's is converted value by value where it can be (`coerce`, from
+chatwoot/source_types.py), and a value that cannot (a NULL key, a timestamp that is not
+one) is passed on as it is, for the load path to refuse, record and leave out (or NULL).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from operator import attrgetter
@@ -50,9 +55,16 @@ def _objects(values: Iterable, n: int) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=n)
 
 
-def _to_utc(value) -> datetime | None:
-    """Any timestamp-like value as an aware UTC datetime (naive = UTC); None when missing."""
-    ts = value if isinstance(value, pd.Timestamp) else pd.Timestamp(value)
+def _to_utc(value):
+    """A timestamp (datetime, ISO text) as an aware UTC datetime (naive = UTC); None when
+    missing. Anything else, or text that is no timestamp, is returned as it is: the load
+    path refuses it for the row (a number would otherwise be read as nanoseconds)."""
+    if value is None or not isinstance(value, (str, datetime, np.datetime64)):
+        return value
+    try:
+        ts = value if isinstance(value, pd.Timestamp) else pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return value
     if ts is pd.NaT:
         return None
     ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
@@ -77,14 +89,42 @@ def _labels(value):
         return value
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
-    return list(value)
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    return value  # not labels: the load path refuses it
 
 
 def _local_dates(created: np.ndarray) -> np.ndarray:
-    return _objects((None if ts is None else ts.astimezone(LOCAL_ZONE).date() for ts in created), len(created))
+    return _objects((ts.astimezone(LOCAL_ZONE).date() if isinstance(ts, datetime) and ts.tzinfo else None
+                     for ts in created), len(created))
 
 
-def to_raw_frame(rows: Sequence[tuple], columns: Sequence[str], tenant_id: str) -> pd.DataFrame:
+def newest(values: np.ndarray) -> datetime | None:
+    """The newest aware timestamp among `values` (the chunk's watermark candidate); values
+    that are none (NULL, or refused by the load path) do not count."""
+    try:
+        found = values.max() if len(values) else None
+        if found is None or (isinstance(found, datetime) and found.tzinfo is not None):
+            return found
+    except TypeError:
+        pass
+    present = [v for v in values.tolist() if isinstance(v, datetime) and v.tzinfo is not None]
+    return max(present, default=None)
+
+
+def int_keys(values: np.ndarray) -> np.ndarray:
+    """The keys that are bigint values, as int64 (a NULL or bad key is no key: its row is
+    left out by the load path, and no stored row can have it)."""
+    if set(map(type, values)) <= {int}:
+        try:
+            return values.astype(np.int64)
+        except OverflowError:
+            pass
+    return np.array([v for v in values.tolist() if type(v) is int and -(2**63) <= v < 2**63], dtype=np.int64)
+
+
+def to_raw_frame(rows: Sequence[tuple], columns: Sequence[str], tenant_id: str,
+                 coerce: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> pd.DataFrame:
     columns = list(columns)
     missing = [c for c in ("conversation_id", "account_id", "conversation_updated_at") if c not in columns]
     if missing:
@@ -99,17 +139,15 @@ def to_raw_frame(rows: Sequence[tuple], columns: Sequence[str], tenant_id: str) 
     out[:, :k] = _objects(chain.from_iterable(rows), n * k).reshape(n, k)
     for j, name in enumerate(columns):
         values = out[:, j]
+        if coerce and name in coerce:
+            out[:, j] = coerce[name](values)
+            values = out[:, j]
         if name in TIMESTAMP_COLUMNS:
             converted = _utc(values)
             if converted is not values:
                 out[:, j] = converted
         elif name == "labels" and not set(map(type, values)) <= {list, bytes, _NONE}:
             out[:, j] = _objects(map(_labels, values), n)
-    updated = out[:, columns.index("conversation_updated_at")]
-    if None in updated.tolist():
-        ids = out[:, columns.index("conversation_id")]
-        bad = [cid for cid, ts in zip(ids, updated) if ts is None][:5]
-        raise ValueError(f"conversation_updated_at is NULL for conversation(s) {bad}: the watermark needs it")
     out[:, k] = tenant_id
     if "conversation_created_at" in columns:
         out[:, k + 1] = _local_dates(out[:, columns.index("conversation_created_at")])

@@ -3,6 +3,12 @@
 Meta only answers `follows_and_unfollows` one day at a time, may lag up to 48 h and
 returns nothing for accounts under 100 followers: such a day is stored as `no_data`
 (never as zeros) and the next daily run asks again.
+
+A day whose answer cannot be parsed (a shape Meta is not documented to send, a count that
+is not one) takes nothing else with it: that day is left out, recorded in
+ops.rejected_values with the parser's reason and the answer (cut short), and the rest of the
+range lands; a later run over that day (the daily schedule's D-1/D-2, or a backfill) asks
+again.
 """
 
 import json
@@ -10,8 +16,10 @@ from datetime import datetime, timedelta, timezone
 
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MultiPartitionsDefinition, asset
 
+from asset_checks import rejected_values as rejected_checks
 from resources.loader import LoadResult
 from resources.meta import MetaAdsResource
+from resources.rejections import Quarantine
 from resources.warehouse import Warehouse
 
 from ..partitions import DateRange, run_date_ranges
@@ -24,14 +32,25 @@ RAW_KEY = AssetKey(["raw", "ig_follows"])
 GROUP = "instagram"
 
 
-def follows_rows(meta: MetaAdsResource, rng: DateRange, token_env: str) -> dict[str, list]:
+def follows_rows(meta: MetaAdsResource, rng: DateRange, token_env: str,
+                 quarantine: Quarantine | None = None) -> dict[str, list]:
+    """One row per day of the range; a day whose answer does not parse is left out and
+    recorded in `quarantine` (without one, its ValueError is raised)."""
     fetched_at = datetime.now(timezone.utc)
     cols: dict[str, list] = {c: [] for c in ("ig_account_id", "data_registro", "status", "follows", "unfollows",
                                              "net", "payload", "fetched_at")}
     day = rng.first
     while day <= rng.last:
         response = meta.ig_follows_and_unfollows(rng.account, day, token_env=token_env)
-        parsed = parse_follows(response)
+        try:
+            parsed = parse_follows(response)
+        except ValueError as exc:
+            if quarantine is None:
+                raise ValueError(f"{rng.account} {day}: {exc}") from None
+            quarantine.skip_row(ig_follows_raw.fullname, {"ig_account_id": rng.account, "data_registro": day},
+                                "payload", str(exc), json.dumps(response, sort_keys=True, default=repr))
+            day += timedelta(days=1)
+            continue
         cols["ig_account_id"].append(rng.account)
         cols["data_registro"].append(day)
         cols["status"].append("ok" if parsed else "no_data")
@@ -53,6 +72,7 @@ def build_instagram_assets(tenants: Tenants, partitions: MultiPartitionsDefiniti
         kinds={"instagram", "postgres"},
         owners=["team:analytics-engineering"],
         metadata=table_definition_metadata(ig_follows_raw),
+        check_specs=[rejected_checks.check_spec(RAW_KEY)],
         description="Instagram follows and unfollows per account and day (metric follows_and_unfollows, "
                     "breakdown follow_type); days Meta has no data for yet are stored as status='no_data'.",
     )
@@ -61,16 +81,19 @@ def build_instagram_assets(tenants: Tenants, partitions: MultiPartitionsDefiniti
         no_data = 0
         for rng in run_date_ranges(context):
             tenant = tenants.tenant_of_instagram_account(rng.account)
-            rows = follows_rows(meta, rng, tenant.meta_token_env)
+            quarantine = Quarantine(RAW_KEY.to_user_string(), rng.account, context.run.run_id)
+            rows = follows_rows(meta, rng, tenant.meta_token_env, quarantine)
             no_data += rows["status"].count("no_data")
             result = warehouse.load(ig_follows_raw, [rows], lock=(RAW_KEY.to_user_string(), rng.account),
-                                    logger=context.log)
+                                    logger=context.log, quarantine=quarantine)
             context.log.info(f"{rng.account} {rng.first}..{rng.last}: {result}")
             results.append(result)
         if no_data:
             context.log.warning(f"{no_data} account-day(s) have no data yet; the next run asks again")
         total = LoadResult.total(ig_follows_raw.fullname, results)
+        with warehouse.transaction() as conn:
+            check = rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)
         return MaterializeResult(metadata=materialization_metadata(
-            ig_follows_raw, total.rows, days_without_data=no_data, **total.as_metadata()))
+            ig_follows_raw, total.rows, days_without_data=no_data, **total.as_metadata()), check_results=[check])
 
     return [ig_follows]

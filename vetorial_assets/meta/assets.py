@@ -28,17 +28,19 @@ from dagster import (
 )
 
 from asset_checks import meta_staging as staging_checks
+from asset_checks import rejected_values as rejected_checks
 from resources.background_load import BackgroundLoad
 from resources.gc_control import gc_paused
 from resources.loader import LoadResult
 from resources.meta import MetaAdsResource
+from resources.rejections import Quarantine
 from resources.warehouse import Warehouse
 
 from ..partitions import DateRange, run_date_ranges
 from ..tenants import Tenants
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.tables import insights_meta_ads, meta_ads_insights_raw
-from .cleaner import clean_insights
+from .cleaner import RejectedRow, clean_insights
 from .raw_rows import raw_rows
 from .staging_type import InsightsMetaAdsFrame
 
@@ -71,13 +73,27 @@ def _read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[lis
             yield texts
 
 
-def _staging_frames(conn: psycopg.Connection, rng: DateRange) -> Iterator:
-    """Raw payloads -> cleaned, type-checked staging frames, one per batch."""
+def _quarantine(context, key: AssetKey, rng: DateRange) -> Quarantine:
+    return Quarantine(key.to_user_string(), rng.account, context.run.run_id)
+
+
+def _record(quarantine: Quarantine, table, rejected: list[RejectedRow]) -> None:
+    """Rows a pure step left out, to be recorded with the load they belong to."""
+    for row in rejected:
+        quarantine.skip_row(table.fullname, row.key, row.field, row.reason, row.value)
+    rejected.clear()
+
+
+def _staging_frames(conn: psycopg.Connection, rng: DateRange, quarantine: Quarantine) -> Iterator:
+    """Raw payloads -> cleaned, type-checked staging frames, one per batch; a row the
+    cleaner cannot clean is left out and recorded (`quarantine`)."""
+    rejected: list[RejectedRow] = []
     for texts in _read_raw_payloads(conn, rng):
         # The parsed rows are acyclic and die inside this block: pausing the collector
         # spares it walking 20k fresh dicts (and their promotion) per batch, for nothing.
         with gc_paused():
-            frame = clean_insights(_parse_payloads(texts))
+            frame = clean_insights(_parse_payloads(texts), rejected=rejected)
+        _record(quarantine, insights_meta_ads, rejected)
         yield _typed(frame)
 
 
@@ -90,16 +106,19 @@ class _StagingAlongside:
 
     The cleaned batches stream into staging's own COPY (a background load: its own
     connection and transaction), so the server ingests them while the next pages arrive.
-    It commits after raw has. When the cleaner rejects a row, or the staging load fails,
-    it rolls back and says so (`failed`): staging is then rebuilt from raw, which raises
-    the error there, after raw has kept what the API sent."""
+    It commits after raw has. A row the cleaner cannot clean is left out and recorded with
+    the staging load. When cleaning or the staging load fails otherwise, it rolls back and
+    says so (`failed`): staging is then rebuilt from raw, which raises the error there,
+    after raw has kept what the API sent."""
 
-    def __init__(self, warehouse: Warehouse, rng: DateRange, logger):
+    def __init__(self, warehouse: Warehouse, rng: DateRange, logger, quarantine: Quarantine):
+        self._quarantine = quarantine
         self._load = BackgroundLoad(
             partial(warehouse.load, insights_meta_ads, replace_scope=_scope(rng),
-                    lock=(STAGING_KEY.to_user_string(), rng.account), logger=logger),
+                    lock=(STAGING_KEY.to_user_string(), rng.account), logger=logger, quarantine=quarantine),
             name=f"staging-load-{rng.account}")
         self._batch: list[dict] = []
+        self._rejected: list[RejectedRow] = []
         self.failed: BaseException | None = None
 
     def add(self, page: list[dict]) -> None:
@@ -111,7 +130,9 @@ class _StagingAlongside:
     def _flush(self) -> None:
         batch, self._batch = self._batch, []
         try:
-            self._load.put(_typed(clean_insights(batch)))
+            frame = clean_insights(batch, rejected=self._rejected)
+            _record(self._quarantine, insights_meta_ads, self._rejected)
+            self._load.put(_typed(frame))
         except Exception as exc:
             self.failed = exc
             self._load.abort()
@@ -159,7 +180,8 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
     @multi_asset(
         name="meta_ads_insights",
         specs=[raw_spec, staging_spec],
-        check_specs=staging_checks.check_specs(STAGING_KEY),
+        check_specs=[*staging_checks.check_specs(STAGING_KEY), rejected_checks.check_spec(RAW_KEY),
+                     rejected_checks.check_spec(STAGING_KEY)],
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
@@ -175,18 +197,24 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
                 results.append(raw)
             total = LoadResult.total(meta_ads_insights_raw.fullname, results)
             # Reported before any staging rebuild: raw has landed even if staging then fails.
+            with warehouse.transaction() as conn:
+                checks = _selected(context, [rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)])
             yield MaterializeResult(asset_key=RAW_KEY, metadata=materialization_metadata(
-                meta_ads_insights_raw, total.rows, **total.as_metadata()))
+                meta_ads_insights_raw, total.rows, **total.as_metadata()), check_results=checks)
         if STAGING_KEY in selected:
             results = [staged.get(rng) or _rebuild_staging(context, rng, warehouse) for rng in ranges]
             with warehouse.transaction() as conn:
-                checks = [c for c in staging_checks.evaluate(conn, ranges)
-                          if AssetCheckKey(STAGING_KEY, c.check_name) in context.selected_asset_check_keys]
+                checks = _selected(context, [*staging_checks.evaluate(conn, ranges, context.run.run_id),
+                                             rejected_checks.evaluate(conn, STAGING_KEY, context.run.run_id)])
             total = LoadResult.total(insights_meta_ads.fullname, results)
             yield MaterializeResult(asset_key=STAGING_KEY, metadata=materialization_metadata(
                 insights_meta_ads, total.rows, **total.as_metadata()), check_results=checks)
 
     return [meta_ads_insights]
+
+
+def _selected(context, results: list) -> list:
+    return [c for c in results if AssetCheckKey(c.asset_key, c.check_name) in context.selected_asset_check_keys]
 
 
 def _land(context, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource, tenants: Tenants,
@@ -197,13 +225,19 @@ def _land(context, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource, 
     context.log.info(f"pulling {rng.account} ({tenant.id}) {rng.first}..{rng.last} ({rng.days} days)")
     fetched_at = datetime.now(timezone.utc)
     pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
-    alongside = _StagingAlongside(warehouse, rng, context.log) if staging else None
+    alongside = (_StagingAlongside(warehouse, rng, context.log, _quarantine(context, STAGING_KEY, rng))
+                 if staging else None)
+    quarantine = _quarantine(context, RAW_KEY, rng)
+    rejected: list[RejectedRow] = []
 
     def chunks():
         for page in pages:
-            yield raw_rows(page, rng.account, rng.first, rng.last, fetched_at)
+            yield raw_rows(page, rng.account, rng.first, rng.last, fetched_at, rejected=rejected)
             if alongside is not None:
-                alongside.add(page)
+                # Staging cleans the rows raw kept: one left out of raw is no staging row either.
+                left_out = {row.index for row in rejected}
+                alongside.add([row for i, row in enumerate(page) if i not in left_out] if left_out else page)
+            _record(quarantine, meta_ads_insights_raw, rejected)
 
     # Restating a range replaces it: rows Meta no longer returns are removed. The collector
     # stays off for the whole range: parsed pages are acyclic, and the page reader and
@@ -211,7 +245,8 @@ def _land(context, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource, 
     with gc_paused():
         try:
             raw = warehouse.load(meta_ads_insights_raw, chunks(), replace_scope=_scope(rng),
-                                 lock=(RAW_KEY.to_user_string(), rng.account), logger=context.log)
+                                 lock=(RAW_KEY.to_user_string(), rng.account), logger=context.log,
+                                 quarantine=quarantine)
         except BaseException:
             if alongside is not None:
                 alongside.abort()
@@ -230,9 +265,11 @@ def _land(context, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource, 
 
 def _rebuild_staging(context, rng: DateRange, warehouse: Warehouse) -> LoadResult:
     context.log.info(f"{rng.account}: rebuilding staging from raw")
+    quarantine = _quarantine(context, STAGING_KEY, rng)
     with warehouse.transaction() as conn:
-        result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng), replace_scope=_scope(rng),
-                                lock=(STAGING_KEY.to_user_string(), rng.account), logger=context.log, conn=conn)
+        result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng, quarantine), replace_scope=_scope(rng),
+                                lock=(STAGING_KEY.to_user_string(), rng.account), logger=context.log, conn=conn,
+                                quarantine=quarantine)
     context.log.info(f"{rng.account}: {result}")
     return result
 

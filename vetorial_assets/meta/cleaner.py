@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -108,9 +109,28 @@ _ACTION_SLOT = {t: i for i, t in enumerate(ACTION_TYPES)}
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+@dataclass(frozen=True)
+class RejectedRow:
+    """An insight row the cleaner left out: which (its raw key as sent), which field, why."""
+
+    index: int  # position in the input
+    key: dict[str, Any]  # account_id (act_ form), data, ad_id, publisher_platform, platform_position
+    field: str
+    reason: str
+    value: Any
+
+    def message(self) -> str:
+        if "row" in self.key:  # not even a dict: no ad_id to name
+            return f"insight row {self.key['row']}: {self.reason}"
+        k = self.key
+        return (f"insight ad_id={k['ad_id']!r} date={k['data']!r} ({k['publisher_platform']}/"
+                f"{k['platform_position']}, {k['account_id']}): {self.reason}")
+
+
 def clean_insights(
     rows: Iterable[dict[str, Any]],
     fetched_at: datetime | Sequence[datetime] | None = None,
+    rejected: list[RejectedRow] | None = None,
 ) -> pd.DataFrame:
     """Clean raw insight rows into the staging frame (columns = STAGING_COLUMNS, in order).
 
@@ -120,11 +140,32 @@ def clean_insights(
     fetched_at: optional, one datetime for every row or one per row; when given, a
     `fetched_at` column (UTC; naive values are read as UTC) follows the contract columns.
 
-    Raises ValueError naming the row index (and field) for: a row that is not a dict, a
-    missing/empty key field, a date that is not YYYY-MM-DD, a non-daily row, malformed
-    `actions`, an action type repeated within a row, or two rows with the same hash_id.
+    A row that cannot be cleaned: one that is not a dict, a missing/empty key field, a date
+    that is not YYYY-MM-DD, a non-daily row, malformed `actions`, an action type repeated
+    within the row. With `rejected` (a list) such rows are left out and appended to it, and
+    every other row is cleaned; without it the first one raises ValueError naming its ad_id
+    and date. Two rows with the same hash_id always raise (nothing is deduplicated
+    silently). Clean input pays nothing for this: rows are examined one by one only after
+    the column-wise pass found a problem.
     """
     rows = rows if isinstance(rows, list) else list(rows)
+    try:
+        return _clean(rows, fetched_at)
+    except ValueError as error:
+        bad = find_bad_rows(rows)
+        if not bad:
+            raise
+        if rejected is None:
+            raise ValueError(bad[0].message()) from error
+        rejected.extend(bad)
+        skip = {b.index for b in bad}
+        kept = [row for i, row in enumerate(rows) if i not in skip]
+        if fetched_at is not None and not isinstance(fetched_at, (datetime, str)):
+            fetched_at = [f for i, f in enumerate(fetched_at) if i not in skip]
+        return _clean(kept, fetched_at)
+
+
+def _clean(rows: list, fetched_at) -> pd.DataFrame:
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise ValueError(f"insight row {i}: expected a dict, got {type(row).__name__}")
@@ -427,6 +468,87 @@ def _extract_row_carefully(i: int, acts: list, slots: list[list]) -> None:
             raise ValueError(f"insight row {i}: action_type {kind!r} appears more than once")
         seen.add(kind)
         slots[_ACTION_SLOT[kind]][i] = act.get("value")
+
+
+# -- rows that cannot be cleaned ---------------------------------------------------------
+# The careful path, only after the column-wise pass raised: every row checked on its own by
+# the same rules, so that each bad one can be left out (or named) and the rest cleaned.
+
+
+def _key_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    return repr(value)
+
+
+def row_key(row: Any) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        return {}
+    account = _key_text(row.get("account_id"))
+    if isinstance(account, str) and not account.startswith("act_"):
+        account = "act_" + account
+    return {"account_id": account, "ad_id": _key_text(row.get("ad_id")), "data": _key_text(row.get("date_start")),
+            "publisher_platform": _key_text(row.get("publisher_platform")),
+            "platform_position": _key_text(row.get("platform_position"))}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _row_problem(row: Any) -> tuple[str, str, Any] | None:
+    """(field, reason, value) of the first rule `row` breaks, or None."""
+    if not isinstance(row, dict):
+        return "row", f"expected a dict, got {type(row).__name__}", row
+    for field in KEY_FIELDS:
+        value = row.get(field)
+        if _missing(value) or value == "":
+            return field, f"key field {field!r} is missing or empty", value
+        if not isinstance(value, str) and not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+            return field, f"key field {field!r} must be a string, got {type(value).__name__}", value
+    day = _key_text(row["date_start"])
+    valid = False
+    if _ISO_DAY.fullmatch(day):
+        try:
+            date.fromisoformat(day)
+            valid = True
+        except ValueError:
+            pass
+    if not valid:
+        return "date_start", f"date_start {day!r} is not a YYYY-MM-DD date", row["date_start"]
+    stop = row.get("date_stop")
+    if not _missing(stop) and stop != day:
+        return ("date_stop", f"date_stop {stop!r} differs from date_start {day!r}; expected daily rows "
+                "(time_increment=1)", stop)
+    acts = row.get("actions")
+    if _missing(acts):
+        return None
+    if type(acts) is not list:
+        return "actions", f"'actions' must be a list of {{action_type, value}}, got {type(acts).__name__}", acts
+    seen: set[str] = set()
+    for act in acts:
+        if not isinstance(act, dict):
+            return "actions", f"each action must be a dict, got {type(act).__name__}", acts
+        kind = act.get("action_type")
+        if type(kind) is str and kind in _ACTION_SLOT:
+            if kind in seen:
+                return "actions", f"action_type {kind!r} appears more than once", acts
+            seen.add(kind)
+    return None
+
+
+def find_bad_rows(rows: list) -> list[RejectedRow]:
+    """Every row the cleaner cannot clean, with the first rule it breaks."""
+    bad = []
+    for i, row in enumerate(rows):
+        problem = _row_problem(row)
+        if problem is not None:
+            field, reason, value = problem
+            key = row_key(row) or {"row": i}
+            bad.append(RejectedRow(i, key, field, reason, value))
+    return bad
 
 
 # -- numbers --------------------------------------------------------------------------------

@@ -3,6 +3,14 @@
 Tables named by the seeds keep their names and columns: existing dashboards read them.
 `info={"volatile": True}` marks audit columns (fetched_at, loaded_at) that the load path
 writes but does not compare: a row whose data did not change is left untouched.
+`info={"pii": True}` marks personal data: a value of it the load path cannot store is
+recorded in ops.rejected_values masked, never as it was.
+
+Column types: a column copied from a source accepts every value of the source field's
+declared type (numeric without a narrowing precision, counts in bigint, text without a
+length limit). A rounding rule of ours (spend to cents) is a business rule of the cleaner,
+not a column type. Tables created by an older version are brought here by the numbered
+migrations in migrations/ (create_all never alters an existing table).
 """
 
 from __future__ import annotations
@@ -10,12 +18,13 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
     Float,
+    Identity,
     Index,
-    Integer,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -60,9 +69,9 @@ ig_follows_raw = Table(
     Column("data_registro", Date, nullable=False),
     # 'ok' or 'no_data' (Meta returned nothing yet: retried by the next run, not zeros).
     Column("status", Text, nullable=False),
-    Column("follows", Integer),
-    Column("unfollows", Integer),
-    Column("net", Integer),
+    Column("follows", BigInteger),
+    Column("unfollows", BigInteger),
+    Column("net", BigInteger),
     Column("payload", JSONB, nullable=False),
     _fetched_at(),
     PrimaryKeyConstraint("ig_account_id", "data_registro"),
@@ -79,21 +88,22 @@ conversas_analytics_raw = Table(
     Column("inbox_name", Text),
     Column("channel_type", Text),
     Column("contact_id", BigInteger),
-    Column("contact_name", Text),
-    Column("contact_phone", Text),
-    Column("contact_email", Text),
+    Column("contact_name", Text, info={"pii": True}),
+    Column("contact_phone", Text, info={"pii": True}),
+    Column("contact_email", Text, info={"pii": True}),
     Column("status", Text),
     Column("assignee_id", BigInteger),
     Column("labels", ARRAY(Text)),
     Column("conversation_created_at", DateTime(timezone=True)),
     Column("conversation_updated_at", DateTime(timezone=True), nullable=False),
     Column("first_response_at", DateTime(timezone=True)),
-    Column("message_count", Integer),
+    Column("message_count", BigInteger),
     Column("is_lead", Boolean),
     Column("visit_scheduled", Boolean),
     Column("crm_converted", Boolean),
     Column("ai_probability_label", Text),
-    Column("ai_probability_score", Numeric(6, 4)),
+    # Whatever scale the source uses (0-1 or 0-100): no precision of ours narrows it.
+    Column("ai_probability_score", Numeric),
     # Local (America/Sao_Paulo) calendar date of creation, computed with zoneinfo.
     Column("conversation_date", Date),
     # Set when the conversation disappeared from the source (key reconciliation).
@@ -128,7 +138,8 @@ insights_meta_ads = Table(
     Column("ad_name", Text),
     Column("plataforma", Text, nullable=False),
     Column("posicionamento", Text, nullable=False),
-    Column("valor_gasto", Numeric(14, 2), nullable=False),
+    # The cleaner rounds spend to cents (a business rule); the column narrows nothing.
+    Column("valor_gasto", Numeric, nullable=False),
     Column("impressoes", BigInteger, nullable=False),
     Column("alcance", BigInteger, nullable=False),
     Column("cliques", BigInteger, nullable=False),
@@ -160,15 +171,15 @@ etl_control = Table(
     Column("status", Text, nullable=False),  # running | success | failed
     Column("watermark_start", DateTime(timezone=True)),
     Column("watermark_end", DateTime(timezone=True)),
-    Column("rows_extracted", Integer, nullable=False, server_default=text("0")),
-    Column("rows_inserted", Integer, nullable=False, server_default=text("0")),
-    Column("rows_updated", Integer, nullable=False, server_default=text("0")),
-    Column("rows_unchanged", Integer, nullable=False, server_default=text("0")),
-    Column("rows_deleted", Integer, nullable=False, server_default=text("0")),
+    Column("rows_extracted", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_inserted", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_updated", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_unchanged", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_deleted", BigInteger, nullable=False, server_default=text("0")),
     # The tenant's rows in the target after a successful run: the next incremental run adds
     # its inserts instead of counting the tenant.
     Column("rows_total", BigInteger),
-    Column("duration_seconds", Numeric(12, 3)),
+    Column("duration_seconds", Numeric),
     Column("load_type", Text, nullable=False),  # full | incremental | reconcile
     Column("triggered_by", Text, nullable=False),  # schedule | sensor | manual | backfill
     Column("error_message", Text),
@@ -179,8 +190,44 @@ etl_control = Table(
 Index("ix_etl_control_tenant_status", etl_control.c.asset_key, etl_control.c.tenant_id,
       etl_control.c.status, etl_control.c.started_at)
 
+schema_migrations = Table(
+    "schema_migrations", metadata,
+    # The migration file's name without .sql, e.g. 0003_widen_source_columns.
+    Column("version", Text, primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    schema="ops",
+    comment="Numbered schema migrations (vetorial_assets/warehouse/migrations) applied to this warehouse.",
+)
+
+rejected_values = Table(
+    "rejected_values", metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("run_id", Text),  # the Dagster run id
+    Column("source", Text, nullable=False),  # the asset key, e.g. raw/conversas_analytics
+    Column("partition", Text),  # tenant id, or ad / IG account of a date-range partition
+    Column("table_name", Text, nullable=False),
+    # The row's key (JSON: column -> value); for a row left out before it had one (a Meta
+    # row without a date, say) the fields that identify it.
+    Column("row_key", JSONB, nullable=False),
+    Column("column_name", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    # The value as text: personal data masked, anything else cut to a readable length.
+    Column("value", Text),
+    Column("action", Text, nullable=False),  # nulled | row_skipped
+    CheckConstraint("action IN ('nulled', 'row_skipped')", name="rejected_values_action"),
+    schema="ops",
+    comment="Source values the warehouse could not store: nulled in their row, or the row left out.",
+)
+Index("ix_rejected_values_run", rejected_values.c.run_id, rejected_values.c.source)
+
 # Volatile (not compared) column names per table, for the load path.
 VOLATILE = {
     table.fullname: frozenset(c.name for c in table.columns if c.info.get("volatile"))
+    for table in metadata.sorted_tables
+}
+# Personal-data column names per table: masked wherever a value of them is recorded.
+PII = {
+    table.fullname: frozenset(c.name for c in table.columns if c.info.get("pii"))
     for table in metadata.sorted_tables
 }

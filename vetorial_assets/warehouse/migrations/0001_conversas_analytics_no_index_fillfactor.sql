@@ -1,5 +1,4 @@
--- Warehouses created before the Chatwoot performance work (create_all never alters an
--- existing table): drop the (tenant_id, conversation_updated_at) index no statement uses
+-- Warehouses created before the Chatwoot performance work: drop the (tenant_id, conversation_updated_at) index no statement uses
 -- any more (it cost every loaded row an index insert), and give the table the fillfactor
 -- new ones get, unless someone chose another one.
 DROP INDEX IF EXISTS raw.ix_conversas_analytics_tenant_updated;

@@ -1,6 +1,5 @@
--- Warehouses created before ops.etl_control had rows_total. Checked in the catalog first:
--- ALTER TABLE would queue for an exclusive lock behind every open sync transaction (they
--- read this table) on each process's first schema pass.
+-- Warehouses created before ops.etl_control had rows_total. Checked in the catalog first: a
+-- warehouse created after the column existed, but before migrations were recorded, has it.
 DO $$
 BEGIN
     IF NOT EXISTS (
