@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.bad_input_budget import examples
 from vetorial_assets.settings import ConfigError
 from vetorial_assets.tenants import MAX_BIGINT, MAX_FILE_BYTES, ChatwootScope, Tenant, load_tenants, parse_tenants
 
@@ -96,7 +97,7 @@ def _render(tenants_fields: list[dict[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(documents())
 def test_a_valid_file_parses_into_exactly_its_tenants(doc):
     text = _render([_fields(*t) for t in doc])
@@ -220,7 +221,7 @@ def _refused(text: str) -> ConfigError:
     raise AssertionError(f"accepted: {parsed.tenants}")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_documents())
 # Regressions: `$` let a trailing newline through; 0 and "" read as "no inboxes"; PyYAML's
 # constructors raised bare ValueError/AttributeError; deep nesting raised RecursionError;
@@ -247,7 +248,7 @@ def test_a_hostile_field_is_refused_naming_file_tenant_and_field(case):
     assert "EAAB-not-for-a-file" not in error and "EAAB-pasted-token-value" not in error
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.binary(min_size=1, max_size=64).filter(lambda b: _not_utf8(b)), st.integers(0, 40))
 def test_bytes_that_are_not_utf8_are_refused_naming_the_byte(tmp_path_factory, junk, at):
     good = b"tenants:\n  - id: a\n    name: ok\n"
