@@ -137,10 +137,20 @@ class Checked:
 # --------------------------------------------------------------------------- helpers
 
 
+def int_text(number: int) -> str:
+    """An integer's digits, or its size when str() would refuse it (more than 4,300 digits)."""
+    if number.bit_length() > 14_000:
+        return f"an integer of {number.bit_length()} bits"
+    return str(number)
+
+
 def show(value: Any, limit: int = 60) -> str:
     """A short printable form of a value for a reason text (numbers as written, text quoted)."""
     number = isinstance(value, (int, float, Decimal, np.number)) and not isinstance(value, (bool, np.bool_))
-    text = str(value) if number else repr(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = int_text(value)
+    else:
+        text = str(value) if number else repr(value)
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
@@ -217,7 +227,7 @@ def _int_one(ctype: ColumnType) -> Callable[[Any], tuple[Any, str | None]]:
         else:
             return value, _wrong_type(value, ctype)
         if not lo <= number <= hi:
-            return value, f"{number} is out of range for {ctype.name} ({lo}..{hi})"
+            return value, f"{show(number)} is out of range for {ctype.name} ({lo}..{hi})"
         return number, None
 
     return one
@@ -251,7 +261,7 @@ def _numeric_one(ctype: ColumnType, as_float: bool) -> Callable[[Any], tuple[Any
             number: Any = int(value)
             if as_float:
                 if abs(number) > _FLOAT_EXACT[64]:
-                    return value, (f"{number} cannot be staged exactly with the floats this load's first "
+                    return value, (f"{show(number)} cannot be staged exactly with the floats this load's first "
                                    f"chunk sent for {ctype.name}: send one kind of number per column")
                 number = float(number)
         elif isinstance(value, (float, np.floating)):
@@ -348,7 +358,7 @@ def _float_one(ctype: ColumnType) -> Callable[[Any], tuple[Any, str | None]]:
             return value, f"boolean {value!r} is not a {ctype.name}"
         if isinstance(value, (int, np.integer)):
             if abs(int(value)) > exact:
-                return value, f"{int(value)} cannot be stored exactly in {ctype.name} (beyond ±{exact})"
+                return value, f"{show(int(value))} cannot be stored exactly in {ctype.name} (beyond ±{exact})"
             return float(value), None
         if isinstance(value, (float, np.floating, Decimal)):
             number = float(value)
