@@ -125,3 +125,24 @@ def test_instagram_hostile_days_are_left_out_naming_them_and_the_rest_lands(make
     assert "more than a count can be" in reasons[1]
     assert "unknown follow_type ['FOLLOWER']" in reasons[2]
     assert "follow_type FOLLOWER is not a count: '١٢'" in reasons[3]
+
+
+def test_meta_a_page_without_its_data_list_fails_the_range_and_deletes_nothing(make_defs, instance, vetorial_env,
+                                                                               graph_api, monkeypatch):
+    # Regression: a page answered without `data` (or with `"data": null`) read as "no rows";
+    # restating the range then deleted every row loaded for it.
+    from vetorial_assets.meta.schedules import JOB_NAME
+
+    defs = make_defs()
+    today = sandbox_today()
+    first, last = today - timedelta(days=3), today - timedelta(days=1)
+    assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
+    raw_before, staging_before = _raw(vetorial_env), _staging(vetorial_env)
+    for page in ({"paging": {"cursors": {"after": "x"}}}, {"data": None}, {"data": {"0": {"ad_id": "1"}}}):
+        monkeypatch.setattr(graph_api, "_insights_page", lambda *args, _page=page, **kwargs: dict(_page))
+        result = run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance, raise_on_error=False)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        message = failure.event_specific_data.error.to_string()  # with its cause
+        assert "Graph answered a page whose 'data' is" in message and "not a list of rows" in message, message
+        assert _raw(vetorial_env) == raw_before and _staging(vetorial_env) == staging_before
