@@ -142,6 +142,12 @@ class SandboxGraphAPI:
     def malform_actions(self, account_id: str, day: date) -> None:
         self.data.malform_actions(account_id, day)
 
+    def tamper(self, account_id: str, day: date, change) -> None:
+        self.data.tamper(account_id, day, change)
+
+    def tamper_ig(self, ig_user_id: str, day: date, change) -> None:
+        self.data.tamper_ig(ig_user_id, day, change)
+
     def release_ig_day(self, ig_user_id: str, day: date) -> None:
         self.data.release_ig_day(ig_user_id, day)
 
@@ -385,7 +391,7 @@ class SandboxGraphAPI:
             if unknown:
                 results.append({"dimension_values": ["UNKNOWN"], "value": unknown})
             total["breakdowns"] = [{"dimension_keys": ["follow_type"], "results": results}]
-        return {"data": [{
+        answer = {"data": [{
             "name": "follows_and_unfollows",
             "period": "day",
             "title": "Follows and unfollows",
@@ -394,6 +400,8 @@ class SandboxGraphAPI:
             "total_value": total,
             "id": f"{node}/insights/follows_and_unfollows/day",
         }]}
+        change = self.data.ig_tampering(node, days[0]) if len(days) == 1 else None
+        return change(answer) if change is not None else answer
 
     # ---- headers ---------------------------------------------------------------------------
     def usage_headers(self, path: str, override: dict) -> dict[str, str]:
