@@ -1,7 +1,44 @@
 #!/usr/bin/env bash
 # Install (into .venv) and run the whole test suite; what `.ci/run` runs.
 . "$(dirname "$0")/venv.sh" dev
+
+# Exit 1 if an embedded PostgreSQL (or its reaper) under one of the given homes is still running.
+no_server_left() {
+    .venv/bin/python - "$@" <<'EOF'
+import sys
+from tests.processes import nothing_left
+left = [home for home in sys.argv[1:] if not nothing_left(home)]
+sys.exit(f"embedded PostgreSQL left running under: {', '.join(left)}" if left else 0)
+EOF
+}
+
 # The definitions must load and validate through Dagster's own CLI (as the UI would).
 .venv/bin/dagster definitions validate -w workspace.yaml
-# Tests share one embedded PostgreSQL (a fresh database per test), two workers for two cores.
-exec .venv/bin/python -m pytest -n 2 -q "$@"
+
+# The plain Dagster CLI as an operator runs it (README, "Operating with the Dagster CLI"): a
+# fresh home prepared by `vetorial doctor`, then nothing but DAGSTER_HOME in a clean
+# environment; one Meta partition and one Chatwoot tenant. Each command stops the server it
+# started.
+smoke=$(mktemp -d "${TMPDIR:-/tmp}/vetorial-smoke-XXXXXX")
+trap 'rm -rf "$smoke"' EXIT
+clean() { env -i PATH=/usr/bin:/bin HOME="$HOME" LANG=C.UTF-8 "$@" >>"$smoke/cli.log" 2>&1 || { tail -40 "$smoke/cli.log"; echo "FAILED: $*" >&2; exit 1; }; }
+dagster_env="DAGSTER_HOME=$smoke/home/dagster_home"
+echo "Dagster CLI: one Meta partition and one Chatwoot tenant on a fresh home"
+clean VETORIAL_HOME="$smoke/home" .venv/bin/vetorial doctor
+clean "$dagster_env" .venv/bin/dagster asset materialize -m vetorial_assets.definitions \
+    --select raw/meta_ads_insights,staging/insights_meta_ads --partition "act_100000000000001|2025-06-02"
+clean "$dagster_env" .venv/bin/dagster asset materialize -m vetorial_assets.definitions \
+    --select raw/conversas_analytics --partition allpfit
+no_server_left "$smoke/home"
+
+# Tests share one embedded PostgreSQL (a fresh database per test), two workers for two cores;
+# the last worker stops it, unless it was running before (then it is left as found).
+test_home=${VETORIAL_TEST_HOME:-.vetorial-test}
+.venv/bin/python -c "import sys; from tests.processes import postmasters; sys.exit(bool(postmasters(sys.argv[1])))" \
+    "$test_home" && was_stopped=1 || was_stopped=0
+status=0
+.venv/bin/python -m pytest -n 2 -q "$@" || status=$?
+if [ "$was_stopped" = 1 ]; then
+    no_server_left "$test_home" || status=1
+fi
+exit "$status"

@@ -2,28 +2,34 @@
 
 Every test that writes gets its own freshly created database (`fresh_db`), so tests are
 isolated and can run in parallel (pytest-xdist workers share the server, guarded by the
-file lock in resources.embedded).
+file lock in resources.embedded). Each worker uses the server for its session; the last
+one to finish stops it, unless it was already running when the session began.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from resources.embedded import EmbeddedServer, ensure_server
+from resources.embedded import EmbeddedServer, embedded_server
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+def server_home() -> Path:
+    return Path(os.environ.get("VETORIAL_TEST_HOME") or REPO / ".vetorial-test")
+
+
 @pytest.fixture(scope="session")
-def pg_server() -> EmbeddedServer:
-    home = Path(os.environ.get("VETORIAL_TEST_HOME") or REPO / ".vetorial-test")
-    return ensure_server(home, databases=())
+def pg_server() -> Iterator[EmbeddedServer]:
+    with embedded_server(server_home()) as server:
+        yield server
 
 
 class FreshDatabase:

@@ -1,11 +1,10 @@
-"""`vetorial`: demo | dev | doctor | audit-payload | audit-metadata."""
+"""`vetorial`: demo | dev | up | down | doctor | audit-payload | audit-metadata."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 from .settings import ConfigError, load_settings
@@ -39,13 +38,58 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     from .instance import prepare_environment
+    from .supervise import run_until_interrupted
 
     env = prepare_environment(load_settings())
     workspace = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "workspace.yaml")
     target = ["-w", workspace] if os.path.exists(workspace) else ["-m", "vetorial_assets.definitions"]
-    print(f"Dagster UI: http://{args.host}:{args.port}  (DAGSTER_HOME={env['DAGSTER_HOME']})", flush=True)
-    cmd = ["dagster", "dev", *target, "-h", args.host, "-p", str(args.port)]
-    return subprocess.call(cmd)
+    print(f"Dagster UI: http://{args.host}:{args.port}  (DAGSTER_HOME={env['DAGSTER_HOME']}; Ctrl-C stops it)",
+          flush=True)
+    # This interpreter, not a `dagster` found on PATH: works with no venv activated, and
+    # dagster dev starts its webserver, daemon and code servers with it too.
+    code = run_until_interrupted([sys.executable, "-m", "dagster", "dev", *target, "-h", args.host,
+                                  "-p", str(args.port)])
+    print("Dagster stopped" if code == 0 else f"dagster dev exited with code {code}", flush=True)
+    return code
+
+
+def _describe_server(home, status) -> str:
+    if not status.running:
+        return f"embedded PostgreSQL under {home}: stopped"
+    owner = "pinned by `vetorial up`" if status.pinned else (
+        "started by a vetorial/Dagster process" if status.started_by_us else "found running (left as found)")
+    others = [pid for pid in status.users if pid != os.getpid()]
+    users = f"; in use by pid {', '.join(map(str, others))}" if others else ""
+    return f"embedded PostgreSQL under {home}: running (pid {status.pid}), {owner}{users}"
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from resources.embedded import pin_server
+
+    from .instance import prepare_environment
+
+    settings = load_settings()
+    env = prepare_environment(settings)
+    if not settings.embedded_postgres and settings.chatwoot_url is not None:
+        print("VETORIAL_WAREHOUSE_URL and VETORIAL_CHATWOOT_URL are set: no embedded server to keep running.")
+        print(f"  export DAGSTER_HOME={env['DAGSTER_HOME']}")
+        return 0
+    status = pin_server(settings.home)
+    print(_describe_server(settings.home, status))
+    print("It keeps running until `vetorial down`. For the Dagster CLI in this shell:")
+    print(f"  export DAGSTER_HOME={env['DAGSTER_HOME']}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from resources.embedded import unpin_server
+
+    settings = load_settings()
+    status = unpin_server(settings.home)
+    print(_describe_server(settings.home, status))
+    if status.running and status.users:
+        print("It stops when the last of these processes ends.")
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -88,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=cmd_dev)
+    sub.add_parser("up", help="start the embedded PostgreSQL and keep it running until `vetorial down`"
+                   ).set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop the embedded PostgreSQL (now, or when the last process using it ends)"
+                   ).set_defaults(func=cmd_down)
     sub.add_parser("doctor", help="check configuration, connectivity and source schemas").set_defaults(func=cmd_doctor)
     audit = sub.add_parser("audit-payload", help="one raw insights call, printed as JSON (token redacted)")
     audit.add_argument("account", help="ad account id, e.g. act_100000000000001")
@@ -111,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)  # servers this command started stop at exit
+        return 130
 
 
 if __name__ == "__main__":

@@ -113,20 +113,15 @@ def _warehouse(defs) -> str:
 
 
 def _dagster_storage() -> str:
-    import psycopg2
+    """The instance the Dagster CLI loads from $DAGSTER_HOME/dagster.yaml, queried."""
+    from dagster import DagsterInstance
 
     from resources.warehouse import safe_url
 
-    url = os.environ.get("VETORIAL_DAGSTER_STORAGE_URL")
-    if not url:
-        raise ConfigError("VETORIAL_DAGSTER_STORAGE_URL is not set")
-    from sqlalchemy import make_url
-
-    parsed = make_url(url)
-    conn = psycopg2.connect(dbname=parsed.database, user=parsed.username, password=parsed.password,
-                            host=parsed.query.get("host", parsed.host), port=parsed.port or parsed.query.get("port"))
-    conn.close()
-    return safe_url(url)
+    with DagsterInstance.get() as instance:
+        instance.get_runs_count()
+        url = getattr(instance.run_storage, "postgres_url", None)
+    return safe_url(url) if url else type(instance.run_storage).__name__
 
 
 def _meta(defs, tenants: Tenants) -> str:

@@ -1,32 +1,74 @@
 """Prepare the process environment: VETORIAL_HOME, DAGSTER_HOME and its dagster.yaml.
 
-The Dagster instance keeps runs and events in PostgreSQL (dagster-postgres). On the
-embedded defaults that is the `dagster` database of the embedded server; with a real
-server, point VETORIAL_DAGSTER_STORAGE_URL at it (README, "Dagster instance").
+The Dagster instance keeps runs and events in PostgreSQL (dagster-postgres). The written
+dagster.yaml works for the plain Dagster CLI with nothing exported but DAGSTER_HOME
+(README, "Operating with the Dagster CLI"):
+- embedded default: our storage class with the home's absolute path; each Dagster
+  process starts (or finds) the embedded server and uses its socket URL (no secret);
+- VETORIAL_DAGSTER_STORAGE_URL set: `env: VETORIAL_DAGSTER_STORAGE_URL` (export it where
+  Dagster runs);
+- VETORIAL_WAREHOUSE_URL set: database `dagster` on the warehouse's server, the URL read
+  from `env: VETORIAL_WAREHOUSE_URL` (which the code location needs anyway).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from resources.embedded import DAGSTER_DB, WAREHOUSE_DB, ensure_server
-from resources.warehouse import sqlalchemy_url
 
+from .home import HOME_LINE
 from .settings import Settings
 
 _MARKER = "# written by `vetorial` (delete this line to keep your own edits)"
 
-DAGSTER_YAML = """{marker}
-storage:
+EMBEDDED_STORAGE = """storage:
+  custom:
+    module: resources.dagster_storage
+    class: VetorialDagsterStorage
+    config:
+      home: {home}
+"""
+
+WAREHOUSE_STORAGE = """storage:
+  custom:
+    module: resources.dagster_storage
+    class: VetorialDagsterStorage
+    config:
+      warehouse_url:
+        env: VETORIAL_WAREHOUSE_URL
+      database: {database}
+"""
+
+URL_STORAGE = """storage:
   postgres:
     postgres_url:
       env: VETORIAL_DAGSTER_STORAGE_URL
-run_coordinator:
+"""
+
+DAGSTER_YAML = """{marker}
+{home_line}
+{storage}run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 4
+# Runs are launched as Dagster's default launcher does; ours also tells the daemon whether a
+# STARTED run's worker is still alive, so run monitoring fails a run whose worker was killed
+# (it held a slot of the queue forever before). Monitoring also fails a run whose worker
+# never started or never finished cancelling, and one past max_runtime_seconds (the tag
+# dagster/max_runtime_seconds raises it for one run).
+run_launcher:
+  module: resources.run_launcher
+  class: LocalRunLauncher
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_runtime_seconds: {max_runtime}
+  poll_interval_seconds: 30
 # A run's console output from INFO up (every Dagster event, DEBUG ones included, still goes
 # to the event log the UI shows); at DEBUG, a 90-day Meta backfill run spent a fifth of its
 # CPU formatting ~4 console lines per partition.
@@ -40,34 +82,47 @@ nux:
 
 
 LOG_LEVEL = "INFO"
+# Far longer than any run of this project at the benchmarks' volumes (minutes): a run still
+# going after it is stuck.
+MAX_RUNTIME_SECONDS = 6 * 3600
 # The same logging settings for instances made in code (benchmarks).
 INSTANCE_LOG_SETTINGS = {"python_logs": {"python_log_level": LOG_LEVEL}}
 
 
+def storage_block(settings: Settings) -> str:
+    if os.environ.get("VETORIAL_DAGSTER_STORAGE_URL"):
+        return URL_STORAGE
+    if settings.warehouse_url:
+        return WAREHOUSE_STORAGE.format(database=DAGSTER_DB)
+    return EMBEDDED_STORAGE.format(home=json.dumps(str(settings.home)))  # a JSON string is a YAML string
+
+
+def dagster_yaml(settings: Settings) -> str:
+    return DAGSTER_YAML.format(marker=_MARKER, home_line=f"{HOME_LINE}{settings.home}",
+                               storage=storage_block(settings), log_level=LOG_LEVEL,
+                               max_runtime=MAX_RUNTIME_SECONDS)
+
+
+def write_dagster_yaml(settings: Settings, dagster_home: Path) -> Path:
+    """Write dagster.yaml unless the user took it over (removed the marker line)."""
+    config = dagster_home / "dagster.yaml"
+    if not config.exists() or config.read_text(encoding="utf-8").startswith(_MARKER):
+        tmp = config.with_name(f".dagster.yaml.{os.getpid()}")
+        tmp.write_text(dagster_yaml(settings), encoding="utf-8")
+        tmp.replace(config)  # another process reading it never sees half a file
+    return config
+
+
 def prepare_environment(settings: Settings) -> dict[str, str]:
-    """Start the embedded server if needed and export what child processes must see."""
+    """Start the embedded server if needed (this process uses it until it exits), write
+    dagster.yaml, and export what child processes must see."""
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     os.environ["VETORIAL_HOME"] = str(home)  # absolute: Dagster's subprocesses find the same server
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster_home").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
-
-    if not os.environ.get("VETORIAL_DAGSTER_STORAGE_URL"):
-        if settings.warehouse_url:
-            # Same server as the warehouse, database 'dagster' unless told otherwise.
-            from sqlalchemy import make_url
-
-            storage = make_url(sqlalchemy_url(settings.warehouse_url, "psycopg2")).set(database=DAGSTER_DB)
-            os.environ["VETORIAL_DAGSTER_STORAGE_URL"] = storage.render_as_string(hide_password=False)
-        else:
-            server = ensure_server(home, databases=(WAREHOUSE_DB, DAGSTER_DB))
-            # dagster-postgres cannot use SQLAlchemy 2.1's psycopg 3 dialect.
-            os.environ["VETORIAL_DAGSTER_STORAGE_URL"] = server.url(DAGSTER_DB, driver="psycopg2")
-    elif settings.embedded_postgres:
+    if settings.embedded_postgres:
         ensure_server(home, databases=(WAREHOUSE_DB, DAGSTER_DB))
-
-    config = dagster_home / "dagster.yaml"
-    if not config.exists() or config.read_text().startswith(_MARKER):
-        config.write_text(DAGSTER_YAML.format(marker=_MARKER, log_level=LOG_LEVEL))
+    write_dagster_yaml(settings, dagster_home)
     return {"VETORIAL_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .home import resolve_home
+
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
 
@@ -82,7 +84,7 @@ def shipped_tenants_file() -> Path:
 
 
 def load_settings() -> Settings:
-    home = Path(os.environ.get("VETORIAL_HOME") or ".vetorial").expanduser().resolve()
+    home = resolve_home()
     tenants = os.environ.get("VETORIAL_TENANTS_FILE")
     return Settings(
         home=home,
