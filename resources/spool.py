@@ -116,10 +116,6 @@ class Spool:
         self._analyzed = False
         self.rows = 0  # rows spooled (checked, not left out)
 
-    @property
-    def created(self) -> bool:
-        return self._plan is not None
-
     def write(self, chunk: Chunk) -> None:
         """Check `chunk` against the table, then hand it to the writer thread, which COPYs it
         into the spool in a statement of its own.

@@ -58,8 +58,8 @@ STAGING_KEY = AssetKey(["staging", "insights_meta_ads"])
 GROUP = "meta_ads"
 # Rows cleaned per batch (from the API or re-read from raw): bounds memory whatever the range.
 STAGING_READ_CHUNK = 20_000
-# Raw rows per spool COPY (ten pages): each COPY is a statement of its own, a round trip
-# and a commit; per page that added up, and ten pages of payloads are a few MB.
+# Raw rows per spool COPY (ten pages): each COPY is a statement of its own (a round trip
+# and a commit), so not one per page; ten pages of payloads are a few MB.
 RAW_SPOOL_ROWS = 5_000
 
 
