@@ -72,6 +72,8 @@ ENV_UNSET = ("VETORIAL_WAREHOUSE_URL", "VETORIAL_CHATWOOT_URL", "VETORIAL_DAGSTE
              "VETORIAL_CHATWOOT_RELATION", "META_ACCESS_TOKEN", "VETORIAL_DISCORD_WEBHOOK_URL",
              "VETORIAL_PARTITIONS_START")
 BOOKKEEPING_SCHEMAS = ("ops",)
+# The system catalog's rows (the load path's temporary tables are created and dropped there).
+CATALOG = "(catalog)"
 
 
 # ---------------------------------------------------------------------------- memory
@@ -117,8 +119,9 @@ Writes = dict[str, tuple[int, int, int]]  # table -> rows inserted, updated, del
 
 
 def warehouse_writes(conninfo: str, database: str) -> tuple[Writes, tuple[int, int, int]]:
-    """Cumulative pg_stat row counters: per table of the warehouse, and the database's total.
-    Read once no client backend is connected to it (each flushes its counters as it exits)."""
+    """Cumulative pg_stat row counters: per table of the warehouse (the system catalog summed
+    as "catalog"), and the database's total. Read once no client backend is connected to it
+    (each flushes its counters as it exits)."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         deadline = time.monotonic() + 30
         while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
@@ -128,6 +131,9 @@ def warehouse_writes(conninfo: str, database: str) -> tuple[Writes, tuple[int, i
             time.sleep(0.05)
         tables = {f"{schema}.{name}": (ins, upd, dele) for schema, name, ins, upd, dele in conn.execute(
             "SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")}
+        tables[CATALOG] = tuple(int(v) for v in conn.execute(
+            "SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_del), 0) "
+            "FROM pg_stat_sys_tables").fetchone())
         total = conn.execute("SELECT tup_inserted, tup_updated, tup_deleted FROM pg_stat_database "
                              "WHERE datname = %s", (database,)).fetchone()
     return tables, tuple(total)
@@ -139,7 +145,9 @@ def _delta(after: Writes, before: Writes) -> Writes:
 
 
 def _rows(writes: Writes, bookkeeping: bool) -> int:
-    return sum(sum(v) for t, v in writes.items() if (t.split(".")[0] in BOOKKEEPING_SCHEMAS) == bookkeeping)
+    """Rows written to the warehouse's data tables, or (bookkeeping) to its `ops` tables."""
+    return sum(sum(v) for t, v in writes.items()
+               if t != CATALOG and (t.split(".")[0] in BOOKKEEPING_SCHEMAS) == bookkeeping)
 
 
 # ---------------------------------------------------------------------------- passes
@@ -332,14 +340,14 @@ def print_report(cold: Pass, warm: Pass, rss: PeakRss, counts, expected: dict[st
         note = "" if want is None else ("  (expected)" if n == want else f"  EXPECTED {want:,}")
         print(f"  {table:40} {n:>10,}{note}")
 
-    print("\nwarehouse writes, rows inserted/updated/deleted (pg_stat_user_tables):")
+    print("\nwarehouse writes, rows inserted/updated/deleted (pg_stat_user_tables, pg_stat_sys_tables, "
+          "pg_stat_database; a temporary table's own rows are not counted: its counters go with it)")
     for table in sorted(set(cold.writes) | set(warm.writes)):
         c, w = cold.writes.get(table, (0, 0, 0)), warm.writes.get(table, (0, 0, 0))
         if any(c) or any(w):
             print(f"  {table:40} cold {'/'.join(map(str, c)):>18}   warm {'/'.join(map(str, w))}")
-    for p in (cold, warm):
-        print(f"  database total, {p.name} (pg_stat_database: temp stage tables and catalog included): "
-              f"{'/'.join(map(str, p.db_writes))}")
+    print(f"  {'database total':40} cold {'/'.join(map(str, cold.db_writes)):>18}   "
+          f"warm {'/'.join(map(str, warm.db_writes))}")
 
 
 def main() -> None:
