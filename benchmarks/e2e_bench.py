@@ -350,6 +350,68 @@ def print_report(cold: Pass, warm: Pass, rss: PeakRss, counts, expected: dict[st
           f"warm {'/'.join(map(str, warm.db_writes))}")
 
 
+def configure(home: Path, scratch: Path, tenants: int) -> list:
+    """The demo's environment (embedded server, sandboxes) on `home`, with the bench's tenants."""
+    for name in ENV_UNSET:
+        os.environ.pop(name, None)
+    os.environ["VETORIAL_HOME"] = str(home)
+    os.environ["VETORIAL_SCHEDULES"] = "off"
+    tenants_file = scratch / "tenants.yaml"
+    scopes = write_tenants(tenants_file, tenants)
+    os.environ["VETORIAL_TENANTS_FILE"] = str(tenants_file)
+    return scopes
+
+
+def measure(args, home: Path, scopes, profile_dir: Path | None):
+    """Seed, then the cold and the warm pass: (cold, warm, peak RSS, rows per table, expected rows)."""
+    from dagster import DagsterInstance
+
+    from resources.embedded import WAREHOUSE_DB, ensure_server
+    from vetorial_assets.demo import plan_runs, table_counts
+    from vetorial_assets.instance import prepare_environment
+    from vetorial_assets.sandbox.graph_guard import LoopbackGuard
+    from vetorial_assets.settings import load_settings
+    from vetorial_assets.warehouse import tables
+
+    settings = load_settings()
+    prepare_environment(settings)  # as `vetorial demo`: the embedded server, dagster.yaml
+    start = time.perf_counter()
+    covered = seed_chatwoot(home, args.conversations, scopes)
+    print(f"VETORIAL_HOME={home}: sandbox Chatwoot seeded with {args.conversations:,} conversations "
+          f"({covered:,} in the tenants' inboxes) in {time.perf_counter() - start:.1f}s")
+
+    from vetorial_assets.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    warehouse = defs.resources["warehouse"]
+    admin = ensure_server(home).conninfo(WAREHOUSE_DB)
+    meta_rows = args.tenants * args.ads * args.placements * args.days
+    expected = {tables.meta_ads_insights_raw.fullname: meta_rows, tables.insights_meta_ads.fullname: meta_rows,
+                tables.ig_follows_raw.fullname: args.tenants * args.days,
+                tables.conversas_analytics_raw.fullname: covered}
+    runs = plan_runs(defs, days=args.days)  # planned once: warm asks exactly what cold asked
+    print(f"{len(runs)} runs per pass: {args.tenants} tenants, {args.days} days, "
+          f"{args.ads} ads x {args.placements} placements per ad account")
+
+    rss = PeakRss()
+    passes = []
+    with DagsterInstance.get() as instance, LoopbackGuard() as guard:
+        clocks = instrument(instance)
+        before, db_before = warehouse_writes(admin, WAREHOUSE_DB)
+        for name in ("cold", "warm"):
+            done = run_pass(name, runs, defs, instance, clocks, rss, profile_dir)
+            warehouse.engine().dispose()  # its backends exit and flush their write counters
+            after, db_after = warehouse_writes(admin, WAREHOUSE_DB)
+            done.writes, done.db_writes = _delta(after, before), tuple(a - b for a, b in zip(db_after, db_before))
+            before, db_before = after, db_after
+            passes.append(done)
+        if guard.refused:
+            raise RuntimeError(f"connections to non-loopback addresses were attempted: {guard.refused}")
+    counts = table_counts(settings, defs)
+    warehouse.engine().dispose()
+    return passes[0], passes[1], rss, counts, expected
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tenants", type=int, default=3, choices=sorted(CHATWOOT_SCOPES))
@@ -369,69 +431,16 @@ def main() -> None:
     profile_dir = Path(args.profile).resolve() if args.profile else None
     if profile_dir:
         profile_dir.mkdir(parents=True, exist_ok=True)
-    for name in ENV_UNSET:  # the demo's defaults: embedded server, sandboxes
-        os.environ.pop(name, None)
-    os.environ["VETORIAL_HOME"] = str(home)
-    os.environ["VETORIAL_SCHEDULES"] = "off"
-    tenants_file = scratch / "tenants.yaml"
-    scopes = write_tenants(tenants_file, args.tenants)
-    os.environ["VETORIAL_TENANTS_FILE"] = str(tenants_file)
+    scopes = configure(home, scratch, args.tenants)
 
-    from resources.embedded import WAREHOUSE_DB, release_server
+    from resources.embedded import release_server
     from vetorial_assets.sandbox.graph_api import spawn
-    from vetorial_assets.sandbox.graph_guard import LoopbackGuard
 
     sandbox = None
     try:
         sandbox = spawn(ads_per_account=args.ads, placements=args.placements, job_polls=args.job_polls)
         os.environ["VETORIAL_META_GRAPH_URL"] = sandbox.url  # 127.0.0.1: no token needed
-
-        from dagster import DagsterInstance
-
-        from vetorial_assets.demo import plan_runs, table_counts
-        from vetorial_assets.instance import prepare_environment
-        from vetorial_assets.settings import load_settings
-        from vetorial_assets.warehouse.tables import conversas_analytics_raw, ig_follows_raw, insights_meta_ads, \
-            meta_ads_insights_raw
-
-        settings = load_settings()
-        prepare_environment(settings)  # as `vetorial demo`: the embedded server, dagster.yaml
-        start = time.perf_counter()
-        covered = seed_chatwoot(home, args.conversations, scopes)
-        print(f"VETORIAL_HOME={home}: sandbox Chatwoot seeded with {args.conversations:,} conversations "
-              f"({covered:,} in the tenants' inboxes) in {time.perf_counter() - start:.1f}s")
-
-        from vetorial_assets.definitions import build_definitions
-
-        defs = build_definitions(settings)
-        warehouse = defs.resources["warehouse"]
-        from resources.embedded import ensure_server
-
-        admin = ensure_server(home).conninfo(WAREHOUSE_DB)
-        meta_rows = args.tenants * args.ads * args.placements * args.days
-        expected = {meta_ads_insights_raw.fullname: meta_rows, insights_meta_ads.fullname: meta_rows,
-                    ig_follows_raw.fullname: args.tenants * args.days, conversas_analytics_raw.fullname: covered}
-        runs = plan_runs(defs, days=args.days)  # planned once: warm asks exactly what cold asked
-        print(f"{len(runs)} runs per pass: {args.tenants} tenants, {args.days} days, "
-              f"{args.ads} ads x {args.placements} placements per ad account")
-
-        rss = PeakRss()
-        passes = []
-        with DagsterInstance.get() as instance, LoopbackGuard() as guard:
-            clocks = instrument(instance)
-            before, db_before = warehouse_writes(admin, WAREHOUSE_DB)
-            for name in ("cold", "warm"):
-                done = run_pass(name, runs, defs, instance, clocks, rss, profile_dir)
-                warehouse.engine().dispose()  # its backends exit and flush their write counters
-                after, db_after = warehouse_writes(admin, WAREHOUSE_DB)
-                done.writes, done.db_writes = _delta(after, before), tuple(a - b for a, b in zip(db_after, db_before))
-                before, db_before = after, db_after
-                passes.append(done)
-            if guard.refused:
-                raise RuntimeError(f"connections to non-loopback addresses were attempted: {guard.refused}")
-        cold, warm = passes
-        counts = table_counts(settings, defs)
-        warehouse.engine().dispose()
+        cold, warm, rss, counts, expected = measure(args, home, scopes, profile_dir)
     finally:
         if sandbox is not None:
             sandbox.stop()
