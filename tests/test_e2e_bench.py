@@ -5,6 +5,7 @@ it started. No timing is asserted."""
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 
@@ -26,7 +27,8 @@ def test_e2e_bench_tiny_scale(home_dir):
     assert last, lines[-1]
     cold_s, warm_s, ratio, peak = float(last[1]), float(last[2]), float(last[3]), int(last[4])
     assert cold_s > 0 and warm_s > 0 and peak > 0
-    assert abs(ratio - round(warm_s / cold_s, 3)) <= 0.002  # the ratio of the two printed times
+    # The ratio of the two times (printed rounded to 10 ms: a few seconds each at this scale).
+    assert math.isclose(ratio, warm_s / cold_s, rel_tol=0.02, abs_tol=0.002), (ratio, warm_s, cold_s)
 
     writes = WRITES_LINE.match(lines[-2])
     assert writes, lines[-2]
