@@ -324,9 +324,10 @@ class GraphClient:
         error = body.get("error") if isinstance(body.get("error"), dict) else {}
         trace = error.get("fbtrace_id")
         graph_msg = exc.api_error_message() or (str(exc.body())[:200] if exc.body() else "no error document")
-        ids = f"code {code}" + (f", subcode {subcode}" if subcode else "")
-        ids += f", fbtrace_id {trace}" if trace else ""
-        base = f"{what}: Graph error ({ids}, HTTP {status}): {graph_msg}"
+        ids = [f"code {code}"] if code is not None else []  # a proxy's error document has no code
+        ids += [f"subcode {subcode}"] if subcode else []
+        ids += [f"fbtrace_id {trace}"] if trace else []
+        base = f"{what}: Graph error ({', '.join([*ids, f'HTTP {status}'])}): {graph_msg}"
         kwargs = dict(code=code, subcode=subcode, fbtrace_id=trace, http_status=status, account=account)
         if code in AUTH_CODES:
             return MetaAuthError(redact(base + " - the access token is invalid or expired: renew it", [self._token]),

@@ -31,7 +31,10 @@ from .meta_insights import AsyncPolicy, InsightsFetcher, insights_params
 from .read_ahead import read_ahead
 from .redaction import install_log_redaction, redact, redact_obj, register_secret
 
-log = logging.getLogger("vetorial.meta")
+# A Dagster logger: inside a run, retries, throttle pauses and fallbacks show in the run's
+# log (a plain module logger reaches only the process's stderr); outside one, it is an
+# ordinary Python logger.
+log = dg.get_dagster_logger("vetorial.meta")
 
 DEFAULT_TOKEN_ENV = "META_ACCESS_TOKEN"
 GRAPH_URL_ENV = "VETORIAL_META_GRAPH_URL"
@@ -100,6 +103,14 @@ class MetaAdsResource(dg.ConfigurableResource):
         """Also send (level, redacted message) to e.g. a Dagster context.log."""
         self._log_callback = callback
         return self
+
+    def _with_updated_values(self, values):
+        # Dagster makes a new instance of the resource for every run (from its config fields
+        # only): carry the hooks over, or a test's sleep hook would be lost by the time the
+        # asset runs, and retries and throttle pauses would really sleep.
+        out = super()._with_updated_values(values)
+        out._sleep, out._log_callback = self._sleep, self._log_callback
+        return out
 
     # ---- configuration -----------------------------------------------------------------
     def base_url(self) -> str:

@@ -139,7 +139,13 @@ class InsightsFetcher:
                 limit = max(MIN_PAGE_LIMIT, limit // 2)
                 self._log(logging.WARNING, f"{what}: Graph asked for less data; page size now {limit}")
                 continue
-            rows = body.get("data") or []
+            rows = body.get("data")
+            if not isinstance(rows, list):
+                # Not "no rows": a page without its data list would make the range look empty,
+                # and restating an empty range deletes what was loaded for it.
+                raise MetaApiError(f"{what}: Graph answered a page whose 'data' is "
+                                   f"{'missing' if 'data' not in body else type(rows).__name__}, not a list of "
+                                   f"rows (keys: {', '.join(sorted(map(str, body))[:10])})", account=account_id)
             if rows:
                 handed_out = True
                 yield rows

@@ -84,7 +84,10 @@ def redact_obj(obj, secrets=()):
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites a record's message with secrets masked before any handler formats it."""
+    """Rewrites a record's message, and its traceback text, with secrets masked before any
+    handler formats it."""
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -94,18 +97,33 @@ class RedactingFilter(logging.Filter):
         clean = redact(message)
         if clean != message:
             record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            # Formatters print exc_text when it is set instead of formatting exc_info again.
+            record.exc_text = redact(self._formatter.formatException(record.exc_info))
         return True
 
 
+# Every urllib3 logger that prints a request's URL, query string (and so a Graph token) or
+# path (a Discord webhook's secret) included: connectionpool logs each request line at DEBUG;
+# connection warns "Failed to parse headers (url=...)" at WARNING, printed by default, when a
+# server or proxy sends a header it cannot parse; retry and poolmanager log URLs on retries
+# and redirects. A filter on a logger does not see its children's records: each one is named.
+URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.response", "urllib3.poolmanager",
+                   "urllib3.util.retry")
 _installed: set[str] = set()
 
 
 def install_log_redaction(*logger_names: str) -> None:
-    """Attach the filter to loggers that may print URLs with tokens (idempotent).
-
-    urllib3 logs every request line, query string included, at DEBUG level.
-    """
-    for name in logger_names or ("vetorial.meta", "urllib3.connectionpool"):
+    """Attach the filter to loggers that may print URLs with tokens (idempotent); "urllib3"
+    stands for every urllib3 logger (URLLIB3_LOGGERS and any other already created)."""
+    names: list[str] = []
+    for name in logger_names or ("dagster.builtin.vetorial.meta", "urllib3"):
+        if name == "urllib3":
+            names += [*URLLIB3_LOGGERS, "urllib3",
+                      *(n for n in list(logging.root.manager.loggerDict) if n.startswith("urllib3."))]
+        else:
+            names.append(name)
+    for name in names:
         if name in _installed:
             continue
         logging.getLogger(name).addFilter(RedactingFilter())

@@ -21,6 +21,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from resources.value_checks import int_text
+
 NULLED = "nulled"
 ROW_SKIPPED = "row_skipped"
 VALUE_CHARS = 200  # stored characters of a rejected value (the reason says how long it was)
@@ -39,7 +41,9 @@ def shown_value(value: Any, pii: bool = False) -> str | None:
         return None
     if isinstance(value, str):
         text = value
-    elif isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = int_text(value)  # str() refuses more than 4,300 digits
+    elif isinstance(value, (float, Decimal)):
         text = str(value)
     else:
         text = repr(value)
@@ -56,7 +60,7 @@ def _key_value(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return value if -(2**63) <= value < 2**63 else str(value)
+        return value if -(2**63) <= value < 2**63 else int_text(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, (datetime, date)):

@@ -108,7 +108,13 @@ class SourceSchemaError(RuntimeError):
 
 
 class SourceConnectionError(RuntimeError):
-    """The source database could not be reached (message without the password)."""
+    """The source database could not be reached, or the connection was lost (message without
+    the password)."""
+
+
+class SourceReadError(RuntimeError):
+    """A statement on the source failed (e.g. timed out); the message names the source and, for
+    a timeout, the setting that ended it."""
 
 
 @dataclass(frozen=True)
@@ -314,12 +320,37 @@ class SourceDatabase(ConfigurableResource):
                 "set_config('TimeZone', 'UTC', true)",
                 (f"{self.statement_timeout_ms}ms", f"{self.lock_timeout_ms}ms"))
             yield conn
+        except psycopg.OperationalError as exc:
+            # The connection lost, a statement or lock timeout: psycopg's own message names
+            # neither the database nor what was being done (with a warehouse and a source,
+            # "server closed the connection unexpectedly" does not say which one broke). Other
+            # errors (SQL, a refused write) are the caller's and go through as they are.
+            error = self._read_error(exc, lost=conn.broken or conn.closed)
+        else:
+            error = None
         finally:
             try:
-                if not conn.closed:
+                if conn.broken or conn.closed:
+                    fairy.invalidate()  # never back into the pool (its reset would fail and log)
+                else:
                     conn.rollback()  # read only: nothing to keep
             finally:
                 fairy.close()
+        if error is not None:
+            raise error from None
+
+    def _read_error(self, exc: psycopg.OperationalError, lost: bool) -> RuntimeError:
+        reason = self.redact(str(exc)).strip()
+        where = f"the Chatwoot database {self.safe_url()} (relation {self.relation})"
+        if lost or isinstance(exc, psycopg.errors.AdminShutdown):
+            return SourceConnectionError(f"lost the connection to {where} while reading: {reason}")
+        if isinstance(exc, psycopg.errors.QueryCanceled) and "statement timeout" in reason:
+            reason += (f" (statement_timeout_ms={self.statement_timeout_ms}: one statement, e.g. one FETCH, "
+                       "took longer; raise it on the source_db resource or find what slowed the source)")
+        elif isinstance(exc, psycopg.errors.LockNotAvailable):
+            reason += (f" (lock_timeout_ms={self.lock_timeout_ms}: another session holds a lock the read "
+                       "needs, e.g. a migration)")
+        return SourceReadError(f"reading {where} failed: {reason}")
 
     # ------------------------------------------------------------------ schema
 

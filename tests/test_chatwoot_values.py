@@ -1,5 +1,6 @@
 """Chatwoot source values the warehouse could not hold (issue 10, issue 11 defects 1 and 8),
-against a second real PostgreSQL database playing the Chatwoot source: its view is replaced
+against a second real PostgreSQL server playing the Chatwoot source (TCP on 127.0.0.1, a
+password-authenticated role, as a deployment's source would be): its view is replaced
 by one whose types differ from the sandbox's: the AI score on a 0-100 scale, message_count a
 numeric with 3,000,000,000 (and values no bigint holds), a 5,000-character contact name, a
 text assignee_id, a NULL conversation_id. Every good row and value lands, each bad one is in
@@ -7,7 +8,9 @@ ops.rejected_values, nothing is wrapped, and the WARN check reports them."""
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey
@@ -18,7 +21,51 @@ from vetorial_assets.chatwoot import source_types
 from vetorial_assets.chatwoot.schedules import JOB_NAME
 from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME
 
+from tests.conftest import REPO
+from tests.second_server import second_server
+
 KEY = AssetKey(["raw", "conversas_analytics"])
+
+
+@pytest.fixture(scope="module")
+def source_server():
+    """The second server, shared by this module's tests (each gets its own database). Under the
+    test home, not pytest's tmp dir: pytest makes that owner-only, and the server runs as
+    another OS user."""
+    home = Path(os.environ.get("VETORIAL_TEST_HOME") or REPO / ".vetorial-test")
+    home.mkdir(parents=True, exist_ok=True)
+    with second_server(home) as server:
+        yield server
+
+
+@pytest.fixture
+def chatwoot_source(source_server, monkeypatch):
+    """The sandbox Chatwoot schema, view and seed in a fresh database of the second server,
+    wired by env var (overrides conftest's same-server source)."""
+    import uuid
+
+    from vetorial_assets.sandbox.chatwoot_db import SandboxChatwoot
+
+    name = f"cw_{uuid.uuid4().hex[:10]}"
+    with source_server.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    source = SandboxChatwoot(source_server.url(name))  # the owner creates, seeds and later alters
+    source.create()
+    source.seed(conversations_per_inbox=40)
+    # The sync reads as a password-authenticated role that may only SELECT the view.
+    reader, password = f"reader_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex[:10]}:@"
+    with source_server.connect(database=name, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(reader), sql.Literal(password)))
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(VIEW_NAME), sql.Identifier(reader)))
+        # The tests replace the view: the replacement is readable too.
+        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}").format(
+            sql.Identifier(reader)))
+    monkeypatch.setenv("VETORIAL_CHATWOOT_URL", source_server.url(name, user=reader, password=password))
+    yield source
+    with source_server.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        # Default privileges lived in the dropped database: the role has nothing left.
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(reader)))
 OP = "raw__conversas_analytics"
 TENANT, ACCOUNT, INBOXES = "allpfit", 1, (14, 15)
 LONG_NAME = ("Maria Aparecida dos Santos " * 200)[:5000]

@@ -11,7 +11,8 @@ import psycopg
 import pytest
 
 from resources.redaction import redact
-from resources.source_db import SourceConnectionError, SourceDatabase, SourceSchemaError, parse_url, safe_url
+from resources.source_db import (SourceConnectionError, SourceDatabase, SourceReadError, SourceSchemaError, parse_url,
+                                 safe_url)
 from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME, SandboxChatwoot
 
 ANCHOR = datetime(2025, 6, 1, tzinfo=UTC)
@@ -172,8 +173,9 @@ def test_a_failing_fetch_surfaces_in_the_consumer(sandbox, make_source):
     with sandbox.connect() as conn:  # every row costs 50 ms: the 200 ms statement timeout fires
         conn.execute(f"CREATE VIEW vw_slow AS SELECT * FROM {VIEW_NAME} WHERE pg_sleep(0.05) IS NOT NULL")
     slow = make_source(relation="vw_slow", statement_timeout_ms=200)
-    with pytest.raises(psycopg.errors.QueryCanceled):
+    with pytest.raises(SourceReadError, match="statement timeout .statement_timeout_ms=200") as err:
         collect(slow.stream(["conversation_id"], 2, [21], chunk_rows=1000))
+    assert "relation vw_slow" in str(err.value) and err.value.__cause__ is None
     assert slow.engine.pool.checkedout() == 0
 
 

@@ -4,14 +4,19 @@ Validated completely at load time (before any run): every problem is reported wi
 file, the tenant and the field, and tokens are only ever referenced by env var *name*.
 
 The file is read strictly: at most MAX_FILE_BYTES, no duplicate keys (YAML's default keeps
-the last one: a second `tenants:` would silently drop the first list), and no anchors or
-aliases (a few hundred bytes of nested aliases expand to gigabytes once a value is used).
+the last one: a second `tenants:` would silently drop the first list), no anchors or
+aliases (a few hundred bytes of nested aliases expand to gigabytes once a value is used),
+no explicit tags (`!!int abc`, `!!timestamp x` fail inside PyYAML with bare exceptions),
+at most MAX_DEPTH levels of nesting (PyYAML composes recursively), and only plain decimal
+integers of at most 30 digits are numbers: YAML 1.1 would read `1:30` as 90, `1_000` as
+1000 and a 5,000-digit number as a ValueError; dates stay text (`2024-13-45` is no date).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,15 +26,18 @@ from .settings import ConfigError
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NAME_CHARS = 200
+# Levels of nesting a tenants file needs: document, tenants, tenant, chatwoot, inbox_ids, id.
+MAX_DEPTH = 16
 # Chatwoot ids are bigint columns.
 MAX_BIGINT = 2**63 - 1
 
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+# Used with fullmatch: `$` would also match before a trailing newline ("abc\n" was a valid id).
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 # A tenant id is a Dagster partition key and a warehouse value: short, no separators.
-_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # Graph object ids are 64-bit numbers: at most 20 digits.
-_AD_ACCOUNT = re.compile(r"^act_[0-9]{1,20}$")
-_NUMERIC_ID = re.compile(r"^[0-9]{1,20}$")
+_AD_ACCOUNT = re.compile(r"act_[0-9]{1,20}")
+_NUMERIC_ID = re.compile(r"[0-9]{1,20}")
 # Keys that would put a secret in the file itself.
 _INLINE_SECRET_KEYS = {"token", "access_token", "meta_access_token", "password", "secret"}
 
@@ -131,6 +139,11 @@ class _StrictLoader(yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 raise self._rejected(event.start_mark, "YAML anchors and aliases (&name, *name) are not allowed "
                                                        "in a tenants file; write each value out")
+            if getattr(event, "tag", None) is not None:
+                raise self._rejected(event.start_mark, f"YAML tags ({_show(event.tag)}) are not allowed in a "
+                                                       "tenants file; write plain values")
+            if len(self._stack) > MAX_DEPTH:
+                raise self._rejected(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
             return super().compose_node(parent, index)
         finally:
             self._stack.pop()
@@ -160,6 +173,18 @@ class _StrictLoader(yaml.SafeLoader):
         return _Rejected(mark.line + 1, _where(steps), message)
 
 
+# Implicit types: PyYAML's, except that integers are plain decimal numbers of at most 30
+# digits (not YAML 1.1's sexagesimal `1:30`, `0x1F`, `1_000`, nor a 5,000-digit number that
+# int() refuses), timestamps are not resolved (a date-looking value stays text), and `<<`
+# is an ordinary key (a merge key is a hidden duplicate), so an unknown key.
+_DROPPED_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:merge"}
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]{1,30}$"),
+                                    list("-+0123456789"))
+
+
 def _where(steps: list[tuple[object, str | int]]) -> str:
     """"tenant 'a', field 'chatwoot.account_id'" (or "field 'tenants'") for a path in the file."""
     names = [step for _node, step in steps]
@@ -170,7 +195,7 @@ def _where(steps: list[tuple[object, str | int]]) -> str:
             tenant_id = next((v.value for k, v in tenant_node.value
                               if isinstance(k, yaml.ScalarNode) and k.value == "id" and isinstance(v, yaml.ScalarNode)),
                              None)
-        label = (f"tenant {tenant_id!r}" if isinstance(tenant_id, str) and _TENANT_ID.match(tenant_id)
+        label = (f"tenant {tenant_id!r}" if isinstance(tenant_id, str) and _TENANT_ID.fullmatch(tenant_id)
                  else f"tenants[{names[1]}]")
         field_names = [str(n) for n in names[2:]]
         return f"{label}, field {_show('.'.join(field_names))}" if field_names else label
@@ -185,6 +210,10 @@ def _load_yaml(text: str, path: Path):
         raise ConfigError(f"{path}: line {exc.line}: {exc.where}: {exc.message}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except (ValueError, TypeError, ArithmeticError, AttributeError, RecursionError) as exc:
+        # What the rules above leave to PyYAML's constructors should never fail there; if
+        # it does, it is still this file's fault, not a crash.
+        raise ConfigError(f"{path}: a value could not be read ({type(exc).__name__}: {_show(str(exc), 120)})") from None
     finally:
         loader.dispose()
 
@@ -196,7 +225,7 @@ def _id_list(path: Path, where: str, value, pattern: re.Pattern, example: str) -
         raise _fail(path, where, f"must be a list, got {type(value).__name__}")
     out = []
     for item in value:
-        if isinstance(item, bool) or not isinstance(item, (str, int)) or not pattern.match(str(item)):
+        if isinstance(item, bool) or not isinstance(item, (str, int)) or not pattern.fullmatch(str(item)):
             raise _fail(path, where, f"{_show(item)} is not a valid id (expected something like {example})")
         text = str(item)
         out.append(text)
@@ -219,6 +248,12 @@ def _name(path: Path, where: str, value, default: str) -> str:
         raise _fail(path, where, f"must be a string, got {type(value).__name__}")
     if not value.strip() or len(value) > MAX_NAME_CHARS:
         raise _fail(path, where, f"must be 1 to {MAX_NAME_CHARS} characters, got {len(value)}")
+    for position, char in enumerate(value):
+        # Control characters (NUL, escapes) and unpaired surrogates ("\ud800" in a quoted
+        # YAML string) cannot be logged or stored as text; emoji and right-to-left text can.
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            raise _fail(path, where, f"holds the control character or unpaired surrogate {char!r} at "
+                                     f"character {position}")
     return value
 
 
@@ -226,7 +261,7 @@ def _parse_tenant(path: Path, index: int, raw) -> Tenant:
     if not isinstance(raw, dict):
         raise _fail(path, f"tenants[{index}]", "must be a mapping")
     raw_id = raw.get("id")
-    label = f"tenant {raw_id!r}" if isinstance(raw_id, str) and _TENANT_ID.match(raw_id) else f"tenants[{index}]"
+    label = f"tenant {raw_id!r}" if isinstance(raw_id, str) and _TENANT_ID.fullmatch(raw_id) else f"tenants[{index}]"
     for key in raw:
         if key in _INLINE_SECRET_KEYS:
             raise _fail(path, f"{label}, field '{key}'",
@@ -235,11 +270,11 @@ def _parse_tenant(path: Path, index: int, raw) -> Tenant:
             raise _fail(path, f"{label}, field {_show(key)}",
                         f"unknown key (allowed: {', '.join(sorted(_TENANT_KEYS))})")
     tenant_id = raw.get("id")
-    if not isinstance(tenant_id, str) or not _TENANT_ID.match(tenant_id):
+    if not isinstance(tenant_id, str) or not _TENANT_ID.fullmatch(tenant_id):
         raise _fail(path, f"{label}, field 'id'", "required; 1 to 63 lowercase letters, digits, '-' or '_', "
                                                   "starting with a letter or digit")
     token_env = raw.get("meta_token_env", "META_ACCESS_TOKEN")
-    if not isinstance(token_env, str) or not _ENV_NAME.match(token_env):
+    if not isinstance(token_env, str) or not _ENV_NAME.fullmatch(token_env):
         # Do not echo the value: it may be a pasted token.
         raise _fail(path, f"{label}, field 'meta_token_env'",
                     "must be the NAME of an env var (like META_TOKEN_ALLPFIT), not a token")
@@ -254,7 +289,8 @@ def _parse_tenant(path: Path, index: int, raw) -> Tenant:
                             "unknown key (allowed: account_id, inbox_ids)")
         if "account_id" not in cw:
             raise _fail(path, f"{label}, field 'chatwoot.account_id'", "required")
-        inboxes = cw.get("inbox_ids") or []
+        inboxes = cw.get("inbox_ids")
+        inboxes = [] if inboxes is None else inboxes  # `0` or `""` is no empty list
         if not isinstance(inboxes, list):
             raise _fail(path, f"{label}, field 'chatwoot.inbox_ids'", "must be a list of numbers")
         chatwoot = ChatwootScope(

@@ -48,7 +48,7 @@ def failure_alert(context: RunFailureSensorContext) -> Alert:
 
 @run_failure_sensor(default_status=DefaultSensorStatus.RUNNING, description="Posts a red Discord embed for every failed run.")
 def discord_on_run_failure(context: RunFailureSensorContext, discord: DiscordNotifier):
-    discord.send(failure_alert(context))
+    discord.send(failure_alert(context), logger=context.log)
 
 
 def _previous_run_failed(context: RunStatusSensorContext) -> bool:
@@ -75,7 +75,8 @@ def discord_on_recovery(context: RunStatusSensorContext, discord: DiscordNotifie
         run = context.dagster_run
         discord.send(Alert(title=f"Recovered: {run.job_name}", description="The last run of this job and "
                            "partition failed; this one succeeded.", color=GREEN,
-                           fields={"partition": _partition_label(run.tags), "run id": run.run_id}))
+                           fields={"partition": _partition_label(run.tags), "run id": run.run_id}),
+                     logger=context.log)
 
 
 ALERT_SENSORS = [discord_on_run_failure, discord_on_recovery]

@@ -65,7 +65,7 @@ def _convert(values: np.ndarray, one: Callable) -> np.ndarray:
     return out
 
 
-_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")  # as PostgreSQL reads a bigint: ASCII digits only
 _TRUE = {"true", "t", "yes", "y", "on", "1"}
 _FALSE = {"false", "f", "no", "n", "off", "0"}
 

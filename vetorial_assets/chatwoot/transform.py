@@ -56,19 +56,29 @@ def _objects(values: Iterable, n: int) -> np.ndarray:
 
 
 def _to_utc(value):
-    """A timestamp (datetime, ISO text) as an aware UTC datetime (naive = UTC); None when
-    missing. Anything else, or text that is no timestamp, is returned as it is: the load
-    path refuses it for the row (a number would otherwise be read as nanoseconds)."""
+    """A timestamp (datetime, ISO 8601 text) as an aware UTC datetime (naive = UTC); None when
+    missing. Anything else, or text that is no ISO 8601 timestamp, is returned as it is: the
+    load path refuses it for the row (a number would otherwise be read as nanoseconds).
+
+    Text is read as ISO 8601 only: pandas' parser also reads "now" and "today" as the
+    current time (which would move the watermark past rows not read yet), "5:30" as today
+    and "1/2/2024" as January 2nd (the 1st of February in Brazil)."""
     if value is None or not isinstance(value, (str, datetime, np.datetime64)):
         return value
     try:
-        ts = value if isinstance(value, pd.Timestamp) else pd.Timestamp(value)
-    except (ValueError, TypeError, OverflowError):
+        if isinstance(value, str):
+            ts = datetime.fromisoformat(value.strip())
+        elif isinstance(value, np.datetime64):
+            ts = pd.Timestamp(value)
+            if ts is pd.NaT:
+                return None
+            ts = ts.to_pydatetime()
+        else:
+            ts = value
+        out = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError):  # no timestamp, or past year 1..9999 in UTC
         return value
-    if ts is pd.NaT:
-        return None
-    ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
-    return ts.to_pydatetime()
+    return out.to_pydatetime() if isinstance(out, pd.Timestamp) else out
 
 
 def _utc(values: np.ndarray) -> np.ndarray:
@@ -94,9 +104,17 @@ def _labels(value):
     return value  # not labels: the load path refuses it
 
 
+def _local_date(ts):
+    if not isinstance(ts, datetime) or ts.tzinfo is None:
+        return None
+    try:
+        return ts.astimezone(LOCAL_ZONE).date()
+    except OverflowError:  # 0001-01-01 in UTC is still year 0 in Sao Paulo: no Python date
+        return None
+
+
 def _local_dates(created: np.ndarray) -> np.ndarray:
-    return _objects((ts.astimezone(LOCAL_ZONE).date() if isinstance(ts, datetime) and ts.tzinfo else None
-                     for ts in created), len(created))
+    return _objects(map(_local_date, created), len(created))
 
 
 def newest(values: np.ndarray) -> datetime | None:

@@ -16,6 +16,8 @@ left Instagram (lost), UNKNOWN = neither; why, in docs/business-rules.md.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,11 @@ GAINED = "FOLLOWER"
 LOST = "NON_FOLLOWER"
 UNKNOWN = "UNKNOWN"
 _FOLLOW_TYPES = (GAINED, LOST, UNKNOWN)
+# raw.ig_follows stores counts as bigint; a float count is exact only below 2^53.
+MAX_COUNT = 2**63 - 1
+_MAX_FLOAT_COUNT = 2**53
+# A count as text: decimal digits only (int() would also take "1_000" and other scripts' digits).
+_DIGITS = re.compile(r"\s*[0-9]+\s*")
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,7 @@ def _follow_type_counts(total: dict) -> dict[str, int]:
         if not isinstance(values, list) or len(values) <= position:
             raise ValueError(f"{METRIC}: result without a {BREAKDOWN} dimension value: {result!r}")
         kind = values[position]
-        if kind not in counts:
+        if not isinstance(kind, str) or kind not in counts:
             # A new follow_type would change what "gained" and "lost" mean: stop, don't guess.
             raise ValueError(
                 f"{METRIC}: unknown {BREAKDOWN} {kind!r} (known: {list(_FOLLOW_TYPES)})"
@@ -145,12 +152,21 @@ def _count(value: Any, what: str) -> int:
     if isinstance(value, bool):
         raise ValueError(f"{METRIC}: {what} is not a count: {value!r}")
     if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ValueError(f"{METRIC}: {what} is not a count: {value!r}") from None
-    if isinstance(value, float) and value.is_integer():
+        if not _DIGITS.fullmatch(value):
+            raise ValueError(f"{METRIC}: {what} is not a count: {_shown(value)}")
+        if len(value.strip().lstrip("0")) > len(str(MAX_COUNT)):  # int() refuses 4,300 digits and more
+            raise ValueError(f"{METRIC}: {what} is {_shown(value)}, more than a count can be (2^63 - 1)")
         value = int(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < _MAX_FLOAT_COUNT:
+        value = int(value)  # a larger float is no exact count
     if not isinstance(value, int) or value < 0:
-        raise ValueError(f"{METRIC}: {what} is not a non-negative count: {value!r}")
+        raise ValueError(f"{METRIC}: {what} is not a non-negative count: {_shown(value)}")
+    if value > MAX_COUNT:
+        raise ValueError(f"{METRIC}: {what} is {_shown(value)}, more than a count can be (2^63 - 1)")
     return value
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    big = isinstance(value, int) and value.bit_length() > 3 * limit  # str() of 4,300+ digits raises
+    text = f"a number of about {int(value.bit_length() * 0.30103)} digits" if big else repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"

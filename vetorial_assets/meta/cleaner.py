@@ -15,6 +15,7 @@ values, then broadcast back with numpy; actions get one plain-Python pass. No pe
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -108,6 +109,17 @@ _ACTION_SLOT = {t: i for i, t in enumerate(ACTION_TYPES)}
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
+# Numbers are parsed as float64, which holds every whole number up to 2^53 exactly: a larger
+# count (or a spend with more than 2^53 cents) would be stored as some other number. Meta
+# reports nothing near it, so such a value marks a row that cannot be cleaned.
+MAX_EXACT_COUNT = 2**53
+MAX_EXACT_SPEND = 2**53 / 100
+_COUNT_FIELDS = ("impressions", "reach", "inline_link_clicks")
+# A number written out (what a JSON number or Meta's numeric strings look like), and the
+# stand-in for one past float's range.
+_DECIMAL = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
+OVERFLOW = float(np.finfo(np.float64).max)
+
 
 @dataclass(frozen=True)
 class RejectedRow:
@@ -189,20 +201,20 @@ def _clean(rows: list, fetched_at) -> pd.DataFrame:
     # (tenants.yaml, partitions, raw), so staging joins and scopes on one form.
     text["account_id"] = _ad_account_ids(text["account_id"])
 
-    spend = np.round(_non_negative(_numbers(records["spend"])), 2)
-    impressions = _counts(records["impressions"])
-    reach = _counts(records["reach"])
-    inline_link_clicks = _counts(records["inline_link_clicks"])
+    spend = np.round(_non_negative(_exact(_numbers(records["spend"]), "spend")), 2)
+    impressions = _counts(records["impressions"], "impressions")
+    reach = _counts(records["reach"], "reach")
+    inline_link_clicks = _counts(records["inline_link_clicks"], "inline_link_clicks")
     actions = _extract_actions(records["actions"])
     del records
 
-    link_click = _counts(actions[_ACTION_SLOT[LINK_CLICK]])
-    lead = _counts(actions[_ACTION_SLOT[LEAD]])
-    lead_on_facebook = _counts(actions[_ACTION_SLOT[LEAD_ON_FACEBOOK]])
-    lead_pixel = _counts(actions[_ACTION_SLOT[LEAD_PIXEL]])
-    messaging = _counts(actions[_ACTION_SLOT[MESSAGING_FIRST_REPLY]])
-    ig_follower_total = _numbers(actions[_ACTION_SLOT[IG_FOLLOWER_COUNT_TOTAL]])
-    post_save_follow = _counts(actions[_ACTION_SLOT[POST_SAVE_FOLLOW]])
+    link_click = _counts(actions[_ACTION_SLOT[LINK_CLICK]], LINK_CLICK)
+    lead = _counts(actions[_ACTION_SLOT[LEAD]], LEAD)
+    lead_on_facebook = _counts(actions[_ACTION_SLOT[LEAD_ON_FACEBOOK]], LEAD_ON_FACEBOOK)
+    lead_pixel = _counts(actions[_ACTION_SLOT[LEAD_PIXEL]], LEAD_PIXEL)
+    messaging = _counts(actions[_ACTION_SLOT[MESSAGING_FIRST_REPLY]], MESSAGING_FIRST_REPLY)
+    ig_follower_total = _exact(_numbers(actions[_ACTION_SLOT[IG_FOLLOWER_COUNT_TOTAL]]), IG_FOLLOWER_COUNT_TOTAL)
+    post_save_follow = _counts(actions[_ACTION_SLOT[POST_SAVE_FOLLOW]], POST_SAVE_FOLLOW)
     del actions
 
     # Seed v2.0: clicks = inline_link_clicks + the link_click action; post_engagement
@@ -316,11 +328,24 @@ def _as_text(value: Any, field: str, row: int) -> str | None:
         return str(int(value))
     if isinstance(value, _Unhashable):
         value = value.value
-    if field in KEY_FIELDS:
-        raise ValueError(
-            f"insight row {row}: key field {field!r} must be a string, got {type(value).__name__}"
-        )
-    return str(value)
+    # Anything else (a float, a boolean, a list or an object) is no id or name: its
+    # Python spelling ("{'a': 1}", "True") is not what Meta meant.
+    raise ValueError(f"insight row {row}: {_text_kind(field)} {field!r} must be a string, got {type(value).__name__}")
+
+
+def _text_kind(field: str) -> str:
+    return "key field" if field in KEY_FIELDS else "field"
+
+
+def _unstorable_text(text: str) -> str | None:
+    """Why a key text cannot be stored or hashed (NUL, an unpaired surrogate), or None."""
+    if "\x00" in text:
+        return "holds a NUL byte"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds an unpaired surrogate (not UTF-8)"
+    return None
 
 
 class _Text:
@@ -348,6 +373,10 @@ class _Text:
         if "" in self.uniques:
             row = self.first_row(self.uniques.index(""))
             raise ValueError(f"insight row {row}: key field {self.field!r} is missing or empty")
+        for code, text in enumerate(self.uniques):
+            problem = _unstorable_text(text)
+            if problem:  # a key the warehouse cannot hold, and md5 cannot hash
+                raise ValueError(f"insight row {self.first_row(code)}: key field {self.field!r} {problem}")
 
     def values(self) -> np.ndarray:
         """Object array of str, None where missing (code -1 picks the trailing None)."""
@@ -498,6 +527,10 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, (int, np.integer)) and not isinstance(value, bool))
+
+
 def _row_problem(row: Any) -> tuple[str, str, Any] | None:
     """(field, reason, value) of the first rule `row` breaks, or None."""
     if not isinstance(row, dict):
@@ -506,8 +539,15 @@ def _row_problem(row: Any) -> tuple[str, str, Any] | None:
         value = row.get(field)
         if _missing(value) or value == "":
             return field, f"key field {field!r} is missing or empty", value
-        if not isinstance(value, str) and not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+        if not _is_text(value):
             return field, f"key field {field!r} must be a string, got {type(value).__name__}", value
+        problem = _unstorable_text(value) if isinstance(value, str) else None
+        if problem:
+            return field, f"key field {field!r} {problem}", value
+    for field in _PLAIN_TEXT_FIELDS:
+        value = row.get(field)
+        if not _missing(value) and not _is_text(value):
+            return field, f"field {field!r} must be a string, got {type(value).__name__}", value
     day = _key_text(row["date_start"])
     valid = False
     if _ISO_DAY.fullmatch(day):
@@ -522,6 +562,10 @@ def _row_problem(row: Any) -> tuple[str, str, Any] | None:
     if not _missing(stop) and stop != day:
         return ("date_stop", f"date_stop {stop!r} differs from date_start {day!r}; expected daily rows "
                 "(time_increment=1)", stop)
+    for field in ("spend", *_COUNT_FIELDS):
+        problem = _number_problem(row.get(field), field)
+        if problem:
+            return field, problem, row.get(field)
     acts = row.get("actions")
     if _missing(acts):
         return None
@@ -536,7 +580,15 @@ def _row_problem(row: Any) -> tuple[str, str, Any] | None:
             if kind in seen:
                 return "actions", f"action_type {kind!r} appears more than once", acts
             seen.add(kind)
+            problem = _number_problem(act.get("value"), kind)
+            if problem:
+                return "actions", f"action {problem}", acts
     return None
+
+
+def _number_problem(value: Any, field: str) -> str | None:
+    """The fast path's number rule for one value (the same parser, one value)."""
+    return _too_big(float(_numbers(_object_array([value]))[0]), field)
 
 
 def find_bad_rows(rows: list) -> list[RejectedRow]:
@@ -555,15 +607,31 @@ def find_bad_rows(rows: list) -> list[RejectedRow]:
 
 
 def _numbers(values: np.ndarray | list) -> np.ndarray:
-    """Raw values -> float64; NaN for anything that is not a number (None, '', 'abc')."""
+    """Raw values -> float64; NaN for anything that is not a number (None, '', 'abc'), and
+    ±OVERFLOW for a number past float's range (a JSON integer of 400 digits, "1e999")."""
     codes, uniques = _factorize(values)
-    scalars = [u if _scalar(u) else None for u in uniques]
+    scalars = [_scalar_value(u) for u in uniques]
     parsed = pd.to_numeric(pd.Series([*scalars, None], dtype=object), errors="coerce")
-    return parsed.to_numpy(dtype=np.float64, na_value=np.nan)[codes]  # code -1: the None
+    out = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+    # pandas reads a decimal past float's range as NaN, i.e. not a number: it is one, too
+    # large to hold (its row is refused), not garbage to be read as 0.
+    for j in np.flatnonzero(np.isnan(out[:-1])).tolist():
+        text = scalars[j]
+        if isinstance(text, str) and _DECIMAL.fullmatch(text):
+            out[j] = math.copysign(OVERFLOW, float(text)) if math.isinf(float(text)) else float(text)
+    return out[codes]  # code -1: the None
 
 
 def _scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, np.number)) and not isinstance(value, bool)
+
+
+def _scalar_value(value: Any) -> Any:
+    if not _scalar(value):
+        return None
+    if isinstance(value, int) and abs(value) > OVERFLOW:  # float() would raise OverflowError
+        return OVERFLOW if value > 0 else -OVERFLOW
+    return value
 
 
 def _non_negative(x: np.ndarray) -> np.ndarray:
@@ -577,8 +645,33 @@ def _round_count(x: np.ndarray) -> np.ndarray:
     return np.floor(_non_negative(x) + 0.5).astype(np.int64)
 
 
-def _counts(values: np.ndarray | list) -> np.ndarray:
-    return _round_count(_numbers(values))
+def _counts(values: np.ndarray | list, field: str) -> np.ndarray:
+    return _round_count(_exact(_numbers(values), field))
+
+
+def _limit(field: str) -> float:
+    return MAX_EXACT_SPEND if field == "spend" else MAX_EXACT_COUNT
+
+
+def _too_big(number: float, field: str) -> str | None:
+    """Why a parsed number cannot be cleaned exactly, or None (negative, NaN and infinite
+    values are the rule's 0, not an error)."""
+    limit = _limit(field)
+    if math.isfinite(number) and number >= limit:
+        unit = "cents" if field == "spend" else "a count"
+        shown = "past a float's range" if number == OVERFLOW else repr(number)
+        return (f"{field} {shown} is larger than the cleaner holds exactly ({unit} below 2^53); "
+                "Meta reports nothing near it")
+    return None
+
+
+def _exact(x: np.ndarray, field: str) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        big = np.flatnonzero(np.isfinite(x) & (x >= _limit(field)))
+    if len(big):
+        i = int(big[0])
+        raise ValueError(f"insight row {i}: {_too_big(float(x[i]), field)}")
+    return x
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

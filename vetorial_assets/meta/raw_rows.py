@@ -40,6 +40,11 @@ def _problem(row: Any, account_id: str, first: date, last: date) -> tuple[str, s
     missing = [f for f in KEY_FIELDS if not row.get(f)]
     if missing:
         return missing[0], f"lacks {', '.join(missing)}", None
+    for field in KEY_FIELDS:
+        value = row[field]
+        if not isinstance(value, str) and (not isinstance(value, int) or isinstance(value, bool)):
+            # str() would store "['1']" or "True" as the key: what Meta meant is unknowable.
+            return field, f"key field {field!r} must be a string, got {type(value).__name__}", value
     text = row["date_start"]
     try:
         day = date.fromisoformat(text) if isinstance(text, str) else None
@@ -59,6 +64,11 @@ def raw_rows(api_rows: Iterable[Mapping[str, Any]], account_id: str, first: date
              fetched_at: datetime, rejected: list[RejectedRow] | None = None) -> dict[str, list]:
     """Column lists for the raw table; rows outside the requested account or dates, or
     without a key, are left out into `rejected` (or, without it, raise ValueError)."""
+    if not isinstance(api_rows, list):
+        # A page whose `data` is an object or a string would be read key by key, or
+        # character by character, as rows; a number would fail with a bare TypeError.
+        raise ValueError(f"Meta insights for {account_id} {first}..{last}: a page's 'data' is a "
+                         f"{type(api_rows).__name__}, not a list of rows")
     cols: dict[str, list] = {name: [] for name in RAW_COLUMNS}
     texts = getattr(api_rows, "texts", None)
     for index, row in enumerate(api_rows):
@@ -78,9 +88,11 @@ def raw_rows(api_rows: Iterable[Mapping[str, Any]], account_id: str, first: date
         cols["account_id"].append(account_id)
         cols["data"].append(day)
         cols["ad_id"].append(str(row["ad_id"]))
-        cols["publisher_platform"].append(row["publisher_platform"])
-        cols["platform_position"].append(row["platform_position"])
+        cols["publisher_platform"].append(str(row["publisher_platform"]))
+        cols["platform_position"].append(str(row["platform_position"]))
         cols["payload"].append(payload)
-        cols["content_hash"].append(hashlib.md5(payload.encode()).hexdigest())
+        # surrogatepass: a lone surrogate in a hand-made row must not fail the hash; the load
+        # path refuses that payload (not UTF-8) and records its row.
+        cols["content_hash"].append(hashlib.md5(payload.encode("utf-8", "surrogatepass")).hexdigest())
         cols["fetched_at"].append(fetched_at)
     return cols

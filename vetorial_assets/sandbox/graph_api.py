@@ -142,6 +142,12 @@ class SandboxGraphAPI:
     def malform_actions(self, account_id: str, day: date) -> None:
         self.data.malform_actions(account_id, day)
 
+    def tamper(self, account_id: str, day: date, change) -> None:
+        self.data.tamper(account_id, day, change)
+
+    def tamper_ig(self, ig_user_id: str, day: date, change) -> None:
+        self.data.tamper_ig(ig_user_id, day, change)
+
     def release_ig_day(self, ig_user_id: str, day: date) -> None:
         self.data.release_ig_day(ig_user_id, day)
 
@@ -171,6 +177,8 @@ class SandboxGraphAPI:
         if self.record_requests:
             self.requests.append(RecordedRequest(method, path, dict(params), version, token))
         fault = self.faults.take(method, path)
+        self._after.cut = fault.disconnect_after if fault is not None else None
+        self._after.malformed = fault is not None and fault.malformed_header
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         regain = {}
@@ -187,8 +195,23 @@ class SandboxGraphAPI:
         except GraphError as exc:
             return exc.status, error_body(exc.code, exc.subcode, exc.message), regain
 
+    def take_malformed(self) -> bool:
+        """Whether the answer being written gets an unparsable header line."""
+        malformed = getattr(self._after, "malformed", False)
+        self._after.malformed = False
+        return malformed
+
+    def take_cut(self) -> int | None:
+        """How many body bytes of the answer being written to send before hanging up (None: all)."""
+        cut = getattr(self._after, "cut", None)
+        self._after.cut = None
+        return cut
+
     @staticmethod
     def _fault_answer(fault) -> tuple[int, object]:
+        if fault.body is not None:
+            text = fault.body
+            return fault.http_status or 200, _RawJSON(text) if text.lstrip().startswith(("{", "[")) else text
         if fault.code is not None:
             return fault.http_status or 400, error_body(fault.code, fault.subcode, fault.message)
         status = fault.http_status
@@ -368,7 +391,7 @@ class SandboxGraphAPI:
             if unknown:
                 results.append({"dimension_values": ["UNKNOWN"], "value": unknown})
             total["breakdowns"] = [{"dimension_keys": ["follow_type"], "results": results}]
-        return {"data": [{
+        answer = {"data": [{
             "name": "follows_and_unfollows",
             "period": "day",
             "title": "Follows and unfollows",
@@ -377,6 +400,8 @@ class SandboxGraphAPI:
             "total_value": total,
             "id": f"{node}/insights/follows_and_unfollows/day",
         }]}
+        change = self.data.ig_tampering(node, days[0]) if len(days) == 1 else None
+        return change(answer) if change is not None else answer
 
     # ---- headers ---------------------------------------------------------------------------
     def usage_headers(self, path: str, override: dict) -> dict[str, str]:
@@ -468,7 +493,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-fb-trace-id", "AsandboxTRACE")
         for name, value in api.usage_headers("/".join(split_path(url.path)[1]), usage).items():
             self.send_header(name, value)
+        if api.take_malformed():  # after Content-Length, so the answer still reads whole
+            self._headers_buffer.append(b"X-Broken header line without a colon\r\n")
         self.end_headers()
+        cut = api.take_cut()
+        if cut is not None:  # a page that breaks off mid-body: Content-Length promised more
+            try:
+                self.wfile.write(payload[:cut])
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return
         try:
             self.wfile.write(payload)
             self.wfile.flush()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -267,6 +268,9 @@ class GraphData:
         self._vanished_days: set[tuple[int, date]] = set()
         self._vanished_ads: dict[int, list[tuple[int, date | None]]] = {}
         self._malformed_days: set[tuple[int, date]] = set()
+        # Hostile answers for bad-input tests: (account number, day) -> rows -> rows.
+        self._tampered: dict[tuple[int, date], Callable[[list[dict]], list]] = {}
+        self._ig_tampered: dict[tuple[str, date], Callable[[dict], object]] = {}
         self._ig_released: set[tuple[str, date]] = set()
         self._ig_withheld: set[tuple[str, date]] = set()
         self._cache: OrderedDict = OrderedDict()
@@ -315,8 +319,25 @@ class GraphData:
             self._malformed_days.add((account_number(account_id), day))
             self._bump()
 
+    def tamper(self, account_id: str, day: date, change: Callable[[list[dict]], list]) -> None:
+        """This account-day's rows pass through `change` (row dicts in, row dicts or raw JSON
+        text out) before they are sent: a hostile page, for bad-input tests."""
+        with self._lock:
+            self._tampered[(account_number(account_id), day)] = change
+            self._bump()
+
+    def tamper_ig(self, ig_user_id: str, day: date, change: Callable[[dict], object]) -> None:
+        """The follows_and_unfollows answer for this account-day passes through `change`."""
+        with self._lock:
+            self._ig_tampered[(ig_user_id, day)] = change
+
+    def ig_tampering(self, ig_user_id: str, day: date) -> Callable[[dict], object] | None:
+        return self._ig_tampered.get((ig_user_id, day))
+
     def reset(self) -> None:
         with self._lock:
+            self._tampered.clear()
+            self._ig_tampered.clear()
             self._versions.clear()
             self._vanished_days.clear()
             self._malformed_days.clear()
@@ -378,7 +399,10 @@ class GraphData:
             version = self._versions.get((number, day), 0)
             visible = self._visible_ads(number, day)
             malformed = (number, day) in self._malformed_days
+            change = self._tampered.get((number, day))
         rows = self._render(self.catalog(account_id), day, version, visible, shape)
+        if change is not None and rows:
+            rows = [r if isinstance(r, str) else json.dumps(r) for r in change([json.loads(r) for r in rows])]
         if malformed and rows:
             first = json.loads(rows[0])
             first["actions"] = {"action_type": "lead", "value": "1"}

@@ -3,7 +3,10 @@
 Tests arm a fault (`api.faults.add(code=17, times=2, path_contains="insights")`); the
 server consumes it on the next matching request and answers the way Graph does: an
 error JSON with code / error_subcode / is_transient / fbtrace_id (HTTP 400 for API
-errors), a bare 5xx, a slow answer, or an async report job that ends in "Job Failed".
+errors), a bare 5xx, a slow answer, or an async report job that ends in "Job Failed";
+or, below HTTP, any body text given (`body=`: a proxy's page, a truncated JSON document)
+the real answer cut after some bytes, the connection closed (`disconnect_after=`), or sent
+with a header line clients cannot parse (`malformed_header=True`).
 """
 
 from __future__ import annotations
@@ -68,6 +71,13 @@ class Fault:
     regain_minutes: int | None = None
     # Let this many matching requests through first (e.g. fail the second page only).
     skip: int = 0
+    # Answer this text as is (with http_status, default 200) instead of a JSON error document.
+    body: str | None = None
+    # Send the real answer's headers and only this many bytes of its body, then hang up.
+    disconnect_after: int | None = None
+    # Send the real answer with a header line HTTP clients cannot parse among its headers
+    # (urllib3 then warns, printing the request's URL).
+    malformed_header: bool = False
     hits: int = 0
     seen: int = 0
 
@@ -80,7 +90,8 @@ class Fault:
 
     @property
     def is_error(self) -> bool:
-        return self.code is not None or self.http_status is not None
+        """Answered instead of the real page (a disconnect cuts the real page)."""
+        return self.code is not None or self.http_status is not None or self.body is not None
 
 
 class FaultPlan:
@@ -93,12 +104,16 @@ class FaultPlan:
     def add(self, code: int | None = None, *, subcode: int | None = None, http_status: int | None = None,
             delay: float = 0.0, async_fail: bool = False, times: int | None = 1,
             path_contains: str | None = None, method: str | None = None, message: str | None = None,
-            regain_minutes: int | None = None, skip: int = 0) -> Fault:
-        if code is None and http_status is None and not delay and not async_fail:
-            raise ValueError("a fault needs a code, an http_status, a delay or async_fail=True")
+            regain_minutes: int | None = None, skip: int = 0, body: str | None = None,
+            disconnect_after: int | None = None, malformed_header: bool = False) -> Fault:
+        if (code is None and http_status is None and not delay and not async_fail and body is None
+                and disconnect_after is None and not malformed_header):
+            raise ValueError("a fault needs a code, an http_status, a delay, a body, disconnect_after, "
+                             "malformed_header=True or async_fail=True")
         fault = Fault(code=code, subcode=subcode, http_status=http_status, delay=delay, async_fail=async_fail,
                       times=times, path_contains=path_contains, method=method, message=message,
-                      regain_minutes=regain_minutes, skip=skip)
+                      regain_minutes=regain_minutes, skip=skip, body=body, disconnect_after=disconnect_after,
+                      malformed_header=malformed_header)
         with self._lock:
             self._faults.append(fault)
         return fault
