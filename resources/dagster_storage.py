@@ -14,6 +14,16 @@ With `home`, every Dagster process (CLI, webserver, daemon, code server, run and
 workers) starts the embedded server if it is not running (after `vetorial down` or a
 reboot) and joins its lease, so the server stops when the last of them ends
 (resources.embedded). The URL is the server's own unix socket: it holds no secret.
+
+Recording events costs less than with plain dagster-postgres, which opens a connection for
+every storage call (2-3 per event: a PostgreSQL backend start each) and waits for the WAL
+flush of every one-statement commit. A range run records about four events per partition,
+and that was most of the time of a warm demo (docs/design.md, "End to end"). Here each
+storage keeps a small connection pool (closed when the instance is disposed), and the
+storage's sessions commit asynchronously (`synchronous_commit=off`): an OS or PostgreSQL
+crash may lose the last fraction of a second of Dagster events (never the warehouse's data,
+whose sessions stay synchronous; the database stays consistent); run monitoring then fails
+a run whose end was lost, and a re-run re-materializes.
 """
 
 from __future__ import annotations
@@ -24,9 +34,18 @@ from typing import Any
 from dagster import Field, StringSource
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres.utils import create_pg_engine
 from sqlalchemy import make_url
 
 DEFAULT_DATABASE = "dagster"
+# Session settings of the storage's connections (kept in the URL: dagster-webserver's own
+# pool, made by optimize_for_webserver, keeps the URL's options).
+SESSION_OPTIONS = "-c synchronous_commit=off"
+# Idle connections kept per storage: storing an asset event nests a second connection
+# (dagster-postgres checks a table while holding the first). Beyond that, connections open
+# and close per use as before (no cap: max_overflow=-1).
+POOL_SIZE = 2
+POOL_RECYCLE_SECONDS = 3600
 
 
 class StorageConfigError(ValueError):
@@ -54,8 +73,43 @@ def embedded_storage_url(home: str | Path, database: str = DEFAULT_DATABASE) -> 
     return server.url(database, driver="psycopg2")
 
 
+def with_session_options(url: str) -> str:
+    """`url` with SESSION_OPTIONS added to any `options` it already has."""
+    parsed = make_url(url)
+    existing = parsed.query.get("options")
+    if isinstance(existing, tuple):
+        existing = " ".join(existing)
+    if existing and SESSION_OPTIONS in existing:
+        return url
+    options = f"{existing} {SESSION_OPTIONS}" if existing else SESSION_OPTIONS
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+def _use_pool(storage) -> None:
+    """Give a dagster-postgres run, event log or schedule storage a pooled engine in place of
+    its connection-per-call one (as optimize_for_webserver does, without its statement timeout)."""
+    storage._engine.dispose()
+    storage._engine = create_pg_engine(
+        storage.postgres_url, storage._token_provider, isolation_level="AUTOCOMMIT", pool_size=POOL_SIZE,
+        max_overflow=-1, pool_recycle=POOL_RECYCLE_SECONDS, pool_pre_ping=True)
+    dispose = storage.dispose
+
+    def dispose_with_pool() -> None:  # DagsterInstance.dispose() disposes each storage
+        dispose()
+        storage._engine.dispose()
+
+    storage.dispose = dispose_with_pool
+
+
 class VetorialDagsterStorage(DagsterPostgresStorage):
-    """dagster-postgres storage on the embedded server (by home) or the warehouse's server."""
+    """dagster-postgres storage on the embedded server (by home) or the warehouse's server,
+    with pooled connections and asynchronous commits (see the module docstring)."""
+
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
+                 inst_data: ConfigurableClassData | None = None, token_provider=None):
+        super().__init__(with_session_options(postgres_url), should_autocreate_tables, inst_data, token_provider)
+        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
+            _use_pool(storage)
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:

@@ -41,6 +41,7 @@ def test_prepared_instance_stores_runs_in_postgres(tmp_path, monkeypatch, pg_ser
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.setenv("VETORIAL_DAGSTER_STORAGE_URL", pg_server.url(db, driver="psycopg2"))
     monkeypatch.setenv("VETORIAL_WAREHOUSE_URL", pg_server.url(db))
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")  # as prepare_environment sets it, undone after
     env = prepare_environment(load_settings())
     config = Path(env["DAGSTER_HOME"]) / "dagster.yaml"
     assert "env: VETORIAL_DAGSTER_STORAGE_URL" in config.read_text()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dagster import DagsterInstance, Definitions
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from sqlalchemy import func, select
 
 from .chatwoot.schedules import JOB_NAME as CHATWOOT_JOB
@@ -48,6 +48,7 @@ TENANT_JOBS = [TenantJob(CHATWOOT_JOB, "chatwoot")]
 @dataclass(frozen=True)
 class DemoRun:
     job_name: str
+    phase: str  # what the run materializes: its spec's label ("meta", "chatwoot", ...)
     label: str
     tags: dict[str, str]
     partition_key: str | None = None
@@ -63,23 +64,28 @@ def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
         dims = job.partitions_def.get_partitions_def_for_dimension(ACCOUNT_DIM)
         start = max(first, job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key())
         for account in dims.get_partition_keys():
-            runs.append(DemoRun(spec.job_name, f"{spec.label} {account} {start}..{last}",
+            runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {account} {start}..{last}",
                                 {**range_tags(account, start, last), TRIGGERED_BY_TAG: "manual"}))
     for spec in TENANT_JOBS:
         job = defs.resolve_job_def(spec.job_name)
         for tenant in job.partitions_def.get_partition_keys():
-            runs.append(DemoRun(spec.job_name, f"{spec.label} {tenant}", {TRIGGERED_BY_TAG: "manual"},
+            runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {tenant}", {TRIGGERED_BY_TAG: "manual"},
                                 partition_key=tenant))
     return runs
+
+
+def execute_run(defs: Definitions, instance: DagsterInstance, run: DemoRun) -> ExecuteInProcessResult:
+    """One planned run, in this process, recorded in `instance` (benchmarks/e2e_bench.py runs them the same way)."""
+    job = defs.resolve_job_def(run.job_name)
+    return job.execute_in_process(instance=instance, tags=run.tags, partition_key=run.partition_key,
+                                  run_config=QUIET, raise_on_error=False)
 
 
 def run_demo(defs: Definitions, instance: DagsterInstance, say: Callable[[str], None] = print) -> bool:
     ok = True
     for run in plan_runs(defs):
         started = time.monotonic()
-        job = defs.resolve_job_def(run.job_name)
-        result = job.execute_in_process(instance=instance, tags=run.tags, partition_key=run.partition_key,
-                                        run_config=QUIET, raise_on_error=False)
+        result = execute_run(defs, instance, run)
         status = "ok" if result.success else "FAILED"
         ok &= result.success
         say(f"  {status:6} {run.label} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")

@@ -1,4 +1,5 @@
-"""Prepare the process environment: VETORIAL_HOME, DAGSTER_HOME and its dagster.yaml.
+"""Prepare the process environment: VETORIAL_HOME, DAGSTER_HOME and its dagster.yaml,
+DAGSTER_EVENT_BATCH_SIZE.
 
 The Dagster instance keeps runs and events in PostgreSQL (dagster-postgres). The written
 dagster.yaml works for the plain Dagster CLI with nothing exported but DAGSTER_HOME
@@ -87,6 +88,11 @@ LOG_LEVEL = "INFO"
 MAX_RUNTIME_SECONDS = 6 * 3600
 # The same logging settings for instances made in code (benchmarks).
 INSTANCE_LOG_SETTINGS = {"python_logs": {"python_log_level": LOG_LEVEL}}
+# With this set (Dagster reads it from the environment only), the materialization events of
+# a range run's partitions are stored as one batch per asset (one INSERT) instead of one
+# storage call each: a 90-day range run records about four events per partition, and this
+# halved its event-recording time. An exported value wins (0: off).
+EVENT_BATCH_ENV, EVENT_BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE", "1000"
 
 
 def storage_block(settings: Settings) -> str:
@@ -122,6 +128,7 @@ def prepare_environment(settings: Settings) -> dict[str, str]:
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster_home").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ.setdefault(EVENT_BATCH_ENV, EVENT_BATCH_SIZE)  # this process's runs and Dagster's children
     if settings.embedded_postgres:
         ensure_server(home, databases=(WAREHOUSE_DB, DAGSTER_DB))
     write_dagster_yaml(settings, dagster_home)
