@@ -2,7 +2,7 @@
 
 `reconciles_with_raw` is blocking: a staging table that lost or invented rows, or spend,
 relative to raw must not feed anything downstream. Raw and staging of a range pulled together
-commit in one transaction (resources/spool.py), so a crash cannot part them: a mismatch here
+commit in one transaction (resources/load/spool.py), so a crash cannot part them: a mismatch here
 is a broken rule, or a raw-only run that left staging behind. Raw rows the cleaner left out on purpose
 in the run (recorded in ops.rejected_values, see rejected_values.py) are not expected in
 staging: they are counted apart (`rows_skipped_on_purpose`), not as a mismatch.

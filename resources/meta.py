@@ -7,7 +7,7 @@ is always a sandbox, so a missing env var there falls back to the sandbox token;
 any other URL it is a clear error naming the variable (never its value).
 
 The token never leaves the HTTP layer: logs, exception messages and returned payloads
-are redacted (resources/redaction.py), and raised errors carry no chained exception.
+are redacted (resources/support/redaction.py), and raised errors carry no chained exception.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ import dagster as dg
 from facebook_business.api import FacebookAdsApi
 from pydantic import Field, PrivateAttr
 
-from .graph_client import GraphClient, RetryPolicy, ThrottlePolicy, is_loopback
-from .graph_errors import MetaConfigError
-from .meta_insights import AsyncPolicy, InsightsFetcher, insights_params
-from .read_ahead import read_ahead
-from .redaction import install_log_redaction, redact, redact_obj, register_secret
+from vetorial_assets.meta.graph.client import GraphClient, RetryPolicy, ThrottlePolicy, is_loopback
+from vetorial_assets.meta.graph.errors import MetaConfigError
+from vetorial_assets.meta.graph.insights import AsyncPolicy, InsightsFetcher, insights_params
+from .support.read_ahead import read_ahead
+from .support.redaction import install_log_redaction, redact, redact_obj, register_secret
 
 # A Dagster logger: inside a run, retries, throttle pauses and fallbacks show in the run's
 # log (a plain module logger reaches only the process's stderr); outside one, it is an

@@ -59,8 +59,8 @@ from pydantic import Field, PrivateAttr
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
-from resources.read_ahead import read_ahead
-from resources.redaction import redact, register_secret
+from resources.support.read_ahead import read_ahead
+from resources.support.redaction import redact, register_secret
 
 log = logging.getLogger("vetorial.source_db")
 

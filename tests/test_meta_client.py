@@ -10,11 +10,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from resources.graph_client import RetryPolicy, parse_usage
-from resources.graph_errors import MetaApiError, MetaAuthError, MetaConfigError, MetaConnectionError
+from vetorial_assets.meta.graph.client import RetryPolicy, parse_usage
+from vetorial_assets.meta.graph.errors import MetaApiError, MetaAuthError, MetaConfigError, MetaConnectionError
 from resources.meta import MetaAdsResource
-from resources.meta_insights import INSIGHTS_FIELDS, split_range
-from resources.redaction import redact
+from vetorial_assets.meta.graph.insights import INSIGHTS_FIELDS, split_range
+from resources.support.redaction import redact
 from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
 from vetorial_assets.sandbox.graph_guard import LoopbackGuard
 

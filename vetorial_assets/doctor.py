@@ -15,7 +15,7 @@ import os
 import platform
 from importlib import metadata as pkg_metadata
 
-from resources.redaction import redact
+from resources.support.redaction import redact
 
 from .settings import ConfigError, Settings, load_settings
 from .source import Check, DoctorWarning, resolved
@@ -109,7 +109,7 @@ def _meta(defs, tenants: Tenants) -> str:
 
 
 def run_doctor() -> int:
-    from .instance import prepare_environment
+    from .platform.instance import prepare_environment
 
     report = DoctorReport()
     print("vetorial doctor")

@@ -15,7 +15,7 @@ from typing import Literal
 from dagster import AssetKey, AssetSpec, DefaultScheduleStatus, Definitions, FreshnessPolicy
 from sqlalchemy import make_url
 
-from resources.redaction import register_secret
+from resources.support.redaction import register_secret
 
 from .settings import Settings
 from .tenants import Tenants

@@ -9,7 +9,7 @@ backfill of both), staging is cleaned from the rows as they come from the API, s
 not read back and parsed a second time; run alone, staging is rebuilt from raw with no API
 call. Either way the same pure cleaner makes the same rows.
 
-Pull first, lock later (resources/spool.py): the pages are spooled into temp tables of one
+Pull first, lock later (resources/load/spool.py): the pages are spooled into temp tables of one
 warehouse session while they arrive (retries, throttle pauses and async jobs included) with
 no lock held and no transaction open; then raw and staging of the range are applied in ONE
 short transaction under both advisory locks. Committed raw and staging of a range never
@@ -38,11 +38,11 @@ from pydantic import Field
 
 from asset_checks import meta_staging as staging_checks
 from asset_checks import rejected_values as rejected_checks
-from resources.gc_control import gc_paused
-from resources.loader import LoadResult
+from resources.support.gc_control import gc_paused
+from resources.load import LoadResult
 from resources.meta import MetaAdsResource
-from resources.rejections import Quarantine
-from resources.spool import PulledRange, Spool
+from resources.load.rejections import Quarantine
+from resources.load.spool import PulledRange, Spool
 from resources.warehouse import Warehouse
 
 from ..partitions import DateRange, run_date_ranges

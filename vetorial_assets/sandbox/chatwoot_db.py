@@ -404,7 +404,7 @@ class SandboxChatwoot:
 def ensure_sandbox_chatwoot(home: Path, conversations_per_inbox: int = 200, seed: int = 7) -> str:
     """Start (or find) the embedded server under `home`, create and seed the sandbox Chatwoot
     database the first time, and return its SQLAlchemy URL. Safe to call from many processes."""
-    from resources.embedded import CHATWOOT_SANDBOX_DB, ensure_server
+    from vetorial_assets.platform.embedded import CHATWOOT_SANDBOX_DB, ensure_server
 
     server = ensure_server(Path(home), databases=(CHATWOOT_SANDBOX_DB,))
     url = server.url(CHATWOOT_SANDBOX_DB)

@@ -88,7 +88,7 @@ pulled_days = Table(
     Column("partition", Text, nullable=False),  # the ad / IG account
     Column("day", Date, nullable=False),
     # When the pull whose rows are stored for the day began (the warehouse's clock): a run
-    # whose pull began earlier leaves the day as it is (resources/spool.py).
+    # whose pull began earlier leaves the day as it is (resources/load/spool.py).
     Column("pulled_at", DateTime(timezone=True), nullable=False),
     Column("run_id", Text),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -18,16 +18,16 @@ import json
 import os
 from pathlib import Path
 
-from resources.embedded import DAGSTER_DB, WAREHOUSE_DB, ensure_server
+from .embedded import DAGSTER_DB, WAREHOUSE_DB, ensure_server
 
-from .home import HOME_LINE
-from .settings import Settings
+from ..home import HOME_LINE
+from ..settings import Settings
 
 _MARKER = "# written by `vetorial` (delete this line to keep your own edits)"
 
 EMBEDDED_STORAGE = """storage:
   custom:
-    module: resources.dagster_storage
+    module: vetorial_assets.platform.dagster_storage
     class: VetorialDagsterStorage
     config:
       home: {home}
@@ -35,7 +35,7 @@ EMBEDDED_STORAGE = """storage:
 
 WAREHOUSE_STORAGE = """storage:
   custom:
-    module: resources.dagster_storage
+    module: vetorial_assets.platform.dagster_storage
     class: VetorialDagsterStorage
     config:
       warehouse_url:
@@ -62,7 +62,7 @@ DAGSTER_YAML = """{marker}
 # never started or never finished cancelling, and one past max_runtime_seconds (the tag
 # dagster/max_runtime_seconds raises it for one run).
 run_launcher:
-  module: resources.run_launcher
+  module: vetorial_assets.platform.run_launcher
   class: LocalRunLauncher
 run_monitoring:
   enabled: true
