@@ -104,8 +104,8 @@ def test_dagster_yaml_reads_the_urls_users_set_from_the_environment(tmp_path, mo
 
 
 def test_the_dagster_cli_finds_the_home_recorded_in_dagster_yaml(tmp_path, monkeypatch):
-    from vetorial_assets.home import resolve_home
     from vetorial_assets.platform.instance import write_dagster_yaml
+    from vetorial_assets.settings import load_settings
 
     settings = _settings(monkeypatch, tmp_path)
     dagster_home = tmp_path / "dagster_home"
@@ -113,11 +113,11 @@ def test_the_dagster_cli_finds_the_home_recorded_in_dagster_yaml(tmp_path, monke
     write_dagster_yaml(settings, dagster_home)
     monkeypatch.delenv("VETORIAL_HOME")
     monkeypatch.chdir(tmp_path / "dagster_home")
-    assert resolve_home() == Path.cwd() / ".vetorial"  # nothing recorded anywhere
+    assert load_settings().home == Path.cwd() / ".vetorial"  # nothing recorded anywhere
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    assert resolve_home() == tmp_path / "home"  # what `vetorial` used, whatever the cwd
+    assert load_settings().home == tmp_path / "home"  # what `vetorial` used, whatever the cwd
     monkeypatch.setenv("VETORIAL_HOME", str(tmp_path / "other"))
-    assert resolve_home() == tmp_path / "other"  # an exported VETORIAL_HOME wins
+    assert load_settings().home == tmp_path / "other"  # an exported VETORIAL_HOME wins
 
 
 def test_storage_class_on_the_warehouse_server_stores_runs(tmp_path, monkeypatch, make_db):

@@ -11,13 +11,16 @@ for an `EnvVar` is the variable's *name*.
 
 from __future__ import annotations
 
-import os
 import platform
 from importlib import metadata as pkg_metadata
 
-from resources.support.redaction import redact
+from dagster import DagsterInstance
 
-from .settings import ConfigError, Settings, load_settings
+from resources.support.redaction import redact
+from resources.warehouse import safe_url
+
+from .platform.instance import prepare_environment
+from .settings import ConfigError, Settings, is_set, load_settings
 from .source import Check, DoctorWarning, resolved
 from .sources import SOURCES
 from .tenants import Tenants, load_tenants
@@ -69,7 +72,7 @@ def _tenants(tenants: Tenants) -> str:
 
 def _tokens(settings: Settings, tenants: Tenants) -> str:
     names = sorted({t.meta_token_env for t in tenants.tenants if t.meta_ad_accounts or t.instagram_accounts})
-    missing = [n for n in names if not os.environ.get(n)]
+    missing = [n for n in names if not is_set(n)]
     if missing and not settings.sandbox_meta:
         raise ConfigError(f"token env var(s) not set: {', '.join(missing)}")
     return "sandbox (no token needed)" if settings.sandbox_meta else f"set: {', '.join(names)}"
@@ -88,10 +91,6 @@ def _warehouse(defs) -> str:
 
 def _dagster_storage() -> str:
     """The instance the Dagster CLI loads from $DAGSTER_HOME/dagster.yaml, queried."""
-    from dagster import DagsterInstance
-
-    from resources.warehouse import safe_url
-
     with DagsterInstance.get() as instance:
         instance.get_runs_count()
         url = getattr(instance.run_storage, "postgres_url", None)
@@ -109,8 +108,6 @@ def _meta(defs, tenants: Tenants) -> str:
 
 
 def run_doctor() -> int:
-    from .platform.instance import prepare_environment
-
     report = DoctorReport()
     print("vetorial doctor")
     report.run("versions", _versions)
@@ -125,6 +122,8 @@ def run_doctor() -> int:
     report.run("meta tokens", lambda: _tokens(settings, tenants))
     report.run("dagster instance", lambda: str(prepare_environment(settings)["DAGSTER_HOME"]))
     report.run("dagster storage", _dagster_storage)
+    # Imported here, after the configuration checks: importing definitions.py builds the code
+    # location from the environment (a bad tenants file raises there, not as a report line).
     from .definitions import build_definitions
 
     defs = build_definitions(settings, tenants)

@@ -96,7 +96,7 @@ EVENT_BATCH_ENV, EVENT_BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE", "1000"
 
 
 def storage_block(settings: Settings) -> str:
-    if os.environ.get("VETORIAL_DAGSTER_STORAGE_URL"):
+    if settings.dagster_storage_url_set:
         return URL_STORAGE
     if settings.warehouse_url:
         return WAREHOUSE_STORAGE.format(database=DAGSTER_DB)
@@ -125,7 +125,7 @@ def prepare_environment(settings: Settings) -> dict[str, str]:
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     os.environ["VETORIAL_HOME"] = str(home)  # absolute: Dagster's subprocesses find the same server
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster_home").resolve()
+    dagster_home = Path(settings.dagster_home or home / "dagster_home").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ.setdefault(EVENT_BATCH_ENV, EVENT_BATCH_SIZE)  # this process's runs and Dagster's children
