@@ -160,7 +160,8 @@ def instrument(clock: PhaseClock) -> None:
     import asset_checks.meta_staging as staging_checks
 
     MetaAdsResource.iter_insights = clock.generator_function("http", MetaAdsResource.iter_insights)
-    staging_checks.evaluate = clock.function("checks", staging_checks.evaluate)
+    staging_checks.reconcile = clock.function("checks", staging_checks.reconcile)
+    staging_checks.sanity = clock.function("checks", staging_checks.sanity)
     assets.raw_rows = clock.function("transform:raw_rows", assets.raw_rows)
     assets.clean_insights = clock.function("transform:clean_insights", assets.clean_insights)
     assets._typed = clock.function("transform:type_check", assets._typed)

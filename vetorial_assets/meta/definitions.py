@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
 
+from asset_checks import meta_staging
+
 from ..partitions import date_by_account
 from ..settings import Settings
 from ..source import DemoJob, Source, with_freshness
@@ -23,7 +25,8 @@ FRESHNESS = {
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     partitions = date_by_account(settings.partitions_start, tenants.ad_accounts)
     job, schedule = build_meta_schedule(partitions, settings.meta_lookback_days, schedule_status)
-    return with_freshness(Definitions(assets=build_meta_assets(tenants, partitions), jobs=[job],
+    return with_freshness(Definitions(assets=build_meta_assets(tenants, partitions),
+                                      asset_checks=meta_staging.build_checks(partitions), jobs=[job],
                                       schedules=[schedule]), FRESHNESS)
 
 
