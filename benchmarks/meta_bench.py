@@ -164,9 +164,9 @@ def instrument(clock: PhaseClock) -> None:
     staging_checks.sanity = clock.function("checks", staging_checks.sanity)
     assets.raw_rows = clock.function("transform:raw_rows", assets.raw_rows)
     assets.clean_insights = clock.function("transform:clean_insights", assets.clean_insights)
-    assets._typed = clock.function("transform:type_check", assets._typed)
-    assets._read_raw_payloads = clock.generator_function("read:fetch", assets._read_raw_payloads)
-    assets._parse_payloads = clock.function("read:parse", assets._parse_payloads)
+    assets.typed_staging_frame = clock.function("transform:type_check", assets.typed_staging_frame)
+    assets.read_raw_payloads = clock.generator_function("read:fetch", assets.read_raw_payloads)
+    assets.parse_payloads = clock.function("read:parse", assets.parse_payloads)
     original_load = Warehouse.load
 
     @functools.wraps(original_load)

@@ -37,7 +37,6 @@ from dagster import (
 from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
-from resources.support.gc_control import gc_paused
 from resources.load import LoadResult
 from resources.meta import MetaAdsResource
 from resources.load.rejections import Quarantine
@@ -72,7 +71,7 @@ def _scope(rng: DateRange) -> dict:
     return {"account_id": rng.account, "data": (rng.first, rng.last)}
 
 
-def _read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[list[str]]:
+def read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[list[str]]:
     """The raw payloads of a range as JSON text, in batches."""
     with conn.cursor(name="raw_meta_payloads") as cur:  # server-side: streamed, not buffered
         cur.itersize = STAGING_READ_CHUNK
@@ -83,8 +82,7 @@ def _read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[lis
             (rng.account, rng.first, rng.last),
         )
         while True:
-            with gc_paused():  # 20k row tuples, acyclic and gone once their text is taken
-                texts = [row[0] for row in cur.fetchmany(STAGING_READ_CHUNK)]
+            texts = [row[0] for row in cur.fetchmany(STAGING_READ_CHUNK)]
             if not texts:
                 return
             yield texts
@@ -105,16 +103,13 @@ def _staging_frames(conn: psycopg.Connection, rng: DateRange, quarantine: Quaran
     """Raw payloads -> cleaned, type-checked staging frames, one per batch; a row the
     cleaner cannot clean is left out and recorded (`quarantine`)."""
     rejected: list[RejectedRow] = []
-    for texts in _read_raw_payloads(conn, rng):
-        # The parsed rows are acyclic and die inside this block: pausing the collector
-        # spares it walking 20k fresh dicts (and their promotion) per batch, for nothing.
-        with gc_paused():
-            frame = clean_insights(_parse_payloads(texts), rejected=rejected)
+    for texts in read_raw_payloads(conn, rng):
+        frame = clean_insights(parse_payloads(texts), rejected=rejected)
         _record(quarantine, insights_meta_ads, rejected)
-        yield _typed(frame)
+        yield typed_staging_frame(frame)
 
 
-def _parse_payloads(texts: list[str]) -> list[dict]:
+def parse_payloads(texts: list[str]) -> list[dict]:
     return [json.loads(text) for text in texts]
 
 
@@ -200,11 +195,8 @@ def _pull_and_apply(context, config: MetaLoadConfig, rng: DateRange, warehouse: 
             spools.append(spooler.spool(insights_meta_ads, lock=(STAGING_KEY.to_user_string(), rng.account),
                                         quarantine=staging_quarantine))
         pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
-        # The collector stays off for the whole pull: parsed pages are acyclic, and the page
-        # reader thread would otherwise take turns switching it back on.
-        with gc_paused():
-            _spool_pages(pages, rng, spooler.pulled_at, raw, spools[1] if staging else None,
-                         raw_quarantine, staging_quarantine)
+        _spool_pages(pages, rng, spooler.pulled_at, raw, spools[1] if staging else None,
+                     raw_quarantine, staging_quarantine)
         # Restating a range replaces it: rows Meta no longer returns are removed.
         results = spooler.apply(spools, PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first, rng.last),
                                 replace=True, lock_wait_seconds=config.lock_wait_seconds,
@@ -248,13 +240,13 @@ def _cleaned(api_rows: list[dict], quarantine: Quarantine):
     rejected: list[RejectedRow] = []
     frame = clean_insights(api_rows, rejected=rejected)
     _record(quarantine, insights_meta_ads, rejected)
-    return _typed(frame)
+    return typed_staging_frame(frame)
 
 
 def _rebuild_staging(context, rng: DateRange, warehouse: Warehouse) -> LoadResult:
     context.log.info(f"{rng.account}: rebuilding staging from raw")
     quarantine = _quarantine(context, STAGING_KEY, rng)
-    with warehouse.transaction() as conn:
+    with warehouse.bulk_transaction() as conn:
         result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng, quarantine), replace_scope=_scope(rng),
                                 lock=(STAGING_KEY.to_user_string(), rng.account), logger=context.log, conn=conn,
                                 quarantine=quarantine)
@@ -262,7 +254,7 @@ def _rebuild_staging(context, rng: DateRange, warehouse: Warehouse) -> LoadResul
     return result
 
 
-def _typed(frame):
+def typed_staging_frame(frame):
     """Validate against the staging DataFrame type before anything is written."""
     check = InsightsMetaAdsFrame.type_check(None, frame)
     if not check.success:
