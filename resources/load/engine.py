@@ -239,7 +239,7 @@ def prepare_chunk(chunk: Chunk, plan: Plan) -> _Prepared:
     """The chunk's rows for COPY, every value checked; what cannot be stored NULLed or its
     row left out, and the rejections that say so."""
     n = chunk_len(chunk)
-    if isinstance(chunk, pd.DataFrame) and (chunk.dtypes[plan.names] == object).all():
+    if isinstance(chunk, pd.DataFrame) and (chunk.dtypes[plan.names] == object).all():  # noqa: E721 (element-wise)
         grid, problems = _grid(chunk, plan)
         if not problems:
             return _Prepared(grid.tolist(), n, [], 0, 0)
