@@ -27,9 +27,10 @@ WORKER = Path(__file__).with_name("run_tenant_process.py")
 
 class Pause:
     """Hold the run that writes `table` at its `at_row`-th row (counting inserted or updated rows
-    from now on), until `release()`. Remove with `remove()` once the run's session has ended."""
+    from now on), until `release()`; `and_after`: every later row too, so every run writing the
+    table waits at its first row. Remove with `remove()` once the runs' sessions have ended."""
 
-    def __init__(self, db, table: str, at_row: int):
+    def __init__(self, db, table: str, at_row: int, and_after: bool = False):
         self.db, self.table = db, table
         schema, name = table.split(".")
         self._table = sql.Identifier(schema, name)
@@ -41,21 +42,27 @@ class Pause:
             conn.execute(sql.SQL("""
                 CREATE OR REPLACE FUNCTION public.crash_pause() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
-                    IF nextval('public.crash_pause_rows') = TG_ARGV[0]::bigint THEN
+                    IF nextval('public.crash_pause_rows') = TG_ARGV[0]::bigint
+                       OR (TG_ARGV[1] = 'and_after' AND currval('public.crash_pause_rows') > TG_ARGV[0]::bigint) THEN
                         PERFORM pg_advisory_xact_lock_shared({}, {});
                     END IF;
                     RETURN NEW;
                 END $$""").format(sql.Literal(PAUSE_KEY[0]), sql.Literal(PAUSE_KEY[1])))
             conn.execute(sql.SQL("CREATE TRIGGER crash_pause BEFORE INSERT OR UPDATE ON {} FOR EACH ROW "
-                                 "EXECUTE FUNCTION public.crash_pause({})").format(self._table,
-                                                                                  sql.Literal(str(at_row))))
+                                 "EXECUTE FUNCTION public.crash_pause({}, {})").format(
+                self._table, sql.Literal(str(at_row)), sql.Literal("and_after" if and_after else "")))
 
     def waiting(self) -> int | None:
-        """The pid of the backend waiting at the paused row, if one is."""
+        """The pid of a backend waiting at the paused row, if one is."""
+        waiters = self.waiters()
+        return waiters[0] if waiters else None
+
+    def waiters(self) -> list[int]:
+        """The pids of the backends waiting at a paused row."""
         with self.db.connect(autocommit=True) as conn:
-            row = conn.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                               " AND classid = %s AND objid = %s AND objsubid = 2", PAUSE_KEY).fetchone()
-        return row[0] if row else None
+            return [pid for (pid,) in conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND classid = %s AND objid = %s AND objsubid = 2", PAUSE_KEY)]
 
     def rows_done(self) -> int:
         """Rows the trigger counted so far (the paused one included)."""

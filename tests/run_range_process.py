@@ -5,7 +5,7 @@
 ASSET_KEYS: the assets to run, comma-separated user strings (default: the whole job).
 
 The environment names the warehouse, the Graph API and the token, as a run launcher passes the
-deployment's. Prints one line `RESULT {json}`: success, the run id, the step error if any, and
+deployment's. Prints one line `RESULT {json}`: success, the run id, the step errors if any (each with its causes), and
 per asset key the numeric and text values of its materialization metadata.
 """
 
@@ -37,10 +37,19 @@ def main(argv: list[str]) -> int:
             materialized[materialization.asset_key.to_user_string()] = {
                 name: value.value for name, value in materialization.metadata.items()
                 if isinstance(value.value, (int, float, str))}
-        errors = [event.event_specific_data.error.message for event in result.all_events if event.is_step_failure]
+        errors = [_chain(event.event_specific_data.error) for event in result.all_events if event.is_step_failure]
     print(RESULT_PREFIX + json.dumps({"success": result.success, "run_id": result.run_id, "errors": errors,
                                       "materialized": materialized}), flush=True)
     return 0
+
+
+def _chain(error) -> str:
+    """The error's message and its causes', outermost first."""
+    messages = []
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    return "\n".join(messages)
 
 
 if __name__ == "__main__":

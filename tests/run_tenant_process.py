@@ -3,7 +3,7 @@
     python tests/run_tenant_process.py TENANT [RUN_CONFIG_JSON]
 
 The op's config is RUN_CONFIG_JSON (ChatwootSyncConfig fields); the environment names the
-warehouse and the source. Prints one line `RESULT {json}`: success, run id, step errors, and
+warehouse and the source. Prints one line `RESULT {json}`: success, run id, step errors (with causes), and
 the materialization's numeric and text metadata.
 """
 
@@ -34,10 +34,19 @@ def main(argv: list[str]) -> int:
             materialization = event.event_specific_data.materialization
             materialized = {name: value.value for name, value in materialization.metadata.items()
                             if isinstance(value.value, (int, float, str))}
-        errors = [event.event_specific_data.error.message for event in result.all_events if event.is_step_failure]
+        errors = [_chain(event.event_specific_data.error) for event in result.all_events if event.is_step_failure]
     print("RESULT " + json.dumps({"success": result.success, "run_id": result.run_id, "errors": errors,
                                   "materialized": materialized}), flush=True)
     return 0
+
+
+def _chain(error) -> str:
+    """The error's message and its causes', outermost first."""
+    messages = []
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    return "\n".join(messages)
 
 
 if __name__ == "__main__":
