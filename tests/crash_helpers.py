@@ -23,6 +23,8 @@ from psycopg import sql
 # The two-int advisory key space (objsubid 2): the project's locks use one bigint key.
 PAUSE_KEY = (7011, 1)
 WORKER = Path(__file__).with_name("run_tenant_process.py")
+# pg_locks is the whole server's (tests run in parallel, a database each): only ours.
+THIS_DATABASE = "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 
 
 class Pause:
@@ -61,7 +63,7 @@ class Pause:
         """The pids of the backends waiting at a paused row."""
         with self.db.connect(autocommit=True) as conn:
             return [pid for (pid,) in conn.execute(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND " + THIS_DATABASE +
                 " AND classid = %s AND objid = %s AND objsubid = 2", PAUSE_KEY)]
 
     def rows_done(self) -> int:
@@ -196,14 +198,13 @@ def client_sessions(db) -> set[int]:
 def waiting_on_relation(db, relation: str) -> int | None:
     """The pid of a session waiting for a lock on `relation`, if one is."""
     with db.connect(autocommit=True) as conn:
-        row = conn.execute("SELECT pid FROM pg_locks WHERE relation = CAST(%s AS regclass) AND NOT granted",
-                           (relation,)).fetchone()
+        row = conn.execute("SELECT pid FROM pg_locks WHERE relation = CAST(%s AS regclass) AND NOT granted AND "
+                           + THIS_DATABASE, (relation,)).fetchone()
     return row[0] if row else None
 
 
 def project_advisory_locks(db) -> list[tuple]:
     """Advisory locks of the project's (one bigint key), held or awaited, in the database."""
     with db.connect(autocommit=True) as conn:
-        return conn.execute("SELECT pid, granted FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
-                            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                            ).fetchall()
+        return conn.execute("SELECT pid, granted FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND "
+                            + THIS_DATABASE).fetchall()
