@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,7 @@ from tests.crash_helpers import (
 from tests.test_crash_chatwoot import reference as chatwoot_reference
 from tests.test_crash_chatwoot import stable as chatwoot_stable
 from tests.test_crash_meta import RANGE, RAW, STAGING, reference, stable
+from tests.test_faults_chatwoot import FETCH, proxy, source  # noqa: F401 (fixtures)
 from vetorial_assets.meta.schedules import JOB_NAME as META_JOB
 from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
 from vetorial_assets.sandbox.graph_data import sandbox_today
@@ -228,3 +230,29 @@ def test_a_held_lock_is_refused_to_a_second_session_at_once(vetorial_env):
         with pytest.raises(LockBusyError):
             advisory_xact_lock(other, "raw/meta_ads_insights", ACCOUNT, timeout_seconds=0)
 
+
+
+def test_chatwoot_reads_its_source_under_the_tenant_lock(vetorial_env, source, proxy, tmp_path):
+    """By design (docs/reliability.md): the tenant's lock is held while the sync waits on its
+    source (the network stalled mid-stream, after the second FETCH), and another run of the
+    tenant cannot take it; runs of other tenants can."""
+    db = vetorial_env
+    stalled, go_on = threading.Event(), threading.Event()
+
+    def stall() -> None:
+        stalled.set()
+        go_on.wait(120)
+
+    proxy.arm(FETCH, nth=2, action=stall)
+    run = TenantRun(tmp_path, TENANT, {"chunk_rows": 20})
+    try:
+        assert stalled.wait(120), "the sync never fetched twice"
+        with db.connect() as other:
+            with pytest.raises(LockBusyError):
+                advisory_xact_lock(other, "raw/conversas_analytics", TENANT, timeout_seconds=0)
+            advisory_xact_lock(other, "raw/conversas_analytics", "lacrei", timeout_seconds=0)
+    finally:
+        go_on.set()
+    result = run.result()
+    assert result["success"], result["errors"]
+    assert result["materialized"]["rows_inserted"] == len(source[1].conversation_ids(1, (14, 15)))
