@@ -27,6 +27,8 @@ from tests.processes import BIN, Service
 from vetorial_assets.chatwoot.schedules import JOB_NAME
 from vetorial_assets.warehouse.tables import VOLATILE
 
+pytestmark = pytest.mark.slow  # real processes killed at chosen points
+
 TENANT, ACCOUNT, INBOXES = "allpfit", 1, (14, 15)
 TABLE = "raw.conversas_analytics"
 OP = "raw__conversas_analytics"

@@ -38,6 +38,8 @@ from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
 from vetorial_assets.sandbox.graph_data import sandbox_today
 from vetorial_assets.warehouse.tables import VOLATILE
 
+pytestmark = pytest.mark.slow  # real processes killed at chosen points
+
 ACCOUNT = "act_100000000000001"
 IG_ACCOUNT = "17841400000000001"
 RAW, STAGING, FOLLOWS = "raw.meta_ads_insights", "staging.insights_meta_ads", "raw.ig_follows"
