@@ -1,4 +1,4 @@
-"""Load-path benchmark: N rows shaped like staging.insights_meta_ads through resources.loader.
+"""Load-path benchmark: N rows shaped like staging.insights_meta_ads through resources.load.engine.
 
 Measured in one run, on the same server, so the ratios compare like with like:
   first      load into an empty table (all inserts)
@@ -31,8 +31,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import create_engine, text
 
-from resources import loader
-from resources.embedded import ensure_server
+from resources.load import engine as loader
+from vetorial_assets.platform.embedded import ensure_server
 
 SAMPLE = 20_000
 # valor_gasto keeps the numeric(14,2) staging had before its columns were widened: results

@@ -1,52 +1,27 @@
-"""The one place that assembles the code location's Definitions."""
+"""The one place that assembles the code location's Definitions: every source's own
+definitions (vetorial_assets/sources.py), merged, plus what spans sources (alerts) and the
+resources of the environment."""
 
 from __future__ import annotations
 
 from dagster import DefaultScheduleStatus, Definitions
 
 from .alerts.sensors import ALERT_SENSORS
-from .chatwoot.assets import build_chatwoot_assets
-from .chatwoot.schedules import build_chatwoot_jobs
-from .chatwoot.sensors import build_chatwoot_sensor
 from .environment import build_resources
-from .freshness import with_freshness
-from .instagram.assets import build_instagram_assets
-from .instagram.schedules import build_instagram_schedule
-from .meta.assets import build_meta_assets
-from .meta.schedules import build_meta_schedule
-from .partitions import by_tenant, date_by_account
 from .settings import Settings, load_settings
+from .sources import SOURCES
 from .tenants import Tenants, load_tenants
 
 
 def build_definitions(settings: Settings | None = None, tenants: Tenants | None = None) -> Definitions:
     settings = settings or load_settings()
     tenants = tenants or load_tenants(settings.tenants_file)
-
     # Running as soon as the daemon runs (they replace cron jobs); VETORIAL_SCHEDULES=off stops them.
     schedule_status = DefaultScheduleStatus.RUNNING if settings.schedules_running else DefaultScheduleStatus.STOPPED
-
-    meta_partitions = date_by_account(settings.partitions_start, tenants.ad_accounts)
-    meta_assets = build_meta_assets(tenants, meta_partitions)
-    meta_job, meta_schedule = build_meta_schedule(meta_partitions, settings.meta_lookback_days, schedule_status)
-
-    ig_partitions = date_by_account(settings.partitions_start, tenants.instagram_accounts)
-    ig_assets = build_instagram_assets(tenants, ig_partitions)
-    ig_job, ig_schedule = build_instagram_schedule(ig_partitions, schedule_status)
-
-    tenant_partitions = by_tenant([t.id for t in tenants.chatwoot_tenants])
-    chatwoot_assets = build_chatwoot_assets(tenants, tenant_partitions)
-    chatwoot_job, chatwoot_schedule = build_chatwoot_jobs(tenant_partitions, schedule_status)
-    chatwoot_sensor = build_chatwoot_sensor(tenants, chatwoot_job)
-
-    defs = Definitions(
-        assets=[*meta_assets, *ig_assets, *chatwoot_assets],
-        jobs=[meta_job, ig_job, chatwoot_job],
-        schedules=[meta_schedule, ig_schedule, chatwoot_schedule],
-        sensors=[chatwoot_sensor, *ALERT_SENSORS],
-        resources=build_resources(settings),
+    return Definitions.merge(
+        *(source.defs(settings, tenants, schedule_status) for source in SOURCES),
+        Definitions(sensors=ALERT_SENSORS, resources=build_resources(settings)),
     )
-    return defs.map_resolved_asset_specs(func=with_freshness)
 
 
 defs = build_definitions()

@@ -15,12 +15,11 @@ from zoneinfo import ZoneInfo
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from sqlalchemy import func, select
 
-from .chatwoot.schedules import JOB_NAME as CHATWOOT_JOB
-from .instagram.schedules import JOB_NAME as IG_JOB
-from .meta.schedules import JOB_NAME as META_JOB
 from .partitions import ACCOUNT_DIM, DATE_DIM, range_tags
 from .run_tags import TRIGGERED_BY_TAG
 from .settings import DEFAULT_TIMEZONE, Settings
+from .source import DemoJob
+from .sources import SOURCES
 from .warehouse.tables import metadata
 
 DEMO_DAYS = 30
@@ -28,21 +27,8 @@ DEMO_DAYS = 30
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-@dataclass(frozen=True)
-class RangeJob:
-    job_name: str
-    label: str
-
-
-@dataclass(frozen=True)
-class TenantJob:
-    job_name: str
-    label: str
-
-
-# What the demo materializes, in dependency order.
-RANGE_JOBS = [RangeJob(META_JOB, "meta"), RangeJob(IG_JOB, "instagram")]
-TENANT_JOBS = [TenantJob(CHATWOOT_JOB, "chatwoot")]
+# What the demo materializes, in dependency order: each source declares its jobs.
+DEMO_JOBS: list[DemoJob] = [job for source in SOURCES for job in source.demo]
 
 
 @dataclass(frozen=True)
@@ -59,18 +45,18 @@ def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
     today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
     first, last = (today - timedelta(days=days - 1)).isoformat(), today.isoformat()
     runs = []
-    for spec in RANGE_JOBS:
+    for spec in DEMO_JOBS:
         job = defs.resolve_job_def(spec.job_name)
+        if spec.runs_per == "tenant":
+            for tenant in job.partitions_def.get_partition_keys():
+                runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {tenant}",
+                                    {TRIGGERED_BY_TAG: "manual"}, partition_key=tenant))
+            continue
         dims = job.partitions_def.get_partitions_def_for_dimension(ACCOUNT_DIM)
         start = max(first, job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key())
         for account in dims.get_partition_keys():
             runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {account} {start}..{last}",
                                 {**range_tags(account, start, last), TRIGGERED_BY_TAG: "manual"}))
-    for spec in TENANT_JOBS:
-        job = defs.resolve_job_def(spec.job_name)
-        for tenant in job.partitions_def.get_partition_keys():
-            runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {tenant}", {TRIGGERED_BY_TAG: "manual"},
-                                partition_key=tenant))
     return runs
 
 
