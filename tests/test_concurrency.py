@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from dagster import DagsterInstance, build_schedule_context
 
-from resources.loader import LockBusyError, advisory_xact_lock
+from resources.load import LockBusyError, advisory_xact_lock
 from resources.warehouse import Warehouse
 from tests.conftest import run_range
 from tests.crash_helpers import (

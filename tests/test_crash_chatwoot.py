@@ -153,7 +153,7 @@ def test_run_monitoring_marks_a_killed_sync_failed_and_the_next_run_closes_its_r
     it FAILURE; the next run closes its audit row."""
     from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
-    from vetorial_assets.instance import DAGSTER_YAML, LOG_LEVEL, MAX_RUNTIME_SECONDS
+    from vetorial_assets.platform.instance import DAGSTER_YAML, LOG_LEVEL, MAX_RUNTIME_SECONDS
 
     db = vetorial_env
     dagster_home = tmp_path / "dagster_home"
