@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from dagster import ConfigurableResource
 from pydantic import Field
-from sqlalchemy import Engine, Table, create_engine, make_url, text
+from sqlalchemy import Engine, Table, create_engine, event, make_url, text
 
 from resources.load import engine as loader
 from resources.load.rejections import Quarantine
@@ -56,12 +56,37 @@ def safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
-def shared_engine(url: str, **kwargs: Any) -> Engine:
-    """One engine (and pool) per URL per process: Dagster builds resources for every step."""
+class WarehouseConnectionError(RuntimeError):
+    """The warehouse server could not be reached (named, with its URL's password masked)."""
+
+
+def _name_the_warehouse(url: str):
+    """A handle_error listener: a failed connect says it was the warehouse's, and which one.
+    psycopg's own message names a host and port only; with a Chatwoot source and a Dagster
+    storage beside it, "Connection refused" does not say which database is down."""
+    shown = safe_url(url)
+    password = make_url(url).password
+
+    def listener(context) -> None:
+        # No connection yet: a connect (pre-ping's own failure is not one; it reconnects).
+        if context.connection is None and not context.is_pre_ping:
+            reason = str(context.original_exception).strip()
+            if password:
+                reason = reason.replace(str(password), "***")
+            raise WarehouseConnectionError(f"cannot connect to the warehouse {shown}: {reason}")
+
+    return listener
+
+
+def shared_engine(url: str, *, name_errors: bool = False, **kwargs: Any) -> Engine:
+    """One engine (and pool) per URL per process: Dagster builds resources for every step.
+    name_errors: a failed connect raises WarehouseConnectionError naming the warehouse."""
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
             engine = create_engine(url, pool_pre_ping=True, **kwargs)
+            if name_errors:
+                event.listen(engine, "handle_error", _name_the_warehouse(url))
             _engines[url] = engine
         return engine
 
@@ -101,6 +126,7 @@ class Warehouse(ConfigurableResource):
     def engine(self) -> Engine:
         return shared_engine(
             self.resolved_url(),
+            name_errors=True,
             pool_size=self.pool_size,
             max_overflow=self.max_overflow,
             # Temp tables of the load path stay in memory up to this size.

@@ -75,3 +75,14 @@ def root_cause(result) -> str:
     while error.cause is not None:
         error = error.cause
     return f"{error.cls_name}: {error.message}"
+
+
+def error_chain(result) -> list[str]:
+    """Every message of a failed in-process run's first step failure, outermost first."""
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert failures, "the run has no failed step"
+    error, chain = failures[0].step_failure_data.error, []
+    while error is not None:
+        chain.append(f"{error.cls_name}: {error.message}")
+        error = error.cause
+    return chain

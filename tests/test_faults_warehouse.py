@@ -22,11 +22,12 @@ from dagster import AssetKey
 from psycopg import sql
 
 from tests.conftest import REPO, run_range
-from tests.fault_helpers import fingerprints, root_cause
+from tests.fault_helpers import error_chain, fingerprints, root_cause
 from tests.second_server import second_server
 from vetorial_assets.chatwoot.schedules import JOB_NAME as CHATWOOT_JOB
 from vetorial_assets.meta.schedules import JOB_NAME as META_JOB
 from vetorial_assets.sandbox.graph_data import sandbox_today
+from vetorial_assets.warehouse.tables import etl_control
 
 ACCOUNT = "act_100000000000001"
 FIRST, LAST = sandbox_today() - timedelta(days=3), sandbox_today() - timedelta(days=1)
@@ -51,8 +52,11 @@ def warehouse(server, vetorial_env, monkeypatch):
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(role), sql.Identifier(role)))
     monkeypatch.setenv("VETORIAL_WAREHOUSE_URL", server.url(role, user=role, password=password))
+    role_name = role
 
     class Db:
+        role = role_name
+
         def connect(self, **kwargs):
             return psycopg.connect(
                 host="127.0.0.1", port=server.port, user=role, password=password, dbname=role, **kwargs
@@ -132,8 +136,37 @@ def test_a_run_while_the_warehouse_is_down_fails_clearly_and_the_rerun_succeeds(
             message = root_cause(result)
             assert f'127.0.0.1", port {server.port} failed' in message and "Connection refused" in message
             assert password not in message
+            # Which database is down: the warehouse, by its URL (password masked).
+            said = f"cannot connect to the warehouse postgresql+psycopg://{db.role}:***@127.0.0.1:{server.port}/"
+            assert any(m.startswith("WarehouseConnectionError: ") and said in m for m in error_chain(result))
+            assert not any(password in m for m in error_chain(result))
     finally:
         server.start()
     assert fingerprints(db, TABLES) == before  # nothing of the failed runs
     assert meta(defs, instance).success and chatwoot(defs, instance).success
     assert chatwoot_rows(db) == source_rows(chatwoot_source)
+
+
+def test_an_unreachable_warehouse_is_named_with_its_url_and_no_password(server, warehouse):
+    from resources.warehouse import Warehouse, WarehouseConnectionError
+
+    db, password = warehouse
+    server.stop()
+    try:
+        url = os.environ["VETORIAL_WAREHOUSE_URL"]
+        for attempt in (
+            lambda w: w.ensure_schema(),
+            lambda w: w.transaction().__enter__(),
+            lambda w: w.spooler().__enter__(),
+            lambda w: w.row_count(etl_control),
+        ):
+            with pytest.raises(WarehouseConnectionError) as raised:
+                attempt(Warehouse(url=url))
+            message = str(raised.value)
+            assert message.startswith(
+                f"cannot connect to the warehouse postgresql+psycopg://{db.role}:***@"
+                f"127.0.0.1:{server.port}/{db.role}: "
+            )
+            assert "Connection refused" in message and password not in message
+    finally:
+        server.start()

@@ -208,8 +208,9 @@ def test_locks_are_taken_in_one_order_so_two_applies_never_deadlock(wh, fresh_db
         for _ in range(600):
             waiting, granted = watcher.execute(
                 "SELECT count(*) FILTER (WHERE NOT granted), count(*) FILTER (WHERE granted)"
-                " FROM pg_locks WHERE locktype = 'advisory'"
-            ).fetchone()
+                " FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database())"
+            ).fetchone()  # not other tests' (one server)
             if waiting == 2 or errors:
                 break
             threading.Event().wait(0.05)
