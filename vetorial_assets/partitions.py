@@ -9,7 +9,7 @@ the dimension names, so every such key reads `<account>|<YYYY-MM-DD>`, e.g.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -89,9 +89,25 @@ def partition_key(account: str, day: str) -> str:
     return str(MultiPartitionKey({DATE_DIM: day, ACCOUNT_DIM: account}))
 
 
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def tagged_date_ranges(tags: Mapping[str, str]) -> list[DateRange] | None:
+    """The account range a run covers, from its tags (one partition, or a single-run
+    backfill's range of one account); None when the tags name no such range."""
+    if PARTITION_TAG in tags:
+        return date_ranges([tags[PARTITION_TAG]])
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if not (start and end):
+        return None
+    first, last = _split(start), _split(end)
+    if first[ACCOUNT_DIM] != last[ACCOUNT_DIM]:
+        return None
+    return [DateRange(first[ACCOUNT_DIM], date.fromisoformat(first[DATE_DIM]), date.fromisoformat(last[DATE_DIM]))]
+
+
 def range_tags(account: str, first: str, last: str) -> dict[str, str]:
     """Run tags for one account's date range: what a single-run backfill of it launches."""
-    return {
-        "dagster/asset_partition_range_start": partition_key(account, first),
-        "dagster/asset_partition_range_end": partition_key(account, last),
-    }
+    return {RANGE_START_TAG: partition_key(account, first), RANGE_END_TAG: partition_key(account, last)}

@@ -28,7 +28,7 @@ def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleS
     return with_freshness(
         Definitions(
             assets=build_meta_assets(tenants, partitions),
-            asset_checks=meta_staging.build_checks(partitions),
+            asset_checks=meta_staging.build_checks(),
             jobs=[job],
             schedules=[schedule],
         ),
