@@ -259,7 +259,9 @@ def test_a_run_killed_while_pulling_or_applying_leaves_raw_and_staging_as_they_w
                 waiter = wait_for(
                     lambda: query(
                         vetorial_env,
-                        "SELECT pid FROM pg_locks WHERE relation = CAST(%s AS regclass) AND NOT granted",
+                        # This database's only: parallel tests' databases may share table oids.
+                        "SELECT pid FROM pg_locks WHERE relation = CAST(%s AS regclass) AND NOT granted"
+                        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                         (blocked,),
                     ),
                     f"the run to wait for {blocked}",
