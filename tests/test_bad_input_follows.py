@@ -251,6 +251,34 @@ def responses(draw):
         ]
     }
 )
+# A huge value pasted whole into the message: an unknown follow_type, a result without its
+# dimension value.
+@example(
+    {
+        "data": [
+            {
+                "total_value": {
+                    "value": 1,
+                    "breakdowns": [
+                        {"dimension_keys": ["follow_type"], "results": [{"dimension_values": ["7" * 5000]}]}
+                    ],
+                }
+            }
+        ]
+    }
+)
+@example(
+    {
+        "data": [
+            {
+                "total_value": {
+                    "value": 1,
+                    "breakdowns": [{"dimension_keys": ["follow_type"], "results": [{"value": "8" * 5000}]}],
+                }
+            }
+        ]
+    }
+)
 def test_an_answer_parses_as_the_rules_say_or_is_refused_saying_what_is_wrong(response):
     try:
         want = oracle(response)

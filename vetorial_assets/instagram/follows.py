@@ -108,11 +108,11 @@ def _follow_type_counts(total: dict) -> dict[str, int]:
             raise ValueError(f"{METRIC}: each result must be an object, got {type(result).__name__}")
         values = result.get("dimension_values")
         if not isinstance(values, list) or len(values) <= position:
-            raise ValueError(f"{METRIC}: result without a {BREAKDOWN} dimension value: {result!r}")
+            raise ValueError(f"{METRIC}: result without a {BREAKDOWN} dimension value: {_shown(result)}")
         kind = values[position]
         if not isinstance(kind, str) or kind not in counts:
             # A new follow_type would change what "gained" and "lost" mean: stop, don't guess.
-            raise ValueError(f"{METRIC}: unknown {BREAKDOWN} {kind!r} (known: {list(_FOLLOW_TYPES)})")
+            raise ValueError(f"{METRIC}: unknown {BREAKDOWN} {_shown(kind)} (known: {list(_FOLLOW_TYPES)})")
         if kind in seen:
             raise ValueError(f"{METRIC}: {BREAKDOWN} {kind!r} appears more than once")
         seen.add(kind)
@@ -128,7 +128,7 @@ def _the_breakdown(breakdowns: list) -> dict:
     ]
     if not matching:
         keys = [b.get("dimension_keys") if isinstance(b, dict) else None for b in breakdowns]
-        raise ValueError(f"{METRIC}: no breakdown by {BREAKDOWN} (dimension_keys: {keys})")
+        raise ValueError(f"{METRIC}: no breakdown by {BREAKDOWN} (dimension_keys: {_shown(keys)})")
     if len(matching) > 1:
         raise ValueError(f"{METRIC}: {len(matching)} breakdowns by {BREAKDOWN}, expected one")
     return matching[0]
