@@ -236,6 +236,9 @@ pulled_days = Table(
     comment="Per API-pulled asset, account and day: the start of the pull whose rows are stored.",
 )
 
+# The change ledger's tables and triggers (registered on `metadata` like the ones above).
+from . import ledger_tables  # noqa: E402,F401  (needs `metadata` and the tracked tables)
+
 # Volatile (not compared) column names per table, for the load path.
 VOLATILE = {
     table.fullname: frozenset(c.name for c in table.columns if c.info.get("volatile"))
