@@ -11,6 +11,9 @@ from .chatwoot.sensors import build_chatwoot_sensor
 from .environment import build_resources
 from .freshness import with_freshness
 from .instagram.assets import build_instagram_assets
+from .mart.conversations import build_mart_conversation_assets
+from .model.conversations import build_model_conversation_assets
+from .staging.conversations import build_staging_assets
 from .instagram.schedules import build_instagram_schedule
 from .meta.assets import build_meta_assets
 from .meta.schedules import build_meta_schedule
@@ -39,8 +42,17 @@ def build_definitions(settings: Settings | None = None, tenants: Tenants | None 
     chatwoot_job, chatwoot_schedule = build_chatwoot_jobs(tenant_partitions, schedule_status)
     chatwoot_sensor = build_chatwoot_sensor(tenants, chatwoot_job)
 
+    # The conversation side of the warehouse layers; the lead funnel needs the ad fact.
+    from .warehouse.tables import metadata
+
+    conversation_layers = [
+        *build_staging_assets(tenant_partitions),
+        *build_model_conversation_assets(),
+        *build_mart_conversation_assets(include_funnel="model.fact_ad_insights_daily" in metadata.tables),
+    ]
+
     defs = Definitions(
-        assets=[*meta_assets, *ig_assets, *chatwoot_assets],
+        assets=[*meta_assets, *ig_assets, *chatwoot_assets, *conversation_layers],
         jobs=[meta_job, ig_job, chatwoot_job],
         schedules=[meta_schedule, ig_schedule, chatwoot_schedule],
         sensors=[chatwoot_sensor, *ALERT_SENSORS],

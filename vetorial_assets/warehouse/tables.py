@@ -238,6 +238,10 @@ pulled_days = Table(
 
 # The change ledger's tables and triggers (registered on `metadata` like the ones above).
 from . import ledger_tables  # noqa: E402,F401  (needs `metadata` and the tracked tables)
+# The warehouse layers' tables (until issue 12 gives them warehouse/tables/<layer>.py).
+from ..staging import tables as _staging_tables  # noqa: E402,F401
+from ..model import conversation_tables as _model_tables  # noqa: E402,F401
+from ..mart import conversation_tables as _mart_tables  # noqa: E402,F401
 
 # Volatile (not compared) column names per table, for the load path.
 VOLATILE = {
