@@ -236,6 +236,12 @@ pulled_days = Table(
     comment="Per API-pulled asset, account and day: the start of the pull whose rows are stored.",
 )
 
+# The layers declared in their own folders (issue 13), on this metadata: imported here so
+# that every schema pass creates them. (Until the per-layer modules of warehouse/tables/.)
+from ..meta import tables as _meta_tables  # noqa: E402,F401
+from ..model import tables as _model_tables  # noqa: E402,F401
+from ..mart import tables as _mart_tables  # noqa: E402,F401
+
 # Volatile (not compared) column names per table, for the load path.
 VOLATILE = {
     table.fullname: frozenset(c.name for c in table.columns if c.info.get("volatile"))
