@@ -236,6 +236,8 @@ pulled_days = Table(
     comment="Per API-pulled asset, account and day: the start of the pull whose rows are stored.",
 )
 
+# The change ledger's tables and triggers (registered on `metadata` like the ones above).
+from . import ledger_tables  # noqa: E402,F401  (needs `metadata` and the tracked tables)
 # The layers declared in their own folders (issue 13), on this metadata: imported here so
 # that every schema pass creates them. (Until the per-layer modules of warehouse/tables/.)
 from ..meta import tables as _meta_tables  # noqa: E402,F401
