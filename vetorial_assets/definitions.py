@@ -18,7 +18,7 @@ from .environment import build_resources
 from .freshness import with_freshness
 from .instagram.assets import build_instagram_assets
 from .instagram.schedules import build_instagram_schedule
-from .mart.assets import build_mart_assets
+from .mart.assets import build_layers_job, build_mart_assets
 from .meta.accounts import build_meta_accounts
 from .meta.assets import build_meta_assets
 from .meta.rebuild import build_rebuild_job
@@ -67,7 +67,7 @@ def build_definitions(settings: Settings | None = None, tenants: Tenants | None 
 
     defs = Definitions(
         assets=[*meta_assets, accounts_asset, *ig_assets, *chatwoot_assets, *model_assets, *mart_assets],
-        jobs=[meta_job, ig_job, chatwoot_job, accounts_job, rebuild_job],
+        jobs=[meta_job, ig_job, chatwoot_job, accounts_job, rebuild_job, build_layers_job()],
         schedules=[meta_schedule, ig_schedule, chatwoot_schedule, accounts_schedule],
         sensors=[chatwoot_sensor, *ALERT_SENSORS, automation_sensor()],
         resources=build_resources(settings),

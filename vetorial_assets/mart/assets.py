@@ -6,7 +6,6 @@ day's net moves the cumulative of every later day and the 7-day average of the 6
 Each materialization carries a Markdown preview of the newest rows.
 """
 
-from __future__ import annotations
 
 import psycopg
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
@@ -80,6 +79,26 @@ def _result(warehouse: Warehouse, table, run, preview_columns: list[str], newest
         preview = markdown_preview(conn, table, preview_columns, newest_first)
     return MaterializeResult(asset_key=key(table), metadata=materialization_metadata(
         table, rows, **run.metadata(table.fullname), preview=MetadataValue.md(preview)))
+
+
+def layer_keys() -> list[AssetKey]:
+    """Every model and mart asset of the Meta/Instagram side, in dependency order."""
+    from ..model.assets import DIM_DATE_KEY, DIM_TENANT_KEY, IG_STAR, META_STAR
+
+    return [DIM_DATE_KEY, DIM_TENANT_KEY, *(key(t) for t in META_STAR), *(key(t) for t in IG_STAR),
+            CAMPAIGN_KEY, IG_GROWTH_KEY]
+
+
+LAYERS_JOB = "meta_warehouse_layers"
+
+
+def build_layers_job():
+    from dagster import AssetSelection, define_asset_job
+
+    return define_asset_job(LAYERS_JOB, selection=AssetSelection.assets(*layer_keys()),
+                            description="Model and marts of Meta Ads and Instagram, for what changed upstream "
+                                        "(declarative automation runs them on its own; this is for the demo and "
+                                        "manual runs).")
 
 
 def build_mart_assets() -> list:

@@ -15,8 +15,7 @@ def _cell(value) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, Decimal):
-        value = value.normalize() if value == value.to_integral() else round(value, 4)
-        return format(value, "f")
+        return format(round(value, 4).normalize(), "f")
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 

@@ -21,9 +21,6 @@ campaign_performance_daily = Table(
     Column("date", Date, nullable=False),
     Column("account_id", Text, nullable=False),
     Column("campaign_id", Text, nullable=False),
-    Column("account_name", Text, nullable=False),
-    Column("campaign_name", Text, nullable=False),
-    Column("currency", Text),
     Column("spend", Numeric, nullable=False),
     _count("impressions"),
     _count("reach", "sum of daily per-ad-placement reach: NOT unique people (Meta deduplicates reach only "
@@ -46,6 +43,8 @@ campaign_performance_daily = Table(
     _count("leads_instagram"),
     PrimaryKeyConstraint("tenant_id", "date", "account_id", "campaign_id"),
     schema="mart",
+    # Ids only: a name changes (a campaign renamed) without its days changing, so names
+    # are joined at read time from the dims (mart.vw_campaign_performance_daily).
     comment="Meta Ads performance per tenant, day, ad account and campaign, with the Facebook/Instagram split.",
 )
 Index("ix_campaign_performance_daily_account_date", campaign_performance_daily.c.account_id,

@@ -6,7 +6,6 @@ metadata did not change is not rewritten). An account whose request fails fails 
 naming it; what was stored stays.
 """
 
-from __future__ import annotations
 
 from dagster import (
     AssetExecutionContext,

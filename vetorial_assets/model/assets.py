@@ -8,7 +8,6 @@ row is never committed without its dim rows. Units come from the change ledger (
 sql/*.sql, applied by warehouse/refresh.py.
 """
 
-from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo

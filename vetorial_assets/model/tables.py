@@ -192,3 +192,16 @@ fact_ig_follows_daily = Table(
 
 MODEL_TABLES = (dim_date, dim_tenant, dim_ad_account, dim_campaign, dim_adset, dim_ad, dim_placement,
                 dim_ig_account, fact_ad_insights_daily, fact_ig_follows_daily)
+
+
+def _track() -> None:
+    # The facts' own writes feed their consumers (the marts, lead_funnel_daily) through
+    # the change ledger: the ad fact by tenant (a mart unit is a tenant's day), the IG fact
+    # by IG account (growth is per account).
+    from ..warehouse.ledger_tables import track_changes
+
+    track_changes(fact_ad_insights_daily, "tenant_id", "date")
+    track_changes(fact_ig_follows_daily, "ig_account_id", "date")
+
+
+_track()

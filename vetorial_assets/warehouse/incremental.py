@@ -70,8 +70,8 @@ def run_consumer(warehouse: Warehouse, consumer: str, upstream: list[str], *,
     warehouse.ensure_schema()
     run = ConsumerRun(consumer)
     with ledger.consumer_lock(warehouse.engine(), consumer):
+        changes = ledger.read_changes(warehouse.engine(), consumer, upstream)
         with warehouse.transaction() as conn:
-            changes = ledger.read_changes(conn, consumer, upstream)
             if before is not None:
                 before(conn)
             run.full = changes.full
