@@ -44,7 +44,8 @@ class RebuildRun:
 def plan_rebuild(defs: Definitions, accounts: list[str] | None = None, since: date | None = None,
                  until: date | None = None) -> list[RebuildRun]:
     """One run per account over the days raw holds for it (within since..until)."""
-    warehouse = defs.resources["warehouse"]
+    # Resolved: the definitions hold the URL as an EnvVar.
+    warehouse = defs.resources["warehouse"].process_config_and_initialize()
     warehouse.ensure_schema()
     with warehouse.transaction() as conn:
         stored = conn.execute("SELECT account_id, min(data), max(data) FROM raw.meta_ads_insights "

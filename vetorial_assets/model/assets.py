@@ -79,8 +79,12 @@ def downstream_condition() -> AutomationCondition:
 
 
 def root_condition() -> AutomationCondition:
-    """Generated dims: built when missing, refreshed daily (the calendar moves on)."""
-    return AutomationCondition.on_missing() | AutomationCondition.on_cron("0 1 * * *", DEFAULT_TIMEZONE)
+    """Generated dims: built as soon as they are missing (a new deployment: on_missing would
+    wait for them to *become* missing), not again after a failure until the daily refresh
+    (the calendar moves on; tenants.yaml changes with a code reload)."""
+    return (AutomationCondition.on_cron("0 1 * * *", DEFAULT_TIMEZONE)
+            | (AutomationCondition.missing() & ~AutomationCondition.in_progress()
+               & ~AutomationCondition.execution_failed()))
 
 
 def tenant_of(tenants: Tenants, account: str, attr: str = "meta_ad_accounts") -> str:
