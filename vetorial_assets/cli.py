@@ -1,4 +1,4 @@
-"""`vetorial`: demo | dev | up | down | doctor | audit-payload | audit-metadata."""
+"""`vetorial`: demo | dev | up | down | doctor | audit-payload | audit-metadata | rebuild-meta-staging."""
 
 from __future__ import annotations
 
@@ -124,6 +124,32 @@ def cmd_audit_metadata(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rebuild_meta_staging(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from dagster import DagsterInstance
+
+    from .instance import prepare_environment
+    from .meta.rebuild import execute_rebuild, plan_rebuild
+
+    prepare_environment(load_settings())
+    defs = _defs()
+    since = date.fromisoformat(args.since) if args.since else None
+    until = date.fromisoformat(args.until) if args.until else None
+    runs = plan_rebuild(defs, args.account or None, since, until)
+    if not runs:
+        print("no raw Meta rows to rebuild staging from")
+        return 0
+    ok = True
+    with DagsterInstance.get() as instance:
+        for run in runs:
+            result = execute_rebuild(defs, instance, run)
+            ok &= result.success
+            print(f"  {'ok' if result.success else 'FAILED':6} {run.account} {run.first}..{run.last} "
+                  f"(run {result.run_id[:8]})")
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vetorial", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     meta = sub.add_parser("audit-metadata", help="account currency, time zone and attribution settings")
     meta.add_argument("account")
     meta.set_defaults(func=cmd_audit_metadata)
+    rebuild = sub.add_parser("rebuild-meta-staging",
+                             help="re-clean staging.insights_meta_ads from raw (no API call), e.g. after a rule change")
+    rebuild.add_argument("--account", action="append", help="ad account id (repeatable); default: every account in raw")
+    rebuild.add_argument("--since", help="first day (default: the account's first raw day)")
+    rebuild.add_argument("--until", help="last day (default: the account's last raw day)")
+    rebuild.set_defaults(func=cmd_rebuild_meta_staging)
     return parser
 
 

@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 
 from .chatwoot.schedules import JOB_NAME as CHATWOOT_JOB
 from .instagram.schedules import JOB_NAME as IG_JOB
+from .mart.assets import LAYERS_JOB as META_LAYERS_JOB
+from .meta.accounts import JOB_NAME as META_ACCOUNTS_JOB
 from .meta.schedules import JOB_NAME as META_JOB
 from .partitions import ACCOUNT_DIM, DATE_DIM, range_tags
 from .run_tags import TRIGGERED_BY_TAG
@@ -40,9 +42,20 @@ class TenantJob:
     label: str
 
 
-# What the demo materializes, in dependency order.
+@dataclass(frozen=True)
+class SingleJob:
+    """An unpartitioned job, run once."""
+
+    job_name: str
+    label: str
+
+
+# What the demo materializes, in dependency order: the sources, then the warehouse layers
+# built from them (the same runs declarative automation would request).
 RANGE_JOBS = [RangeJob(META_JOB, "meta"), RangeJob(IG_JOB, "instagram")]
 TENANT_JOBS = [TenantJob(CHATWOOT_JOB, "chatwoot")]
+SOURCE_JOBS = [SingleJob(META_ACCOUNTS_JOB, "meta_accounts")]
+LAYER_JOBS = [SingleJob(META_LAYERS_JOB, "meta_layers")]
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,8 @@ class DemoRun:
 
 
 def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
-    """One run per account (Meta, Instagram) for the last `days` days, one per tenant (Chatwoot)."""
+    """One run per account (Meta, Instagram) for the last `days` days, one per tenant (Chatwoot),
+    the account metadata, then the warehouse layers."""
     today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
     first, last = (today - timedelta(days=days - 1)).isoformat(), today.isoformat()
     runs = []
@@ -71,6 +85,8 @@ def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
         for tenant in job.partitions_def.get_partition_keys():
             runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {tenant}", {TRIGGERED_BY_TAG: "manual"},
                                 partition_key=tenant))
+    for spec in (*SOURCE_JOBS, *LAYER_JOBS):
+        runs.append(DemoRun(spec.job_name, spec.label, spec.label, {TRIGGERED_BY_TAG: "manual"}))
     return runs
 
 

@@ -238,10 +238,15 @@ pulled_days = Table(
 
 # The change ledger's tables and triggers (registered on `metadata` like the ones above).
 from . import ledger_tables  # noqa: E402,F401  (needs `metadata` and the tracked tables)
-# The warehouse layers' tables (until issue 12 gives them warehouse/tables/<layer>.py).
+# The warehouse layers' tables, declared in their own folders (issue 13) on this metadata:
+# imported here so that every schema pass creates them (until issue 12 gives them
+# warehouse/tables/<layer>.py).
+from ..meta import tables as _meta_tables  # noqa: E402,F401
 from ..staging import tables as _staging_tables  # noqa: E402,F401
-from ..model import conversation_tables as _model_tables  # noqa: E402,F401
-from ..mart import conversation_tables as _mart_tables  # noqa: E402,F401
+from ..model import tables as _model_tables  # noqa: E402,F401
+from ..model import conversation_tables as _model_conversation_tables  # noqa: E402,F401
+from ..mart import tables as _mart_tables  # noqa: E402,F401
+from ..mart import conversation_tables as _mart_conversation_tables  # noqa: E402,F401
 
 # Volatile (not compared) column names per table, for the load path.
 VOLATILE = {
