@@ -16,12 +16,20 @@ MARTS = [AssetKey(["mart", n]) for n in ("conversation_service_daily", "conversa
 TENANTS = ("allpfit", "lacrei")
 
 
-@pytest.fixture
-def layered(make_defs, instance, vetorial_env, chatwoot_source, monkeypatch):
-    monkeypatch.setenv("VETORIAL_LGPD_SALT", "assets-test-salt")
-    defs = make_defs()
+def _sync_raw(defs, instance):
     for tenant in TENANTS:
         assert defs.resolve_job_def(CHATWOOT_JOB).execute_in_process(instance=instance, partition_key=tenant).success
+
+
+@pytest.fixture
+def defs(make_defs, vetorial_env, chatwoot_source, monkeypatch):
+    monkeypatch.setenv("VETORIAL_LGPD_SALT", "assets-test-salt")
+    return make_defs()
+
+
+@pytest.fixture
+def layered(defs, instance):
+    _sync_raw(defs, instance)
     return defs
 
 
@@ -48,15 +56,23 @@ def _q(db, statement, params=None):
         return conn.execute(statement, params).fetchall()
 
 
-def test_a_raw_sync_makes_automation_request_the_conversation_layers(layered, instance):
+def _requested(result) -> set[AssetKey]:
+    return {r.key for r in result.results if isinstance(r.key, AssetKey) and result.get_num_requested(r.key)}
+
+
+def test_a_raw_sync_makes_automation_request_the_conversation_layers(defs, instance):
     selection = AssetSelection.assets(STAGING, *MODEL, *MARTS)
-    result = evaluate_automation_conditions(layered, instance, asset_selection=selection)
-    assert result.get_requested_partitions(STAGING) == set(TENANTS)
-    # model and marts wait for staging (eager: not while a parent is missing).
-    _materialize(layered, instance, [STAGING], "allpfit")
-    _materialize(layered, instance, [STAGING], "lacrei")
-    result = evaluate_automation_conditions(layered, instance, asset_selection=selection, cursor=result.cursor)
-    assert set(MODEL) <= {k for k in (*MODEL, *MARTS) if result.get_num_requested(k)}
+    first = evaluate_automation_conditions(defs, instance, asset_selection=selection)
+    assert not _requested(first)  # nothing upstream yet
+    _sync_raw(defs, instance)
+    after_raw = evaluate_automation_conditions(defs, instance, asset_selection=selection, cursor=first.cursor)
+    assert after_raw.get_requested_partitions(STAGING) == set(TENANTS)
+    assert not _requested(after_raw) & set(MODEL)  # not before staging
+    for tenant in TENANTS:
+        _materialize(defs, instance, [STAGING], tenant)
+    after_staging = evaluate_automation_conditions(defs, instance, asset_selection=selection,
+                                                   cursor=after_raw.cursor)
+    assert set(MODEL) <= _requested(after_staging) and STAGING not in _requested(after_staging)
 
 
 def test_layers_report_metadata_reconcile_and_carry_no_pii(layered, instance, vetorial_env):

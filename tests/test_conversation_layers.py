@@ -75,11 +75,24 @@ def wh(fresh_db, monkeypatch) -> Warehouse:
     return warehouse
 
 
+# Meta's side of the funnel, as model/fact_ad_insights_daily holds it: allpfit spent 120.00
+# for 8 ad leads on D1 (two ads) and 50.00 for none on D2.
+AD_FACT = """
+INSERT INTO model.fact_ad_insights_daily (hash_id, date, tenant_id, account_id, campaign_id, adset_id, ad_id,
+    platform, position, spend, impressions, reach, clicks, leads_form, leads_site, leads_messaging, leads_total,
+    ig_followers)
+VALUES ('h1', %(d1)s, 'allpfit', 'act_1', 'c1', 's1', 'a1', 'facebook', 'feed', 70.00, 1000, 800, 30, 5, 0, 0, 5, 0),
+       ('h2', %(d1)s, 'allpfit', 'act_1', 'c1', 's1', 'a2', 'instagram', 'story', 50.00, 900, 700, 20, 0, 1, 2, 3, 0),
+       ('h3', %(d2)s, 'allpfit', 'act_1', 'c1', 's1', 'a1', 'facebook', 'feed', 50.00, 500, 400, 10, 0, 0, 0, 0, 0)
+"""
+
+
 def build_all(wh: Warehouse) -> dict:
     runs = {f"staging/{t}": staging.build_tenant(wh, t, SALT) for t in ("allpfit", "lacrei")}
     runs["model"] = model.build(wh)
     runs["service"] = marts.build_service_daily(wh)
     runs["growth"] = marts.build_growth_monthly(wh)
+    runs["funnel"] = marts.build_lead_funnel(wh)
     return runs
 
 
@@ -91,6 +104,8 @@ def q(wh: Warehouse, statement: str, params=None) -> list[tuple]:
 @pytest.fixture
 def built(wh) -> Warehouse:
     wh.load(conversas_analytics_raw, [ROWS])
+    with wh.transaction() as conn:
+        conn.execute(AD_FACT, {"d1": D1, "d2": D2})
     runs = build_all(wh)
     assert all(r.full for r in runs.values())
     return wh
@@ -111,6 +126,27 @@ def test_hand_computed_service_figures(built):
     assert q(built, "SELECT inbox_name, is_inferred FROM model.dim_inbox WHERE inbox_id = 15") == [
         ("(desconhecido)", True)]
     assert q(built, "SELECT count(*) FROM model.fact_conversations WHERE inbox_id = 15") == [(1,)]
+
+
+FUNNEL = ("SELECT day, spend, ad_leads, conversations_started, qualified_leads, visits_scheduled, crm_conversions,"
+          " cost_per_ad_lead, cost_per_conversation, cost_per_qualified_lead, cost_per_visit, cost_per_conversion,"
+          " conversation_rate, qualification_rate, visit_rate, conversion_rate"
+          " FROM mart.lead_funnel_daily WHERE tenant_id = 'allpfit' ORDER BY day")
+
+
+def test_hand_computed_lead_funnel(built):
+    d1, d2, april = q(built, FUNNEL)
+    # D1: 120.00 spent, 8 ad leads, 7 live conversations (1-6, 8), 3 qualified (1, 2, 5),
+    # 2 visits (2, 5), 1 CRM conversion (5). Costs: 120/8, 120/7, 120/3, 120/2, 120/1.
+    # Rates: 7/8, 3/7, 2/3, 1/2.
+    assert d1 == (D1, Decimal("120.00"), 8, 7, 3, 2, 1, Decimal("15.00"), Decimal("17.14"), Decimal("40.00"),
+                  Decimal("60.00"), Decimal("120.00"), Decimal("0.8750"), Decimal("0.4286"), Decimal("0.6667"),
+                  Decimal("0.5000"))
+    # D2: no ad lead, nobody qualified: every ratio over them is NULL, never 0 or an error.
+    assert d2 == (D2, Decimal("50.00"), 0, 1, 0, 0, 0, None, Decimal("50.00"), None, None, None, None,
+                  Decimal("0.0000"), None, None)
+    # A day with conversations and no spend still has its row.
+    assert april[:4] == (APRIL, 0, 0, 1) and april[8] == Decimal("0.00")
 
 
 def test_ninth_digit_gives_one_contact_key_and_one_dim_contact(built):
@@ -146,6 +182,11 @@ def test_counts_reconcile_raw_live_staging_fact_mart(built):
                                " WHERE tenant_id = %s", (tenant,))
         assert raw == q(built, "SELECT sum(conversations) FROM mart.conversation_growth_monthly"
                                " WHERE tenant_id = %s", (tenant,))
+        assert raw == q(built, "SELECT sum(conversations_started) FROM mart.lead_funnel_daily"
+                               " WHERE tenant_id = %s", (tenant,))
+    # and spend and ad leads: fact = funnel.
+    assert q(built, "SELECT sum(spend), sum(leads_total) FROM model.fact_ad_insights_daily") == q(
+        built, "SELECT sum(spend), sum(ad_leads) FROM mart.lead_funnel_daily")
 
 
 def _versions(wh: Warehouse, table: str, key: str) -> dict:
@@ -155,7 +196,8 @@ def _versions(wh: Warehouse, table: str, key: str) -> dict:
 LAYERS = {"staging.conversations": "conversation_id", "model.fact_conversations": "conversation_id",
           "model.dim_contact": "contact_key", "model.dim_inbox": "(tenant_id, inbox_id)::text",
           "mart.conversation_service_daily": "(tenant_id, day, inbox_id)::text",
-          "mart.conversation_growth_monthly": "(tenant_id, month)::text"}
+          "mart.conversation_growth_monthly": "(tenant_id, month)::text",
+          "mart.lead_funnel_daily": "(tenant_id, day)::text"}
 
 
 def test_a_rerun_changes_nothing(built):
@@ -181,7 +223,9 @@ def test_changing_one_day_of_one_tenant_rewrites_only_that_unit(built):
         "staging.conversations": {9}, "model.fact_conversations": {9}, "model.dim_contact": set(),
         "model.dim_inbox": set(), "mart.conversation_service_daily": {f"(allpfit,{D2},14)"},
         "mart.conversation_growth_monthly": set(),  # March's counts did not move
+        "mart.lead_funnel_daily": set(),  # recomputed (the day changed), identical: not rewritten
     }
+    assert runs["funnel"].units == 1
     assert q(built, "SELECT first_reply_median_seconds FROM mart.conversation_service_daily"
                     " WHERE tenant_id = 'allpfit' AND day = %s", (D2,)) == [(12.0,)]
 

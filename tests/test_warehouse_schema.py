@@ -53,7 +53,7 @@ VALUES ('run-1', 'raw/conversas_analytics', 'allpfit', 'success', 2, 2, 1.5, 'fu
 COLUMNS = """
 SELECT c.relnamespace::regnamespace || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-WHERE c.relnamespace::regnamespace::text IN ('raw', 'staging', 'ops') AND c.relkind IN ('r', 'v')
+WHERE c.relnamespace::regnamespace::text IN ('raw', 'staging', 'model', 'mart', 'ops') AND c.relkind IN ('r', 'v')
   AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY 1, 2
 """

@@ -19,7 +19,7 @@ def _defs():
 def cmd_demo(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
-    from .demo import run_demo, table_counts
+    from .demo import FUNNEL_DAYS, lead_funnel_lines, run_demo, table_counts
     from .instance import prepare_environment
 
     settings = load_settings()
@@ -32,6 +32,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\nrows per table:")
     for name, count in table_counts(settings, defs):
         print(f"  {name:40} {count:>10,}")
+    print(f"\nlead funnel, last {FUNNEL_DAYS} days per tenant (mart.lead_funnel_daily):")
+    for line in lead_funnel_lines(defs):
+        print(f"  {line}")
     print("\ndemo finished" if ok else "\ndemo finished WITH FAILURES (see the runs in `vetorial dev`)")
     return 0 if ok else 1
 

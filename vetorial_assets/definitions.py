@@ -17,9 +17,9 @@ from .chatwoot.sensors import build_chatwoot_sensor
 from .environment import build_resources
 from .freshness import with_freshness
 from .instagram.assets import build_instagram_assets
-from .mart.conversations import build_mart_conversation_assets
+from .mart.conversations import build_conversation_layers_job, build_mart_conversation_assets
 from .model.conversations import build_model_conversation_assets
-from .staging.conversations import build_staging_assets
+from .staging.conversations import build_staging_assets, build_staging_job
 from .instagram.schedules import build_instagram_schedule
 from .mart.assets import build_layers_job, build_mart_assets
 from .meta.accounts import build_meta_accounts
@@ -67,19 +67,18 @@ def build_definitions(settings: Settings | None = None, tenants: Tenants | None 
     rebuild_job = build_rebuild_job(meta_partitions)
     model_assets = build_model_assets(tenants, settings.partitions_start)
     mart_assets = build_mart_assets()
-    # The conversation side of the warehouse layers; the lead funnel needs the ad fact.
-    from .warehouse.tables import metadata
-
+    # The conversation side of the warehouse layers, and the lead funnel.
     conversation_layers = [
         *build_staging_assets(tenant_partitions),
         *build_model_conversation_assets(),
-        *build_mart_conversation_assets(include_funnel="model.fact_ad_insights_daily" in metadata.tables),
+        *build_mart_conversation_assets(),
     ]
 
     defs = Definitions(
         assets=[*meta_assets, accounts_asset, *ig_assets, *chatwoot_assets, *model_assets, *mart_assets,
                 *conversation_layers],
-        jobs=[meta_job, ig_job, chatwoot_job, accounts_job, rebuild_job, build_layers_job()],
+        jobs=[meta_job, ig_job, chatwoot_job, accounts_job, rebuild_job, build_layers_job(),
+              build_staging_job(tenant_partitions), build_conversation_layers_job()],
         schedules=[meta_schedule, ig_schedule, chatwoot_schedule, accounts_schedule],
         sensors=[chatwoot_sensor, *ALERT_SENSORS, automation_sensor()],
         resources=build_resources(settings),

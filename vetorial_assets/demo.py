@@ -18,8 +18,10 @@ from sqlalchemy import func, select
 from .chatwoot.schedules import JOB_NAME as CHATWOOT_JOB
 from .instagram.schedules import JOB_NAME as IG_JOB
 from .mart.assets import LAYERS_JOB as META_LAYERS_JOB
+from .mart.conversations import LAYERS_JOB as CONVERSATION_LAYERS_JOB
 from .meta.accounts import JOB_NAME as META_ACCOUNTS_JOB
 from .meta.schedules import JOB_NAME as META_JOB
+from .staging.conversations import JOB_NAME as CONVERSATION_STAGING_JOB
 from .partitions import ACCOUNT_DIM, DATE_DIM, range_tags
 from .run_tags import TRIGGERED_BY_TAG
 from .settings import DEFAULT_TIMEZONE, Settings
@@ -53,9 +55,11 @@ class SingleJob:
 # What the demo materializes, in dependency order: the sources, then the warehouse layers
 # built from them (the same runs declarative automation would request).
 RANGE_JOBS = [RangeJob(META_JOB, "meta"), RangeJob(IG_JOB, "instagram")]
-TENANT_JOBS = [TenantJob(CHATWOOT_JOB, "chatwoot")]
+TENANT_JOBS = [TenantJob(CHATWOOT_JOB, "chatwoot"), TenantJob(CONVERSATION_STAGING_JOB, "conversation_staging")]
 SOURCE_JOBS = [SingleJob(META_ACCOUNTS_JOB, "meta_accounts")]
-LAYER_JOBS = [SingleJob(META_LAYERS_JOB, "meta_layers")]
+# The conversation layers after the Meta ones: the lead funnel reads both facts.
+LAYER_JOBS = [SingleJob(META_LAYERS_JOB, "meta_layers"), SingleJob(CONVERSATION_LAYERS_JOB, "conversation_layers")]
+FUNNEL_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -116,3 +120,26 @@ def table_counts(settings: Settings, defs: Definitions) -> list[tuple[str, int]]
         for table in metadata.sorted_tables:
             counts.append((table.fullname, int(conn.execute(select(func.count()).select_from(table)).scalar_one())))
     return counts
+
+
+FUNNEL_COLUMNS = ("day", "spend", "ad_leads", "conversations_started", "qualified_leads", "visits_scheduled",
+                  "crm_conversions", "cost_per_ad_lead", "cost_per_qualified_lead")
+
+
+def lead_funnel_lines(defs: Definitions, days: int = FUNNEL_DAYS) -> list[str]:
+    """The lead funnel of the last `days` days (America/Sao_Paulo) per tenant, as lines to print."""
+    table = metadata.tables["mart.lead_funnel_daily"]
+    today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    stmt = (select(table.c.tenant_id, *[table.c[c] for c in FUNNEL_COLUMNS])
+            .where(table.c.day > today - timedelta(days=days), table.c.day <= today)
+            .order_by(table.c.tenant_id, table.c.day))
+    with defs.resources["warehouse"].engine().connect() as conn:
+        rows = conn.execute(stmt).fetchall()
+    if not rows:
+        return [f"(no lead funnel rows in the last {days} days)"]
+    header = " ".join(f"{c.replace('conversations_', 'conv_')[:15]:>15}" for c in FUNNEL_COLUMNS)
+    lines = []
+    for tenant in sorted({r[0] for r in rows}):
+        lines += [f"{tenant}:", header]
+        lines += [" ".join(f"{'-' if v is None else str(v):>15}" for v in r[1:]) for r in rows if r[0] == tenant]
+    return lines

@@ -6,7 +6,7 @@ materialization with a Markdown preview of its newest rows."""
 from collections.abc import Callable, Iterable, Sequence
 
 import psycopg
-from dagster import AssetExecutionContext, AssetKey, AutomationCondition, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, AssetSelection, MaterializeResult, MetadataValue, asset, define_asset_job
 from sqlalchemy import Table
 
 from resources.warehouse import Warehouse
@@ -15,6 +15,8 @@ from ..warehouse import ledger
 from ..warehouse.incremental import LAST_DAY, Unit, day_units, run_consumer
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.refresh import refresh_scope, sql_file
+from ..model.assets import OWNERS, downstream_condition
+from ..model.conversations import KEYS as MODEL_KEYS
 from .conversation_tables import conversation_growth_monthly, conversation_service_daily, lead_funnel_daily
 from .preview import markdown_preview
 
@@ -97,8 +99,9 @@ MARTS = (
 
 
 def _mart_asset(table: Table, builder, deps: list[AssetKey], preview_columns: list[str], newest: list[str]):
-    @asset(key=key_of(table), deps=deps, group_name=GROUP, automation_condition=AutomationCondition.eager(),
-           metadata=table_definition_metadata(table), description=table.comment)
+    @asset(key=key_of(table), deps=deps, group_name=GROUP, automation_condition=downstream_condition(),
+           kinds={"postgres", "sql"}, owners=OWNERS, metadata=table_definition_metadata(table),
+           description=table.comment)
     def mart_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         run = builder(warehouse, log=context.log)
         with warehouse.transaction() as conn:
@@ -110,5 +113,16 @@ def _mart_asset(table: Table, builder, deps: list[AssetKey], preview_columns: li
     return mart_asset
 
 
-def build_mart_conversation_assets(include_funnel: bool = True):
-    return [_mart_asset(*spec) for spec in MARTS if include_funnel or spec[0] is not lead_funnel_daily]
+def build_mart_conversation_assets():
+    return [_mart_asset(*spec) for spec in MARTS]
+
+
+LAYERS_JOB = "conversation_warehouse_layers"
+
+
+def build_conversation_layers_job():
+    marts = [key_of(spec[0]) for spec in MARTS]
+    return define_asset_job(LAYERS_JOB, selection=AssetSelection.assets(*MODEL_KEYS.values(), *marts),
+                            description="The conversation model and marts and the lead funnel, for what changed "
+                                        "upstream (declarative automation runs them on its own; this is for the "
+                                        "demo and manual runs).")

@@ -7,7 +7,7 @@ its dim row when the transaction commits."""
 
 
 import psycopg
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, AutomationCondition, MaterializeResult, multi_asset
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, multi_asset
 
 from resources.loader import LoadResult
 from resources.warehouse import Warehouse
@@ -16,6 +16,7 @@ from ..staging.conversations import KEY as STAGING_KEY
 from ..warehouse.incremental import FIRST_DAY, LAST_DAY, Unit, day_units, run_consumer
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.refresh import refresh_scope, run_sql, sql_file
+from .assets import OWNERS, downstream_condition
 from .conversation_tables import UNKNOWN_NAME, dim_contact, dim_inbox, fact_conversations
 
 CONSUMER = "model/conversations"
@@ -58,8 +59,8 @@ def build(warehouse: Warehouse, log=None):
 
 def build_model_conversation_assets():
     @multi_asset(
-        specs=[AssetSpec(KEYS[name], deps=[STAGING_KEY], group_name=GROUP,
-                         automation_condition=AutomationCondition.eager(),
+        specs=[AssetSpec(KEYS[name], deps=[STAGING_KEY], group_name=GROUP, kinds={"postgres", "sql"},
+                         owners=OWNERS, automation_condition=downstream_condition(),
                          metadata=table_definition_metadata(table),
                          description=table.comment)
                for name, table in TABLES.items()],

@@ -25,6 +25,8 @@ KEY = AssetKey(["staging", "conversations"])
 RAW_KEY = AssetKey(["raw", "conversas_analytics"])
 RAW_TABLE = "raw.conversas_analytics"
 GROUP = "staging"
+OWNERS = ["team:analytics-engineering"]
+JOB_NAME = "conversation_staging"
 
 
 def consumer_name(tenant_id: str) -> str:
@@ -77,7 +79,9 @@ def build_staging_assets(partitions: StaticPartitionsDefinition):
         deps=[RAW_KEY],
         partitions_def=partitions,
         group_name=GROUP,
-        automation_condition=AutomationCondition.eager(),
+        automation_condition=AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed(),
+        kinds={"python", "postgres"},
+        owners=OWNERS,
         metadata=table_definition_metadata(conversations),
         description="Chatwoot conversations per tenant: typed, LGPD-anonymised (contact_key), local dates; "
                     "deleted conversations flagged. Recomputes only the days whose raw rows changed.",
@@ -96,7 +100,9 @@ def build_staging_assets(partitions: StaticPartitionsDefinition):
     return [staging_conversations]
 
 
-def defs(partitions: StaticPartitionsDefinition):
-    from dagster import Definitions
+def build_staging_job(partitions: StaticPartitionsDefinition):
+    from dagster import AssetSelection, define_asset_job
 
-    return Definitions(assets=build_staging_assets(partitions))
+    return define_asset_job(JOB_NAME, selection=AssetSelection.assets(KEY), partitions_def=partitions,
+                            description="staging/conversations of one tenant, for what changed in raw (declarative "
+                                        "automation runs it on its own; this is for the demo and manual runs).")
