@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from dagster import AssetKey
+
 from tests.conftest import run_range
 from vetorial_assets.sandbox.graph_data import sandbox_today
 
@@ -53,7 +55,16 @@ def test_rebuilding_staging_from_raw_makes_history_follow_the_rule(make_defs, in
                               "AND table_name = 'staging.insights_meta_ads' ORDER BY day", (ledger_before,)).fetchall()
     assert marked == [(ACCOUNT, day) for day in old_days]  # exactly the days whose rows changed
 
-    assert layers.execute_in_process(instance=instance).success
+    result = layers.execute_in_process(instance=instance)
+    assert result.success
+    checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {("model/fact_ad_insights_daily", "reconciles_with_upstream"): True,
+                      ("model/fact_ad_insights_daily", "keys_resolve_to_dims"): True,
+                      ("model/fact_ig_follows_daily", "keys_resolve_to_dims"): True,
+                      ("mart/campaign_performance_daily", "reconciles_with_upstream"): True}
+    preview = instance.get_latest_materialization_event(
+        AssetKey(["mart", "campaign_performance_daily"])).asset_materialization.metadata["preview"].value
+    assert preview.startswith("| date | tenant_id |") and f"| {last} | allpfit | {ACCOUNT} |" in preview
     with vetorial_env.connect() as conn:
         per_day = conn.execute("""
             SELECT s.data, s.clicks, f.clicks, m.clicks FROM

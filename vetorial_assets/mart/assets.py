@@ -10,6 +10,7 @@ Each materialization carries a Markdown preview of the newest rows.
 import psycopg
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
+from asset_checks import warehouse_meta as checks
 from resources.warehouse import Warehouse
 
 from ..model.assets import FACT_AD_KEY, FACT_IG_KEY, downstream_condition, key
@@ -73,12 +74,14 @@ def build_instagram_growth(warehouse: Warehouse, log=None):
                         full_scopes=full_scopes, units_of=growth_units, recompute=recompute_growth_unit, log=log)
 
 
-def _result(warehouse: Warehouse, table, run, preview_columns: list[str], newest_first: list[str]) -> MaterializeResult:
+def _result(warehouse: Warehouse, table, run, preview_columns: list[str], newest_first: list[str],
+            evaluate_checks=None) -> MaterializeResult:
     with warehouse.transaction() as conn:
         rows = int(conn.execute(f'SELECT count(*) FROM "{table.schema}"."{table.name}"').fetchone()[0])  # constant
         preview = markdown_preview(conn, table, preview_columns, newest_first)
+        results = evaluate_checks(conn) if evaluate_checks else None
     return MaterializeResult(asset_key=key(table), metadata=materialization_metadata(
-        table, rows, **run.metadata(table.fullname), preview=MetadataValue.md(preview)))
+        table, rows, **run.metadata(table.fullname), preview=MetadataValue.md(preview)), check_results=results)
 
 
 def layer_keys() -> list[AssetKey]:
@@ -115,10 +118,11 @@ def build_mart_assets() -> list:
         description="Instagram growth per tenant, day and account: follows, unfollows, net, cumulative net, "
                     "7-day average net.")
 
-    @multi_asset(name="campaign_performance_daily", specs=[campaign_spec])
+    @multi_asset(name="campaign_performance_daily", specs=[campaign_spec], check_specs=checks.campaign_mart_specs())
     def campaign_performance(context: AssetExecutionContext, warehouse: Warehouse):
         run = build_campaign_performance(warehouse, log=context.log)
-        yield _result(warehouse, campaign_performance_daily, run, CAMPAIGN_PREVIEW, ["date", "spend"])
+        yield _result(warehouse, campaign_performance_daily, run, CAMPAIGN_PREVIEW, ["date", "spend"],
+                      checks.evaluate_campaign_mart)
 
     @multi_asset(name="instagram_growth_daily", specs=[growth_spec])
     def instagram_growth(context: AssetExecutionContext, warehouse: Warehouse):

@@ -23,6 +23,7 @@ from dagster import (
     multi_asset,
 )
 
+from asset_checks import warehouse_meta as checks
 from resources.warehouse import Warehouse
 
 from ..settings import DEFAULT_TIMEZONE
@@ -218,14 +219,17 @@ def build_model_assets(tenants: Tenants, partitions_start: date) -> list:
               condition),
     ]
 
-    @multi_asset(name="meta_ads_star", specs=meta_specs, can_subset=False)
+    @multi_asset(name="meta_ads_star", specs=meta_specs, check_specs=checks.fact_ad_specs(), can_subset=False)
     def meta_ads_star(context: AssetExecutionContext, warehouse: Warehouse):
         run = build_meta_star(warehouse, tenants, log=context.log)
         counts = _counts(warehouse, META_STAR)
+        with warehouse.transaction() as conn:
+            results = checks.evaluate_fact_ad(conn)
         for table in META_STAR:
             extra = run.metadata(table.fullname) if table is fact_ad_insights_daily else {"units_processed": run.units}
             yield MaterializeResult(asset_key=key(table), metadata=materialization_metadata(
-                table, counts[table.fullname], **extra))
+                table, counts[table.fullname], **extra),
+                check_results=results if table is fact_ad_insights_daily else None)
 
     ig_deps = [IG_RAW_KEY, DIM_TENANT_KEY]
     ig_specs = [
@@ -235,13 +239,16 @@ def build_model_assets(tenants: Tenants, partitions_start: date) -> list:
               "data flagged (has_data false, NULL metrics).", condition),
     ]
 
-    @multi_asset(name="instagram_star", specs=ig_specs, can_subset=False)
+    @multi_asset(name="instagram_star", specs=ig_specs, check_specs=checks.fact_ig_specs(), can_subset=False)
     def instagram_star(context: AssetExecutionContext, warehouse: Warehouse):
         run = build_ig_star(warehouse, tenants, log=context.log)
         counts = _counts(warehouse, IG_STAR)
+        with warehouse.transaction() as conn:
+            results = checks.evaluate_fact_ig(conn)
         for table in IG_STAR:
             extra = run.metadata(table.fullname) if table is fact_ig_follows_daily else {"units_processed": run.units}
             yield MaterializeResult(asset_key=key(table), metadata=materialization_metadata(
-                table, counts[table.fullname], **extra))
+                table, counts[table.fullname], **extra),
+                check_results=results if table is fact_ig_follows_daily else None)
 
     return [dim_date_asset, dim_tenant_asset, meta_ads_star, instagram_star]
