@@ -9,10 +9,12 @@ import pytest
 from dagster import AssetKey, AssetSelection, evaluate_automation_conditions
 
 from vetorial_assets.chatwoot.schedules import JOB_NAME as CHATWOOT_JOB
+from vetorial_assets.demo import lead_funnel_lines
 
 STAGING = AssetKey(["staging", "conversations"])
 MODEL = [AssetKey(["model", n]) for n in ("dim_inbox", "dim_contact", "fact_conversations")]
-MARTS = [AssetKey(["mart", n]) for n in ("conversation_service_daily", "conversation_growth_monthly")]
+MARTS = [AssetKey(["mart", n]) for n in ("conversation_service_daily", "conversation_growth_monthly",
+                                          "lead_funnel_daily")]
 TENANTS = ("allpfit", "lacrei")
 
 
@@ -78,8 +80,8 @@ def test_a_raw_sync_makes_automation_request_the_conversation_layers(defs, insta
 def test_layers_report_metadata_reconcile_and_carry_no_pii(layered, instance, vetorial_env):
     for tenant in TENANTS:
         _materialize(layered, instance, [STAGING], tenant)
-    _materialize(layered, instance, MODEL)
-    _materialize(layered, instance, MARTS)
+    model_run = _materialize(layered, instance, MODEL)
+    mart_run = _materialize(layered, instance, MARTS)
 
     meta = _latest_metadata(instance, STAGING, "allpfit")
     assert meta["dagster/table_name"].value == "staging.conversations"
@@ -91,6 +93,17 @@ def test_layers_report_metadata_reconcile_and_carry_no_pii(layered, instance, ve
         meta = _latest_metadata(instance, key)
         assert meta["dagster/row_count"].value > 0
         assert meta["preview"].value.startswith("| tenant_id |")
+    # The blocking checks ran with their assets and passed.
+    evaluations = [*model_run.get_asset_check_evaluations(), *mart_run.get_asset_check_evaluations()]
+    assert {(e.asset_key, e.check_name) for e in evaluations} == {
+        (MODEL[2], "keys_resolve_to_dims"), (MODEL[2], "reconciles_with_upstream"),
+        (MARTS[2], "reconciles_with_upstream")}
+    assert all(e.passed for e in evaluations)
+
+    # What `vetorial demo` prints at its end: the last 7 days' funnel per tenant.
+    lines = lead_funnel_lines(layered)
+    assert lines[0] == "allpfit:" and "conversations" in lines[1] and "lacrei:" in lines
+    assert len(lines) > 4
 
     # Reconciliation: raw live rows = staging = fact = mart, per tenant.
     for tenant in TENANTS:

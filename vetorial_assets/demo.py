@@ -112,8 +112,13 @@ def run_demo(defs: Definitions, instance: DagsterInstance, say: Callable[[str], 
     return ok
 
 
+def _warehouse(defs: Definitions):
+    """The definitions' warehouse with its EnvVar URL resolved (as a run gets it)."""
+    return defs.resources["warehouse"].process_config_and_initialize()
+
+
 def table_counts(settings: Settings, defs: Definitions) -> list[tuple[str, int]]:
-    warehouse = defs.resources["warehouse"]
+    warehouse = _warehouse(defs)
     warehouse.ensure_schema()
     counts = []
     with warehouse.engine().connect() as conn:
@@ -122,24 +127,27 @@ def table_counts(settings: Settings, defs: Definitions) -> list[tuple[str, int]]
     return counts
 
 
-FUNNEL_COLUMNS = ("day", "spend", "ad_leads", "conversations_started", "qualified_leads", "visits_scheduled",
-                  "crm_conversions", "cost_per_ad_lead", "cost_per_qualified_lead")
+# (column, printed heading)
+FUNNEL_COLUMNS = (("day", "day"), ("spend", "spend"), ("ad_leads", "ad leads"),
+                  ("conversations_started", "conversations"), ("qualified_leads", "qualified"),
+                  ("visits_scheduled", "visits"), ("crm_conversions", "conversions"),
+                  ("cost_per_ad_lead", "cost/ad lead"), ("cost_per_qualified_lead", "cost/qualified"))
 
 
 def lead_funnel_lines(defs: Definitions, days: int = FUNNEL_DAYS) -> list[str]:
     """The lead funnel of the last `days` days (America/Sao_Paulo) per tenant, as lines to print."""
     table = metadata.tables["mart.lead_funnel_daily"]
     today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
-    stmt = (select(table.c.tenant_id, *[table.c[c] for c in FUNNEL_COLUMNS])
+    stmt = (select(table.c.tenant_id, *[table.c[c] for c, _ in FUNNEL_COLUMNS])
             .where(table.c.day > today - timedelta(days=days), table.c.day <= today)
             .order_by(table.c.tenant_id, table.c.day))
-    with defs.resources["warehouse"].engine().connect() as conn:
+    with _warehouse(defs).engine().connect() as conn:
         rows = conn.execute(stmt).fetchall()
     if not rows:
         return [f"(no lead funnel rows in the last {days} days)"]
-    header = " ".join(f"{c.replace('conversations_', 'conv_')[:15]:>15}" for c in FUNNEL_COLUMNS)
+    header = " ".join(f"{heading:>14}" for _, heading in FUNNEL_COLUMNS)
     lines = []
     for tenant in sorted({r[0] for r in rows}):
         lines += [f"{tenant}:", header]
-        lines += [" ".join(f"{'-' if v is None else str(v):>15}" for v in r[1:]) for r in rows if r[0] == tenant]
+        lines += [" ".join(f"{'-' if v is None else str(v):>14}" for v in r[1:]) for r in rows if r[0] == tenant]
     return lines

@@ -9,6 +9,7 @@ import psycopg
 from dagster import AssetExecutionContext, AssetKey, AssetSelection, MaterializeResult, MetadataValue, asset, define_asset_job
 from sqlalchemy import Table
 
+from asset_checks import warehouse_conversations as checks
 from resources.warehouse import Warehouse
 
 from ..warehouse import ledger
@@ -99,16 +100,19 @@ MARTS = (
 
 
 def _mart_asset(table: Table, builder, deps: list[AssetKey], preview_columns: list[str], newest: list[str]):
+    is_funnel = table is lead_funnel_daily
+
     @asset(key=key_of(table), deps=deps, group_name=GROUP, automation_condition=downstream_condition(),
            kinds={"postgres", "sql"}, owners=OWNERS, metadata=table_definition_metadata(table),
-           description=table.comment)
+           description=table.comment, check_specs=checks.funnel_specs() if is_funnel else None)
     def mart_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         run = builder(warehouse, log=context.log)
         with warehouse.transaction() as conn:
             preview = markdown_preview(conn, table, preview_columns, newest)
+            results = checks.evaluate_funnel(conn) if is_funnel else None
         rows = warehouse.row_count(table)
         return MaterializeResult(metadata=materialization_metadata(
-            table, rows, **run.metadata(table.fullname), preview=MetadataValue.md(preview)))
+            table, rows, **run.metadata(table.fullname), preview=MetadataValue.md(preview)), check_results=results)
 
     return mart_asset
 

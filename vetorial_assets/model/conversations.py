@@ -9,6 +9,7 @@ its dim row when the transaction commits."""
 import psycopg
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, multi_asset
 
+from asset_checks import warehouse_conversations as checks
 from resources.loader import LoadResult
 from resources.warehouse import Warehouse
 
@@ -66,12 +67,16 @@ def build_model_conversation_assets():
                for name, table in TABLES.items()],
         name="model_conversations",
         can_subset=False,
+        check_specs=checks.fact_specs(),
     )
     def model_conversations(context: AssetExecutionContext, warehouse: Warehouse):
         run = build(warehouse, log=context.log)
+        with warehouse.transaction() as conn:
+            results = checks.evaluate_fact(conn)
         for name, table in TABLES.items():
             rows = warehouse.row_count(table)
             yield MaterializeResult(asset_key=KEYS[name],
-                                    metadata=materialization_metadata(table, rows, **run.metadata(name)))
+                                    metadata=materialization_metadata(table, rows, **run.metadata(name)),
+                                    check_results=results if table is fact_conversations else None)
 
     return [model_conversations]
