@@ -133,3 +133,20 @@ def test_layers_report_metadata_reconcile_and_carry_no_pii(layered, instance, ve
         values = _q(vetorial_env, f'SELECT DISTINCT lower(CAST("{column}" AS text)) FROM "{schema}"."{table}"')  # noqa: S608
         hits += [(table, column, v) for (v,) in values if v and any(p in v for p in pii)]
     assert hits == []
+
+
+def test_without_the_salt_a_real_warehouse_run_fails_naming_it_and_writes_nothing(make_defs, instance, vetorial_env,
+                                                                                  chatwoot_source, monkeypatch):
+    monkeypatch.delenv("VETORIAL_LGPD_SALT", raising=False)
+    defs = make_defs()
+    _sync_raw(defs, instance)
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[STAGING], partition_key="allpfit", raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error = failure.step_failure_data.error
+    while error.cause is not None and error.cls_name != "ConfigError":
+        error = error.cause
+    assert error.cls_name == "ConfigError" and "VETORIAL_LGPD_SALT is not set" in error.message
+    assert _q(vetorial_env, "SELECT to_regclass('staging.conversations') IS NULL"
+                            " OR NOT EXISTS (SELECT 1 FROM staging.conversations)")[0][0]
