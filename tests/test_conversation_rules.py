@@ -86,3 +86,18 @@ def test_first_reply_seconds():
     assert rules.first_reply_seconds(t0, t0.replace(minute=2, second=30)) == (150.0, None)
     assert rules.first_reply_seconds(t0, None) == (None, None)
     assert rules.first_reply_seconds(t0, t0.replace(hour=11))[1] == "first reply before creation"
+
+
+def test_the_fast_path_for_plain_brazilian_numbers_agrees_with_the_library():
+    import random
+
+    rng = random.Random(5)
+    shapes = ["+55 {a} {n}", "55{a}{n}", "({a}) {n}", "{a} {n}", "{a}{n}", "+55{a}{n}", "0{a} {n}", "+55 ({a}) {n}",
+              "{a}-{n}", "55 {a} {n}"]
+    for _ in range(3000):
+        area = str(rng.randint(10, 99))
+        number = str(rng.randint(10**6, 10**9 - 1))
+        if rng.random() < 0.5:
+            number = number[:4] + "-" + number[4:]
+        text = rng.choice(shapes).format(a=area, n=number)
+        assert rules.normalise_phone.__wrapped__(text) == rules._library_e164(text), text
