@@ -32,9 +32,9 @@ FALSE_WORDS = frozenset({"false", "f", "nao", "n", "no", "0"})
 def _brazilian_national(text: str) -> str | None:
     """The 10- or 11-digit national number of a plainly written Brazilian phone (digits,
     spaces, dashes, parentheses, optional +55 or 55), ninth digit inserted; None when it is
-    anything else (the library decides those). A fast path: phonenumbers.parse costs ~100 us
-    a call, and a full build reads a million conversations. test_conversation_rules holds
-    it equal to the library's answer."""
+    anything else (the library decides those). A fast path: phonenumbers.parse is the
+    transform's main cost (docs/design.md). test_conversation_rules holds it equal to the
+    library's answer."""
     plus = text.startswith("+")
     digits = "".join(ch for ch in text if ch.isdigit())
     if len(digits) != sum(ch.isdigit() for ch in text) or any(ch not in "+0123456789 -()." for ch in text):
