@@ -122,7 +122,7 @@ def _definitions():
 def _materialized_partitions(home: Path, asset: str) -> int:
     from dagster import AssetKey, DagsterInstance
 
-    from resources.embedded import embedded_server
+    from vetorial_assets.platform.embedded import embedded_server
 
     # The instance's storage joins the embedded server's lease: leave it when done.
     with embedded_server(home), DagsterInstance.from_config(str(home / "dagster_home")) as instance:
