@@ -10,7 +10,10 @@ Measured in one run, on the same server, so the ratios compare like with like:
   to_sql     pandas.DataFrame.to_sql(method="multi") (20k sample)
 Rows are generated in chunks as they are consumed, so memory stays bounded.
 
-Usage: python benchmarks/load_bench.py --rows 1000000 [--home DIR] [--chunk 50000]
+  --ledger   the measured table carries the change ledger's triggers (as the warehouse's
+             tracked tables do): run with and without, back to back, for their cost
+
+Usage: python benchmarks/load_bench.py --rows 1000000 [--home DIR] [--chunk 50000] [--ledger]
 Last line (read by tools):
 load rows=N first_rps=… unchanged_rps=… changed10_rps=… copy_rps=… vs_copy=… vs_row_by_row=…x vs_to_sql=…x peak_rss_mb=…
 """
@@ -187,6 +190,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=50_000)
     parser.add_argument("--home", default=".vetorial-bench")
+    parser.add_argument("--ledger", action="store_true", help="the measured table has the change ledger's triggers")
     args = parser.parse_args()
     n, size = args.rows, args.chunk
 
@@ -200,6 +204,8 @@ def main() -> None:
             for name in ("insights", "row_by_row"):
                 create_table(conn, name)
             create_table(conn, "copy_ref")
+            if args.ledger:
+                add_ledger(conn, server.url(db))
 
             copy_s = timed(lambda: run_copy(conn, n, size))
             first_s = timed(lambda: _expect(run_loader(conn, n, size), n, 0, 0))
@@ -225,6 +231,25 @@ def main() -> None:
         f"vs_row_by_row={first_rps / row_rps:.1f}x vs_to_sql={first_rps / to_sql_rps:.1f}x "
         f"peak_rss_mb={peak_rss_mb:.0f}"
     )
+
+
+def add_ledger(conn: psycopg.Connection, url: str) -> None:
+    """ops.changed_days and the ledger's triggers on bench.insights, as on a tracked table."""
+    from sqlalchemy import MetaData, Table
+
+    from vetorial_assets.warehouse.tables.ledger import changed_days, function_sql, trigger_statements
+
+    conn.execute("CREATE SCHEMA ops")
+    conn.commit()
+    engine = create_engine(url)
+    with engine.begin() as sa_conn:
+        changed_days.create(sa_conn)
+    engine.dispose()
+    conn.execute(function_sql())
+    bench = Table("insights", MetaData(), schema="bench", info={"ledger": ("account_id", "data")})
+    for statement in trigger_statements(bench):
+        conn.execute(statement)
+    conn.commit()
 
 
 def _expect(result: loader.LoadResult, inserted: int, updated: int, unchanged: int | None) -> None:

@@ -53,9 +53,10 @@ def test_meta_a_hostile_repull_lands_the_good_rows_and_names_the_bad_ones(make_d
 
     def hostile(rows: list[dict]) -> list:
         key = lambda r: (r["ad_id"], day, r["publisher_platform"], r["platform_position"])  # noqa: E731
-        a, b, c, d, e = rows[:5]
-        changed.update(named=key(a), huge=key(b), outside=key(c), repeated=key(d), unknown=key(e))
-        a.update(impressions="1,234", ad_name=HOSTILE_NAME, extra_field={"x": [1, 2]})  # 0 by rule; name as sent
+        a, b, c, d, e, f = rows[:6]
+        changed.update(named=key(a), huge=key(b), outside=key(c), repeated=key(d), unknown=key(e), garbage=key(f))
+        a.update(ad_name=HOSTILE_NAME, extra_field={"x": [1, 2]})  # the name as sent, the field ignored
+        f["impressions"] = "1,234"  # not a number (§1.2): staging leaves the row out, never a silent 0
         b["spend"] = "1e30"  # past what the cleaner holds exactly: staging leaves the row out
         c["date_start"] = c["date_stop"] = "1999-01-01"  # outside the partition: raw leaves it out
         d["actions"] = [{"action_type": "lead", "value": "1"}, {"action_type": "lead", "value": "2"}]
@@ -74,11 +75,12 @@ def test_meta_a_hostile_repull_lands_the_good_rows_and_names_the_bad_ones(make_d
     # Raw: every row but the one Meta sent for another date; the others of the range as before.
     assert set(raw) == set(raw_before) - {changed["outside"]}
     assert {k: v for k, v in raw.items() if k[1] != day} == {k: v for k, v in raw_before.items() if k[1] != day}
-    # Staging: raw's rows but the two the cleaner cannot take; everything else exactly as before.
-    assert set(staging) == set(raw) - {changed["huge"], changed["repeated"]}
+    # Staging: raw's rows but the three the cleaner cannot take; everything else exactly as before.
+    assert set(staging) == set(raw) - {changed["huge"], changed["repeated"], changed["garbage"]}
     untouched = set(staging) - {changed["named"], changed["unknown"]}
     assert {k: staging[k] for k in untouched} == {k: staging_before[k] for k in untouched}
-    assert staging[changed["named"]][0] == HOSTILE_NAME and staging[changed["named"]][2] == 0
+    assert staging[changed["named"]][0] == HOSTILE_NAME
+    assert staging[changed["named"]][1:] == staging_before[changed["named"]][1:]
     assert staging[changed["unknown"]] == staging_before[changed["unknown"]]
 
     with vetorial_env.connect() as conn:
@@ -90,11 +92,13 @@ def test_meta_a_hostile_repull_lands_the_good_rows_and_names_the_bad_ones(make_d
     assert [(t, ad, d, col, act) for t, ad, d, col, act, _ in rejected] == [
         ("raw.meta_ads_insights", changed["outside"][0], "1999-01-01", "date_start", "row_skipped"),
         ("staging.insights_meta_ads", changed["repeated"][0], str(day), "actions", "row_skipped"),
+        ("staging.insights_meta_ads", changed["garbage"][0], str(day), "impressions", "row_skipped"),
         ("staging.insights_meta_ads", changed["huge"][0], str(day), "spend", "row_skipped"),
     ]
     reasons = [r[5] for r in rejected]
     assert "outside the requested" in reasons[0] and "'lead' appears more than once" in reasons[1]
-    assert "spend 1e+30 is larger than the cleaner holds exactly" in reasons[2]
+    assert "impressions '1,234' is not a non-negative number" in reasons[2]
+    assert "spend 1e+30 is larger than the cleaner holds exactly" in reasons[3]
 
 
 def test_instagram_hostile_days_are_left_out_naming_them_and_the_rest_lands(

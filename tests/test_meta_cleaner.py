@@ -115,11 +115,15 @@ def test_any_iterable_of_rows_is_accepted():
     [
         ("12", {"link_click": "0"}, 12),  # the action came zeroed
         ("0", {"link_click": "9"}, 9),  # the field came zeroed
-        ("4", {"link_click": "6"}, 10),  # the seed's rule: the two are summed
-        ("4", {"link_click": "6", "post_engagement": "500"}, 10),  # likes are never clicks
+        # Issue 13: the larger of the two, not their sum (inline link clicks are the 1-day-click
+        # part of link_click: the seed's sum counted those clicks twice).
+        ("4", {"link_click": "6"}, 6),
+        ("7", {"link_click": "6"}, 7),
+        ("6", {"link_click": "6"}, 6),
+        ("4", {"link_click": "6", "post_engagement": "500"}, 6),  # likes are never clicks
         ("0", {"post_engagement": "500", "page_engagement": "700"}, 0),
         (None, {"link_click": "3"}, 3),  # field missing entirely
-        ("abc", {}, 0),  # garbage is 0
+        ("", {"link_click": "3"}, 3),  # empty is missing: 0
     ],
 )
 def test_clicks_are_link_clicks_never_post_engagement(inline_link_clicks, actions, expected):
@@ -197,7 +201,7 @@ def test_cost_per_lead_uses_the_total_without_double_counting():
         ({"onsite_conversion.post_save_follow": "3"}, 3),
         ({"instagram_follower_count_total": "5"}, 5),
         ({"instagram_follower_count_total": "0", "onsite_conversion.post_save_follow": "3"}, 0),
-        ({"instagram_follower_count_total": "n/a", "onsite_conversion.post_save_follow": "3"}, 3),
+        ({"instagram_follower_count_total": "", "onsite_conversion.post_save_follow": "3"}, 3),
         ({"like": "40"}, 0),  # Facebook Page likes are not Instagram followers
         ({"like": "40", "onsite_conversion.post_save_follow": "2"}, 2),
         ({}, 0),
@@ -210,18 +214,55 @@ def test_instagram_followers_follow_the_seed_priority(actions, expected):
 # -- numbers, garbage and derived ratios ----------------------------------------------------
 
 
-@pytest.mark.parametrize("garbage", ["abc", "", None, float("nan"), "-5", "inf", "1,234", [1]])
-def test_garbage_numbers_become_zero_and_ratios_null(garbage):
+@pytest.mark.parametrize("missing", ["", "   ", None, float("nan")])
+def test_missing_numbers_are_zero_and_ratios_null(missing):
     row = clean_one(
-        spend=garbage,
-        impressions=garbage,
-        reach=garbage,
-        inline_link_clicks=garbage,
-        actions={"link_click": garbage, "lead": garbage},
+        spend=missing,
+        impressions=missing,
+        reach=missing,
+        inline_link_clicks=missing,
+        actions={"link_click": missing, "lead": missing},
     )
     assert row["valor_gasto"] == 0.0
     assert (row["impressoes"], row["alcance"], row["cliques"], row["leads_total"]) == (0, 0, 0, 0)
     assert math.isnan(row["ctr"]) and math.isnan(row["cpc"]) and math.isnan(row["cpl"])
+
+
+GARBAGE = ["abc", "1,234", "NaN", "inf", "-5", -5, -0.01, "−5", [1], {"v": 1}, True, "R$ 10"]
+
+
+@pytest.mark.parametrize("field", ["spend", "impressions", "reach", "inline_link_clicks"])
+@pytest.mark.parametrize("garbage", GARBAGE, ids=repr)
+def test_a_garbage_number_leaves_its_row_out_naming_ad_date_and_field(field, garbage):
+    from vetorial_assets.meta.cleaner import RejectedRow
+
+    rows = [insight(ad_id="1", spend="10"), insight(ad_id="2", **{field: garbage}), insight(ad_id="3")]
+    rejected: list[RejectedRow] = []
+    frame = clean_insights(rows, rejected=rejected)
+    # Never a silent 0: the row is out (the others cleaned as usual), and it is named.
+    assert list(frame["ad_id"]) == ["1", "3"] and frame["valor_gasto"].tolist() == [10.0, 50.0]
+    (bad,) = rejected
+    assert (bad.index, bad.field, bad.key["ad_id"], bad.key["data"]) == (1, field, "2", "2024-03-05")
+    assert "is not a non-negative number" in bad.reason
+    with pytest.raises(ValueError, match=rf"insight ad_id='2' date='2024-03-05' .*: {field} .* is not a non-negative"):
+        clean_insights(rows)
+
+
+@pytest.mark.parametrize(
+    "kind", ["link_click", "lead", "instagram_follower_count_total", "onsite_conversion.post_save_follow"]
+)
+@pytest.mark.parametrize("garbage", ["abc", "-1", "n/a", [2]], ids=repr)
+def test_a_garbage_action_value_leaves_its_row_out(kind, garbage):
+    rejected = []
+    frame = clean_insights([insight(ad_id="1"), insight(ad_id="2", actions={kind: garbage})], rejected=rejected)
+    assert list(frame["ad_id"]) == ["1"]
+    (bad,) = rejected
+    assert (bad.field, bad.key["ad_id"]) == ("actions", "2") and kind in bad.reason
+
+
+def test_minus_zero_and_fractions_are_numbers_not_garbage():
+    row = clean_one(spend="-0", impressions="-0.0", inline_link_clicks="0.4")
+    assert (row["valor_gasto"], row["impressoes"], row["cliques"]) == (0.0, 0, 0)
 
 
 def test_missing_number_fields_and_actions_are_zero():
@@ -252,8 +293,9 @@ def test_derived_ratios():
         inline_link_clicks="10",
         actions={"link_click": "5", "lead": "4", "onsite_conversion.lead_grouped": "4"},
     )
-    assert row["ctr"] == pytest.approx(0.75)  # 15 / 2000 * 100, in percent
-    assert row["cpc"] == pytest.approx(2.0)  # 30 / 15
+    assert row["cliques"] == 10  # max(10, 5)
+    assert row["ctr"] == pytest.approx(0.5)  # 10 / 2000 * 100, in percent
+    assert row["cpc"] == pytest.approx(3.0)  # 30 / 10
     assert row["cpl"] == pytest.approx(7.5)  # 30 / 4
 
 

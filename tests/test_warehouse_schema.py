@@ -16,11 +16,13 @@ VERSIONS = [m.version for m in migrate.migrations()]
 
 # What the version before the migrations created (create_all of that day's tables.py), from a
 # current warehouse: the narrow types, the index since dropped, no fillfactor, no rows_total,
-# and neither ops.schema_migrations nor ops.rejected_values.
+# neither ops.schema_migrations nor ops.rejected_values, and no change ledger.
 OLD_WAREHOUSE = f"""
 DROP TABLE ops.schema_migrations;
 DROP TABLE ops.rejected_values;
 DROP VIEW ops.vw_etl_stats;
+DROP TABLE ops.changed_days, ops.ledger_cursors;
+DROP FUNCTION ops.record_changed_days() CASCADE;
 ALTER TABLE raw.conversas_analytics ALTER COLUMN message_count TYPE integer,
     ALTER COLUMN ai_probability_score TYPE numeric(6,4), RESET (fillfactor);
 CREATE INDEX {OLD_INDEX.split(".")[1]} ON raw.conversas_analytics (tenant_id, conversation_updated_at);
@@ -51,8 +53,15 @@ VALUES ('run-1', 'raw/conversas_analytics', 'allpfit', 'success', 2, 2, 1.5, 'fu
 COLUMNS = """
 SELECT c.relnamespace::regnamespace || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-WHERE c.relnamespace::regnamespace::text IN ('raw', 'staging', 'ops') AND c.relkind IN ('r', 'v')
+WHERE c.relnamespace::regnamespace::text IN ('raw', 'staging', 'model', 'mart', 'ops') AND c.relkind IN ('r', 'v')
   AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY 1, 2
+"""
+
+TRIGGERS = """
+SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger
+WHERE tgname LIKE 'changed_days_%' AND tgrelid::regclass::text IN
+    ('raw.conversas_analytics', 'raw.ig_follows', 'staging.insights_meta_ads')
 ORDER BY 1, 2
 """
 
@@ -134,6 +143,7 @@ def test_an_older_warehouse_is_migrated_once_and_keeps_its_rows(old_wh, make_db,
     current = Warehouse(url=make_db("cur").url)
     _fresh_pass(current, monkeypatch)
     assert _query(old_wh, COLUMNS) == _query(current, COLUMNS)
+    assert _query(old_wh, TRIGGERS) == _query(current, TRIGGERS) and len(_query(current, TRIGGERS)) == 9
     # The widened columns now take what the old ones could not.
     with old_wh.transaction() as conn:
         conn.execute(

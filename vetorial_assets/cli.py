@@ -1,4 +1,4 @@
-"""`vetorial`: demo | dev | up | down | doctor | audit-payload | audit-metadata."""
+"""`vetorial`: demo | dev | up | down | doctor | audit-payload | audit-metadata | rebuild-meta-staging."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _defs():
 def cmd_demo(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
-    from .demo import run_demo, table_counts
+    from .demo import FUNNEL_DAYS, lead_funnel_lines, run_demo, table_counts
     from .platform.instance import prepare_environment
 
     settings = load_settings()
@@ -32,6 +32,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\nrows per table:")
     for name, count in table_counts(settings, defs):
         print(f"  {name:40} {count:>10,}")
+    print(f"\nlead funnel, last {FUNNEL_DAYS} days per tenant (mart.lead_funnel_daily):")
+    for line in lead_funnel_lines(defs):
+        print(f"  {line}")
     print("\ndemo finished" if ok else "\ndemo finished WITH FAILURES (see the runs in `vetorial dev`)")
     return 0 if ok else 1
 
@@ -131,6 +134,34 @@ def cmd_audit_metadata(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rebuild_meta_staging(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from dagster import DagsterInstance
+
+    from .meta.rebuild import execute_rebuild, plan_rebuild
+    from .platform.instance import prepare_environment
+
+    prepare_environment(load_settings())
+    defs = _defs()
+    since = date.fromisoformat(args.since) if args.since else None
+    until = date.fromisoformat(args.until) if args.until else None
+    runs = plan_rebuild(defs, args.account or None, since, until)
+    if not runs:
+        print("no raw Meta rows to rebuild staging from")
+        return 0
+    ok = True
+    with DagsterInstance.get() as instance:
+        for run in runs:
+            result = execute_rebuild(defs, instance, run)
+            ok &= result.success
+            print(
+                f"  {'ok' if result.success else 'FAILED':6} {run.account} {run.first}..{run.last} "
+                f"(run {result.run_id[:8]})"
+            )
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vetorial", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     meta = sub.add_parser("audit-metadata", help="account currency, time zone and attribution settings")
     meta.add_argument("account")
     meta.set_defaults(func=cmd_audit_metadata)
+    rebuild = sub.add_parser(
+        "rebuild-meta-staging",
+        help="re-clean staging.insights_meta_ads from raw (no API call), e.g. after a rule change",
+    )
+    rebuild.add_argument("--account", action="append", help="ad account id (repeatable); default: every account in raw")
+    rebuild.add_argument("--since", help="first day (default: the account's first raw day)")
+    rebuild.add_argument("--until", help="last day (default: the account's last raw day)")
+    rebuild.set_defaults(func=cmd_rebuild_meta_staging)
     return parser
 
 

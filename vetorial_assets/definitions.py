@@ -1,16 +1,35 @@
-"""The one place that assembles the code location's Definitions: every source's own
-definitions (vetorial_assets/sources.py), merged, plus what spans sources (alerts) and the
-resources of the environment."""
+"""The one place that assembles the code location's Definitions: every source's and
+warehouse layer's own definitions (vetorial_assets/sources.py), merged, plus what spans
+sources (alerts, the declarative-automation sensor) and the resources of the environment."""
 
 from __future__ import annotations
 
-from dagster import DefaultScheduleStatus, Definitions
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Definitions,
+)
 
 from .alerts.sensors import ALERT_SENSORS
 from .environment import build_resources
 from .settings import Settings, load_settings
 from .sources import SOURCES
 from .tenants import Tenants, load_tenants
+
+AUTOMATION_SENSOR = "vetorial_automation"
+
+
+def automation_sensor() -> AutomationConditionSensorDefinition:
+    """Declarative automation, running by default: a source materialization flows down to
+    the model and marts (their AutomationCondition.eager()) with no schedule of their own."""
+    return AutomationConditionSensorDefinition(
+        AUTOMATION_SENSOR,
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Evaluates the assets' automation conditions: model and marts follow their sources.",
+    )
 
 
 def build_definitions(settings: Settings | None = None, tenants: Tenants | None = None) -> Definitions:
@@ -20,7 +39,7 @@ def build_definitions(settings: Settings | None = None, tenants: Tenants | None 
     schedule_status = DefaultScheduleStatus.RUNNING if settings.schedules_running else DefaultScheduleStatus.STOPPED
     return Definitions.merge(
         *(source.defs(settings, tenants, schedule_status) for source in SOURCES),
-        Definitions(sensors=ALERT_SENSORS, resources=build_resources(settings)),
+        Definitions(sensors=[*ALERT_SENSORS, automation_sensor()], resources=build_resources(settings)),
     )
 
 

@@ -27,8 +27,10 @@ DEMO_DAYS = 30
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-# What the demo materializes, in dependency order: each source declares its jobs.
+# What the demo materializes, in dependency order: each source, then each warehouse layer
+# (staging, model, mart), declares its jobs.
 DEMO_JOBS: list[DemoJob] = [job for source in SOURCES for job in source.demo]
+FUNNEL_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,16 @@ class DemoRun:
 
 
 def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
-    """One run per account (Meta, Instagram) for the last `days` days, one per tenant (Chatwoot)."""
+    """One run per account (Meta, Instagram) for the last `days` days, one per tenant (Chatwoot,
+    conversation staging), one of each unpartitioned job (account metadata, the layers)."""
     today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
     first, last = (today - timedelta(days=days - 1)).isoformat(), today.isoformat()
     runs = []
     for spec in DEMO_JOBS:
         job = defs.resolve_job_def(spec.job_name)
+        if spec.runs_per == "once":
+            runs.append(DemoRun(spec.job_name, spec.label, spec.label, {TRIGGERED_BY_TAG: "manual"}))
+            continue
         if spec.runs_per == "tenant":
             for tenant in job.partitions_def.get_partition_keys():
                 runs.append(
@@ -92,11 +98,51 @@ def run_demo(defs: Definitions, instance: DagsterInstance, say: Callable[[str], 
     return ok
 
 
+def _warehouse(defs: Definitions):
+    """The definitions' warehouse with its EnvVar URL resolved (as a run gets it)."""
+    return defs.resources["warehouse"].process_config_and_initialize()
+
+
 def table_counts(settings: Settings, defs: Definitions) -> list[tuple[str, int]]:
-    warehouse = defs.resources["warehouse"]
+    warehouse = _warehouse(defs)
     warehouse.ensure_schema()
     counts = []
     with warehouse.engine().connect() as conn:
         for table in metadata.sorted_tables:
             counts.append((table.fullname, int(conn.execute(select(func.count()).select_from(table)).scalar_one())))
     return counts
+
+
+# (column, printed heading)
+FUNNEL_COLUMNS = (
+    ("day", "day"),
+    ("spend", "spend"),
+    ("ad_leads", "ad leads"),
+    ("conversations_started", "conversations"),
+    ("qualified_leads", "qualified"),
+    ("visits_scheduled", "visits"),
+    ("crm_conversions", "conversions"),
+    ("cost_per_ad_lead", "cost/ad lead"),
+    ("cost_per_qualified_lead", "cost/qualified"),
+)
+
+
+def lead_funnel_lines(defs: Definitions, days: int = FUNNEL_DAYS) -> list[str]:
+    """The lead funnel of the last `days` days (America/Sao_Paulo) per tenant, as lines to print."""
+    table = metadata.tables["mart.lead_funnel_daily"]
+    today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    stmt = (
+        select(table.c.tenant_id, *[table.c[c] for c, _ in FUNNEL_COLUMNS])
+        .where(table.c.day > today - timedelta(days=days), table.c.day <= today)
+        .order_by(table.c.tenant_id, table.c.day)
+    )
+    with _warehouse(defs).engine().connect() as conn:
+        rows = conn.execute(stmt).fetchall()
+    if not rows:
+        return [f"(no lead funnel rows in the last {days} days)"]
+    header = " ".join(f"{heading:>14}" for _, heading in FUNNEL_COLUMNS)
+    lines = []
+    for tenant in sorted({r[0] for r in rows}):
+        lines += [f"{tenant}:", header]
+        lines += [" ".join(f"{'-' if v is None else str(v):>14}" for v in r[1:]) for r in rows if r[0] == tenant]
+    return lines

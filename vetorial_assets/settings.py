@@ -124,3 +124,45 @@ def load_settings() -> Settings:
         dagster_storage_url_set=is_set("VETORIAL_DAGSTER_STORAGE_URL"),
         dagster_home=Path(dagster_home).expanduser() if dagster_home else None,
     )
+
+
+SALT_FILE = "lgpd_salt"
+
+
+def lgpd_salt(settings: Settings) -> bytes:
+    """The key of staging.conversations' contact hash (VETORIAL_LGPD_SALT).
+
+    With a warehouse URL (a real deployment) it must be set: a key made up here would give
+    every contact a new identity the day it changed. On the embedded demo, a random key is
+    generated once into $VETORIAL_HOME/lgpd_salt (mode 0600) and reused."""
+    value = os.environ.get("VETORIAL_LGPD_SALT")
+    if value:
+        return value.encode("utf-8")
+    if not settings.embedded_postgres:
+        raise ConfigError(
+            "VETORIAL_LGPD_SALT is not set: staging.conversations needs it to key the contact hash of a real "
+            "warehouse (VETORIAL_WAREHOUSE_URL is set). Set it to a long random secret, kept for good: "
+            "changing it changes every contact_key."
+        )
+    path = settings.home / SALT_FILE
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    import secrets
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole under another name, then linked in place: a second process either
+    # links first (we read its key) or finds the complete file, never a half-written one.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".lgpd_salt.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+    return path.read_bytes().strip()

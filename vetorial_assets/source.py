@@ -29,12 +29,12 @@ class DoctorWarning(Exception):
 
 @dataclass(frozen=True)
 class DemoJob:
-    """One job `vetorial demo` runs for a source: per account over a date range (`range`), or
-    once per tenant (`tenant`)."""
+    """One job `vetorial demo` runs for a source: per account over a date range (`range`),
+    once per tenant (`tenant`), or once (`once`: an unpartitioned job, e.g. a warehouse layer)."""
 
     job_name: str
     label: str
-    runs_per: Literal["range", "tenant"]
+    runs_per: Literal["range", "tenant", "once"]
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ def _clean(rows: list, fetched_at) -> pd.DataFrame:
     # (tenants.yaml, partitions, raw), so staging joins and scopes on one form.
     text["account_id"] = _ad_account_ids(text["account_id"])
 
-    spend = np.round(_non_negative(_exact(_numbers(records["spend"]), "spend")), 2)
+    spend = np.round(_non_negative(_exact(_numbers(records["spend"], "spend"), "spend")), 2)
     impressions = _counts(records["impressions"], "impressions")
     reach = _counts(records["reach"], "reach")
     inline_link_clicks = _counts(records["inline_link_clicks"], "inline_link_clicks")
@@ -215,13 +215,17 @@ def _clean(rows: list, fetched_at) -> pd.DataFrame:
     lead_on_facebook = _counts(actions[_ACTION_SLOT[LEAD_ON_FACEBOOK]], LEAD_ON_FACEBOOK)
     lead_pixel = _counts(actions[_ACTION_SLOT[LEAD_PIXEL]], LEAD_PIXEL)
     messaging = _counts(actions[_ACTION_SLOT[MESSAGING_FIRST_REPLY]], MESSAGING_FIRST_REPLY)
-    ig_follower_total = _exact(_numbers(actions[_ACTION_SLOT[IG_FOLLOWER_COUNT_TOTAL]]), IG_FOLLOWER_COUNT_TOTAL)
+    ig_follower_total = _exact(
+        _numbers(actions[_ACTION_SLOT[IG_FOLLOWER_COUNT_TOTAL]], IG_FOLLOWER_COUNT_TOTAL), IG_FOLLOWER_COUNT_TOTAL
+    )
     post_save_follow = _counts(actions[_ACTION_SLOT[POST_SAVE_FOLLOW]], POST_SAVE_FOLLOW)
     del actions
 
-    # Seed v2.0: clicks = inline_link_clicks + the link_click action; post_engagement
-    # (likes, comments) is never a click (it inflated CTR).
-    clicks = inline_link_clicks + link_click
+    # Issue 13: clicks = max(inline_link_clicks, the link_click action). Meta's inline link
+    # clicks are the 1-day-click part of link_click, so the seed's sum counted most clicks
+    # twice; the maximum keeps its intent (one of them often comes zeroed).
+    # post_engagement (likes, comments) is never a click (seed v2.0: it inflated CTR).
+    clicks = np.maximum(inline_link_clicks, link_click)
     # Meta's `lead` already contains lead_grouped (on-Facebook) + offsite (pixel) leads,
     # so origins are split out of it, never added to it (docs/business-rules.md).
     leads_form = lead_on_facebook
@@ -586,8 +590,11 @@ def _row_problem(row: Any) -> tuple[str, str, Any] | None:
 
 
 def _number_problem(value: Any, field: str) -> str | None:
-    """The fast path's number rule for one value (the same parser, one value)."""
-    return _too_big(float(_numbers(_object_array([value]))[0]), field)
+    """The fast path's number rules for one value (the same parser, one value)."""
+    number = float(_numbers(_object_array([value]))[0])
+    if _not_a_number(value, number):
+        return _not_a_number_reason(value, field)
+    return _too_big(number, field)
 
 
 def find_bad_rows(rows: list) -> list[RejectedRow]:
@@ -605,20 +612,52 @@ def find_bad_rows(rows: list) -> list[RejectedRow]:
 # -- numbers --------------------------------------------------------------------------------
 
 
-def _numbers(values: np.ndarray | list) -> np.ndarray:
+def _numbers(values: np.ndarray | list, field: str | None = None) -> np.ndarray:
     """Raw values -> float64; NaN for anything that is not a number (None, '', 'abc'), and
-    ±OVERFLOW for a number past float's range (a JSON integer of 400 digits, "1e999")."""
+    ±OVERFLOW for a number past float's range (a JSON integer of 400 digits, "1e999").
+
+    With `field`: a present value that is not a non-negative number (§1.2: 'abc', '1,234',
+    'NaN', a list, -5) raises ValueError, so that the careful path leaves its row out;
+    missing values (None, NaN, '', blanks) are NaN, i.e. the rule's 0."""
     codes, uniques = _factorize(values)
     scalars = [_scalar_value(u) for u in uniques]
     parsed = pd.to_numeric(pd.Series([*scalars, None], dtype=object), errors="coerce")
     out = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
     # pandas reads a decimal past float's range as NaN, i.e. not a number: it is one, too
-    # large to hold (its row is refused), not garbage to be read as 0.
+    # large to hold (its row is refused), not garbage.
     for j in np.flatnonzero(np.isnan(out[:-1])).tolist():
         text = scalars[j]
         if isinstance(text, str) and _DECIMAL.fullmatch(text):
             out[j] = math.copysign(OVERFLOW, float(text)) if math.isinf(float(text)) else float(text)
+    if field is not None:
+        # Checked on the distinct values: clean input pays one comparison per distinct value.
+        with np.errstate(invalid="ignore"):
+            suspects = np.flatnonzero(~(np.isfinite(out[:-1]) & (out[:-1] >= 0))).tolist()
+        for j in suspects:
+            if _not_a_number(uniques[j], float(out[j])):
+                row = int(np.flatnonzero(codes == j)[0])
+                raise ValueError(f"insight row {row}: {_not_a_number_reason(uniques[j], field)}")
     return out[codes]  # code -1: the None
+
+
+def _blank(value: Any) -> bool:
+    """Missing (Meta omits zero metrics): None, NaN (a field absent from the row), ''."""
+    return _missing(value) or (isinstance(value, str) and not value.strip())
+
+
+def _not_a_number(value: Any, number: float) -> bool:
+    """§1.2: a present value that is not a non-negative number ('abc', '1,234', 'NaN',
+    'inf', a list, a boolean, -5). Its row is left out, never read as 0."""
+    if isinstance(value, _Unhashable):
+        return True
+    return not _blank(value) and not (math.isfinite(number) and number >= 0)
+
+
+def _not_a_number_reason(value: Any, field: str) -> str:
+    shown = repr(value.value if isinstance(value, _Unhashable) else value)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"{field} {shown} is not a non-negative number"
 
 
 def _scalar(value: Any) -> bool:
@@ -634,8 +673,8 @@ def _scalar_value(value: Any) -> Any:
 
 
 def _non_negative(x: np.ndarray) -> np.ndarray:
-    # Rule: missing, garbage, infinite or negative -> 0. Meta never reports a negative count
-    # or spend, so a negative value is garbage, not a correction.
+    # Rule: missing -> 0 (Meta omits zero metrics). Garbage and negative values never get
+    # here: their rows were left out (_numbers with a field).
     return np.where(np.isfinite(x) & (x > 0), x, 0.0)
 
 
@@ -645,7 +684,7 @@ def _round_count(x: np.ndarray) -> np.ndarray:
 
 
 def _counts(values: np.ndarray | list, field: str) -> np.ndarray:
-    return _round_count(_exact(_numbers(values), field))
+    return _round_count(_exact(_numbers(values, field), field))
 
 
 def _limit(field: str) -> float:

@@ -1,6 +1,7 @@
 """Every warehouse table, defined once per layer (SQLAlchemy Core) and created idempotently.
 
-One module per layer (raw.py, staging.py, ops.py, ...), all registered on the one
+One module per layer (raw.py, staging.py, model.py, mart.py, ops.py; ledger.py: the change
+ledger's tables and `track_changes`), all registered on the one
 `metadata` of base.py; this package imports each layer module and re-exports its tables, so
 `from vetorial_assets.warehouse.tables import <table>` works for every table.
 
@@ -19,11 +20,12 @@ migrations in migrations/ (create_all never alters an existing table).
 
 from __future__ import annotations
 
-from . import ops, raw, staging
+from . import ledger, mart, model, ops, raw, staging
 from .base import SCHEMAS, fetched_at, metadata
+from .ledger import changed_days, ledger_cursors, track_changes
 from .ops import etl_control, pulled_days, rejected_values, schema_migrations
-from .raw import conversas_analytics_raw, ig_follows_raw, meta_ads_insights_raw
-from .staging import insights_meta_ads
+from .raw import conversas_analytics_raw, ig_follows_raw, meta_ad_accounts_raw, meta_ads_insights_raw
+from .staging import conversations, insights_meta_ads
 
 # Volatile (not compared) column names per table, for the load path.
 VOLATILE = {
@@ -37,6 +39,14 @@ PII = {
 
 __all__ = [
     "PII",
+    "changed_days",
+    "conversations",
+    "ledger",
+    "ledger_cursors",
+    "mart",
+    "meta_ad_accounts_raw",
+    "model",
+    "track_changes",
     "SCHEMAS",
     "VOLATILE",
     "conversas_analytics_raw",

@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from .base import fetched_at, metadata
+from .ledger import track_changes
 
 meta_ads_insights_raw = Table(
     "meta_ads_insights",
@@ -93,3 +94,23 @@ conversas_analytics_raw = Table(
 # (tenant_id, conversation_updated_at) one was measured, docs/design.md, "Measurements
 # behind the code"), and no statement of the sync needs one (whether a tenant has rows comes from
 # ops.etl_control).
+
+# The change ledger: what each write touched, per account (or tenant) and day.
+track_changes(ig_follows_raw, "ig_account_id", "data_registro")
+track_changes(conversas_analytics_raw, "tenant_id", "conversation_date", "conversation_updated_at")
+
+meta_ad_accounts_raw = Table(
+    "meta_ad_accounts",
+    metadata,
+    Column("account_id", Text, nullable=False),  # act_ form, as tenants.yaml
+    Column("account_name", Text),
+    Column("currency", Text),
+    Column("timezone_name", Text),
+    Column("account_status", BigInteger),
+    # The Graph API's answer as received (never carries the token).
+    Column("payload", JSONB, nullable=False),
+    fetched_at(),
+    PrimaryKeyConstraint("account_id"),
+    schema="raw",
+    comment="Meta ad account metadata (name, currency, time zone, status), refreshed daily.",
+)

@@ -1,0 +1,1 @@
+"""Warehouse-layer staging assets built from raw tables (staging/conversations)."""

@@ -1,0 +1,100 @@
+"""Recompute one scope of a derived table (model, mart) from a SQL SELECT, set-based.
+
+The SELECT (a `.sql` file next to the asset, psycopg `%(name)s` parameters) is written
+into a temp stage shaped like the target, then applied with the load path's own merge
+(resources/merge_sql.py): rows identical to the stored ones are left untouched (no new row
+version, no WAL, no trigger row for the change ledger), changed ones updated, new ones
+inserted, and rows of the scope the SELECT no longer yields deleted. The rows never leave
+the server: a unit or a full build is a handful of statements, whatever its size.
+
+A scope with no stored rows at all (a first build) skips the stage and the merge: the
+SELECT is inserted straight into the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources as pkg_resources
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import Table
+
+from resources.load.contract import LoadResult, describe_table
+from resources.load.merge import merge_statement
+
+
+@cache
+def sql_file(package: str, name: str) -> str:
+    """The text of `<package>/sql/<name>` (cached: read once per process)."""
+    return pkg_resources.files(package).joinpath("sql", name).read_text(encoding="utf-8")
+
+
+def scope_where(scope: Mapping[str, Any], alias: str) -> tuple[sql.Composable, dict[str, Any]]:
+    """`alias.col = value` / `alias.col BETWEEN low AND high` (a (low, high) tuple) / `= ANY`
+    (a list) for each item, ANDed; values are bound, never formatted in."""
+    parts: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    for i, (name, value) in enumerate(scope.items()):
+        col = sql.Identifier(alias, name)
+        if isinstance(value, tuple):
+            parts.append(
+                sql.SQL("{} BETWEEN {} AND {}").format(col, sql.Placeholder(f"_s{i}lo"), sql.Placeholder(f"_s{i}hi"))
+            )
+            params[f"_s{i}lo"], params[f"_s{i}hi"] = value
+        elif isinstance(value, list):
+            parts.append(sql.SQL("{} = ANY({})").format(col, sql.Placeholder(f"_s{i}")))
+            params[f"_s{i}"] = value
+        else:
+            parts.append(sql.SQL("{} = {}").format(col, sql.Placeholder(f"_s{i}")))
+            params[f"_s{i}"] = value
+    return sql.SQL(" AND ").join(parts), params
+
+
+def refresh_scope(
+    conn: psycopg.Connection, table: Table, query: str, params: Mapping[str, Any], scope: Mapping[str, Any]
+) -> LoadResult:
+    """Make the rows of `table` within `scope` equal to what `query` yields (on `conn`, in
+    the caller's transaction). `query` must yield only rows inside `scope`, with the
+    target's column names (any order)."""
+    target = describe_table(conn, table.schema, table.name, [c.name for c in table.columns if c.info.get("volatile")])
+    names = [c.name for c in target.columns]
+    cols = sql.SQL(", ").join(map(sql.Identifier, names))
+    select = sql.SQL("SELECT {cols} FROM ({query}) AS q").format(cols=cols, query=sql.SQL(query))
+    where, scope_params = scope_where(scope, "t")
+    params = {**params, **scope_params}
+
+    stored = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})").format(target.ident, where), params
+    ).fetchone()[0]
+    if not stored:  # nothing to compare with or delete: insert as it comes
+        cur = conn.execute(sql.SQL("INSERT INTO {} ({}) ").format(target.ident, cols) + select, params)
+        return LoadResult(target.qualified, cur.rowcount, cur.rowcount, 0, 0, 0)
+
+    stage = sql.Identifier(f"_refresh_{table.name}")
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, target.ident))
+    rows = conn.execute(sql.SQL("INSERT INTO {} ({}) ").format(stage, cols) + select, params).rowcount
+    conn.execute(sql.SQL("ANALYZE {} ({})").format(stage, sql.SQL(", ").join(map(sql.Identifier, target.key))))
+    inserted, updated = conn.execute(
+        merge_statement(target, stage, list(target.columns), conn.info.server_version)
+    ).fetchone()
+    key_match = sql.SQL(" AND ").join(sql.SQL("s.{k} = t.{k}").format(k=sql.Identifier(k)) for k in target.key)
+    # A hash anti-join whatever the statistics say (see loader._delete_outside_batch).
+    conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
+    deleted = conn.execute(
+        sql.SQL(
+            "DELETE FROM {target} AS t WHERE {where} AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {km})"
+        ).format(target=target.ident, where=where, stage=stage, km=key_match),
+        params,
+    ).rowcount
+    conn.execute("SELECT set_config('enable_nestloop', 'on', true)")
+    conn.execute(sql.SQL("DROP TABLE {}").format(stage))
+    return LoadResult(target.qualified, rows, int(inserted), int(updated), rows - int(inserted) - int(updated), deleted)
+
+
+def run_sql(conn: psycopg.Connection, query: str, params: Mapping[str, Any]) -> int:
+    """Run one parameterised statement (a dim upsert); its row count."""
+    return conn.execute(sql.SQL(query), params).rowcount
