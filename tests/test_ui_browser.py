@@ -118,7 +118,7 @@ def _definitions():
     graph = defs.resolve_asset_graph()
     groups: dict[str, list[str]] = {}
     for key in graph.get_all_asset_keys():
-        groups.setdefault(graph.get(key).group_name, []).append(key.path[-1])
+        groups.setdefault(graph.get(key).group_name, []).append(" / ".join(key.path))
     checks: dict[str, list[str]] = {}
     for check_key in graph.asset_check_keys:
         checks.setdefault(check_key.asset_key.to_user_string(), []).append(check_key.name)
@@ -151,10 +151,16 @@ def test_the_ui_shows_assets_partitions_checks_and_running_automation(home_dir, 
         assert wait_until(lambda: http_ok(f"{base}/server_info"), timeout=180, interval=0.5), dev.output()[-3000:]
         page = Page(browser, base)
 
-        # The asset graph: every group, then every asset of each group's lineage.
+        # The asset graph (its groups), one group's lineage, then every asset of each group in
+        # the group's list (a large group's lineage draws only the nodes in view).
         page.open("/asset-groups", *groups, shot="lineage-global")
+        page.open(
+            f"/locations/{LOCATION}/asset-groups/meta_ads/lineage",
+            *(name.split(" / ")[-1] for name in groups["meta_ads"]),
+            shot="lineage-meta_ads",
+        )
         for group, names in sorted(groups.items()):
-            page.open(f"/locations/{LOCATION}/asset-groups/{group}/lineage", *names, shot=f"lineage-{group}")
+            page.open(f"/locations/{LOCATION}/asset-groups/{group}/list", *names, shot=f"assets-{group}")
 
         # A partitioned asset: as many materialized partitions as the instance holds.
         materialized = _materialized_partitions(home_dir, "raw/meta_ads_insights")
