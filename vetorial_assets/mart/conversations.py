@@ -6,6 +6,7 @@ materialization with a Markdown preview of its newest rows."""
 from collections.abc import Callable, Iterable, Sequence
 
 import psycopg
+from psycopg import sql
 from dagster import AssetExecutionContext, AssetKey, AssetSelection, MaterializeResult, MetadataValue, asset, define_asset_job
 from sqlalchemy import Table
 
@@ -40,7 +41,7 @@ def _tenants(*tables: str) -> Callable[[psycopg.Connection], list[str]]:
             if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
                 continue
             found.update(r[0] for r in conn.execute(
-                f'SELECT DISTINCT tenant_id FROM "{schema}"."{name}"').fetchall())  # our own table names
+                sql.SQL("SELECT DISTINCT tenant_id FROM {}").format(sql.Identifier(schema, name))).fetchall())
         return sorted(found)
     return scopes
 
