@@ -48,7 +48,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from resources.embedded import ensure_server
+from vetorial_assets.platform.embedded import ensure_server
 
 TENANTS_YAML = """\
 tenants:
@@ -99,7 +99,7 @@ def tenant_worker(tenant: str, chunk: int | None, commands, replies) -> None:
     from dagster import DagsterInstance
 
     from vetorial_assets.definitions import build_definitions
-    from vetorial_assets.instance import INSTANCE_LOG_SETTINGS
+    from vetorial_assets.platform.instance import INSTANCE_LOG_SETTINGS
     from vetorial_assets.settings import load_settings
 
     defs = build_definitions(load_settings())
@@ -188,7 +188,7 @@ def phases(source_url: str, warehouse_conninfo: str, chunk: int | None) -> tuple
     """Seconds to stream every tenant from the source as the asset does (unordered, same
     chunks, the same columns read undecoded, no transform), and seconds spent inside
     to_raw_frame on a second pass."""
-    from resources.gc_control import gc_paused
+    from resources.support.gc_control import gc_paused
     from resources.source_db import SourceDatabase
     from vetorial_assets.chatwoot.assets import ChatwootSyncConfig, _target, _wire_columns
     from vetorial_assets.chatwoot.transform import SOURCE_COLUMNS, to_raw_frame

@@ -278,7 +278,7 @@ def write_tenants(path: Path, n: int) -> list[tuple[str, int, list[int]]]:
 def seed_chatwoot(home: Path, conversations: int, scopes) -> int:
     """The demo's sandbox Chatwoot database with `conversations` conversations; returns how
     many the tenants cover (what the warehouse must hold after the cold pass)."""
-    from resources.embedded import CHATWOOT_SANDBOX_DB, ensure_server
+    from vetorial_assets.platform.embedded import CHATWOOT_SANDBOX_DB, ensure_server
     from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME, SandboxChatwoot
 
     server = ensure_server(home, databases=(CHATWOOT_SANDBOX_DB,))
@@ -366,9 +366,9 @@ def measure(args, home: Path, scopes, profile_dir: Path | None):
     """Seed, then the cold and the warm pass: (cold, warm, peak RSS, rows per table, expected rows)."""
     from dagster import DagsterInstance
 
-    from resources.embedded import WAREHOUSE_DB, ensure_server
+    from vetorial_assets.platform.embedded import WAREHOUSE_DB, ensure_server
     from vetorial_assets.demo import plan_runs, table_counts
-    from vetorial_assets.instance import prepare_environment
+    from vetorial_assets.platform.instance import prepare_environment
     from vetorial_assets.sandbox.graph_guard import LoopbackGuard
     from vetorial_assets.settings import load_settings
     from vetorial_assets.warehouse import tables
@@ -433,7 +433,7 @@ def main() -> None:
         profile_dir.mkdir(parents=True, exist_ok=True)
     scopes = configure(home, scratch, args.tenants)
 
-    from resources.embedded import release_server
+    from vetorial_assets.platform.embedded import release_server
     from vetorial_assets.sandbox.graph_api import spawn
 
     sandbox = None

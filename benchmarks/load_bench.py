@@ -1,4 +1,4 @@
-"""Load-path benchmark: N rows shaped like staging.insights_meta_ads through resources.loader.
+"""Load-path benchmark: N rows shaped like staging.insights_meta_ads through resources.load.engine.
 
 Measured in one run, on the same server, so the ratios compare like with like:
   first      load into an empty table (all inserts)
@@ -34,8 +34,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import create_engine, text
 
-from resources import loader
-from resources.embedded import ensure_server
+from resources.load import engine as loader
+from vetorial_assets.platform.embedded import ensure_server
 
 SAMPLE = 20_000
 # valor_gasto keeps the numeric(14,2) staging had before its columns were widened: results
@@ -236,7 +236,7 @@ def add_ledger(conn: psycopg.Connection, url: str) -> None:
     """ops.changed_days and the ledger's triggers on bench.insights, as on a tracked table."""
     from sqlalchemy import MetaData, Table
 
-    from vetorial_assets.warehouse.ledger_tables import changed_days, function_sql, trigger_statements
+    from vetorial_assets.warehouse.tables.ledger import changed_days, function_sql, trigger_statements
 
     conn.execute("CREATE SCHEMA ops")
     conn.commit()

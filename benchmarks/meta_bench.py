@@ -153,14 +153,15 @@ class PhaseClock:
 def instrument(clock: PhaseClock) -> None:
     """Wrap the functions the Meta assets call (module attributes, this process only)."""
     from resources.meta import MetaAdsResource
-    from resources.spool import Spool, Spooler
+    from resources.load.spool import Spool, Spooler
     from resources.warehouse import Warehouse
     from vetorial_assets.meta import assets
 
     import asset_checks.meta_staging as staging_checks
 
     MetaAdsResource.iter_insights = clock.generator_function("http", MetaAdsResource.iter_insights)
-    staging_checks.evaluate = clock.function("checks", staging_checks.evaluate)
+    staging_checks.reconcile = clock.function("checks", staging_checks.reconcile)
+    staging_checks.sanity = clock.function("checks", staging_checks.sanity)
     assets.raw_rows = clock.function("transform:raw_rows", assets.raw_rows)
     assets.clean_insights = clock.function("transform:clean_insights", assets.clean_insights)
     assets._typed = clock.function("transform:type_check", assets._typed)
@@ -232,7 +233,7 @@ def run_worker(account: str, first: date, last: date, first_poll: float, profile
     from dagster import DagsterInstance
 
     from vetorial_assets.definitions import build_definitions
-    from vetorial_assets.instance import INSTANCE_LOG_SETTINGS
+    from vetorial_assets.platform.instance import INSTANCE_LOG_SETTINGS
     from vetorial_assets.settings import load_settings
     from vetorial_assets.tenants import load_tenants
 
@@ -308,7 +309,7 @@ def main() -> None:
     parser.add_argument("--profile", help="each run worker writes a cProfile to FILE.<account>")
     args = parser.parse_args()
 
-    from resources.embedded import ensure_server
+    from vetorial_assets.platform.embedded import ensure_server
     from vetorial_assets.sandbox.graph_api import spawn
 
     accounts = [f"act_{ACCOUNT_BASE + i}" for i in range(args.accounts)]

@@ -73,9 +73,9 @@ def main() -> None:
     parser.add_argument("--home", default=".vetorial-bench")
     args = parser.parse_args()
 
-    import resources.spool as spool_module
-    from resources.embedded import ensure_server
-    from resources.spool import PulledRange
+    import resources.load.spool as spool_module
+    from vetorial_assets.platform.embedded import ensure_server
+    from resources.load.spool import PulledRange
     from resources.warehouse import Warehouse
     from vetorial_assets.warehouse.tables import insights_meta_ads, meta_ads_insights_raw
 
@@ -122,7 +122,7 @@ def main() -> None:
                 "apply_staging": per_table[insights_meta_ads.fullname]}
 
     def copied_bytes(wh: Warehouse) -> dict:
-        from resources.merge_sql import _cast_batch
+        from resources.load.merge import _cast_batch
 
         with wh.spooler() as spooler, tempfile.TemporaryDirectory(prefix="spool-bench-") as tmp:
             spools = [spooler.spool(meta_ads_insights_raw, lock=locks[0]),

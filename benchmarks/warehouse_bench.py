@@ -35,13 +35,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from resources.embedded import ensure_server, release_server
+from vetorial_assets.platform.embedded import ensure_server, release_server
 from resources.meta_insights import INSIGHTS_FIELDS
 from resources.warehouse import Warehouse
 from vetorial_assets.mart.assets import build_campaign_performance
 from vetorial_assets.meta.cleaner import clean_insights
 from vetorial_assets.model.assets import build_meta_star, tenant_rows
-from vetorial_assets.model.tables import dim_tenant
+from vetorial_assets.warehouse.tables.model import dim_tenant
 from vetorial_assets.sandbox.graph_data import GraphData, InsightsShape
 from vetorial_assets.tenants import parse_tenants
 from vetorial_assets.warehouse.tables import insights_meta_ads

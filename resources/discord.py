@@ -17,7 +17,7 @@ import requests
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
-from resources.redaction import install_log_redaction, redact, register_url_secret
+from resources.support.redaction import install_log_redaction, redact, register_url_secret
 
 log = logging.getLogger("vetorial.discord")
 

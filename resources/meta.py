@@ -1,21 +1,17 @@
 """MetaAdsResource: the Meta Marketing / Instagram Graph API as a Dagster resource.
 
-Where it talks to: `graph_url` when set, else `VETORIAL_META_GRAPH_URL`, else a sandbox
-Graph API started in this process on 127.0.0.1 (once per process) - the zero-config demo.
-Which token: the env var whose NAME the tenant gives (`meta_token_env`). A loopback URL
-is always a sandbox, so a missing env var there falls back to the sandbox token; against
-any other URL it is a clear error naming the variable (never its value).
+Where it talks to: `graph_url`, else VETORIAL_META_GRAPH_URL, else https://graph.facebook.com (environment.py gives the
+sandbox's subclass, vetorial_assets/sandbox/resources.py, on a zero-config demo). Which
+token: the env var whose NAME the tenant gives (`meta_token_env`); unset, a clear error
+naming the variable (never its value).
 
 The token never leaves the HTTP layer: logs, exception messages and returned payloads
-are redacted (resources/redaction.py), and raised errors carry no chained exception.
+are redacted (resources/support/redaction.py), and raised errors carry no chained exception.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import threading
 import time as time_module
 from datetime import date, datetime, time, timedelta
 from typing import Callable, Iterator, Optional
@@ -25,11 +21,12 @@ import dagster as dg
 from facebook_business.api import FacebookAdsApi
 from pydantic import Field, PrivateAttr
 
-from .graph_client import GraphClient, RetryPolicy, ThrottlePolicy, is_loopback
-from .graph_errors import MetaConfigError
-from .meta_insights import AsyncPolicy, InsightsFetcher, insights_params
-from .read_ahead import read_ahead
-from .redaction import install_log_redaction, redact, redact_obj, register_secret
+from vetorial_assets.meta.graph.client import GraphClient, RetryPolicy, ThrottlePolicy
+from vetorial_assets.meta.graph.errors import MetaConfigError
+from vetorial_assets.settings import DEFAULT_TIMEZONE, meta_graph_url, secret
+from vetorial_assets.meta.graph.insights import AsyncPolicy, InsightsFetcher, insights_params
+from .support.read_ahead import read_ahead
+from .support.redaction import install_log_redaction, redact, redact_obj, register_secret
 
 # A Dagster logger: inside a run, retries, throttle pauses and fallbacks show in the run's
 # log (a plain module logger reaches only the process's stderr); outside one, it is an
@@ -37,27 +34,9 @@ from .redaction import install_log_redaction, redact, redact_obj, register_secre
 log = dg.get_dagster_logger("vetorial.meta")
 
 DEFAULT_TOKEN_ENV = "META_ACCESS_TOKEN"
-GRAPH_URL_ENV = "VETORIAL_META_GRAPH_URL"
+GRAPH_API_URL = "https://graph.facebook.com"
 ACCOUNT_FIELDS = ("name", "account_id", "currency", "timezone_name", "timezone_offset_hours_utc",
                   "account_status", "attribution_spec")
-
-_sandbox = None
-_sandbox_lock = threading.Lock()
-
-
-def sandbox_graph_url(ads_per_account: int = 20) -> str:
-    """URL of this process's sandbox Graph API, started on first use (127.0.0.1, free port)."""
-    global _sandbox
-    with _sandbox_lock:
-        if _sandbox is None:
-            from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
-
-            api = SandboxGraphAPI(ads_per_account=ads_per_account, record_requests=False)
-            api.start()
-            atexit.register(api.stop)
-            _sandbox = api
-        return _sandbox.base_url
-
 
 def ad_account_path(account_id: str) -> str:
     text = str(account_id).strip()
@@ -68,8 +47,7 @@ class MetaAdsResource(dg.ConfigurableResource):
     """Meta Ads insights, ad account metadata and Instagram follows over the facebook-business SDK."""
 
     graph_url: Optional[str] = Field(
-        default=None, description="Graph base URL (https://graph.facebook.com). None: VETORIAL_META_GRAPH_URL, "
-                                  "else the in-process sandbox.")
+        default=None, description="Graph base URL; None: VETORIAL_META_GRAPH_URL, else https://graph.facebook.com.")
     api_version: str = Field(default=FacebookAdsApi.API_VERSION, description="Graph API version, e.g. v26.0.")
     page_limit: int = Field(default=500, description="Rows per insights page (the seed's limit).")
     read_ahead_pages: int = Field(
@@ -87,8 +65,7 @@ class MetaAdsResource(dg.ConfigurableResource):
     async_poll_seconds: float = Field(default=10.0, description="Longest wait between async job polls.")
     async_timeout_seconds: float = 1800.0
     request_timeout_seconds: float = 120.0
-    ig_timezone: str = Field(default="America/Sao_Paulo", description="Time zone of an Instagram 'day'.")
-    sandbox_ads_per_account: int = 20
+    ig_timezone: str = Field(default=DEFAULT_TIMEZONE, description="Time zone of an Instagram 'day'.")
 
     _sleep: Optional[Callable[[float], None]] = PrivateAttr(default=None)
     _log_callback: Optional[Callable[[int, str], None]] = PrivateAttr(default=None)
@@ -114,18 +91,14 @@ class MetaAdsResource(dg.ConfigurableResource):
 
     # ---- configuration -----------------------------------------------------------------
     def base_url(self) -> str:
-        return (self.graph_url or os.environ.get(GRAPH_URL_ENV)
-                or sandbox_graph_url(self.sandbox_ads_per_account)).rstrip("/")
+        # A run config for the resource drops graph_url: the configured URL then still applies.
+        return (self.graph_url or meta_graph_url() or GRAPH_API_URL).rstrip("/")
 
     def token(self, token_env: str = DEFAULT_TOKEN_ENV, base_url: str | None = None) -> str:
-        value = os.environ.get(token_env)
+        value = secret(token_env)
         if value:
             register_secret(value)
             return value
-        if is_loopback(base_url or self.base_url()):
-            from vetorial_assets.sandbox.graph_api import SANDBOX_TOKEN
-
-            return SANDBOX_TOKEN
         raise MetaConfigError(f"no Meta access token: the env var {token_env} is not set (tenants.yaml names it "
                               "in meta_token_env); export it before running against the real Graph API")
 

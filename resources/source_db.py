@@ -59,8 +59,8 @@ from pydantic import Field, PrivateAttr
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
-from resources.read_ahead import read_ahead
-from resources.redaction import redact, register_secret
+from resources.support.read_ahead import read_ahead
+from resources.support.redaction import redact, register_secret
 
 log = logging.getLogger("vetorial.source_db")
 
@@ -197,9 +197,7 @@ class SourceDatabase(ConfigurableResource):
 
     url: str | None = Field(default=None, repr=False,
                             description="SQLAlchemy/libpq URL of the Chatwoot database. Holds a password: "
-                                        "configure it with EnvVar, never inline. Unset: the sandbox.")
-    sandbox_home: str | None = Field(default=None, description="With no url: the sandbox Chatwoot database "
-                                                               "in the embedded server under this home.")
+                                        "configure it with EnvVar, never inline.")
     relation: str = Field(default="vw_conversations_analytics_final",
                           description="Table or view to read; may be schema-qualified (schema.name).")
     key_column: str = "conversation_id"
@@ -231,11 +229,6 @@ class SourceDatabase(ConfigurableResource):
     def resolved_url(self) -> str:
         if self.url:
             return self.url
-        if self.sandbox_home:
-            # Started on first use, not when definitions load.
-            from vetorial_assets.sandbox.chatwoot_db import ensure_sandbox_chatwoot
-
-            return ensure_sandbox_chatwoot(Path(self.sandbox_home))
         raise SourceConnectionError("no Chatwoot database configured: set VETORIAL_CHATWOOT_URL")
 
     def safe_url(self) -> str:

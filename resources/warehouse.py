@@ -1,9 +1,9 @@
 """`Warehouse`: the PostgreSQL the BI dashboards read (SQLAlchemy 2 + psycopg 3).
 
 With no URL, it is the embedded server under VETORIAL_HOME. Assets write through
-`Warehouse.load`, the project's one load path (resources/loader.py); assets that pull
+`Warehouse.load`, the project's one load path (resources/load/engine.py); assets that pull
 from an API spool what they pull and apply it afterwards (`Warehouse.spooler`,
-resources/spool.py), so no lock or transaction waits on the network.
+resources/load/spool.py), so no lock or transaction waits on the network.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy import Engine, Table, create_engine, make_url, text
 
-from resources import loader
-from resources.embedded import WAREHOUSE_DB, ensure_server
-from resources.rejections import Quarantine
-from resources.spool import Spooler
+from resources.load import engine as loader
+from vetorial_assets.warehouse import migrate
+from vetorial_assets.warehouse.tables import SCHEMAS, metadata
+from vetorial_assets.platform.embedded import WAREHOUSE_DB, ensure_server
+from resources.load.rejections import Quarantine
+from resources.load.spool import Spooler
 
 log = logging.getLogger("vetorial.warehouse")
 
@@ -123,9 +125,6 @@ class Warehouse(ConfigurableResource):
         url = self.resolved_url()
         if url in _schemas_ready:
             return
-        from vetorial_assets.warehouse import migrate
-        from vetorial_assets.warehouse.tables import SCHEMAS, metadata
-
         with self.engine().begin() as conn:
             # Concurrent first runs would race on CREATE; serialize them.
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('vetorial/ddl', 0))"))
@@ -173,7 +172,7 @@ class Warehouse(ConfigurableResource):
     @contextmanager
     def spooler(self, logger: Any = log) -> Iterator[Spooler]:
         """A session of its own (autocommit) to spool a pulled range into and apply it in one
-        transaction (resources/spool.py). Its spools are dropped when the block ends; a
+        transaction (resources/load/spool.py). Its spools are dropped when the block ends; a
         session left unusable (a failed COPY, a restarted server) is discarded, not pooled."""
         self.ensure_schema()
         with self.engine().connect() as sa_conn:

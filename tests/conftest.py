@@ -2,7 +2,7 @@
 
 Every test that writes gets its own freshly created database (`fresh_db`), so tests are
 isolated and can run in parallel (pytest-xdist workers share the server, guarded by the
-file lock in resources.embedded). Each worker uses the server for its session; the last
+file lock in vetorial_assets.platform.embedded). Each worker uses the server for its session; the last
 one to finish stops it, unless it was already running when the session began.
 """
 
@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from resources.embedded import EmbeddedServer, embedded_server
+from vetorial_assets.platform.embedded import EmbeddedServer, embedded_server
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -48,7 +48,7 @@ def postmasters(home: Path) -> list[psutil.Process]:
 def reapers(home: Path) -> list[psutil.Process]:
     home = str(Path(home).resolve())
     return [proc for proc in psutil.process_iter(["cmdline"])
-            if (proc.info["cmdline"] or [])[-2:] == ["resources.embedded_reaper", home]]
+            if (proc.info["cmdline"] or [])[-2:] == ["vetorial_assets.platform.reaper", home]]
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from resources.loader import LockBusyError, advisory_xact_lock
+from resources.load import LockBusyError, advisory_xact_lock
 
 KEY = ("raw/conversas_analytics", "allpfit")
 

@@ -31,8 +31,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from resources import loader
-from resources.rejections import Quarantine, key_json
+from resources.load import engine as loader
+from resources.load.rejections import Quarantine, key_json
 from resources.warehouse import Warehouse, describe_target
 from tests.bad_input_budget import examples
 from tests.conftest import _create_database, _drop_database

@@ -21,7 +21,7 @@ import time
 
 from dagster import AssetKey, DagsterInstance
 
-from resources.loader import advisory_xact_lock
+from resources.load import advisory_xact_lock
 from tests.conftest import REPO
 from vetorial_assets.chatwoot import control
 from vetorial_assets.chatwoot.schedules import JOB_NAME

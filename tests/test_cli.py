@@ -31,8 +31,8 @@ def test_prepared_instance_stores_runs_in_postgres(tmp_path, monkeypatch, pg_ser
     from dagster import DagsterInstance, materialize
     from dagster import asset as dagster_asset
 
-    from resources.embedded import create_databases
-    from vetorial_assets.instance import prepare_environment
+    from vetorial_assets.platform.embedded import create_databases
+    from vetorial_assets.platform.instance import prepare_environment
     from vetorial_assets.settings import load_settings
 
     db = f"dagster_{tmp_path.name[-12:].replace('-', '_')}".lower()
@@ -75,23 +75,23 @@ def _settings(monkeypatch, tmp_path, **env):
 def test_dagster_yaml_on_the_embedded_default_reads_no_environment(tmp_path, monkeypatch):
     import yaml
 
-    from vetorial_assets.instance import dagster_yaml
+    from vetorial_assets.platform.instance import dagster_yaml
 
     config = yaml.safe_load(dagster_yaml(_settings(monkeypatch, tmp_path)))
-    assert config["storage"] == {"custom": {"module": "resources.dagster_storage", "class": "VetorialDagsterStorage",
+    assert config["storage"] == {"custom": {"module": "vetorial_assets.platform.dagster_storage", "class": "VetorialDagsterStorage",
                                             "config": {"home": str(tmp_path / "home")}}}
     assert "env" not in json.dumps(config)
     # Kept from before: the run queue, console logging, no telemetry; added: run monitoring.
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert config["python_logs"] == {"python_log_level": "INFO"} and config["telemetry"] == {"enabled": False}
-    assert config["run_launcher"] == {"module": "resources.run_launcher", "class": "LocalRunLauncher"}
+    assert config["run_launcher"] == {"module": "vetorial_assets.platform.run_launcher", "class": "LocalRunLauncher"}
     assert config["run_monitoring"]["enabled"] is True and config["run_monitoring"]["poll_interval_seconds"] > 0
 
 
 def test_dagster_yaml_reads_the_urls_users_set_from_the_environment(tmp_path, monkeypatch):
     import yaml
 
-    from vetorial_assets.instance import dagster_yaml
+    from vetorial_assets.platform.instance import dagster_yaml
 
     secret_url = "postgresql://etl:s3cret@db.internal:5432/analytics"
     config = yaml.safe_load(dagster_yaml(_settings(monkeypatch, tmp_path, VETORIAL_WAREHOUSE_URL=secret_url)))
@@ -104,8 +104,8 @@ def test_dagster_yaml_reads_the_urls_users_set_from_the_environment(tmp_path, mo
 
 
 def test_the_dagster_cli_finds_the_home_recorded_in_dagster_yaml(tmp_path, monkeypatch):
-    from vetorial_assets.home import resolve_home
-    from vetorial_assets.instance import write_dagster_yaml
+    from vetorial_assets.platform.instance import write_dagster_yaml
+    from vetorial_assets.settings import load_settings
 
     settings = _settings(monkeypatch, tmp_path)
     dagster_home = tmp_path / "dagster_home"
@@ -113,11 +113,11 @@ def test_the_dagster_cli_finds_the_home_recorded_in_dagster_yaml(tmp_path, monke
     write_dagster_yaml(settings, dagster_home)
     monkeypatch.delenv("VETORIAL_HOME")
     monkeypatch.chdir(tmp_path / "dagster_home")
-    assert resolve_home() == Path.cwd() / ".vetorial"  # nothing recorded anywhere
+    assert load_settings().home == Path.cwd() / ".vetorial"  # nothing recorded anywhere
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    assert resolve_home() == tmp_path / "home"  # what `vetorial` used, whatever the cwd
+    assert load_settings().home == tmp_path / "home"  # what `vetorial` used, whatever the cwd
     monkeypatch.setenv("VETORIAL_HOME", str(tmp_path / "other"))
-    assert resolve_home() == tmp_path / "other"  # an exported VETORIAL_HOME wins
+    assert load_settings().home == tmp_path / "other"  # an exported VETORIAL_HOME wins
 
 
 def test_storage_class_on_the_warehouse_server_stores_runs(tmp_path, monkeypatch, make_db):
@@ -127,7 +127,7 @@ def test_storage_class_on_the_warehouse_server_stores_runs(tmp_path, monkeypatch
     db = make_db("dagster")
     monkeypatch.setenv("VETORIAL_WAREHOUSE_URL", db.url)  # psycopg 3 URL: the class switches to psycopg2
     (tmp_path / "dagster.yaml").write_text(
-        "storage:\n  custom:\n    module: resources.dagster_storage\n    class: VetorialDagsterStorage\n"
+        "storage:\n  custom:\n    module: vetorial_assets.platform.dagster_storage\n    class: VetorialDagsterStorage\n"
         f"    config:\n      warehouse_url:\n        env: VETORIAL_WAREHOUSE_URL\n      database: {db.name}\n")
 
     @dagster_asset
@@ -144,9 +144,9 @@ def test_storage_class_on_the_warehouse_server_stores_runs(tmp_path, monkeypatch
 def test_storage_class_names_what_is_wrong_in_one_line(tmp_path):
     from dagster import DagsterInstance
 
-    from resources.dagster_storage import StorageConfigError
+    from vetorial_assets.platform.dagster_storage import StorageConfigError
 
     (tmp_path / "dagster.yaml").write_text(
-        "storage:\n  custom:\n    module: resources.dagster_storage\n    class: VetorialDagsterStorage\n    config: {}\n")
+        "storage:\n  custom:\n    module: vetorial_assets.platform.dagster_storage\n    class: VetorialDagsterStorage\n    config: {}\n")
     with pytest.raises(StorageConfigError, match="exactly one of `home` and `warehouse_url`"):
         DagsterInstance.from_config(str(tmp_path)).run_storage

@@ -80,7 +80,7 @@ def test_readme_commands_after_doctor_with_only_dagster_home(home_dir):
 
     from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
-    from resources.embedded import WAREHOUSE_DB, embedded_server
+    from vetorial_assets.platform.embedded import WAREHOUSE_DB, embedded_server
 
     with embedded_server(home) as server:
         with psycopg.connect(server.conninfo(WAREHOUSE_DB)) as conn:

@@ -1,4 +1,4 @@
-"""The Dagster instance storage (resources/dagster_storage.py) on a real PostgreSQL: pooled
+"""The Dagster instance storage (vetorial_assets/platform/dagster_storage.py) on a real PostgreSQL: pooled
 connections released with the instance, asynchronous commits for Dagster's sessions only,
 and a range run's batched events all stored (DAGSTER_EVENT_BATCH_SIZE, as `vetorial`
 commands export it)."""
@@ -12,7 +12,7 @@ import pytest
 
 def _dagster_yaml(tmp_path, db) -> None:
     (tmp_path / "dagster.yaml").write_text(
-        "storage:\n  custom:\n    module: resources.dagster_storage\n    class: VetorialDagsterStorage\n"
+        "storage:\n  custom:\n    module: vetorial_assets.platform.dagster_storage\n    class: VetorialDagsterStorage\n"
         f"    config:\n      warehouse_url:\n        env: VETORIAL_WAREHOUSE_URL\n      database: {db.name}\n")
 
 
@@ -57,7 +57,7 @@ def test_storage_keeps_few_connections_commits_asynchronously_and_releases_them(
 def test_a_user_url_keeps_its_options(tmp_path):
     from sqlalchemy import make_url
 
-    from resources.dagster_storage import with_session_options
+    from vetorial_assets.platform.dagster_storage import with_session_options
 
     url = with_session_options("postgresql+psycopg2://u:p%40ss@db:5432/dagster?options=-c%20search_path%3Dx")
     parsed = make_url(url)
@@ -92,7 +92,7 @@ def test_range_run_records_every_partition_materialization(tmp_path, monkeypatch
 def test_vetorial_commands_export_the_event_batch_size(tmp_path, monkeypatch):
     import os
 
-    from vetorial_assets.instance import EVENT_BATCH_ENV, prepare_environment
+    from vetorial_assets.platform.instance import EVENT_BATCH_ENV, prepare_environment
     from vetorial_assets.settings import load_settings
 
     for name in ("VETORIAL_DAGSTER_STORAGE_URL", "DAGSTER_HOME", EVENT_BATCH_ENV):

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from resources.discord import RED, Alert, DiscordNotifier
-from resources.redaction import redact
+from resources.support.redaction import redact
 
 WEBHOOK_ID = "1234567890123456789"
 WEBHOOK_TOKEN = "Xy9-wEbHoOk_t0ken-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-abcdefghij"

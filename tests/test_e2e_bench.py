@@ -16,7 +16,7 @@ WRITES_LINE = re.compile(r"^e2e_writes (.*)$")
 
 
 def test_e2e_bench_tiny_scale(home_dir):
-    from vetorial_assets.demo import LAYER_JOBS, RANGE_JOBS, SOURCE_JOBS, TENANT_JOBS
+    from vetorial_assets.demo import DEMO_JOBS
 
     result = run([sys.executable, "benchmarks/e2e_bench.py", "--tenants", "1", "--days", "3",
                   "--conversations", "500", "--ads", "4", "--home", str(home_dir)], clean_env(), timeout=600)
@@ -41,7 +41,7 @@ def test_e2e_bench_tiny_scale(home_dir):
     assert counts["warm_ops_rows"] > 0
 
     # Every phase the demo plans is measured, in cold and warm.
-    phases = {spec.label for spec in (*RANGE_JOBS, *TENANT_JOBS, *SOURCE_JOBS, *LAYER_JOBS)}
+    phases = {spec.label for spec in DEMO_JOBS}
     for phase in phases:
         assert any(line.startswith(f"  cold {phase} ") for line in lines), phase
         assert any(line.startswith(f"  warm {phase} ") for line in lines), phase

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from resources.graph_errors import MetaApiError, MetaAuthError
+from vetorial_assets.meta.graph.errors import MetaApiError, MetaAuthError
 from resources.meta import MetaAdsResource
 from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
 from vetorial_assets.sandbox.graph_guard import LoopbackGuard

@@ -33,7 +33,7 @@ from tests.processes import (  # noqa: F401 (home_dir: fixture)
 
 HOLD = textwrap.dedent("""
     import sys
-    from resources.embedded import ensure_server
+    from vetorial_assets.platform.embedded import ensure_server
     ensure_server(sys.argv[1], databases=())
     print("ready", flush=True)
     sys.stdin.read()  # until the test closes our stdin
@@ -163,7 +163,7 @@ SLEEPY = textwrap.dedent("""
 def test_a_killed_run_is_marked_failed_by_run_monitoring(home_dir, tmp_path):
     from dagster import DagsterInstance, DagsterRunStatus
 
-    from resources.embedded import embedded_server
+    from vetorial_assets.platform.embedded import embedded_server
 
     env = clean_env(VETORIAL_HOME=str(home_dir))
     assert run([str(BIN / "vetorial"), "up"], env).returncode == 0

@@ -10,8 +10,8 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from resources import merge_sql
-from resources.loader import LoadError
+from resources.load import merge as merge_sql
+from resources.load import LoadError
 from resources.warehouse import Warehouse
 from vetorial_assets.warehouse.tables import insights_meta_ads
 
@@ -96,7 +96,7 @@ def test_mixed_changes_are_counted(wh, merge_form):
 
 
 def test_merging_each_chunk_counts_like_one_merge(wh, merge_form):
-    from resources import loader
+    from resources.load import engine as loader
     from resources.warehouse import _table_volatile
 
     wh.load(insights_meta_ads, [staging_frame(100)])
@@ -230,7 +230,7 @@ def test_wire_values_are_copied_as_they_are(wh):
     # and through the stage and merge alike.
     from decimal import Decimal
 
-    from resources import loader
+    from resources.load import engine as loader
 
     def sent(values):
         with wh.transaction() as conn:

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resources import loader
-from resources.loader import LoadError
-from resources.rejections import Quarantine, key_json
+from resources.load import engine as loader
+from resources.load import LoadError
+from resources.load.rejections import Quarantine, key_json
 from resources.warehouse import Warehouse
 
 TABLE = """

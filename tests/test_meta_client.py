@@ -10,11 +10,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from resources.graph_client import RetryPolicy, parse_usage
-from resources.graph_errors import MetaApiError, MetaAuthError, MetaConfigError, MetaConnectionError
+from vetorial_assets.meta.graph.client import RetryPolicy, parse_usage
+from vetorial_assets.meta.graph.errors import MetaApiError, MetaAuthError, MetaConfigError, MetaConnectionError
 from resources.meta import MetaAdsResource
-from resources.meta_insights import INSIGHTS_FIELDS, split_range
-from resources.redaction import redact
+from vetorial_assets.meta.graph.insights import INSIGHTS_FIELDS, split_range
+from resources.support.redaction import redact
 from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
 from vetorial_assets.sandbox.graph_guard import LoopbackGuard
 
@@ -150,8 +150,11 @@ def test_async_job_that_never_finishes_times_out_and_falls_back(api, meta, sleep
 
 
 def test_graph_url_from_the_environment(api, monkeypatch):
+    from vetorial_assets.environment import build_resources
+    from vetorial_assets.settings import load_settings
+
     monkeypatch.setenv("VETORIAL_META_GRAPH_URL", api.base_url)
-    assert MetaAdsResource().account_metadata(ACCOUNT)["id"] == ACCOUNT
+    assert build_resources(load_settings())["meta"].account_metadata(ACCOUNT)["id"] == ACCOUNT
     assert api.requests[-1].token == SECRET
 
 
@@ -361,8 +364,13 @@ def test_account_metadata(api, meta):
 
 
 def test_sandbox_mode_needs_no_configuration(monkeypatch, guard):
+    from vetorial_assets.environment import build_resources
+    from vetorial_assets.sandbox.resources import SandboxMetaAdsResource
+    from vetorial_assets.settings import load_settings
+
     monkeypatch.delenv("META_ACCESS_TOKEN", raising=False)
-    resource = MetaAdsResource()
+    resource = build_resources(load_settings())["meta"]
+    assert isinstance(resource, SandboxMetaAdsResource)
     rows = flat(resource.iter_insights(ACCOUNT, TODAY - timedelta(days=2), TODAY - timedelta(days=1)))
     assert rows and {r["account_id"] for r in rows} == {"100000000000001"}
     assert resource.base_url().startswith("http://127.0.0.1:")

@@ -13,9 +13,9 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import pytest
 
-from resources import loader
-from resources.gc_control import gc_paused
-from resources.graph_client import GraphClient, PageRows, loads_page
+from resources.load import engine as loader
+from resources.support.gc_control import gc_paused
+from vetorial_assets.meta.graph.client import GraphClient, PageRows, loads_page
 from resources.meta import MetaAdsResource
 from vetorial_assets.meta.raw_rows import canonical_json, raw_rows
 from vetorial_assets.sandbox.graph_api import SandboxGraphAPI

@@ -1,4 +1,4 @@
-"""Pull first, lock later, end to end (issue 11 defects 5 and 11; resources/spool.py).
+"""Pull first, lock later, end to end (issue 11 defects 5 and 11; resources/load/spool.py).
 
 Real runs in processes of their own (tests/run_range_process.py), the real SDK against the
 sandbox Graph API, a real PostgreSQL, SIGKILL:

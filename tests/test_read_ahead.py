@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from resources.read_ahead import read_ahead
+from resources.support.read_ahead import read_ahead
 
 
 def test_items_come_in_order_from_another_thread():

@@ -136,7 +136,7 @@ def secrets_env(deployment, tmp_path, monkeypatch, graph_api, discord_endpoint):
 @pytest.fixture
 def pg_instance(secrets_env):
     """The Dagster instance a deployment gets from `prepare_environment`, with Python logs at DEBUG."""
-    from vetorial_assets.instance import prepare_environment
+    from vetorial_assets.platform.instance import prepare_environment
     from vetorial_assets.settings import load_settings
 
     prepare_environment(load_settings())

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from resources.redaction import redact
+from resources.support.redaction import redact
 from resources.source_db import (SourceConnectionError, SourceDatabase, SourceReadError, SourceSchemaError, parse_url,
                                  safe_url)
 from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME, SandboxChatwoot
@@ -278,7 +278,7 @@ def test_every_chunk_arrives_however_the_fetches_interleave_with_the_consumer(sa
     # fetching thread that checks its cursor late), that close used to come before the
     # producer read the cursor's row count to tell whether the result was exhausted: it saw
     # -1 and stopped after the first chunk, a silently short read.
-    from resources import read_ahead as read_ahead_module
+    from resources.support import read_ahead as read_ahead_module
     from resources import source_db
 
     monkeypatch.setattr(source_db, "read_ahead",

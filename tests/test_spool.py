@@ -1,4 +1,4 @@
-"""Spool, then apply (resources/spool.py), against a real PostgreSQL: nothing is locked or left in
+"""Spool, then apply (resources/load/spool.py), against a real PostgreSQL: nothing is locked or left in
 a transaction while a range is spooled; the apply commits every table of the range or none,
 takes its locks in one order with a bounded wait, keeps the value checks and their records,
 and leaves alone the days a pull that began later already applied."""
@@ -14,9 +14,9 @@ import pandas as pd
 import psycopg
 import pytest
 
-from resources.loader import LoadError, LockBusyError, advisory_xact_lock
-from resources.rejections import Quarantine
-from resources.spool import PulledRange
+from resources.load import LoadError, LockBusyError, advisory_xact_lock
+from resources.load.rejections import Quarantine
+from resources.load.spool import PulledRange
 from resources.warehouse import Warehouse
 from tests.test_loader import staging_frame
 from vetorial_assets.warehouse.tables import insights_meta_ads, meta_ads_insights_raw

@@ -7,8 +7,8 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from resources import value_checks as vc
-from resources.rejections import shown_value
+from resources.load import value_checks as vc
+from resources.load.rejections import shown_value
 from resources.source_db import SourceRelation
 from vetorial_assets.chatwoot import source_types
 

@@ -15,7 +15,7 @@ import pytest
 from resources.warehouse import Warehouse
 from vetorial_assets.mart.assets import build_campaign_performance, build_instagram_growth
 from vetorial_assets.model.assets import build_ig_star, build_meta_star, tenant_rows
-from vetorial_assets.model.tables import dim_tenant
+from vetorial_assets.warehouse.tables.model import dim_tenant
 from vetorial_assets.settings import shipped_tenants_file
 from vetorial_assets.tenants import load_tenants
 from vetorial_assets.warehouse.tables import ig_follows_raw, insights_meta_ads

@@ -20,7 +20,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from .demo import FUNNEL_DAYS, lead_funnel_lines, run_demo, table_counts
-    from .instance import prepare_environment
+    from .platform.instance import prepare_environment
 
     settings = load_settings()
     env = prepare_environment(settings)
@@ -40,8 +40,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from .instance import prepare_environment
-    from .supervise import run_until_interrupted
+    from .platform.instance import prepare_environment
+    from .platform.supervise import run_until_interrupted
 
     env = prepare_environment(load_settings())
     workspace = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "workspace.yaml")
@@ -67,9 +67,9 @@ def _describe_server(home, status) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from resources.embedded import pin_server
+    from vetorial_assets.platform.embedded import pin_server
 
-    from .instance import prepare_environment
+    from .platform.instance import prepare_environment
 
     settings = load_settings()
     env = prepare_environment(settings)
@@ -85,7 +85,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from resources.embedded import unpin_server
+    from vetorial_assets.platform.embedded import unpin_server
 
     settings = load_settings()
     status = unpin_server(settings.home)
@@ -132,8 +132,8 @@ def cmd_rebuild_meta_staging(args: argparse.Namespace) -> int:
 
     from dagster import DagsterInstance
 
-    from .instance import prepare_environment
     from .meta.rebuild import execute_rebuild, plan_rebuild
+    from .platform.instance import prepare_environment
 
     prepare_environment(load_settings())
     defs = _defs()

@@ -15,16 +15,11 @@ from zoneinfo import ZoneInfo
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from sqlalchemy import func, select
 
-from .chatwoot.schedules import JOB_NAME as CHATWOOT_JOB
-from .instagram.schedules import JOB_NAME as IG_JOB
-from .mart.assets import LAYERS_JOB as META_LAYERS_JOB
-from .mart.conversations import LAYERS_JOB as CONVERSATION_LAYERS_JOB
-from .meta.accounts import JOB_NAME as META_ACCOUNTS_JOB
-from .meta.schedules import JOB_NAME as META_JOB
-from .staging.conversations import JOB_NAME as CONVERSATION_STAGING_JOB
 from .partitions import ACCOUNT_DIM, DATE_DIM, range_tags
 from .run_tags import TRIGGERED_BY_TAG
 from .settings import DEFAULT_TIMEZONE, Settings
+from .source import DemoJob
+from .sources import SOURCES
 from .warehouse.tables import metadata
 
 DEMO_DAYS = 30
@@ -32,33 +27,9 @@ DEMO_DAYS = 30
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-@dataclass(frozen=True)
-class RangeJob:
-    job_name: str
-    label: str
-
-
-@dataclass(frozen=True)
-class TenantJob:
-    job_name: str
-    label: str
-
-
-@dataclass(frozen=True)
-class SingleJob:
-    """An unpartitioned job, run once."""
-
-    job_name: str
-    label: str
-
-
-# What the demo materializes, in dependency order: the sources, then the warehouse layers
-# built from them (the same runs declarative automation would request).
-RANGE_JOBS = [RangeJob(META_JOB, "meta"), RangeJob(IG_JOB, "instagram")]
-TENANT_JOBS = [TenantJob(CHATWOOT_JOB, "chatwoot"), TenantJob(CONVERSATION_STAGING_JOB, "conversation_staging")]
-SOURCE_JOBS = [SingleJob(META_ACCOUNTS_JOB, "meta_accounts")]
-# The conversation layers after the Meta ones: the lead funnel reads both facts.
-LAYER_JOBS = [SingleJob(META_LAYERS_JOB, "meta_layers"), SingleJob(CONVERSATION_LAYERS_JOB, "conversation_layers")]
+# What the demo materializes, in dependency order: each source, then each warehouse layer
+# (staging, model, mart), declares its jobs.
+DEMO_JOBS: list[DemoJob] = [job for source in SOURCES for job in source.demo]
 FUNNEL_DAYS = 7
 
 
@@ -72,25 +43,26 @@ class DemoRun:
 
 
 def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
-    """One run per account (Meta, Instagram) for the last `days` days, one per tenant (Chatwoot),
-    the account metadata, then the warehouse layers."""
+    """One run per account (Meta, Instagram) for the last `days` days, one per tenant (Chatwoot,
+    conversation staging), one of each unpartitioned job (account metadata, the layers)."""
     today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
     first, last = (today - timedelta(days=days - 1)).isoformat(), today.isoformat()
     runs = []
-    for spec in RANGE_JOBS:
+    for spec in DEMO_JOBS:
         job = defs.resolve_job_def(spec.job_name)
+        if spec.runs_per == "once":
+            runs.append(DemoRun(spec.job_name, spec.label, spec.label, {TRIGGERED_BY_TAG: "manual"}))
+            continue
+        if spec.runs_per == "tenant":
+            for tenant in job.partitions_def.get_partition_keys():
+                runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {tenant}",
+                                    {TRIGGERED_BY_TAG: "manual"}, partition_key=tenant))
+            continue
         dims = job.partitions_def.get_partitions_def_for_dimension(ACCOUNT_DIM)
         start = max(first, job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key())
         for account in dims.get_partition_keys():
             runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {account} {start}..{last}",
                                 {**range_tags(account, start, last), TRIGGERED_BY_TAG: "manual"}))
-    for spec in TENANT_JOBS:
-        job = defs.resolve_job_def(spec.job_name)
-        for tenant in job.partitions_def.get_partition_keys():
-            runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {tenant}", {TRIGGERED_BY_TAG: "manual"},
-                                partition_key=tenant))
-    for spec in (*SOURCE_JOBS, *LAYER_JOBS):
-        runs.append(DemoRun(spec.job_name, spec.label, spec.label, {TRIGGERED_BY_TAG: "manual"}))
     return runs
 
 

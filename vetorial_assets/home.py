@@ -8,7 +8,6 @@ under the current directory.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
@@ -35,10 +34,9 @@ def recorded_home(dagster_home: str | Path) -> Path | None:
     return Path(home) if isinstance(home, str) and home else None
 
 
-def resolve_home() -> Path:
-    explicit = os.environ.get("VETORIAL_HOME")
+def resolve_home(explicit: str | None, dagster_home: str | None) -> Path:
+    """`explicit`: VETORIAL_HOME, `dagster_home`: DAGSTER_HOME, as settings.py read them."""
     if explicit:
         return Path(explicit).expanduser().resolve()
-    dagster_home = os.environ.get("DAGSTER_HOME")
     recorded = recorded_home(dagster_home) if dagster_home else None
     return (recorded or Path(DEFAULT_HOME)).expanduser().resolve()

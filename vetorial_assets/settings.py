@@ -35,6 +35,10 @@ class Settings:
     meta_lookback_days: int
     # VETORIAL_SCHEDULES=off: schedules start STOPPED (a dev box); on by default, like the sensors.
     schedules_running: bool = True
+    # VETORIAL_DAGSTER_STORAGE_URL set: dagster.yaml reads the instance storage URL from it.
+    dagster_storage_url_set: bool = False
+    # An exported DAGSTER_HOME (else the home's dagster_home/).
+    dagster_home: Path | None = None
 
     @property
     def sandbox_meta(self) -> bool:
@@ -83,22 +87,42 @@ def shipped_tenants_file() -> Path:
     return Path(__file__).with_name("tenants_demo.yaml")
 
 
+def is_set(name: str) -> bool:
+    """Whether the environment variable `name` holds a value (e.g. a tenant's token variable)."""
+    return bool(os.environ.get(name))
+
+
+def secret(name: str) -> str | None:
+    """The value of the secret variable `name` (a Meta token named by tenants.yaml), read when
+    a run needs it; None when unset. Callers register it for redaction."""
+    return os.environ.get(name) or None
+
+
+def meta_graph_url() -> str | None:
+    """VETORIAL_META_GRAPH_URL, for the `meta` resource at run time: a run config for the
+    resource replaces every value it was defined with, its graph_url included."""
+    return os.environ.get("VETORIAL_META_GRAPH_URL") or None
+
+
 def load_settings() -> Settings:
-    home = resolve_home()
+    home = resolve_home(os.environ.get("VETORIAL_HOME"), os.environ.get("DAGSTER_HOME"))
     tenants = os.environ.get("VETORIAL_TENANTS_FILE")
+    dagster_home = os.environ.get("DAGSTER_HOME")
     return Settings(
         home=home,
         warehouse_url=os.environ.get("VETORIAL_WAREHOUSE_URL") or None,
         tenants_file=Path(tenants).expanduser().resolve() if tenants else shipped_tenants_file(),
         chatwoot_url=os.environ.get("VETORIAL_CHATWOOT_URL") or None,
         chatwoot_relation=os.environ.get("VETORIAL_CHATWOOT_RELATION") or "vw_conversations_analytics_final",
-        meta_graph_url=os.environ.get("VETORIAL_META_GRAPH_URL") or None,
+        meta_graph_url=meta_graph_url(),
         meta_access_token_set=bool(os.environ.get("META_ACCESS_TOKEN")),
         discord_webhook_set=bool(os.environ.get("VETORIAL_DISCORD_WEBHOOK_URL")),
         lgpd_salt_set=bool(os.environ.get("VETORIAL_LGPD_SALT")),
         partitions_start=_date_env("VETORIAL_PARTITIONS_START", date(2025, 1, 1)),
         meta_lookback_days=_int_env("VETORIAL_META_LOOKBACK_DAYS", 28),
         schedules_running=_switch_env("VETORIAL_SCHEDULES", True),
+        dagster_storage_url_set=is_set("VETORIAL_DAGSTER_STORAGE_URL"),
+        dagster_home=Path(dagster_home).expanduser() if dagster_home else None,
     )
 
 

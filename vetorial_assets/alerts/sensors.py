@@ -11,7 +11,7 @@ from dagster import (
 )
 
 from resources.discord import GREEN, RED, Alert, DiscordNotifier
-from resources.redaction import redact
+from resources.support.redaction import redact
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"

@@ -20,11 +20,11 @@ from psycopg import sql
 from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
-from resources import loader
-from resources.gc_control import gc_paused
-from resources.loader import LoadResult, TargetTable, advisory_xact_lock
-from resources.read_ahead import read_ahead
-from resources.rejections import Quarantine
+from resources.load import engine as loader
+from resources.support.gc_control import gc_paused
+from resources.load import LoadResult, TargetTable, advisory_xact_lock
+from resources.support.read_ahead import read_ahead
+from resources.load.rejections import Quarantine
 from resources.source_db import SourceDatabase, SourceRelation
 from resources.warehouse import Warehouse, describe_target
 

@@ -22,7 +22,7 @@ import psycopg
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 
-from resources.loader import LoadResult, LockBusyError, advisory_xact_lock
+from resources.load import LoadResult, LockBusyError, advisory_xact_lock
 
 from ..warehouse.tables import etl_control
 

@@ -3,7 +3,7 @@ types the warehouse can hold (chatwoot/source_types.py, the comparison the sync 
 reading: incompatible fails, may-not-fit warns), and the configured role cannot write (a
 warning: the sync never writes, but only the role guarantees it)."""
 
-from ..doctor import DoctorWarning, resolved
+from ..source import DoctorWarning, resolved
 from ..warehouse.contract import column_types
 from ..warehouse.tables import conversas_analytics_raw
 from .source_types import TypeComparison, compare

@@ -30,7 +30,7 @@ from decimal import Decimal
 import numpy as np
 
 from resources.source_db import SourceRelation, SourceSchemaError
-from resources.value_checks import ColumnType, column_type
+from resources.load.value_checks import ColumnType, column_type
 
 FITS = "fits"
 MAY_NOT_FIT = "may_not_fit"

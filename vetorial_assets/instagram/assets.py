@@ -10,7 +10,7 @@ ops.rejected_values with the parser's reason and the answer (cut short), and the
 range lands; a later run over that day (the daily schedule's D-1/D-2, or a backfill) asks
 again.
 
-Pull first, lock later (resources/spool.py): every day of the range is asked for with no
+Pull first, lock later (resources/load/spool.py): every day of the range is asked for with no
 lock held and no transaction open; the rows are then applied in one short transaction under
 the account's lock. A day that a run whose pull began later already applied keeps that
 run's answer (an older "no data yet" never overwrites a newer count).
@@ -31,10 +31,10 @@ from dagster import (
 from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
-from resources.loader import LoadResult
+from resources.load import LoadResult
 from resources.meta import MetaAdsResource
-from resources.rejections import Quarantine
-from resources.spool import PulledRange
+from resources.load.rejections import Quarantine
+from resources.load.spool import PulledRange
 from resources.warehouse import Warehouse
 
 from ..partitions import DateRange, run_date_ranges

@@ -8,18 +8,36 @@ Each materialization carries a Markdown preview of the newest rows.
 
 
 import psycopg
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSelection,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    define_asset_job,
+    multi_asset,
+)
 
 from asset_checks import warehouse_meta as checks
 from resources.warehouse import Warehouse
 
-from ..model.assets import FACT_AD_KEY, FACT_IG_KEY, downstream_condition, key
-from ..model.tables import dim_ad_account, dim_campaign, fact_ad_insights_daily, fact_ig_follows_daily
+from ..model.assets import (
+    DIM_DATE_KEY,
+    DIM_TENANT_KEY,
+    FACT_AD_KEY,
+    FACT_IG_KEY,
+    IG_STAR,
+    META_STAR,
+    downstream_condition,
+    key,
+)
+from ..warehouse.tables.model import dim_ad_account, dim_campaign, fact_ad_insights_daily, fact_ig_follows_daily
 from ..warehouse.incremental import LAST_DAY, Unit, day_units, run_consumer
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.refresh import refresh_scope, sql_file
 from .preview import markdown_preview
-from .tables import campaign_performance_daily, instagram_growth_daily
+from ..warehouse.tables.mart import campaign_performance_daily, instagram_growth_daily
 
 GROUP = "mart"
 PACKAGE = "vetorial_assets.mart"
@@ -86,8 +104,6 @@ def _result(warehouse: Warehouse, table, run, preview_columns: list[str], newest
 
 def layer_keys() -> list[AssetKey]:
     """Every model and mart asset of the Meta/Instagram side, in dependency order."""
-    from ..model.assets import DIM_DATE_KEY, DIM_TENANT_KEY, IG_STAR, META_STAR
-
     return [DIM_DATE_KEY, DIM_TENANT_KEY, *(key(t) for t in META_STAR), *(key(t) for t in IG_STAR),
             CAMPAIGN_KEY, IG_GROWTH_KEY]
 
@@ -96,8 +112,6 @@ LAYERS_JOB = "meta_warehouse_layers"
 
 
 def build_layers_job():
-    from dagster import AssetSelection, define_asset_job
-
     return define_asset_job(LAYERS_JOB, selection=AssetSelection.assets(*layer_keys()),
                             description="Model and marts of Meta Ads and Instagram, for what changed upstream "
                                         "(declarative automation runs them on its own; this is for the demo and "

@@ -19,7 +19,7 @@ from ..warehouse.metadata import materialization_metadata, table_definition_meta
 from ..warehouse.refresh import refresh_scope, sql_file
 from ..model.assets import OWNERS, downstream_condition
 from ..model.conversations import KEYS as MODEL_KEYS
-from .conversation_tables import conversation_growth_monthly, conversation_service_daily, lead_funnel_daily
+from ..warehouse.tables.mart import conversation_growth_monthly, conversation_service_daily, lead_funnel_daily
 from .preview import markdown_preview
 
 GROUP = "mart"

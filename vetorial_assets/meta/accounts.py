@@ -19,14 +19,14 @@ from dagster import (
 )
 
 from resources.meta import MetaAdsResource
-from resources.rejections import Quarantine
+from resources.load.rejections import Quarantine
 from resources.warehouse import Warehouse
 
 from ..settings import DEFAULT_TIMEZONE
 from ..tenants import Tenants
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from .raw_rows import canonical_json
-from .tables import meta_ad_accounts_raw
+from ..warehouse.tables import meta_ad_accounts_raw
 
 KEY = AssetKey(["raw", "meta_ad_accounts"])
 JOB_NAME = "meta_ad_accounts_refresh"

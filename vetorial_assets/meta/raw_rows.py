@@ -1,7 +1,7 @@
 """API rows -> `raw.meta_ads_insights` rows (pure: no I/O).
 
 The payload is kept exactly as Meta sent it. When the page carries each row's JSON text
-as received (`texts`, see resources.graph_client.PageRows), that text is what lands in
+as received (`texts`, see vetorial_assets.meta.graph.client.PageRows), that text is what lands in
 the JSONB column and what the content hash covers: Graph serializes a row the same way
 on every pull, so an unchanged row hashes the same, and no row is serialized again.
 Rows without their text (hand-made payloads) are serialized once in canonical form

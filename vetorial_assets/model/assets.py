@@ -33,7 +33,7 @@ from ..warehouse.metadata import materialization_metadata, table_definition_meta
 from ..warehouse.refresh import refresh_scope, run_sql, sql_file
 from ..warehouse.tables import ig_follows_raw, insights_meta_ads
 from .calendar import calendar_rows
-from .tables import (
+from ..warehouse.tables.model import (
     UNKNOWN_KEY,
     dim_ad,
     dim_ad_account,
@@ -69,14 +69,25 @@ FACT_AD_KEY, FACT_IG_KEY = key(fact_ad_insights_daily), key(fact_ig_follows_dail
 CALENDAR_AHEAD_DAYS = 366
 
 
+def no_dep_failed_a_blocking_check() -> AutomationCondition:
+    """No upstream partition's latest blocking check failed.
+
+    Not `all_deps_blocking_checks_passed()`: upstream of these unpartitioned assets is
+    partitioned by day x account, and a partition never pulled (most of them, since the
+    partitions' start) has never been checked, so "passed everywhere" is never true."""
+    return ~AutomationCondition.any_deps_match(
+        AutomationCondition.any_checks_match(AutomationCondition.check_failed(), blocking_only=True)
+    ).with_label("any_dep_failed_a_blocking_check")
+
+
 def downstream_condition() -> AutomationCondition:
     """Eager: after any upstream materialization, once upstream's blocking checks passed.
 
-    Without `any_deps_missing`: upstream of these unpartitioned assets is partitioned by day
-    since the partitions' start, and some partition is always missing (never pulled); the
-    ledger, not the partitions, says what to recompute."""
+    Without `any_deps_missing`: upstream is partitioned by day since the partitions' start,
+    and some partition is always missing (never pulled); the ledger, not the partitions,
+    says what to recompute."""
     return (AutomationCondition.eager().without(~AutomationCondition.any_deps_missing())
-            & AutomationCondition.all_deps_blocking_checks_passed())
+            & no_dep_failed_a_blocking_check())
 
 
 def root_condition() -> AutomationCondition:

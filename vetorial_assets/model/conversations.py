@@ -10,7 +10,7 @@ import psycopg
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, multi_asset
 
 from asset_checks import warehouse_conversations as checks
-from resources.loader import LoadResult
+from resources.load.contract import LoadResult
 from resources.warehouse import Warehouse
 
 from ..staging.conversations import KEY as STAGING_KEY
@@ -18,7 +18,7 @@ from ..warehouse.incremental import FIRST_DAY, LAST_DAY, Unit, day_units, run_co
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.refresh import refresh_scope, run_sql, sql_file
 from .assets import OWNERS, downstream_condition
-from .conversation_tables import UNKNOWN_NAME, dim_contact, dim_inbox, fact_conversations
+from ..warehouse.tables.model import UNKNOWN_NAME, dim_contact, dim_inbox, fact_conversations
 
 CONSUMER = "model/conversations"
 STAGING_TABLE = "staging.conversations"

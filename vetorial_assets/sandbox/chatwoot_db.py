@@ -24,6 +24,9 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
+from ..platform.embedded import CHATWOOT_SANDBOX_DB, ensure_server
+from ..settings import DEFAULT_TIMEZONE
+
 log = logging.getLogger("vetorial.sandbox.chatwoot")
 
 VIEW_NAME = "vw_conversations_analytics_final"
@@ -196,8 +199,8 @@ class SandboxChatwoot:
                 "ON CONFLICT (id) DO NOTHING", (t, t))
             cur.executemany(
                 "INSERT INTO inboxes (id, channel_id, account_id, name, created_at, updated_at, channel_type, "
-                "timezone) VALUES (%s, %s, %s, %s, %s, %s, %s, 'America/Sao_Paulo') ON CONFLICT (id) DO NOTHING",
-                [(i, ch, acc, name, t, t, kind) for i, acc, name, kind, ch in INBOXES])
+                "timezone) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                [(i, ch, acc, name, t, t, kind, DEFAULT_TIMEZONE) for i, acc, name, kind, ch in INBOXES])
             cur.executemany(
                 "INSERT INTO labels (title, account_id, show_on_sidebar, created_at, updated_at) "
                 "VALUES (%s, %s, true, %s, %s) ON CONFLICT (title, account_id) DO NOTHING",
@@ -404,8 +407,6 @@ class SandboxChatwoot:
 def ensure_sandbox_chatwoot(home: Path, conversations_per_inbox: int = 200, seed: int = 7) -> str:
     """Start (or find) the embedded server under `home`, create and seed the sandbox Chatwoot
     database the first time, and return its SQLAlchemy URL. Safe to call from many processes."""
-    from resources.embedded import CHATWOOT_SANDBOX_DB, ensure_server
-
     server = ensure_server(Path(home), databases=(CHATWOOT_SANDBOX_DB,))
     url = server.url(CHATWOOT_SANDBOX_DB)
     sandbox = SandboxChatwoot(url)

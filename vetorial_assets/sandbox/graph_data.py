@@ -25,7 +25,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-SANDBOX_TIMEZONE = "America/Sao_Paulo"
+from ..settings import DEFAULT_TIMEZONE
+
+# The sandbox accounts keep the business's time zone.
+SANDBOX_TIMEZONE = DEFAULT_TIMEZONE
 
 # (publisher_platform, platform_position) in the order rows are served; the first N are used.
 PLACEMENTS: tuple[tuple[str, str], ...] = (

@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from dagster import AssetExecutionContext, AssetKey, AutomationCondition, MaterializeResult, StaticPartitionsDefinition, asset
 
-from resources.rejections import NULLED, Quarantine, Rejection, shown_value
+from resources.load.rejections import NULLED, Quarantine, Rejection, shown_value
 from resources.warehouse import Warehouse
 
 from ..settings import lgpd_salt, load_settings
@@ -19,7 +19,7 @@ from ..warehouse.metadata import materialization_metadata, table_definition_meta
 from ..warehouse.incremental import FIRST_DAY, Unit, day_units, run_consumer
 from ..warehouse.refresh import sql_file
 from . import conversation_rules as rules
-from .tables import conversations
+from ..warehouse.tables import conversations
 
 KEY = AssetKey(["staging", "conversations"])
 RAW_KEY = AssetKey(["raw", "conversas_analytics"])

@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import psycopg
 
-from resources.loader import LoadResult
-from resources.warehouse import Warehouse
+from resources.load.contract import LoadResult
 
 from . import ledger
+
+if TYPE_CHECKING:  # the resource (a layer above) is handed in; only its methods are used
+    from resources.warehouse import Warehouse
 
 # The day range of a full build of one scope: every day there can be.
 FIRST_DAY = date(1900, 1, 1)

@@ -2,7 +2,7 @@
 since a consumer asset last ran, how they spread to the consumer's own units, and the
 consumer's cursors and lock.
 
-Writes are recorded by triggers (ledger_tables.py), in the writing transaction. A consumer
+Writes are recorded by triggers (warehouse/tables/ledger.py), in the writing transaction. A consumer
 run: `consumer_lock` (one run per consumer at a time), `read_changes` (its units, or
 `full` when it has never run), recompute each unit in one transaction, then `advance`.
 A crash before `advance` re-reads the same units: consumers must be idempotent.

@@ -22,9 +22,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Table
 
-from resources.loader import LoadResult
-from resources.merge_sql import merge_statement
-from resources.warehouse import describe_target
+from resources.load.contract import LoadResult, describe_table
+from resources.load.merge import merge_statement
 
 
 @cache
@@ -58,7 +57,8 @@ def refresh_scope(conn: psycopg.Connection, table: Table, query: str, params: Ma
     """Make the rows of `table` within `scope` equal to what `query` yields (on `conn`, in
     the caller's transaction). `query` must yield only rows inside `scope`, with the
     target's column names (any order)."""
-    target = describe_target(conn, table)
+    target = describe_table(conn, table.schema, table.name,
+                            [c.name for c in table.columns if c.info.get("volatile")])
     names = [c.name for c in target.columns]
     cols = sql.SQL(", ").join(map(sql.Identifier, names))
     select = sql.SQL("SELECT {cols} FROM ({query}) AS q").format(cols=cols, query=sql.SQL(query))

@@ -5,7 +5,7 @@ columns it is stored as NULL (`nulled`); in the key or a NOT NULL column its row
 out (`row_skipped`). Either way one row of `ops.rejected_values` says which table, key,
 column, why, and what the value was (personal data masked, anything else cut to a
 readable length), written in the transaction of the load it belongs to: a rollback drops
-both. The load path finds most of them (resources/value_checks.py); producers that parse
+both. The load path finds most of them (resources/load/value_checks.py); producers that parse
 before it (the Meta cleaner, the Instagram parser) add theirs to the same `Quarantine`.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from resources.value_checks import int_text
+from .value_checks import int_text
 
 NULLED = "nulled"
 ROW_SKIPPED = "row_skipped"

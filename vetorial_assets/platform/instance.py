@@ -18,16 +18,16 @@ import json
 import os
 from pathlib import Path
 
-from resources.embedded import DAGSTER_DB, WAREHOUSE_DB, ensure_server
+from .embedded import DAGSTER_DB, WAREHOUSE_DB, ensure_server
 
-from .home import HOME_LINE
-from .settings import Settings
+from ..home import HOME_LINE
+from ..settings import Settings
 
 _MARKER = "# written by `vetorial` (delete this line to keep your own edits)"
 
 EMBEDDED_STORAGE = """storage:
   custom:
-    module: resources.dagster_storage
+    module: vetorial_assets.platform.dagster_storage
     class: VetorialDagsterStorage
     config:
       home: {home}
@@ -35,7 +35,7 @@ EMBEDDED_STORAGE = """storage:
 
 WAREHOUSE_STORAGE = """storage:
   custom:
-    module: resources.dagster_storage
+    module: vetorial_assets.platform.dagster_storage
     class: VetorialDagsterStorage
     config:
       warehouse_url:
@@ -62,7 +62,7 @@ DAGSTER_YAML = """{marker}
 # never started or never finished cancelling, and one past max_runtime_seconds (the tag
 # dagster/max_runtime_seconds raises it for one run).
 run_launcher:
-  module: resources.run_launcher
+  module: vetorial_assets.platform.run_launcher
   class: LocalRunLauncher
 run_monitoring:
   enabled: true
@@ -96,7 +96,7 @@ EVENT_BATCH_ENV, EVENT_BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE", "1000"
 
 
 def storage_block(settings: Settings) -> str:
-    if os.environ.get("VETORIAL_DAGSTER_STORAGE_URL"):
+    if settings.dagster_storage_url_set:
         return URL_STORAGE
     if settings.warehouse_url:
         return WAREHOUSE_STORAGE.format(database=DAGSTER_DB)
@@ -125,7 +125,7 @@ def prepare_environment(settings: Settings) -> dict[str, str]:
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     os.environ["VETORIAL_HOME"] = str(home)  # absolute: Dagster's subprocesses find the same server
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster_home").resolve()
+    dagster_home = Path(settings.dagster_home or home / "dagster_home").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ.setdefault(EVENT_BATCH_ENV, EVENT_BATCH_SIZE)  # this process's runs and Dagster's children

@@ -7,15 +7,15 @@ batch to the target:
 
 1. rows identical to the stored row (ignoring `volatile` audit columns such as fetched_at)
    are left alone: neither rewritten nor WAL-logged;
-2. the rest are inserted or updated and counted as such (resources/merge_sql.py: MERGE on
+2. the rest are inserted or updated and counted as such (resources/load/merge.py: MERGE on
    PostgreSQL 17+, an anti-join and `INSERT … ON CONFLICT` before);
 3. optionally, rows inside a `scope` (e.g. one account and date range) that are absent
    from the batch are deleted: restating a partition replaces it.
 
-Before COPY, every value is checked against its column (resources/value_checks.py,
+Before COPY, every value is checked against its column (resources/load/value_checks.py,
 column-wise): a value the column cannot store is stored as NULL, or its row is left out
 when the column is part of the key or NOT NULL, and each is recorded in
-ops.rejected_values in the same transaction (resources/rejections.py). Nothing is stored
+ops.rejected_values in the same transaction (resources/load/rejections.py). Nothing is stored
 wrapped or cut.
 
 Everything runs on the caller's connection and transaction: commit or roll back as a
@@ -43,136 +43,21 @@ from psycopg.copy import QueuedLibpqWriter
 from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
 
-from resources import rejections as rej
-from resources import value_checks as vc
-from resources.merge_sql import merge_statement, scope_delete
-from resources.rejections import Quarantine, Rejection
+from . import rejections as rej
+from . import value_checks as vc
+from .contract import Chunk, LoadError, LoadResult, ScopeValue, TargetColumn, TargetTable, describe_table
+from .locks import LockBusyError, advisory_xact_lock
+from .merge import delete_outside_batch, merge_statement, scope_delete
+from .rejections import Quarantine, Rejection
 
 log = logging.getLogger("vetorial.loader")
 
-Chunk = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
-# A scope value: one value, a (low, high) inclusive range, or a list of values.
-ScopeValue = Any
-
-
-class LoadError(ValueError):
-    """The input does not fit the table contract; nothing was written."""
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    table: str
-    rows: int
-    inserted: int
-    updated: int
-    unchanged: int
-    deleted: int = 0
-    # Values stored as NULL, and rows left out, because the table could not store a value
-    # (each recorded in ops.rejected_values). `rows` counts the rows that were loaded.
-    nulled: int = 0
-    skipped: int = 0
-    # Rows of days a pull of another run, begun later, had already applied, that differ
-    # from what it stored: left as it stored them (resources/spool.py). Counted in `rows`,
-    # in none of the counts above (the same rows count as unchanged).
-    superseded: int = 0
-
-    @classmethod
-    def total(cls, table: str, results: Iterable[LoadResult]) -> LoadResult:
-        """The sum of several loads of one table (e.g. one per account range of a run)."""
-        results = list(results)
-        return cls(table, *(sum(getattr(r, f) for r in results)
-                            for f in ("rows", "inserted", "updated", "unchanged", "deleted", "nulled", "skipped",
-                                      "superseded")))
-
-    def as_metadata(self) -> dict[str, int]:
-        return {
-            "rows_in_batch": self.rows,
-            "rows_inserted": self.inserted,
-            "rows_updated": self.updated,
-            "rows_unchanged": self.unchanged,
-            "rows_deleted": self.deleted,
-            "values_nulled": self.nulled,
-            "rows_skipped": self.skipped,
-            "rows_superseded": self.superseded,
-        }
-
-
-@dataclass(frozen=True)
-class TargetColumn:
-    name: str
-    type_oid: int
-    type_name: str
-    required: bool  # NOT NULL without a default: the input must carry it
-    nullable: bool = True  # False: NOT NULL (a NULL given for it leaves its row out)
-
-
-@dataclass(frozen=True)
-class TargetTable:
-    schema: str
-    name: str
-    columns: tuple[TargetColumn, ...]
-    key: tuple[str, ...]
-    volatile: frozenset[str] = field(default_factory=frozenset)
-    pii: frozenset[str] = field(default_factory=frozenset)  # values masked when recorded
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    @property
-    def ident(self) -> sql.Composable:
-        return sql.Identifier(self.schema, self.name)
-
-    def column(self, name: str) -> TargetColumn:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(name)
-
-
-_CATALOG_QUERY = """
-SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod),
-       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AS required, NOT a.attnotnull
-FROM pg_attribute a
-WHERE a.attrelid = %(rel)s::regclass AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum
-"""
-
-_KEY_QUERY = """
-SELECT a.attname
-FROM pg_index i
-JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
-JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-WHERE i.indrelid = %(rel)s::regclass AND i.indisprimary
-ORDER BY k.ord
-"""
-
-
-def describe_table(conn: psycopg.Connection, schema: str, name: str,
-                   volatile: Iterable[str] = (), pii: Iterable[str] = ()) -> TargetTable:
-    """Read the target's columns and primary key from the catalog (the contract)."""
-    rel = sql.Identifier(schema, name).as_string(conn)
-    try:
-        cols = conn.execute(_CATALOG_QUERY, {"rel": rel}).fetchall()
-    except psycopg.errors.UndefinedTable:
-        raise LoadError(f"table {schema}.{name} does not exist (was the warehouse schema created?)") from None
-    key = tuple(r[0] for r in conn.execute(_KEY_QUERY, {"rel": rel}).fetchall())
-    if not key:
-        raise LoadError(f"table {schema}.{name} has no primary key: the load path needs one to merge on")
-    return TargetTable(
-        schema=schema,
-        name=name,
-        columns=tuple(TargetColumn(n, oid, t, req, nullable) for n, oid, t, req, nullable in cols),
-        key=key,
-        volatile=frozenset(volatile),
-        pii=frozenset(pii),
-    )
 
 
 # --------------------------------------------------------------------------- chunks
 
 
-def _chunk_columns(chunk: Chunk) -> list[str]:
+def chunk_columns(chunk: Chunk) -> list[str]:
     if isinstance(chunk, pd.DataFrame):
         return [str(c) for c in chunk.columns]
     if isinstance(chunk, Mapping):
@@ -183,7 +68,7 @@ def _chunk_columns(chunk: Chunk) -> list[str]:
     return list(names)
 
 
-def _chunk_len(chunk: Chunk) -> int:
+def chunk_len(chunk: Chunk) -> int:
     if isinstance(chunk, pd.DataFrame):
         return len(chunk)
     if isinstance(chunk, Mapping):
@@ -199,7 +84,7 @@ def _chunk_len(chunk: Chunk) -> int:
 
 
 @dataclass
-class _Plan:
+class Plan:
     """What every chunk of one load is prepared against (fixed by its first chunk)."""
 
     table: TargetTable
@@ -239,14 +124,14 @@ def _nulls(values: Sequence, j: int) -> list[_Problem]:
     return [(i, j, "NULL in a NOT NULL column", None) for i, v in enumerate(listed) if v is None]
 
 
-def _check_object_column(values: np.ndarray, j: int, plan: _Plan) -> tuple[np.ndarray, list[_Problem]]:
+def _check_object_column(values: np.ndarray, j: int, plan: Plan) -> tuple[np.ndarray, list[_Problem]]:
     values, types = vc.normalize_missing(values)
     checked = vc.check_objects(values, plan.types[j], numbers_as_float=plan.names[j] in plan.as_float, types=types)
     problems = [(i, j, reason, values[i]) for i, reason in zip(checked.bad, checked.reasons)]
     return checked.values, problems
 
 
-def _series_column(series: pd.Series, j: int, plan: _Plan) -> tuple[list, list[_Problem]]:
+def _series_column(series: pd.Series, j: int, plan: Plan) -> tuple[list, list[_Problem]]:
     """Python values for one column, NULLs as None, in the shape the binary dumper wants,
     checked against the column. Typed columns are checked with numpy; object columns
     value-type by value-type (value_checks)."""
@@ -301,7 +186,7 @@ def _series_column(series: pd.Series, j: int, plan: _Plan) -> tuple[list, list[_
     return values.tolist(), problems
 
 
-def _grid(chunk: pd.DataFrame, plan: _Plan) -> tuple[np.ndarray, list[_Problem]]:
+def _grid(chunk: pd.DataFrame, plan: Plan) -> tuple[np.ndarray, list[_Problem]]:
     """Python objects only (e.g. rows read from another database): one 2-D object array,
     checked column by column through views, whose rows go to COPY as they are. Wire
     columns hold bytes or None: only a NOT NULL one is looked at (for None)."""
@@ -323,8 +208,8 @@ def _grid(chunk: pd.DataFrame, plan: _Plan) -> tuple[np.ndarray, list[_Problem]]
     return grid, problems
 
 
-def _columns(chunk: Chunk, plan: _Plan) -> tuple[list[list], list[_Problem]]:
-    n = _chunk_len(chunk)
+def _columns(chunk: Chunk, plan: Plan) -> tuple[list[list], list[_Problem]]:
+    n = chunk_len(chunk)
     problems: list[_Problem] = []
     columns = []
     for j, column in enumerate(plan.cols):
@@ -349,10 +234,10 @@ def _columns(chunk: Chunk, plan: _Plan) -> tuple[list[list], list[_Problem]]:
     return columns, problems
 
 
-def _prepare(chunk: Chunk, plan: _Plan) -> _Prepared:
+def prepare_chunk(chunk: Chunk, plan: Plan) -> _Prepared:
     """The chunk's rows for COPY, every value checked; what cannot be stored NULLed or its
     row left out, and the rejections that say so."""
-    n = _chunk_len(chunk)
+    n = chunk_len(chunk)
     if isinstance(chunk, pd.DataFrame) and (chunk.dtypes[plan.names] == object).all():
         grid, problems = _grid(chunk, plan)
         if not problems:
@@ -432,7 +317,7 @@ def _is_float_input(chunk: Chunk, name: str) -> bool:
     return any(isinstance(v, float) for v in values)
 
 
-def _floats_staged(cols: list[TargetColumn], first_chunk: Chunk, wire: Collection[str]) -> frozenset[str]:
+def floats_staged(cols: list[TargetColumn], first_chunk: Chunk, wire: Collection[str]) -> frozenset[str]:
     """Binary COPY cannot dump a Python float as numeric: a numeric column whose first chunk
     holds floats is staged as float8 and cast to the target type in the merge (through
     its text, so the stored number is the float's shortest digits, as on the direct path)."""
@@ -526,7 +411,7 @@ class _TextList(list):
 _BYTEA_OID = 17
 
 
-def _copy_cursor(conn: psycopg.Connection, wire: Collection[str] = ()) -> psycopg.Cursor:
+def copy_cursor(conn: psycopg.Connection, wire: Collection[str] = ()) -> psycopg.Cursor:
     """A cursor for binary COPY, with the fast text[] dumper in place of the generic one
     (and, for wire columns, bytes dumped in C rather than by the DB-API Binary wrapper's
     Python dumper)."""
@@ -555,24 +440,24 @@ class _QueuedWriter(QueuedLibpqWriter):
         self._queue = queue.Queue(maxsize=64)  # set before the writer thread starts (first write)
 
 
-def _copy_in(cur: psycopg.Cursor, stmt: sql.Composable | bytes):
+def copy_in(cur: psycopg.Cursor, stmt: sql.Composable | bytes):
     """`cur.copy(stmt)` whose data is sent by a writer thread: formatting the next rows goes
     on while the server is still ingesting earlier ones, instead of the two taking turns
     (the send waits without the GIL). Finishing the COPY waits for the queue to drain."""
     return cur.copy(stmt, writer=_QueuedWriter(cur))
 
 
-def _direct_target_empty(conn: psycopg.Connection, table: TargetTable,
+def target_empty(conn: psycopg.Connection, table: TargetTable,
                          scope: Mapping[str, ScopeValue] | None) -> bool:
     if scope:
-        where, params = _scope_clause(table, scope, "t")
+        where, params = scope_clause(table, scope, "t")
         query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})").format(table.ident, where)
     else:
         query, params = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table.ident), {}
     return not conn.execute(query, params).fetchone()[0]
 
 
-def _register_json(cur: psycopg.Cursor, cols: list[TargetColumn]) -> None:
+def register_json(cur: psycopg.Cursor, cols: list[TargetColumn]) -> None:
     for col in cols:
         if col.type_name in ("json", "jsonb"):
             base, handle = (_JsonbFromText, _JsonbText) if col.type_name == "jsonb" else (_JsonFromText, _JsonText)
@@ -580,7 +465,7 @@ def _register_json(cur: psycopg.Cursor, cols: list[TargetColumn]) -> None:
 
 
 @dataclass
-class _Tally:
+class Tally:
     """What a load's chunks left out or NULLed, for the result and ops.rejected_values."""
 
     rejections: list[Rejection] = field(default_factory=list)
@@ -593,7 +478,7 @@ class _Tally:
         self.skipped += prepared.skipped
 
 
-def _write_rows(copy, rows: Iterable[Sequence], plan: _Plan) -> None:
+def write_rows(copy, rows: Iterable[Sequence], plan: Plan) -> None:
     try:
         for row in rows:
             copy.write_row(row)
@@ -603,7 +488,7 @@ def _write_rows(copy, rows: Iterable[Sequence], plan: _Plan) -> None:
         raise LoadError(f"{plan.table.qualified}: {_unencodable(row, plan, exc)}") from None
 
 
-def _unencodable(row: Sequence, plan: _Plan, exc: Exception) -> str:
+def _unencodable(row: Sequence, plan: Plan, exc: Exception) -> str:
     key = {plan.names[k]: row[k] for k in plan.key_index}
     for name, ctype, value in zip(plan.names, plan.types, row):
         if value is not None and name not in plan.wire and ctype.kind == "other":
@@ -612,7 +497,7 @@ def _unencodable(row: Sequence, plan: _Plan, exc: Exception) -> str:
     return f"row {rej.key_json(key)}: a value COPY cannot encode ({type(exc).__name__}: {exc})"
 
 
-def _server_refused(table: TargetTable, exc: psycopg.Error) -> LoadError:
+def server_refused(table: TargetTable, exc: psycopg.Error) -> LoadError:
     """A value the server refused after the checks let it through: the statement is named
     with the row and column the server reports (COPY: `line N, column c`)."""
     diag = exc.diag
@@ -620,14 +505,14 @@ def _server_refused(table: TargetTable, exc: psycopg.Error) -> LoadError:
     return LoadError(f"{table.qualified}: the server refused a value: {diag.message_primary}{where}")
 
 
-def _copy_direct(conn: psycopg.Connection, plan: _Plan, first_chunk: Chunk, chunks: Iterable[Chunk],
-                 tally: _Tally, chunks_use_conn: bool = True) -> int:
+def _copy_direct(conn: psycopg.Connection, plan: Plan, first_chunk: Chunk, chunks: Iterable[Chunk],
+                 tally: Tally, chunks_use_conn: bool = True) -> int:
     table, cols, wire = plan.table, plan.cols, plan.wire
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         table.ident, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols))
     rows = 0
-    cur = _copy_cursor(conn, wire)
-    _register_json(cur, cols)
+    cur = copy_cursor(conn, wire)
+    register_json(cur, cols)
     all_chunks = itertools.chain([first_chunk], chunks)
     # A producer that reads from the connection (a server-side cursor on the same
     # transaction) needs it free between chunks: one COPY per chunk. Any other producer
@@ -636,15 +521,15 @@ def _copy_direct(conn: psycopg.Connection, plan: _Plan, first_chunk: Chunk, chun
     groups = ([chunk] for chunk in all_chunks) if chunks_use_conn else [all_chunks]
     try:
         for group in groups:
-            with _copy_in(cur, stmt) as copy:
+            with copy_in(cur, stmt) as copy:
                 copy.set_types(_copy_types((c.type_oid for c in cols), (c.name for c in cols), wire))
                 for chunk in group:
-                    missing = sorted({c.name for c in cols} - set(_chunk_columns(chunk)))
+                    missing = sorted({c.name for c in cols} - set(chunk_columns(chunk)))
                     if missing:
                         raise LoadError(f"{table.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
-                    prepared = _prepare(chunk, plan)
+                    prepared = prepare_chunk(chunk, plan)
                     tally.add(prepared)
-                    _write_rows(copy, prepared.rows, plan)
+                    write_rows(copy, prepared.rows, plan)
                     rows += prepared.count
                     del prepared  # its row values: freed before the next chunk is made
     except psycopg.errors.UniqueViolation:
@@ -653,14 +538,14 @@ def _copy_direct(conn: psycopg.Connection, plan: _Plan, first_chunk: Chunk, chun
             "or a key that exists outside the replace scope"
         ) from None
     except psycopg.errors.DataError as exc:
-        raise _server_refused(table, exc) from None
+        raise server_refused(table, exc) from None
     return rows
 
 
 # --------------------------------------------------------------------------- merge
 
 
-def _scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, alias: str) -> tuple[sql.Composable, dict]:
+def scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, alias: str) -> tuple[sql.Composable, dict]:
     if not scope:
         raise LoadError("replace needs a scope")
     parts: list[sql.Composable] = []
@@ -684,7 +569,7 @@ def _scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, al
 _stage_counter = itertools.count()
 
 
-def _merge(conn: psycopg.Connection, table: TargetTable, batch: bytes) -> tuple[int, int]:
+def apply_merge(conn: psycopg.Connection, table: TargetTable, batch: bytes) -> tuple[int, int]:
     """Apply the staged batch: (inserted, updated). `batch` is the stage's ANALYZE, the merge
     and, when merging chunk by chunk, the TRUNCATE that empties the stage, sent as one
     simple query: one round trip instead of three per chunk (on a busy machine each round
@@ -698,7 +583,7 @@ def _merge(conn: psycopg.Connection, table: TargetTable, batch: bytes) -> tuple[
             f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once"
         ) from None
     except psycopg.errors.DataError as exc:
-        raise _server_refused(table, exc) from None
+        raise server_refused(table, exc) from None
     counts = None
     while True:  # one result per statement: the merge's is the one with rows
         if cur.description is not None:
@@ -754,7 +639,7 @@ def load(
     """
     if merge_each_chunk and replace_scope is not None:
         raise ValueError("merge_each_chunk cannot be combined with replace_scope: the stage holds one chunk")
-    tally = _Tally()
+    tally = Tally()
     result = _load(conn, table, iter(chunks), tally, replace_scope=replace_scope, logger=logger, direct=direct,
                    chunks_use_conn=chunks_use_conn, direct_scope=direct_scope, wire=frozenset(wire),
                    merge_each_chunk=merge_each_chunk)
@@ -772,23 +657,23 @@ def load(
     return dataclasses.replace(result, nulled=nulled, skipped=skipped)
 
 
-def _load(conn, table: TargetTable, chunks, tally: _Tally, *, replace_scope, logger, direct, chunks_use_conn,
+def _load(conn, table: TargetTable, chunks, tally: Tally, *, replace_scope, logger, direct, chunks_use_conn,
           direct_scope, wire: frozenset[str], merge_each_chunk) -> LoadResult:
     stage = sql.Identifier(f"_stage_{table.name}_{next(_stage_counter)}")
-    plan: _Plan | None = None
+    plan: Plan | None = None
     rows = inserted = updated = 0
     for chunk in chunks:
-        if _chunk_len(chunk) == 0 and plan is not None:
+        if chunk_len(chunk) == 0 and plan is not None:
             continue
         if plan is None:
             # The first chunk fixes the column set; the contract is checked before any write.
-            planned = plan_columns(table, _chunk_columns(chunk), logger)
+            planned = plan_columns(table, chunk_columns(chunk), logger)
             wire = wire & {c.name for c in planned}
-            if direct and _direct_target_empty(conn, table, replace_scope or direct_scope):
-                plan = _Plan(table, planned, wire, frozenset())
+            if direct and target_empty(conn, table, replace_scope or direct_scope):
+                plan = Plan(table, planned, wire, frozenset())
                 rows = _copy_direct(conn, plan, chunk, chunks, tally, chunks_use_conn)
                 return LoadResult(table.qualified, rows, rows, 0, 0, 0)
-            plan = _Plan(table, planned, wire, _floats_staged(planned, chunk, wire))
+            plan = Plan(table, planned, wire, floats_staged(planned, chunk, wire))
             stage_types = [_stage_type(c, plan.as_float) for c in planned]
             conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
                 stage, sql.SQL(", ").join(
@@ -810,90 +695,41 @@ def _load(conn, table: TargetTable, chunks, tally: _Tally, *, replace_scope, log
                 merge_batch.append(sql.SQL("TRUNCATE {}").format(stage))
             merge_batch = sql.SQL("; ").join(merge_batch).as_bytes(conn)
         else:
-            missing = sorted(set(plan.names) - set(_chunk_columns(chunk)))
+            missing = sorted(set(plan.names) - set(chunk_columns(chunk)))
             if missing:
                 raise LoadError(f"{table.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
-        if _chunk_len(chunk) == 0:
+        if chunk_len(chunk) == 0:
             continue
-        prepared = _prepare(chunk, plan)
+        prepared = prepare_chunk(chunk, plan)
         tally.add(prepared)
         try:
-            with _copy_in(_copy_cursor(conn, wire), copy_stmt) as copy:
+            with copy_in(copy_cursor(conn, wire), copy_stmt) as copy:
                 copy.set_types(copy_types)
-                _write_rows(copy, prepared.rows, plan)
+                write_rows(copy, prepared.rows, plan)
         except psycopg.errors.DataError as exc:
-            raise _server_refused(table, exc) from None
+            raise server_refused(table, exc) from None
         rows += prepared.count
         del prepared  # its row values: freed before the merge and the next chunk
         if merge_each_chunk:
-            chunk_inserted, chunk_updated = _merge(conn, table, merge_batch)
+            chunk_inserted, chunk_updated = apply_merge(conn, table, merge_batch)
             inserted, updated = inserted + chunk_inserted, updated + chunk_updated
 
     if plan is None:
         # No input at all: nothing to merge, but a replace still empties the scope.
         if replace_scope is None:
             return LoadResult(table.qualified, 0, 0, 0, 0, 0)
-        where, params = _scope_clause(table, replace_scope, "t")
+        where, params = scope_clause(table, replace_scope, "t")
         cur = conn.execute(sql.SQL("DELETE FROM {} AS t WHERE {}").format(table.ident, where), params)
         return LoadResult(table.qualified, 0, 0, 0, 0, cur.rowcount)
 
     if not merge_each_chunk:
-        inserted, updated = _merge(conn, table, merge_batch)
+        inserted, updated = apply_merge(conn, table, merge_batch)
     deleted = 0
     if replace_scope is not None:
-        where, params = _scope_clause(table, replace_scope, "t")
-        deleted = _delete_outside_batch(conn, scope_delete(table, stage, where), params)
+        where, params = scope_clause(table, replace_scope, "t")
+        deleted = delete_outside_batch(conn, scope_delete(table, stage, where), params)
     conn.execute(sql.SQL("DROP TABLE {}").format(stage))
     return LoadResult(table.qualified, rows, inserted, updated, rows - inserted - updated, deleted)
-
-
-def _delete_outside_batch(conn: psycopg.Connection, statement: sql.Composable, params: dict) -> int:
-    """Run the replace scope's anti-join DELETE with nested loops disabled for it alone.
-
-    Right after a target's first load (or before autovacuum caught up) the planner has no
-    statistics for the scope's columns and estimates the scope at one row: it then picks a
-    nested loop that scans the whole stage once per target row (36,000 rows took 38.7 s
-    instead of 2.5 s). Every row of the scope has to be visited whatever the plan, so a
-    hash (or merge) anti-join is never worse: this makes the plan linear whatever the
-    statistics say. The setting is put back right after, in the same transaction."""
-    previous = conn.execute("SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
-                            ).fetchone()[0]
-    try:
-        return conn.execute(statement, params).rowcount
-    finally:
-        if not conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-            conn.execute("SELECT set_config('enable_nestloop', %s, true)", (previous,))
-
-
-def advisory_xact_lock(conn: psycopg.Connection, *parts: str, wait: bool = True,
-                       timeout_seconds: float | None = None) -> None:
-    """Serialize work on (asset, partition/tenant) until the caller's transaction ends.
-
-    `timeout_seconds` None waits as long as it takes; 0 (or less) does not wait at all: a
-    try-lock (lock_timeout = 0 would mean "no timeout" to PostgreSQL, i.e. wait forever)."""
-    key = "/".join(parts)
-    if wait and timeout_seconds is not None and timeout_seconds <= 0:
-        wait = False
-    if wait:
-        if timeout_seconds is not None:
-            # At least 1 ms: a value that rounds to 0 ms would disable the timeout.
-            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{max(1, int(timeout_seconds * 1000))}ms",))
-        try:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
-        except psycopg.errors.LockNotAvailable:
-            raise LockBusyError(f"another run of {key} is already running (waited {timeout_seconds}s); "
-                                "try again when it finishes") from None
-        if timeout_seconds is not None:
-            conn.execute("SELECT set_config('lock_timeout', '0', true)")
-    else:
-        got = conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (key,)).fetchone()[0]
-        if not got:
-            raise LockBusyError(f"another run of {key} is already running (not waiting for it); "
-                                "try again when it finishes")
-
-
-class LockBusyError(RuntimeError):
-    """Another run holds the advisory lock for the same asset and partition/tenant."""
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""`python -m resources.embedded_reaper HOME`: stops the embedded server once no user is alive.
+"""`python -m vetorial_assets.platform.reaper HOME`: stops the embedded server once no user is alive.
 
 Started (detached) by the process that starts the server. Users normally stop it
 themselves when the last one leaves; this covers a last user killed with SIGKILL, which
@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from resources.embedded import reap
+from .embedded import reap
 
 POLL_SECONDS = 1.0
 

@@ -11,7 +11,7 @@ joins the lease ($VETORIAL_HOME/pg.lease.json) and leaves it at exit (`release_s
 the last one to leave stops the server if one of us started it. A server found running
 that none of us started is left as found. A user killed with SIGKILL never leaves, so
 users are checked for liveness, and a reaper process started with the server
-(resources.embedded_reaper) stops it once no user is alive.
+(vetorial_assets.platform.reaper) stops it once no user is alive.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
-from resources.embedded_lease import Lease, Proc, read_lease, write_lease
+from .lease import Lease, Proc, read_lease, write_lease
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ def _stop(pgdata: Path, info) -> None:
 def _spawn_reaper(home: Path) -> Proc:
     # Its own session and no inherited pipes: a caller reading our output is not kept waiting.
     process = subprocess.Popen(
-        [sys.executable, "-m", "resources.embedded_reaper", str(home)],
+        [sys.executable, "-m", "vetorial_assets.platform.reaper", str(home)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         close_fds=True, start_new_session=True, cwd="/",
     )

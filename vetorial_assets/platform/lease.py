@@ -4,7 +4,7 @@ It records the processes using the server (pid and start time, so a reused pid i
 taken for a live user), whether `vetorial up` pinned it, the postmaster pid one of our
 processes started (a server found running with another pid was not started by us and is
 left as found), and the reaper watching it. Read and written only under the home's file
-lock (resources.embedded).
+lock (vetorial_assets.platform.embedded).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, Iterator
 
-from .graph_client import GraphClient, LogFn, next_cursor
-from .graph_errors import MetaApiError, MetaAsyncJobError, MetaReduceDataError
+from .client import GraphClient, LogFn, next_cursor
+from .errors import MetaApiError, MetaAsyncJobError, MetaReduceDataError
 
 # The seed's columns, plus nothing the cleaner does not use (every field costs parse time).
 INSIGHTS_FIELDS: tuple[str, ...] = (

@@ -4,7 +4,7 @@ A date x account asset spends seconds to minutes on HTTP for a range: pages, ret
 throttle pauses, async report jobs. None of that happens under a lock or inside a
 transaction. A `Spooler` is one warehouse session in autocommit; each `Spool` is a temp
 table of it. Every chunk written to a spool is checked against its target table (the load
-path's value checks, resources/loader.py) and COPYed in a statement of its own: no
+path's value checks, resources/load/engine.py) and COPYed in a statement of its own: no
 transaction stays open between two chunks, so none waits on the network. Temp tables write
 no WAL, and a session that dies takes them along: a crash while pulling leaves nothing.
 
@@ -44,11 +44,12 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Table
 
-from resources import loader
-from resources import rejections as rej
-from resources.loader import Chunk, LoadError, LoadResult, TargetTable
-from resources.merge_sql import identical_count, insert_statement, merge_statement, scope_delete
-from resources.rejections import Quarantine
+from . import engine as loader
+from . import rejections as rej
+from .contract import Chunk, LoadError, LoadResult, TargetTable
+from .locks import advisory_xact_lock
+from .merge import delete_outside_batch, identical_count, insert_statement, merge_statement, scope_delete
+from .rejections import Quarantine
 
 log = logging.getLogger("vetorial.spool")
 
@@ -56,7 +57,7 @@ _spool_numbers = itertools.count()
 
 
 def _sql(name: str) -> str:
-    return pkg_resources.files("resources").joinpath("sql", name).read_text(encoding="utf-8")
+    return pkg_resources.files("resources.load").joinpath("sql", name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,11 @@ class Spool:
         self._account_column, self._day_column = account_column, day_column
         self._quarantine = quarantine
         self._ident = sql.Identifier(f"_spool_{target.name}_{next(_spool_numbers)}")
-        self._plan: loader._Plan | None = None
+        self._plan: loader.Plan | None = None
         self._create_table: bytes = b""
         self._copy: bytes = b""
         self._copy_types: list[int] = []
-        self._tally = loader._Tally()
+        self._tally = loader.Tally()
         self._analyzed = False
         self.rows = 0  # rows spooled (checked, not left out)
 
@@ -123,16 +124,16 @@ class Spool:
         What the table cannot store is NULLed or its row left out (recorded when the spool is
         applied); a chunk lacking a required column raises LoadError, and so does (at the
         next write, or on apply) a chunk the server refused."""
-        if loader._chunk_len(chunk) == 0:
+        if loader.chunk_len(chunk) == 0:
             return
         create = self._plan is None
         if create:
             self._plan_for(chunk)
         else:
-            missing = sorted(set(self._plan.names) - set(loader._chunk_columns(chunk)))
+            missing = sorted(set(self._plan.names) - set(loader.chunk_columns(chunk)))
             if missing:
                 raise LoadError(f"{self.target.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
-        prepared = loader._prepare(chunk, self._plan)
+        prepared = loader.prepare_chunk(chunk, self._plan)
         self._tally.add(prepared)
         self.rows += prepared.count
         self._writer.submit(partial(self._store, prepared.rows, create))
@@ -140,8 +141,8 @@ class Spool:
     def _plan_for(self, first_chunk: Chunk) -> None:
         """The first chunk fixes the columns (the contract checked before anything is written)."""
         target = self.target
-        cols = loader.plan_columns(target, loader._chunk_columns(first_chunk), self._logger)
-        self._plan = loader._Plan(target, cols, frozenset(), loader._floats_staged(cols, first_chunk, ()))
+        cols = loader.plan_columns(target, loader.chunk_columns(first_chunk), self._logger)
+        self._plan = loader.Plan(target, cols, frozenset(), loader.floats_staged(cols, first_chunk, ()))
         # The target's own types, but numeric columns given floats: float8, cast through
         # their text on apply (the loader's stage does the same). JSON keeps its type: parsed
         # once by the COPY, while the pull waits on the network, not inside the apply.
@@ -157,14 +158,14 @@ class Spool:
         """In the writer thread: one chunk into the spool (its first also creates it)."""
         if create:
             self._conn.execute(self._create_table)
-        cur = loader._copy_cursor(self._conn)
-        loader._register_json(cur, self._plan.cols)
+        cur = loader.copy_cursor(self._conn)
+        loader.register_json(cur, self._plan.cols)
         try:
-            with loader._copy_in(cur, self._copy) as copy:
+            with loader.copy_in(cur, self._copy) as copy:
                 copy.set_types(self._copy_types)
-                loader._write_rows(copy, rows, self._plan)
+                loader.write_rows(copy, rows, self._plan)
         except psycopg.errors.DataError as exc:
-            raise loader._server_refused(self.target, exc) from None
+            raise loader.server_refused(self.target, exc) from None
 
     def _scope(self, pulled: PulledRange, newer: list[date]) -> dict[str, Any]:
         days = (pulled.first, pulled.last) if not newer else [d for d in pulled.days() if d not in set(newer)]
@@ -174,7 +175,7 @@ class Spool:
         """Outside the apply's transaction (no lock needed): the spool's key statistics for
         the merge's plan, when its table already has rows of the range (else the apply
         inserts, and nothing needs them)."""
-        if self._plan is not None and not loader._direct_target_empty(self._conn, self.target,
+        if self._plan is not None and not loader.target_empty(self._conn, self.target,
                                                                         self._scope(pulled, [])):
             self._analyze()
 
@@ -195,26 +196,26 @@ class Spool:
             pass  # a later pull applied every day of the range
         elif plan is None:  # the pull returned no row: a replace empties the scope
             if replace:
-                where, params = loader._scope_clause(target, scope, "t")
+                where, params = loader.scope_clause(target, scope, "t")
                 deleted = conn.execute(sql.SQL("DELETE FROM {} AS t WHERE {}").format(target.ident, where),
                                        params).rowcount
-        elif loader._direct_target_empty(conn, target, scope):
+        elif loader.target_empty(conn, target, scope):
             try:
                 inserted = conn.execute(insert_statement(target, self._ident, plan.cols, plan.as_float)).rowcount
             except psycopg.errors.UniqueViolation:
                 raise LoadError(f"{target.qualified}: the batch has the same key ({', '.join(target.key)}) more "
                                 "than once, or a key that exists outside the scope") from None
             except psycopg.errors.DataError as exc:
-                raise loader._server_refused(target, exc) from None
+                raise loader.server_refused(target, exc) from None
         else:
             if not self._analyzed:  # the range's rows arrived while this run was pulling
                 self._analyze()
             statement = merge_statement(target, self._ident, plan.cols, conn.info.server_version,
                                         via_text=plan.as_float)
-            inserted, updated = loader._merge(conn, target, statement.as_bytes(conn))
+            inserted, updated = loader.apply_merge(conn, target, statement.as_bytes(conn))
             if replace:
-                where, params = loader._scope_clause(target, scope, "t")
-                deleted = loader._delete_outside_batch(conn, scope_delete(target, self._ident, where), params)
+                where, params = loader.scope_clause(target, scope, "t")
+                deleted = delete_outside_batch(conn, scope_delete(target, self._ident, where), params)
         result = LoadResult(target.qualified, self.rows, inserted, updated,
                             self.rows - superseded - inserted - updated, deleted, superseded=superseded)
         return self._record_rejections(result)
@@ -297,7 +298,7 @@ class Spooler:
             spool._before_apply(pulled)
         with conn.transaction():
             for lock in sorted({spool.lock for spool in spools}):
-                loader.advisory_xact_lock(conn, *lock, timeout_seconds=lock_wait_seconds)
+                advisory_xact_lock(conn, *lock, timeout_seconds=lock_wait_seconds)
             params = {"source": pulled.source, "partition": pulled.account, "first": pulled.first,
                       "last": pulled.last, "pulled_at": self.pulled_at, "run_id": run_id}
             newer = [row[0] for row in conn.execute(_sql("pulled_days_newer.sql"), params).fetchall()]

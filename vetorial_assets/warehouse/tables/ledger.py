@@ -1,4 +1,5 @@
-"""The change ledger's table contracts (ops) and the tables it tracks.
+"""The change ledger's table contracts (ops) and how a table is tracked (`track_changes`,
+called by each layer module for its tracked tables).
 
 `ops.changed_days` receives, from statement-level triggers (ledger_sql/record_changed_days.sql),
 one row per distinct (scope, day) each statement on a tracked table touched; consumers keep
@@ -17,7 +18,7 @@ from sqlalchemy import BigInteger, Column, Date, DateTime, Identity, Index, Prim
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import UserDefinedType
 
-from .tables import conversas_analytics_raw, ig_follows_raw, insights_meta_ads, metadata
+from .base import metadata
 
 
 class Xid8(UserDefinedType):
@@ -103,8 +104,3 @@ def track_changes(table: Table, scope: str, day: str, day_fallback: str | None =
 
 def tracked_tables() -> list[Table]:
     return [t for t in metadata.sorted_tables if "ledger" in t.info]
-
-
-track_changes(insights_meta_ads, "account_id", "data")
-track_changes(ig_follows_raw, "ig_account_id", "data_registro")
-track_changes(conversas_analytics_raw, "tenant_id", "conversation_date", "conversation_updated_at")

@@ -27,8 +27,8 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookError, FacebookRequestError
 from facebook_business.session import FacebookSession
 
-from .gc_control import gc_paused
-from .graph_errors import (
+from resources.support.gc_control import gc_paused
+from .errors import (
     AUTH_CODES,
     PERMISSION_CODES,
     RATE_LIMIT_CODES,
@@ -39,7 +39,7 @@ from .graph_errors import (
     MetaConnectionError,
     MetaReduceDataError,
 )
-from .redaction import redact, redact_obj, register_secret
+from resources.support.redaction import redact, redact_obj, register_secret
 
 LogFn = Callable[[int, str], None]
 USAGE_HEADERS = ("x-business-use-case-usage", "x-ad-account-usage", "x-app-usage", "x-fb-ads-insights-throttle")

@@ -1,0 +1,29 @@
+"""Instagram follows: everything the source contributes to the code location."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
+
+from ..partitions import date_by_account
+from ..settings import Settings
+from ..source import DemoJob, Source, with_freshness
+from ..tenants import Tenants
+from .assets import RAW_KEY, build_instagram_assets
+from .schedules import JOB_NAME, build_instagram_schedule
+
+# Daily for D-1/D-2.
+FRESHNESS = {
+    RAW_KEY: FreshnessPolicy.time_window(fail_window=timedelta(hours=50), warn_window=timedelta(hours=26)),
+}
+
+
+def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
+    partitions = date_by_account(settings.partitions_start, tenants.instagram_accounts)
+    job, schedule = build_instagram_schedule(partitions, schedule_status)
+    return with_freshness(Definitions(assets=build_instagram_assets(tenants, partitions), jobs=[job],
+                                      schedules=[schedule]), FRESHNESS)
+
+
+SOURCE = Source(name="instagram", defs=defs, demo=[DemoJob(JOB_NAME, "instagram", runs_per="range")])
