@@ -35,16 +35,16 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from vetorial_assets.platform.embedded import ensure_server, release_server
 from resources.meta_insights import INSIGHTS_FIELDS
 from resources.warehouse import Warehouse
 from vetorial_assets.mart.assets import build_campaign_performance
 from vetorial_assets.meta.cleaner import clean_insights
 from vetorial_assets.model.assets import build_meta_star, tenant_rows
-from vetorial_assets.warehouse.tables.model import dim_tenant
+from vetorial_assets.platform.embedded import ensure_server, release_server
 from vetorial_assets.sandbox.graph_data import GraphData, InsightsShape
 from vetorial_assets.tenants import parse_tenants
 from vetorial_assets.warehouse.tables import insights_meta_ads
+from vetorial_assets.warehouse.tables.model import dim_tenant
 
 DAYS_PER_CHUNK = 10
 
@@ -57,15 +57,18 @@ def bench_tenants(accounts: list[str]):
     # Two accounts per tenant, like the demo's first client.
     lines = ["tenants:"]
     for i in range(0, len(accounts), 2):
-        lines += [f"  - id: bench{i // 2 + 1}", f"    name: Bench {i // 2 + 1}",
-                  f"    meta_ad_accounts: [{', '.join(accounts[i:i + 2])}]"]
+        lines += [
+            f"  - id: bench{i // 2 + 1}",
+            f"    name: Bench {i // 2 + 1}",
+            f"    meta_ad_accounts: [{', '.join(accounts[i : i + 2])}]",
+        ]
     return parse_tenants("\n".join(lines) + "\n", Path("<warehouse_bench>"))
 
 
 def staging_chunks(data: GraphData, account: str, days: list):
     shape = InsightsShape(fields=tuple(INSIGHTS_FIELDS))
     for i in range(0, len(days), DAYS_PER_CHUNK):
-        rows = [json.loads(text) for day in days[i:i + DAYS_PER_CHUNK] for text in data.day_rows(account, day, shape)]
+        rows = [json.loads(text) for day in days[i : i + DAYS_PER_CHUNK] for text in data.day_rows(account, day, shape)]
         yield clean_insights(rows)
 
 
@@ -120,13 +123,19 @@ def main() -> None:
 
         full_s, full_units, mart_units = build(warehouse, tenants)
         fact_rows = reconcile(warehouse)
-        print(f"full build      {full_s:7.2f}s  ({full_units} account units, {mart_units} tenant units, "
-              f"{fact_rows:,} fact rows)", flush=True)
+        print(
+            f"full build      {full_s:7.2f}s  ({full_units} account units, {mart_units} tenant units, "
+            f"{fact_rows:,} fact rows)",
+            flush=True,
+        )
 
         account, day = accounts[0], days[-3]
         data.restate(account, day)  # Meta restated the day: a re-pull reloads it (not timed)
-        warehouse.load(insights_meta_ads, staging_chunks(data, account, [day]),
-                       replace_scope={"account_id": account, "data": (day, day)})
+        warehouse.load(
+            insights_meta_ads,
+            staging_chunks(data, account, [day]),
+            replace_scope={"account_id": account, "data": (day, day)},
+        )
         one_day_s, star_units, mart_units = build(warehouse, tenants)
         if (star_units, mart_units) != (1, 1):
             raise SystemExit(f"one restated day recomputed {star_units} star and {mart_units} mart units, not 1 and 1")
@@ -138,8 +147,10 @@ def main() -> None:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
         release_server(home)
         shutil.rmtree(scratch, ignore_errors=True)
-    print(f"warehouse fact_rows={fact_rows} full_s={full_s:.2f} one_day_s={one_day_s:.3f} "
-          f"one_day_vs_full={one_day_s / full_s:.4f}")
+    print(
+        f"warehouse fact_rows={fact_rows} full_s={full_s:.2f} one_day_s={one_day_s:.3f} "
+        f"one_day_vs_full={one_day_s / full_s:.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,14 +20,15 @@ from typing import Any
 import psycopg
 from dagster import ConfigurableResource
 from pydantic import Field
-from sqlalchemy import Engine, Table, create_engine, make_url, text
+from sqlalchemy import Engine, Table, create_engine, event, make_url, text
 
 from resources.load import engine as loader
-from vetorial_assets.warehouse import migrate
-from vetorial_assets.warehouse.tables import SCHEMAS, metadata
-from vetorial_assets.platform.embedded import WAREHOUSE_DB, ensure_server
 from resources.load.rejections import Quarantine
 from resources.load.spool import Spooler
+from resources.support.gc_control import gc_paused
+from vetorial_assets.platform.embedded import WAREHOUSE_DB, ensure_server
+from vetorial_assets.warehouse import migrate
+from vetorial_assets.warehouse.tables import SCHEMAS, metadata
 
 log = logging.getLogger("vetorial.warehouse")
 
@@ -35,7 +36,7 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 # Warehouses (by URL) whose schema this process already ensured: Dagster builds a new
 # resource for every run, and the DDL pass (a dozen catalog checks, the views replaced, a
-# commit: ~12 ms) ran again in every run of a process.
+# commit) ran again in every run of a process.
 _schemas_ready: set[str] = set()
 
 
@@ -55,12 +56,37 @@ def safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
-def shared_engine(url: str, **kwargs: Any) -> Engine:
-    """One engine (and pool) per URL per process: Dagster builds resources for every step."""
+class WarehouseConnectionError(RuntimeError):
+    """The warehouse server could not be reached (named, with its URL's password masked)."""
+
+
+def _name_the_warehouse(url: str):
+    """A handle_error listener: a failed connect says it was the warehouse's, and which one.
+    psycopg's own message names a host and port only; with a Chatwoot source and a Dagster
+    storage beside it, "Connection refused" does not say which database is down."""
+    shown = safe_url(url)
+    password = make_url(url).password
+
+    def listener(context) -> None:
+        # No connection yet: a connect (pre-ping's own failure is not one; it reconnects).
+        if context.connection is None and not context.is_pre_ping:
+            reason = str(context.original_exception).strip()
+            if password:
+                reason = reason.replace(str(password), "***")
+            raise WarehouseConnectionError(f"cannot connect to the warehouse {shown}: {reason}")
+
+    return listener
+
+
+def shared_engine(url: str, *, name_errors: bool = False, **kwargs: Any) -> Engine:
+    """One engine (and pool) per URL per process: Dagster builds resources for every step.
+    name_errors: a failed connect raises WarehouseConnectionError naming the warehouse."""
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
             engine = create_engine(url, pool_pre_ping=True, **kwargs)
+            if name_errors:
+                event.listen(engine, "handle_error", _name_the_warehouse(url))
             _engines[url] = engine
         return engine
 
@@ -100,6 +126,7 @@ class Warehouse(ConfigurableResource):
     def engine(self) -> Engine:
         return shared_engine(
             self.resolved_url(),
+            name_errors=True,
             pool_size=self.pool_size,
             max_overflow=self.max_overflow,
             # Temp tables of the load path stay in memory up to this size.
@@ -111,6 +138,15 @@ class Warehouse(ConfigurableResource):
         """A psycopg connection inside one transaction: committed on success, rolled back on error."""
         with self.engine().begin() as sa_conn:
             yield sa_conn.connection.driver_connection
+
+    @contextmanager
+    def bulk_transaction(self) -> Iterator[psycopg.Connection]:
+        """`transaction()` for a bulk load, with Python's cyclic garbage collector paused
+        while it is open. A load allocates millions of row objects, all acyclic (freed by
+        reference counting): the collector's passes over them, and over every long-lived
+        object of the process, are pure cost (docs/design.md, "Garbage collector")."""
+        with gc_paused(), self.transaction() as conn:
+            yield conn
 
     # ---------------------------------------------------------------- schema
 
@@ -131,14 +167,18 @@ class Warehouse(ConfigurableResource):
             for schema in SCHEMAS:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))  # constant names
             existing = conn.execute(
-                text("SELECT count(*) FROM unnest(CAST(:names AS text[])) AS t(name) WHERE to_regclass(name) IS NOT NULL"),
-                {"names": [t.fullname for t in metadata.sorted_tables]}).scalar_one()
+                text(
+                    "SELECT count(*) FROM unnest(CAST(:names AS text[])) AS t(name) WHERE to_regclass(name) IS NOT NULL"
+                ),
+                {"names": [t.fullname for t in metadata.sorted_tables]},
+            ).scalar_one()
             metadata.create_all(conn, checkfirst=True)
             applied = migrate.apply_pending(conn, fresh=existing == 0)
             if applied:
                 log.info("warehouse %s: applied migration(s) %s", self.describe(), ", ".join(applied))
-            for sql_file in sorted(pkg_resources.files("vetorial_assets.warehouse").joinpath("sql").iterdir(),
-                                   key=lambda f: f.name):
+            for sql_file in sorted(
+                pkg_resources.files("vetorial_assets.warehouse").joinpath("sql").iterdir(), key=lambda f: f.name
+            ):
                 if sql_file.name.endswith(".sql"):
                     conn.exec_driver_sql(sql_file.read_text(encoding="utf-8"))
         _schemas_ready.add(url)
@@ -173,9 +213,11 @@ class Warehouse(ConfigurableResource):
     def spooler(self, logger: Any = log) -> Iterator[Spooler]:
         """A session of its own (autocommit) to spool a pulled range into and apply it in one
         transaction (resources/load/spool.py). Its spools are dropped when the block ends; a
-        session left unusable (a failed COPY, a restarted server) is discarded, not pooled."""
+        session left unusable (a failed COPY, a restarted server) is discarded, not pooled.
+        Python's cyclic garbage collector is paused while the session is open: the pulled
+        pages and the rows made of them are acyclic (docs/design.md, "Garbage collector")."""
         self.ensure_schema()
-        with self.engine().connect() as sa_conn:
+        with gc_paused(), self.engine().connect() as sa_conn:
             # Reset to the pool's default when the connection goes back to it.
             sa_conn.execution_options(isolation_level="AUTOCOMMIT")
             conn = sa_conn.connection.driver_connection
@@ -186,13 +228,21 @@ class Warehouse(ConfigurableResource):
                 if not spooler.close():
                     sa_conn.invalidate()
 
-    def _load_on(self, conn, table, chunks, replace_scope, lock, logger, chunks_use_conn,
-                 quarantine) -> loader.LoadResult:
+    def _load_on(
+        self, conn, table, chunks, replace_scope, lock, logger, chunks_use_conn, quarantine
+    ) -> loader.LoadResult:
         if lock:
             loader.advisory_xact_lock(conn, *lock)
         target = describe_target(conn, table)
-        return loader.load(conn, target, chunks, replace_scope=replace_scope, logger=logger,
-                           chunks_use_conn=chunks_use_conn, quarantine=quarantine)
+        return loader.load(
+            conn,
+            target,
+            chunks,
+            replace_scope=replace_scope,
+            logger=logger,
+            chunks_use_conn=chunks_use_conn,
+            quarantine=quarantine,
+        )
 
     def row_count(self, table: Table, where: Mapping[str, Any] | None = None) -> int:
         from sqlalchemy import func, select

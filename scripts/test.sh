@@ -12,6 +12,11 @@ sys.exit(f"embedded PostgreSQL left running under: {', '.join(left)}" if left el
 EOF
 }
 
+# Formatter and linter first (pyproject.toml, [tool.ruff]): a formatting or lint finding fails
+# before any test runs.
+.venv/bin/ruff format --check .
+.venv/bin/ruff check .
+
 # The browser test (tests/test_ui_browser.py) drives Debian's Chromium: install it where we
 # can (root with apt-get); elsewhere that test is skipped, saying why.
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then

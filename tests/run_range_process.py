@@ -1,9 +1,11 @@
 """One run of a date x account job over a range, in a process of its own (crash and concurrency tests).
 
-    python tests/run_range_process.py JOB ACCOUNT FIRST LAST [RUN_CONFIG_JSON]
+    python tests/run_range_process.py JOB ACCOUNT FIRST LAST [RUN_CONFIG_JSON [ASSET_KEYS]]
+
+ASSET_KEYS: the assets to run, comma-separated user strings (default: the whole job).
 
 The environment names the warehouse, the Graph API and the token, as a run launcher passes the
-deployment's. Prints one line `RESULT {json}`: success, the run id, the step error if any, and
+deployment's. Prints one line `RESULT {json}`: success, the run id, the step errors if any (each with its causes), and
 per asset key the numeric and text values of its materialization metadata.
 """
 
@@ -18,25 +20,47 @@ RESULT_PREFIX = "RESULT "
 def main(argv: list[str]) -> int:
     job, account, first, last = argv[:4]
     run_config = json.loads(argv[4]) if len(argv) > 4 else {}
-    from dagster import DagsterInstance
+    from dagster import AssetKey, DagsterInstance
 
     from vetorial_assets.definitions import build_definitions
     from vetorial_assets.partitions import range_tags
 
+    selection = [AssetKey.from_user_string(key) for key in argv[5].split(",")] if len(argv) > 5 else None
     defs = build_definitions()
     with DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def(job).execute_in_process(
-            instance=instance, tags=range_tags(account, first, last), run_config=run_config, raise_on_error=False)
+            instance=instance,
+            tags=range_tags(account, first, last),
+            run_config=run_config,
+            raise_on_error=False,
+            asset_selection=selection,
+        )
         materialized = {}
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization
             materialized[materialization.asset_key.to_user_string()] = {
-                name: value.value for name, value in materialization.metadata.items()
-                if isinstance(value.value, (int, float, str))}
-        errors = [event.event_specific_data.error.message for event in result.all_events if event.is_step_failure]
-    print(RESULT_PREFIX + json.dumps({"success": result.success, "run_id": result.run_id, "errors": errors,
-                                      "materialized": materialized}), flush=True)
+                name: value.value
+                for name, value in materialization.metadata.items()
+                if isinstance(value.value, (int, float, str))
+            }
+        errors = [_chain(event.event_specific_data.error) for event in result.all_events if event.is_step_failure]
+    print(
+        RESULT_PREFIX
+        + json.dumps(
+            {"success": result.success, "run_id": result.run_id, "errors": errors, "materialized": materialized}
+        ),
+        flush=True,
+    )
     return 0
+
+
+def _chain(error) -> str:
+    """The error's message and its causes', outermost first."""
+    messages = []
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    return "\n".join(messages)
 
 
 if __name__ == "__main__":

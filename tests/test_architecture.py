@@ -40,7 +40,7 @@ LAYER_OF_PREFIX = {
     "vetorial_assets.warehouse.metadata": "rules",
     "vetorial_assets.warehouse.contract": "rules",
     "vetorial_assets.meta.cleaner": "rules",
-    "vetorial_assets.meta.raw_rows": "libraries",  # parses the SDK's pages (resources.support)
+    "vetorial_assets.meta.raw_rows": "libraries",  # reads the Graph client's pages (PageRows)
     "vetorial_assets.meta.staging_type": "rules",
     "vetorial_assets.instagram.follows": "rules",
     "vetorial_assets.chatwoot.transform": "rules",
@@ -135,14 +135,14 @@ def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, bool, int
                 visit(child, nested)
 
     visit(tree, False)
-    return [(target, inside, line) for target, inside, line in found
-            if target.split(".")[0] in PACKAGES]
+    return [(target, inside, line) for target, inside, line in found if target.split(".")[0] in PACKAGES]
 
 
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -187,9 +187,13 @@ def test_no_import_cycle(graph):
 
 
 def test_no_project_import_inside_a_function_below_the_cli(graph):
-    hidden = [f"{name}:{line} imports {target} inside a function"
-              for name, targets in graph.items() if layer(name) != "cli"
-              for target, inside, line in targets if inside]
+    hidden = [
+        f"{name}:{line} imports {target} inside a function"
+        for name, targets in graph.items()
+        if layer(name) != "cli"
+        for target, inside, line in targets
+        if inside
+    ]
     assert not hidden, "\n".join(hidden)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,10 +12,18 @@ from vetorial_assets.staging import conversation_rules as rules
 SALT = b"test-salt"
 
 
-@pytest.mark.parametrize("phone", [
-    "+55 11 98765-4321", "+55 (11) 8765-4321", "5511987654321@s.whatsapp.net", "551187654321@s.whatsapp.net",
-    "(11) 98765-4321", "11 8765 4321", " 011987654321 ".strip()[1:],
-])
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "+55 11 98765-4321",
+        "+55 (11) 8765-4321",
+        "5511987654321@s.whatsapp.net",
+        "551187654321@s.whatsapp.net",
+        "(11) 98765-4321",
+        "11 8765 4321",
+        " 011987654321 ".strip()[1:],
+    ],
+)
 def test_the_same_mobile_with_and_without_the_ninth_digit_is_one_number_and_one_key(phone):
     assert rules.normalise_phone(phone) == "+5511987654321"
     assert rules.contact_key(phone, None, SALT) == rules.contact_key("+5511987654321", "x@y.z", SALT)
@@ -38,11 +46,29 @@ def test_contact_key_is_a_keyed_hash_of_phone_else_email_else_none():
         rules.contact_key("+5511987654321", None, b"")
 
 
-@pytest.mark.parametrize("raw, expected", [
-    (True, True), (False, False), ("true", True), ("FALSE", False), ("t", True), ("f", False), ("Sim", True),
-    ("não", False), ("NAO", False), ("Não ", False), ("yes", True), ("no", False), ("1", True), ("0", False),
-    (1, True), (0, False), (None, None), ("", None),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("FALSE", False),
+        ("t", True),
+        ("f", False),
+        ("Sim", True),
+        ("não", False),
+        ("NAO", False),
+        ("Não ", False),
+        ("yes", True),
+        ("no", False),
+        ("1", True),
+        ("0", False),
+        (1, True),
+        (0, False),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_booleans(raw, expected):
     assert rules.boolean(raw) == (expected, None)
 
@@ -53,11 +79,21 @@ def test_anything_else_is_no_boolean(raw):
     assert value is None and problem
 
 
-@pytest.mark.parametrize("raw, expected", [
-    (0, Decimal("0")), (0.25, Decimal("0.25")), (1, Decimal("1")), (Decimal("87.5"), Decimal("0.875")),
-    ("87,5", Decimal("0.875")), (" 0,3 ", Decimal("0.3")), (100, Decimal("1")), ("42", Decimal("0.42")),
-    (None, None), ("", None),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (0, Decimal("0")),
+        (0.25, Decimal("0.25")),
+        (1, Decimal("1")),
+        (Decimal("87.5"), Decimal("0.875")),
+        ("87,5", Decimal("0.875")),
+        (" 0,3 ", Decimal("0.3")),
+        (100, Decimal("1")),
+        ("42", Decimal("0.42")),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_scores_on_the_0_1_scale(raw, expected):
     assert rules.probability(raw) == (expected, None)
 
@@ -70,19 +106,26 @@ def test_bad_scores_are_none_with_a_reason(raw):
 
 def test_status_enum_and_text():
     assert [rules.status_text(v)[0] for v in (0, 1, 2, 3, "1", " Resolved ", "OPEN")] == [
-        "open", "resolved", "pending", "snoozed", "resolved", "resolved", "open"]
+        "open",
+        "resolved",
+        "pending",
+        "snoozed",
+        "resolved",
+        "resolved",
+        "open",
+    ]
     assert rules.status_text(7) == (None, "unknown status code")
     assert rules.status_text("archived") == ("archived", "unknown status")
 
 
 def test_local_date_uses_sao_paulo_and_falls_back_to_the_update():
-    late_utc = datetime(2025, 3, 2, 2, 0, tzinfo=timezone.utc)  # 23:00 on March 1st in Sao Paulo
+    late_utc = datetime(2025, 3, 2, 2, 0, tzinfo=UTC)  # 23:00 on March 1st in Sao Paulo
     assert rules.local_date(late_utc) == date(2025, 3, 1)
     assert rules.local_date(None, late_utc) == date(2025, 3, 1)
 
 
 def test_first_reply_seconds():
-    t0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+    t0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
     assert rules.first_reply_seconds(t0, t0.replace(minute=2, second=30)) == (150.0, None)
     assert rules.first_reply_seconds(t0, None) == (None, None)
     assert rules.first_reply_seconds(t0, t0.replace(hour=11))[1] == "first reply before creation"
@@ -92,8 +135,18 @@ def test_the_fast_path_for_plain_brazilian_numbers_agrees_with_the_library():
     import random
 
     rng = random.Random(5)
-    shapes = ["+55 {a} {n}", "55{a}{n}", "({a}) {n}", "{a} {n}", "{a}{n}", "+55{a}{n}", "0{a} {n}", "+55 ({a}) {n}",
-              "{a}-{n}", "55 {a} {n}"]
+    shapes = [
+        "+55 {a} {n}",
+        "55{a}{n}",
+        "({a}) {n}",
+        "{a} {n}",
+        "{a}{n}",
+        "+55{a}{n}",
+        "0{a} {n}",
+        "+55 ({a}) {n}",
+        "{a}-{n}",
+        "55 {a} {n}",
+    ]
     for _ in range(3000):
         area = str(rng.randint(10, 99))
         number = str(rng.randint(10**6, 10**9 - 1))

@@ -25,7 +25,11 @@ def test_national_holidays_names_and_business_days():
     assert date(2026, 2, 17) not in holidays  # Carnaval is not a national holiday (an optional point)
     xmas = rows[date(2026, 12, 25)]
     assert (xmas["weekday_name"], xmas["iso_weekday"], xmas["is_weekend"], xmas["is_business_day"]) == (
-        "sexta-feira", 5, False, False)
+        "sexta-feira",
+        5,
+        False,
+        False,
+    )
     eve = rows[date(2026, 12, 24)]
     assert (eve["is_holiday"], eve["holiday_name"], eve["is_business_day"]) == (False, None, True)
     saturday = rows[date(2026, 3, 14)]
@@ -36,7 +40,13 @@ def test_calendar_fields():
     row = _rows(date(2027, 1, 1), date(2027, 1, 1))[date(2027, 1, 1)]
     # 2027-01-01 is a Friday of ISO week 53 of 2026.
     assert (row["year"], row["quarter"], row["month"], row["month_name"], row["day"], row["iso_week"]) == (
-        2027, 1, 1, "janeiro", 1, 53)
+        2027,
+        1,
+        1,
+        "janeiro",
+        1,
+        53,
+    )
     assert _rows(date(2026, 3, 1), date(2026, 3, 1))[date(2026, 3, 1)]["month_name"] == "março"
 
 

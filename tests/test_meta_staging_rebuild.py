@@ -51,19 +51,27 @@ def test_rebuilding_staging_from_raw_makes_history_follow_the_rule(make_defs, in
     assert len(graph_api.requests) == requests_before  # no API call
     with vetorial_env.connect() as conn:
         assert all(c == e for _, c, e in conn.execute(RULE_CLICKS))
-        marked = conn.execute("SELECT DISTINCT scope, day FROM ops.changed_days WHERE id > %s "
-                              "AND table_name = 'staging.insights_meta_ads' ORDER BY day", (ledger_before,)).fetchall()
+        marked = conn.execute(
+            "SELECT DISTINCT scope, day FROM ops.changed_days WHERE id > %s "
+            "AND table_name = 'staging.insights_meta_ads' ORDER BY day",
+            (ledger_before,),
+        ).fetchall()
     assert marked == [(ACCOUNT, day) for day in old_days]  # exactly the days whose rows changed
 
     result = layers.execute_in_process(instance=instance)
     assert result.success
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {("model/fact_ad_insights_daily", "reconciles_with_upstream"): True,
-                      ("model/fact_ad_insights_daily", "keys_resolve_to_dims"): True,
-                      ("model/fact_ig_follows_daily", "keys_resolve_to_dims"): True,
-                      ("mart/campaign_performance_daily", "reconciles_with_upstream"): True}
-    preview = instance.get_latest_materialization_event(
-        AssetKey(["mart", "campaign_performance_daily"])).asset_materialization.metadata["preview"].value
+    assert checks == {
+        ("model/fact_ad_insights_daily", "reconciles_with_upstream"): True,
+        ("model/fact_ad_insights_daily", "keys_resolve_to_dims"): True,
+        ("model/fact_ig_follows_daily", "keys_resolve_to_dims"): True,
+        ("mart/campaign_performance_daily", "reconciles_with_upstream"): True,
+    }
+    preview = (
+        instance.get_latest_materialization_event(AssetKey(["mart", "campaign_performance_daily"]))
+        .asset_materialization.metadata["preview"]
+        .value
+    )
     assert preview.startswith("| date | tenant_id |") and f"| {last} | allpfit | {ACCOUNT} |" in preview
     with vetorial_env.connect() as conn:
         per_day = conn.execute("""
@@ -89,10 +97,14 @@ def test_meta_ad_accounts_lands_each_configured_account(make_defs, instance, vet
     defs = make_defs()
     assert defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance).success
     with vetorial_env.connect() as conn:
-        rows = conn.execute("SELECT account_id, account_name, currency, timezone_name, account_status, "
-                            "payload->>'id' FROM raw.meta_ad_accounts ORDER BY 1").fetchall()
-    assert rows == [(f"act_10000000000000{i}", f"Sandbox Ads 00{i}", "BRL", "America/Sao_Paulo", 1,
-                     f"act_10000000000000{i}") for i in (1, 2, 3)]
+        rows = conn.execute(
+            "SELECT account_id, account_name, currency, timezone_name, account_status, "
+            "payload->>'id' FROM raw.meta_ad_accounts ORDER BY 1"
+        ).fetchall()
+    assert rows == [
+        (f"act_10000000000000{i}", f"Sandbox Ads 00{i}", "BRL", "America/Sao_Paulo", 1, f"act_10000000000000{i}")
+        for i in (1, 2, 3)
+    ]
     paths = [r.path for r in graph_api.requests]
     assert sorted(paths) == [f"act_10000000000000{i}" for i in (1, 2, 3)]  # one request per account
     # Daily refresh, running by default like the other schedules.

@@ -36,9 +36,11 @@ PAGE_TIMEOUT = 90
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                       reason="Debian's chromium and chromium-driver are not installed "
-                              "(scripts/test.sh installs them when it runs as root with apt-get)"),
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="Debian's chromium and chromium-driver are not installed "
+        "(scripts/test.sh installs them when it runs as root with apt-get)",
+    ),
 ]
 
 
@@ -52,8 +54,15 @@ def browser():
     os.environ.setdefault("SE_AVOID_STATS", "true")  # Selenium reports nothing anywhere
     options = Options()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1600,1000",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=DriverService(str(CHROMEDRIVER)), options=options)
     try:
@@ -122,7 +131,7 @@ def _definitions():
 def _materialized_partitions(home: Path, asset: str) -> int:
     from dagster import AssetKey, DagsterInstance
 
-    from resources.embedded import embedded_server
+    from vetorial_assets.platform.embedded import embedded_server
 
     # The instance's storage joins the embedded server's lease: leave it when done.
     with embedded_server(home), DagsterInstance.from_config(str(home / "dagster_home")) as instance:
@@ -150,22 +159,30 @@ def test_the_ui_shows_assets_partitions_checks_and_running_automation(home_dir, 
         # A partitioned asset: as many materialized partitions as the instance holds.
         materialized = _materialized_partitions(home_dir, "raw/meta_ads_insights")
         assert materialized > 0
-        page.open("/assets/raw/meta_ads_insights?view=partitions", f"Materialized ({materialized:,})",
-                  shot="partitions-meta-raw")
+        page.open(
+            "/assets/raw/meta_ads_insights?view=partitions",
+            f"Materialized ({materialized:,})",
+            shot="partitions-meta-raw",
+        )
 
         # A check's page: every check of the asset was evaluated by the demo and passed.
         asset = "staging/insights_meta_ads"
         names = sorted(checks[asset])
-        text = page.open(f"/assets/{asset}?view=checks", *(f"{n}\nSucceeded" for n in names),
-                         f"Checks ({len(names)})", shot="checks-meta-staging")
+        text = page.open(
+            f"/assets/{asset}?view=checks",
+            *(f"{n}\nSucceeded" for n in names),
+            f"Checks ({len(names)})",
+            shot="checks-meta-staging",
+        )
         assert "Evaluation result\nPassed" in text
 
         # Automation: every schedule and sensor listed, each switched on (RUNNING by default).
         page.open("/automation", *schedules, *sensors, shot="automation")
         names = schedules + sensors
         # Each row's switch appears once its state has loaded.
-        assert wait_until(lambda: all(len(page.switches().get(n, [])) >= 2 for n in names), timeout=PAGE_TIMEOUT), \
+        assert wait_until(lambda: all(len(page.switches().get(n, [])) >= 2 for n in names), timeout=PAGE_TIMEOUT), (
             page.switches()
+        )
         browser.save_screenshot(str(ARTIFACTS / "automation.png"))
         switches = page.switches()
         off = [name for name in names if switches[name][-1] is not True]

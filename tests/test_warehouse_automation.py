@@ -11,15 +11,25 @@ from dagster import AssetKey, AutomationConditionSensorDefinition, DefaultSensor
 from tests.conftest import run_range
 from vetorial_assets.sandbox.graph_data import sandbox_today
 
-META_DOWNSTREAM = {"model/dim_ad_account", "model/dim_campaign", "model/dim_adset", "model/dim_ad",
-                   "model/dim_placement", "model/fact_ad_insights_daily", "mart/campaign_performance_daily"}
+META_DOWNSTREAM = {
+    "model/dim_ad_account",
+    "model/dim_campaign",
+    "model/dim_adset",
+    "model/dim_ad",
+    "model/dim_placement",
+    "model/fact_ad_insights_daily",
+    "mart/campaign_performance_daily",
+}
 IG_DOWNSTREAM = {"model/dim_ig_account", "model/fact_ig_follows_daily", "mart/instagram_growth_daily"}
 ROOTS = {"model/dim_date", "model/dim_tenant"}
 
 
 def _requested(result) -> set[str]:
-    return {key.to_user_string() for key in {r.key for r in result.results}
-            if isinstance(key, AssetKey) and result.get_num_requested(key)}
+    return {
+        key.to_user_string()
+        for key in {r.key for r in result.results}
+        if isinstance(key, AssetKey) and result.get_num_requested(key)
+    }
 
 
 def test_the_automation_sensor_runs_by_default(make_defs):
@@ -42,8 +52,9 @@ def test_a_meta_materialization_requests_the_meta_model_and_mart(make_defs, inst
     assert not _requested(quiet) & (META_DOWNSTREAM | IG_DOWNSTREAM | ROOTS)
 
     today = sandbox_today()
-    assert run_range(defs, JOB_NAME, "account", "act_100000000000001", today - timedelta(days=3),
-                     today - timedelta(days=1), instance).success
+    assert run_range(
+        defs, JOB_NAME, "account", "act_100000000000001", today - timedelta(days=3), today - timedelta(days=1), instance
+    ).success
     after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
     requested = _requested(after)
     assert META_DOWNSTREAM <= requested  # the star and, in the same tick, the mart on top of it
@@ -61,19 +72,33 @@ def test_a_failed_blocking_check_upstream_holds_the_mart_back(make_defs, instanc
     defs = make_defs()
     layers = defs.resolve_job_def("meta_warehouse_layers")
     today = sandbox_today()
-    assert run_range(defs, JOB_NAME, "account", "act_100000000000001", today - timedelta(days=2),
-                     today - timedelta(days=1), instance).success
+    assert run_range(
+        defs, JOB_NAME, "account", "act_100000000000001", today - timedelta(days=2), today - timedelta(days=1), instance
+    ).success
     assert layers.execute_in_process(instance=instance).success
     cursor = evaluate_automation_conditions(defs=defs, instance=instance).cursor
     # The fact drifts from staging (an operator's bad manual fix): the star's blocking check
     # fails on its next run, and the mart, though its upstream changed, is not requested.
     with vetorial_env.connect() as conn:
-        conn.execute("UPDATE model.fact_ad_insights_daily SET spend = spend + 1 WHERE ctid IN "
-                     "(SELECT ctid FROM model.fact_ad_insights_daily LIMIT 1)")
+        conn.execute(
+            "UPDATE model.fact_ad_insights_daily SET spend = spend + 1 WHERE ctid IN "
+            "(SELECT ctid FROM model.fact_ad_insights_daily LIMIT 1)"
+        )
     star = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance, asset_selection=[AssetKey(["model", name]) for name in (
-            "dim_ad_account", "dim_campaign", "dim_adset", "dim_ad", "dim_placement", "fact_ad_insights_daily")],
-        raise_on_error=False)
+        instance=instance,
+        asset_selection=[
+            AssetKey(["model", name])
+            for name in (
+                "dim_ad_account",
+                "dim_campaign",
+                "dim_adset",
+                "dim_ad",
+                "dim_placement",
+                "fact_ad_insights_daily",
+            )
+        ],
+        raise_on_error=False,
+    )
     checks = {e.check_name: e.passed for e in star.get_asset_check_evaluations()}
     assert checks == {"reconciles_with_upstream": False, "keys_resolve_to_dims": True}
     after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)

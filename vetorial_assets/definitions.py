@@ -25,8 +25,11 @@ def automation_sensor() -> AutomationConditionSensorDefinition:
     """Declarative automation, running by default: a source materialization flows down to
     the model and marts (their AutomationCondition.eager()) with no schedule of their own."""
     return AutomationConditionSensorDefinition(
-        AUTOMATION_SENSOR, target=AssetSelection.all(), default_status=DefaultSensorStatus.RUNNING,
-        description="Evaluates the assets' automation conditions: model and marts follow their sources.")
+        AUTOMATION_SENSOR,
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Evaluates the assets' automation conditions: model and marts follow their sources.",
+    )
 
 
 def build_definitions(settings: Settings | None = None, tenants: Tenants | None = None) -> Definitions:

@@ -55,22 +55,36 @@ def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
             continue
         if spec.runs_per == "tenant":
             for tenant in job.partitions_def.get_partition_keys():
-                runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {tenant}",
-                                    {TRIGGERED_BY_TAG: "manual"}, partition_key=tenant))
+                runs.append(
+                    DemoRun(
+                        spec.job_name,
+                        spec.label,
+                        f"{spec.label} {tenant}",
+                        {TRIGGERED_BY_TAG: "manual"},
+                        partition_key=tenant,
+                    )
+                )
             continue
         dims = job.partitions_def.get_partitions_def_for_dimension(ACCOUNT_DIM)
         start = max(first, job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key())
         for account in dims.get_partition_keys():
-            runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {account} {start}..{last}",
-                                {**range_tags(account, start, last), TRIGGERED_BY_TAG: "manual"}))
+            runs.append(
+                DemoRun(
+                    spec.job_name,
+                    spec.label,
+                    f"{spec.label} {account} {start}..{last}",
+                    {**range_tags(account, start, last), TRIGGERED_BY_TAG: "manual"},
+                )
+            )
     return runs
 
 
 def execute_run(defs: Definitions, instance: DagsterInstance, run: DemoRun) -> ExecuteInProcessResult:
     """One planned run, in this process, recorded in `instance` (benchmarks/e2e_bench.py runs them the same way)."""
     job = defs.resolve_job_def(run.job_name)
-    return job.execute_in_process(instance=instance, tags=run.tags, partition_key=run.partition_key,
-                                  run_config=QUIET, raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance, tags=run.tags, partition_key=run.partition_key, run_config=QUIET, raise_on_error=False
+    )
 
 
 def run_demo(defs: Definitions, instance: DagsterInstance, say: Callable[[str], None] = print) -> bool:
@@ -100,19 +114,28 @@ def table_counts(settings: Settings, defs: Definitions) -> list[tuple[str, int]]
 
 
 # (column, printed heading)
-FUNNEL_COLUMNS = (("day", "day"), ("spend", "spend"), ("ad_leads", "ad leads"),
-                  ("conversations_started", "conversations"), ("qualified_leads", "qualified"),
-                  ("visits_scheduled", "visits"), ("crm_conversions", "conversions"),
-                  ("cost_per_ad_lead", "cost/ad lead"), ("cost_per_qualified_lead", "cost/qualified"))
+FUNNEL_COLUMNS = (
+    ("day", "day"),
+    ("spend", "spend"),
+    ("ad_leads", "ad leads"),
+    ("conversations_started", "conversations"),
+    ("qualified_leads", "qualified"),
+    ("visits_scheduled", "visits"),
+    ("crm_conversions", "conversions"),
+    ("cost_per_ad_lead", "cost/ad lead"),
+    ("cost_per_qualified_lead", "cost/qualified"),
+)
 
 
 def lead_funnel_lines(defs: Definitions, days: int = FUNNEL_DAYS) -> list[str]:
     """The lead funnel of the last `days` days (America/Sao_Paulo) per tenant, as lines to print."""
     table = metadata.tables["mart.lead_funnel_daily"]
     today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
-    stmt = (select(table.c.tenant_id, *[table.c[c] for c, _ in FUNNEL_COLUMNS])
-            .where(table.c.day > today - timedelta(days=days), table.c.day <= today)
-            .order_by(table.c.tenant_id, table.c.day))
+    stmt = (
+        select(table.c.tenant_id, *[table.c[c] for c, _ in FUNNEL_COLUMNS])
+        .where(table.c.day > today - timedelta(days=days), table.c.day <= today)
+        .order_by(table.c.tenant_id, table.c.day)
+    )
     with _warehouse(defs).engine().connect() as conn:
         rows = conn.execute(stmt).fetchall()
     if not rows:

@@ -142,7 +142,8 @@ def lgpd_salt(settings: Settings) -> bytes:
         raise ConfigError(
             "VETORIAL_LGPD_SALT is not set: staging.conversations needs it to key the contact hash of a real "
             "warehouse (VETORIAL_WAREHOUSE_URL is set). Set it to a long random secret, kept for good: "
-            "changing it changes every contact_key.")
+            "changing it changes every contact_key."
+        )
     path = settings.home / SALT_FILE
     try:
         return path.read_bytes().strip()

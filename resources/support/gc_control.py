@@ -3,7 +3,7 @@
 Parsing a Graph page or cleaning a batch allocates hundreds of thousands of small,
 acyclic objects (dicts, lists, strings). Every 700 allocations the collector walks the
 young ones, and the survivors (the batch being built) are walked again and again as they
-age: measured at up to half of the parse time. Nothing is lost by pausing: a cycle made
+age (docs/design.md, "Measurements behind the code"). Nothing is lost by pausing: a cycle made
 meanwhile is collected at the first collection after the pause.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 _lock = threading.Lock()
 _holders = 0

@@ -14,16 +14,13 @@ from datetime import timedelta
 from importlib import resources as pkg_resources
 
 import numpy as np
-from dagster import (AssetExecutionContext, AssetKey, Config, MaterializeResult,
-                     StaticPartitionsDefinition, asset)
+from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, StaticPartitionsDefinition, asset
 from psycopg import sql
 from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
-from resources.load import engine as loader
-from resources.support.gc_control import gc_paused
 from resources.load import LoadResult, TargetTable, advisory_xact_lock
-from resources.support.read_ahead import read_ahead
+from resources.load import engine as loader
 from resources.load.rejections import Quarantine
 from resources.source_db import SourceDatabase, SourceRelation
 from resources.warehouse import Warehouse, describe_target
@@ -46,28 +43,35 @@ def _sql(name: str) -> str:
 
 class ChatwootSyncConfig(Config):
     full_refresh: bool = Field(default=False, description="Ignore the watermark and read the tenant's whole source.")
-    reconcile: bool = Field(default=False, description="Re-read everything (unchanged rows are not rewritten) and "
-                                                       "mark conversations deleted in the source.")
+    reconcile: bool = Field(
+        default=False,
+        description="Re-read everything (unchanged rows are not rewritten) and "
+        "mark conversations deleted in the source.",
+    )
     overlap_minutes: int = Field(default=15, ge=0, description="Re-read this far behind the watermark.")
-    chunk_rows: int = Field(default=10_000, ge=10, description="Most rows per streamed chunk (bounds memory: a "
-                                                                   "full load of 1,000,000 rows peaks at ~240 MB "
-                                                                   "RSS); the first fetches are smaller.")
-    lock_wait_seconds: float = Field(default=300, ge=0, description="How long a second run of the same tenant "
-                                                                     "waits for the first before failing.")
+    chunk_rows: int = Field(
+        default=10_000,
+        ge=10,
+        description="Most rows per streamed chunk (bounds memory); the first fetches are smaller.",
+    )
+    lock_wait_seconds: float = Field(
+        default=300, ge=0, description="How long a second run of the same tenant waits for the first before failing."
+    )
 
 
-def _target(conn) -> TargetTable:
+def target_table(conn) -> TargetTable:
     return describe_target(conn, conversas_analytics_raw)
 
 
 def compare_types(rel: SourceRelation, target: TargetTable) -> TypeComparison:
     """The source relation's column types against the warehouse table's (see
     chatwoot/source_types.py); `vetorial doctor` runs the same comparison."""
-    return compare(rel, {c.name: c.type_name for c in target.columns}, SOURCE_COLUMNS,
-                   {c.name: c.type_oid for c in target.columns})
+    return compare(
+        rel, {c.name: c.type_name for c in target.columns}, SOURCE_COLUMNS, {c.name: c.type_oid for c in target.columns}
+    )
 
 
-def _wire_columns(types: TypeComparison, conn) -> dict[str, int]:
+def wire_columns(types: TypeComparison, conn) -> dict[str, int]:
     """The columns read undecoded from the source and COPYed as read ({name: source type
     oid}): the ones this asset never looks at whose source type, modifier included, is one
     every value of which the warehouse column stores in the same binary format (numeric into
@@ -80,35 +84,39 @@ def _wire_columns(types: TypeComparison, conn) -> dict[str, int]:
     return types.wire(DECODED_COLUMNS)
 
 
-def _load(conn, target: TargetTable, chunks, tenant: Tenant, logger, had_rows: bool,
-          wire: dict[str, int], quarantine: Quarantine) -> LoadResult:
-    """What Warehouse.load does (the schema is ensured by the caller; the tenant lock is
-    held), plus facts only this asset knows:
-    - the chunks are read from the source database, never from `conn`: one COPY streams
-      them all, the warehouse storing rows while the next chunk is read;
-    - Chatwoot numbers conversations with one sequence across accounts, and a conversation
-      never changes account: rows of other accounts cannot share a key with this batch. So
-      the first load of an account COPYs straight into the table even when other tenants'
-      rows are there, instead of staging and merging (measured: a 333k-row tenant after a
-      666k-row one, 12 s -> 5 s); if a key clashed anyway, the load fails with a LoadError
-      and nothing is written;
-    - a tenant that has rows has a non-empty account (no need to look: a scan through the
-      other tenants' rows), and the source sends each of its keys once: its chunks are
-      merged one by one in this transaction, each merge running while the source computes
-      the next chunk rather than all of them after the whole read (the first chunks are
-      small, see SourceDatabase.stream).
-    """
-    if had_rows:
-        return loader.load(conn, target, chunks, logger=logger, direct=False, wire=wire, merge_each_chunk=True,
-                           quarantine=quarantine)
-    return loader.load(conn, target, chunks, logger=logger, chunks_use_conn=False,
-                       direct_scope={"account_id": tenant.chatwoot.account_id}, wire=wire, quarantine=quarantine)
+def _load(
+    conn,
+    target: TargetTable,
+    chunks,
+    tenant: Tenant,
+    logger,
+    had_rows: bool,
+    wire: dict[str, int],
+    quarantine: Quarantine,
+) -> LoadResult:
+    """The tenant's rows into the warehouse (the schema is ensured by the caller; the tenant
+    lock is held). Chatwoot numbers conversations with one sequence across accounts, and a
+    conversation never changes account: the account is a scope no other row shares a key
+    with, so a first load COPYs straight in even next to other tenants' rows (docs/design.md,
+    "Measurements behind the code"). A tenant has rows exactly when it
+    has a watermark (`had_rows`): no need to look (a scan through the other tenants' rows)."""
+    return loader.load_stream(
+        conn,
+        target,
+        chunks,
+        scope={"account_id": tenant.chatwoot.account_id},
+        scope_has_rows=had_rows,
+        wire=wire,
+        logger=logger,
+        quarantine=quarantine,
+    )
 
 
 def _row_count(conn, tenant_id: str) -> int:
     table = sql.Identifier(conversas_analytics_raw.schema, conversas_analytics_raw.name)
-    return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE tenant_id = %s").format(table),
-                        (tenant_id,)).fetchone()[0]
+    return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE tenant_id = %s").format(table), (tenant_id,)).fetchone()[
+        0
+    ]
 
 
 def _mark_deleted(conn, tenant: Tenant, keys: list[np.ndarray]) -> int:
@@ -124,8 +132,9 @@ def _mark_deleted(conn, tenant: Tenant, keys: list[np.ndarray]) -> int:
     return deleted
 
 
-def _rows_now(conn, tenant_id: str, counts: control.RunCounts, had_rows: bool, read_all: bool,
-              last_total: int | None) -> int:
+def _rows_now(
+    conn, tenant_id: str, counts: control.RunCounts, had_rows: bool, read_all: bool, last_total: int | None
+) -> int:
     """The tenant's row count after this load. A first load's is the batch's. An incremental
     one adds its inserts to the count the last committing run recorded in ops.etl_control
     (rows are marked deleted, never removed, and the lock kept other runs out since):
@@ -138,8 +147,13 @@ def _rows_now(conn, tenant_id: str, counts: control.RunCounts, had_rows: bool, r
     return _row_count(conn, tenant_id)
 
 
-def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, warehouse: Warehouse,
-                source_db: SourceDatabase, tenant: Tenant) -> tuple[int, dict]:
+def sync_tenant(
+    context: AssetExecutionContext,
+    config: ChatwootSyncConfig,
+    warehouse: Warehouse,
+    source_db: SourceDatabase,
+    tenant: Tenant,
+) -> tuple[int, dict]:
     """Sync one tenant; returns its row count in the warehouse and the run summary."""
     asset_key = RAW_KEY.to_user_string()
     scope = tenant.chatwoot
@@ -150,19 +164,21 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
     run_id = context.run.run_id
     control_id = None
     try:
-        # A load allocates millions of row objects, all acyclic (freed by reference counting):
-        # the cyclic collector's passes over them, and over every long-lived object of the
-        # process, cost 15-20% of a full load's CPU. Paused rather than frozen: unfreezing
-        # left a full pass over the whole heap (~0.15 s) to whatever ran next.
-        with warehouse.transaction() as conn, gc_paused():
+        with warehouse.bulk_transaction() as conn:
             # This transaction holds the run's claim from before its `running` row exists until
             # the run ends, however it ends: the next run can tell a dead run's row from a live one.
             control.claim_run(conn, run_id, tenant.id)
             previous, _ = conn.execute(_sql("tenant_state.sql"), params).fetchone()
             expected = control.load_type(config.full_refresh, config.reconcile, previous)
             control_id = control.start_run(
-                engine, execution_id=run_id, asset_key=asset_key, tenant_id=tenant.id, load_type=expected,
-                triggered_by=triggered_by(context.run.tags), watermark_start=None if expected == "full" else previous)
+                engine,
+                execution_id=run_id,
+                asset_key=asset_key,
+                tenant_id=tenant.id,
+                load_type=expected,
+                triggered_by=triggered_by(context.run.tags),
+                watermark_start=None if expected == "full" else previous,
+            )
             # Fails with every missing column named, before anything is read or written.
             rel = source_db.describe()
             extra = source_db.verify_schema(SOURCE_COLUMNS, rel)
@@ -171,10 +187,13 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             counts = control.RunCounts()
             advisory_xact_lock(conn, asset_key, tenant.id, timeout_seconds=config.lock_wait_seconds)
             # Under the lock no other run of the tenant is live: close the rows of dead ones.
-            for abandoned in control.close_abandoned(engine, asset_key=asset_key, tenant_id=tenant.id,
-                                                     current_id=control_id, closed_by=run_id):
-                context.log.warning(f"{tenant.id}: closed the 'running' row of run {abandoned} as failed: "
-                                    f"it was abandoned (its process is gone)")
+            for abandoned in control.close_abandoned(
+                engine, asset_key=asset_key, tenant_id=tenant.id, current_id=control_id, closed_by=run_id
+            ):
+                context.log.warning(
+                    f"{tenant.id}: closed the 'running' row of run {abandoned} as failed: "
+                    f"it was abandoned (its process is gone)"
+                )
             # Re-read under the lock: a run that waited continues from the first one's watermark,
             # and its audit row says what it does now, not what it expected before waiting.
             watermark, last_total = conn.execute(_sql("tenant_state.sql"), params).fetchone()
@@ -192,7 +211,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             # keep, and the tenant's row count is the batch's.
             had_rows = watermark is not None
             keys: list[np.ndarray] | None = [] if read_all and had_rows else None
-            target = _target(conn)
+            target = target_table(conn)
             # Before anything is read: a column no value of which fits fails the run, naming
             # it; one some values of which may not fit is named once, and each value that
             # does not is quarantined by the load path.
@@ -200,7 +219,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             types.raise_if_incompatible()
             if types.warning():
                 context.log.warning(types.warning())
-            wire = _wire_columns(types, conn)
+            wire = wire_columns(types, conn)
             coerce = types.coercions()
             quarantine = Quarantine(asset_key, tenant.id, run_id)
 
@@ -208,8 +227,15 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
                 # Unordered: the whole read commits in this one transaction and the watermark is
                 # the max over every chunk, written only at the end, so the order in which rows
                 # arrive cannot matter; it spares the source a sort of the tenant's rows.
-                for rows in source_db.stream(SOURCE_COLUMNS, scope.account_id, list(scope.inbox_ids), since,
-                                             chunk_rows=config.chunk_rows, ordered=False, wire=wire):
+                for rows in source_db.stream(
+                    SOURCE_COLUMNS,
+                    scope.account_id,
+                    list(scope.inbox_ids),
+                    since,
+                    chunk_rows=config.chunk_rows,
+                    ordered=False,
+                    wire=wire,
+                ):
                     frame = to_raw_frame(rows, SOURCE_COLUMNS, tenant.id, coerce=coerce)
                     newest_seen.append(newest(frame["conversation_updated_at"].to_numpy()))
                     if keys is not None:
@@ -218,17 +244,22 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
                         keys.append(int_keys(frame["conversation_id"].to_numpy()))
                     yield frame
 
-            # Parsed and transformed one chunk ahead, in a helper thread: while this thread waits
-            # for the warehouse to store (or merge) chunk k, chunk k+1 is made ready.
-            result = _load(conn, target, read_ahead(chunks(), depth=1, name=f"chatwoot-{tenant.id}"), tenant,
-                           context.log, had_rows, wire, quarantine)
+            result = _load(conn, target, chunks(), tenant, context.log, had_rows, wire, quarantine)
             counts.add(result)
             if keys is not None:
                 counts.deleted = _mark_deleted(conn, tenant, keys)
             rows_now = _rows_now(conn, tenant.id, counts, had_rows, read_all, last_total)
             watermark_end = max((w for w in newest_seen if w is not None), default=None)
-            control.finish_success(conn, control_id, counts, None if full else watermark, watermark_end,
-                                   rows_now, started, time.monotonic())
+            control.finish_success(
+                conn,
+                control_id,
+                counts,
+                None if full else watermark,
+                watermark_end,
+                rows_now,
+                started,
+                time.monotonic(),
+            )
     except BaseException as exc:
         if control_id is not None:
             control.finish_failed(engine, control_id, exc, started, time.monotonic(), redact=source_db.redact)
@@ -259,16 +290,18 @@ def build_chatwoot_assets(tenants: Tenants, partitions: StaticPartitionsDefiniti
         metadata=table_definition_metadata(conversas_analytics_raw),
         check_specs=[rejected_checks.check_spec(RAW_KEY)],
         description="Chatwoot conversations from vw_conversations_analytics_final, synced incrementally per "
-                    "tenant by watermark (conversation_updated_at); deletions in the source are marked "
-                    "deleted_at. Every run is audited in ops.etl_control.",
+        "tenant by watermark (conversation_updated_at); deletions in the source are marked "
+        "deleted_at. Every run is audited in ops.etl_control.",
     )
-    def conversas_analytics(context: AssetExecutionContext, config: ChatwootSyncConfig, warehouse: Warehouse,
-                            source_db: SourceDatabase) -> MaterializeResult:
+    def conversas_analytics(
+        context: AssetExecutionContext, config: ChatwootSyncConfig, warehouse: Warehouse, source_db: SourceDatabase
+    ) -> MaterializeResult:
         tenant = tenants.by_id(context.partition_key)
         rows_now, summary = sync_tenant(context, config, warehouse, source_db, tenant)
         with warehouse.transaction() as conn:
             check = rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)
-        return MaterializeResult(metadata=materialization_metadata(conversas_analytics_raw, rows_now, **summary),
-                                 check_results=[check])
+        return MaterializeResult(
+            metadata=materialization_metadata(conversas_analytics_raw, rows_now, **summary), check_results=[check]
+        )
 
     return [conversas_analytics]

@@ -22,8 +22,9 @@ FRESHNESS = {
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     partitions = date_by_account(settings.partitions_start, tenants.instagram_accounts)
     job, schedule = build_instagram_schedule(partitions, schedule_status)
-    return with_freshness(Definitions(assets=build_instagram_assets(tenants, partitions), jobs=[job],
-                                      schedules=[schedule]), FRESHNESS)
+    return with_freshness(
+        Definitions(assets=build_instagram_assets(tenants, partitions), jobs=[job], schedules=[schedule]), FRESHNESS
+    )
 
 
 SOURCE = Source(name="instagram", defs=defs, demo=[DemoJob(JOB_NAME, "instagram", runs_per="range")])

@@ -6,7 +6,6 @@ day's net moves the cumulative of every later day and the 7-day average of the 6
 Each materialization carries a Markdown preview of the newest rows.
 """
 
-
 import psycopg
 from dagster import (
     AssetExecutionContext,
@@ -32,39 +31,76 @@ from ..model.assets import (
     downstream_condition,
     key,
 )
-from ..warehouse.tables.model import dim_ad_account, dim_campaign, fact_ad_insights_daily, fact_ig_follows_daily
 from ..warehouse.incremental import LAST_DAY, Unit, day_units, run_consumer
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.refresh import refresh_scope, sql_file
-from .preview import markdown_preview
 from ..warehouse.tables.mart import campaign_performance_daily, instagram_growth_daily
+from ..warehouse.tables.model import dim_ad_account, dim_campaign, fact_ad_insights_daily, fact_ig_follows_daily
+from .preview import markdown_preview
 
 GROUP = "mart"
 PACKAGE = "vetorial_assets.mart"
 OWNERS = ["team:analytics-engineering"]
 CAMPAIGN_KEY, IG_GROWTH_KEY = key(campaign_performance_daily), key(instagram_growth_daily)
-CAMPAIGN_PREVIEW = ["date", "tenant_id", "account_id", "campaign_id", "spend", "impressions", "clicks", "ctr",
-                    "cpc", "leads_total", "cpl", "spend_facebook", "spend_instagram"]
-IG_PREVIEW = ["date", "tenant_id", "ig_account_id", "has_data", "follows", "unfollows", "net", "cumulative_net",
-              "net_7d_avg"]
+CAMPAIGN_PREVIEW = [
+    "date",
+    "tenant_id",
+    "account_id",
+    "campaign_id",
+    "spend",
+    "impressions",
+    "clicks",
+    "ctr",
+    "cpc",
+    "leads_total",
+    "cpl",
+    "spend_facebook",
+    "spend_instagram",
+]
+IG_PREVIEW = [
+    "date",
+    "tenant_id",
+    "ig_account_id",
+    "has_data",
+    "follows",
+    "unfollows",
+    "net",
+    "cumulative_net",
+    "net_7d_avg",
+]
 
 
 def recompute_campaign_unit(conn: psycopg.Connection, unit: Unit) -> dict:
     params = {"tenant_id": unit.scope, "first": unit.first, "last": unit.last}
-    result = refresh_scope(conn, campaign_performance_daily, sql_file(PACKAGE, "campaign_performance_daily.sql"),
-                           params, {"tenant_id": unit.scope, "date": (unit.first, unit.last)})
+    result = refresh_scope(
+        conn,
+        campaign_performance_daily,
+        sql_file(PACKAGE, "campaign_performance_daily.sql"),
+        params,
+        {"tenant_id": unit.scope, "date": (unit.first, unit.last)},
+    )
     return {campaign_performance_daily.fullname: result}
 
 
 def build_campaign_performance(warehouse: Warehouse, log=None):
     def full_scopes(conn) -> list[str]:
-        return sorted(r[0] for r in conn.execute(
-            "SELECT DISTINCT tenant_id FROM model.fact_ad_insights_daily "
-            "UNION SELECT DISTINCT tenant_id FROM mart.campaign_performance_daily").fetchall())
+        return sorted(
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT tenant_id FROM model.fact_ad_insights_daily "
+                "UNION SELECT DISTINCT tenant_id FROM mart.campaign_performance_daily"
+            ).fetchall()
+        )
 
-    return run_consumer(warehouse, CAMPAIGN_KEY.to_user_string(), [fact_ad_insights_daily.fullname],
-                        full_scopes=full_scopes, units_of=lambda changes: day_units(changes.all_units()),
-                        recompute=recompute_campaign_unit, log=log)
+    return run_consumer(
+        warehouse,
+        CAMPAIGN_KEY.to_user_string(),
+        [fact_ad_insights_daily.fullname],
+        full_scopes=full_scopes,
+        units_of=lambda changes: day_units(changes.all_units()),
+        recompute=recompute_campaign_unit,
+        log=log,
+    )
 
 
 def growth_units(changes) -> list[Unit]:
@@ -77,66 +113,114 @@ def growth_units(changes) -> list[Unit]:
 
 def recompute_growth_unit(conn: psycopg.Connection, unit: Unit) -> dict:
     params = {"ig_account_id": unit.scope, "first": unit.first, "last": unit.last}
-    result = refresh_scope(conn, instagram_growth_daily, sql_file(PACKAGE, "instagram_growth_daily.sql"), params,
-                           {"ig_account_id": unit.scope, "date": (unit.first, unit.last)})
+    result = refresh_scope(
+        conn,
+        instagram_growth_daily,
+        sql_file(PACKAGE, "instagram_growth_daily.sql"),
+        params,
+        {"ig_account_id": unit.scope, "date": (unit.first, unit.last)},
+    )
     return {instagram_growth_daily.fullname: result}
 
 
 def build_instagram_growth(warehouse: Warehouse, log=None):
     def full_scopes(conn) -> list[str]:
-        return sorted(r[0] for r in conn.execute(
-            "SELECT DISTINCT ig_account_id FROM model.fact_ig_follows_daily "
-            "UNION SELECT DISTINCT ig_account_id FROM mart.instagram_growth_daily").fetchall())
+        return sorted(
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT ig_account_id FROM model.fact_ig_follows_daily "
+                "UNION SELECT DISTINCT ig_account_id FROM mart.instagram_growth_daily"
+            ).fetchall()
+        )
 
-    return run_consumer(warehouse, IG_GROWTH_KEY.to_user_string(), [fact_ig_follows_daily.fullname],
-                        full_scopes=full_scopes, units_of=growth_units, recompute=recompute_growth_unit, log=log)
+    return run_consumer(
+        warehouse,
+        IG_GROWTH_KEY.to_user_string(),
+        [fact_ig_follows_daily.fullname],
+        full_scopes=full_scopes,
+        units_of=growth_units,
+        recompute=recompute_growth_unit,
+        log=log,
+    )
 
 
-def _result(warehouse: Warehouse, table, run, preview_columns: list[str], newest_first: list[str],
-            evaluate_checks=None) -> MaterializeResult:
+def _result(
+    warehouse: Warehouse, table, run, preview_columns: list[str], newest_first: list[str], evaluate_checks=None
+) -> MaterializeResult:
     with warehouse.transaction() as conn:
         rows = int(conn.execute(f'SELECT count(*) FROM "{table.schema}"."{table.name}"').fetchone()[0])  # constant
         preview = markdown_preview(conn, table, preview_columns, newest_first)
         results = evaluate_checks(conn) if evaluate_checks else None
-    return MaterializeResult(asset_key=key(table), metadata=materialization_metadata(
-        table, rows, **run.metadata(table.fullname), preview=MetadataValue.md(preview)), check_results=results)
+    return MaterializeResult(
+        asset_key=key(table),
+        metadata=materialization_metadata(
+            table, rows, **run.metadata(table.fullname), preview=MetadataValue.md(preview)
+        ),
+        check_results=results,
+    )
 
 
 def layer_keys() -> list[AssetKey]:
     """Every model and mart asset of the Meta/Instagram side, in dependency order."""
-    return [DIM_DATE_KEY, DIM_TENANT_KEY, *(key(t) for t in META_STAR), *(key(t) for t in IG_STAR),
-            CAMPAIGN_KEY, IG_GROWTH_KEY]
+    return [
+        DIM_DATE_KEY,
+        DIM_TENANT_KEY,
+        *(key(t) for t in META_STAR),
+        *(key(t) for t in IG_STAR),
+        CAMPAIGN_KEY,
+        IG_GROWTH_KEY,
+    ]
 
 
 LAYERS_JOB = "meta_warehouse_layers"
 
 
 def build_layers_job():
-    return define_asset_job(LAYERS_JOB, selection=AssetSelection.assets(*layer_keys()),
-                            description="Model and marts of Meta Ads and Instagram, for what changed upstream "
-                                        "(declarative automation runs them on its own; this is for the demo and "
-                                        "manual runs).")
+    return define_asset_job(
+        LAYERS_JOB,
+        selection=AssetSelection.assets(*layer_keys()),
+        description="Model and marts of Meta Ads and Instagram, for what changed upstream "
+        "(declarative automation runs them on its own; this is for the demo and "
+        "manual runs).",
+    )
 
 
 def build_mart_assets() -> list:
     condition = downstream_condition()
     campaign_spec = AssetSpec(
-        CAMPAIGN_KEY, deps=[FACT_AD_KEY, key(dim_campaign), key(dim_ad_account)], group_name=GROUP,
-        kinds={"postgres", "sql"}, owners=OWNERS, metadata=table_definition_metadata(campaign_performance_daily),
+        CAMPAIGN_KEY,
+        deps=[FACT_AD_KEY, key(dim_campaign), key(dim_ad_account)],
+        group_name=GROUP,
+        kinds={"postgres", "sql"},
+        owners=OWNERS,
+        metadata=table_definition_metadata(campaign_performance_daily),
         automation_condition=condition,
         description="Meta Ads per tenant, day, ad account and campaign: spend, impressions, reach (summed daily "
-                    "reach, not unique people), clicks, CTR, CPC, leads by origin, CPL, Facebook vs Instagram.")
+        "reach, not unique people), clicks, CTR, CPC, leads by origin, CPL, Facebook vs Instagram.",
+    )
     growth_spec = AssetSpec(
-        IG_GROWTH_KEY, deps=[FACT_IG_KEY], group_name=GROUP, kinds={"postgres", "sql"}, owners=OWNERS,
-        metadata=table_definition_metadata(instagram_growth_daily), automation_condition=condition,
+        IG_GROWTH_KEY,
+        deps=[FACT_IG_KEY],
+        group_name=GROUP,
+        kinds={"postgres", "sql"},
+        owners=OWNERS,
+        metadata=table_definition_metadata(instagram_growth_daily),
+        automation_condition=condition,
         description="Instagram growth per tenant, day and account: follows, unfollows, net, cumulative net, "
-                    "7-day average net.")
+        "7-day average net.",
+    )
 
     @multi_asset(name="campaign_performance_daily", specs=[campaign_spec], check_specs=checks.campaign_mart_specs())
     def campaign_performance(context: AssetExecutionContext, warehouse: Warehouse):
         run = build_campaign_performance(warehouse, log=context.log)
-        yield _result(warehouse, campaign_performance_daily, run, CAMPAIGN_PREVIEW, ["date", "spend"],
-                      checks.evaluate_campaign_mart)
+        yield _result(
+            warehouse,
+            campaign_performance_daily,
+            run,
+            CAMPAIGN_PREVIEW,
+            ["date", "spend"],
+            checks.evaluate_campaign_mart,
+        )
 
     @multi_asset(name="instagram_growth_daily", specs=[growth_spec])
     def instagram_growth(context: AssetExecutionContext, warehouse: Warehouse):

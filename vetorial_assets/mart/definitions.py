@@ -14,9 +14,17 @@ from .conversations import build_conversation_layers_job, build_mart_conversatio
 
 
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
-    return Definitions(assets=[*build_mart_assets(), *build_mart_conversation_assets()],
-                       jobs=[build_layers_job(), build_conversation_layers_job()])
+    return Definitions(
+        assets=[*build_mart_assets(), *build_mart_conversation_assets()],
+        jobs=[build_layers_job(), build_conversation_layers_job()],
+    )
 
 
-LAYER = Source(name="mart", defs=defs, demo=[DemoJob(LAYERS_JOB, "meta_layers", runs_per="once"),
-                                             DemoJob(CONVERSATION_LAYERS_JOB, "conversation_layers", runs_per="once")])
+LAYER = Source(
+    name="mart",
+    defs=defs,
+    demo=[
+        DemoJob(LAYERS_JOB, "meta_layers", runs_per="once"),
+        DemoJob(CONVERSATION_LAYERS_JOB, "conversation_layers", runs_per="once"),
+    ],
+)

@@ -19,12 +19,17 @@ def _cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_preview(conn: psycopg.Connection, table: Table, columns: list[str], newest_first: list[str],
-                     limit: int = PREVIEW_ROWS) -> str:
-    cur = conn.execute(sql.SQL("SELECT {} FROM {} ORDER BY {} LIMIT {}").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table.schema, table.name),
-        sql.SQL(", ").join(sql.SQL("{} DESC").format(sql.Identifier(c)) for c in newest_first),
-        sql.Literal(limit)))
+def markdown_preview(
+    conn: psycopg.Connection, table: Table, columns: list[str], newest_first: list[str], limit: int = PREVIEW_ROWS
+) -> str:
+    cur = conn.execute(
+        sql.SQL("SELECT {} FROM {} ORDER BY {} LIMIT {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.Identifier(table.schema, table.name),
+            sql.SQL(", ").join(sql.SQL("{} DESC").format(sql.Identifier(c)) for c in newest_first),
+            sql.Literal(limit),
+        )
+    )
     rows = cur.fetchall()
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]

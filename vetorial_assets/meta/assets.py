@@ -37,11 +37,10 @@ from dagster import (
 from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
-from resources.support.gc_control import gc_paused
 from resources.load import LoadResult
-from resources.meta import MetaAdsResource
 from resources.load.rejections import Quarantine
 from resources.load.spool import PulledRange, Spool
+from resources.meta import MetaAdsResource
 from resources.warehouse import Warehouse
 
 from ..partitions import DateRange, run_date_ranges
@@ -64,15 +63,18 @@ RAW_SPOOL_ROWS = 5_000
 
 class MetaLoadConfig(Config):
     lock_wait_seconds: float = Field(
-        default=300, ge=0, description="How long applying a pulled range waits for another run of the same account "
-                                       "(its apply, or a staging rebuild) before failing; pulling never waits.")
+        default=300,
+        ge=0,
+        description="How long applying a pulled range waits for another run of the same account "
+        "(its apply, or a staging rebuild) before failing; pulling never waits.",
+    )
 
 
 def _scope(rng: DateRange) -> dict:
     return {"account_id": rng.account, "data": (rng.first, rng.last)}
 
 
-def _read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[list[str]]:
+def read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[list[str]]:
     """The raw payloads of a range as JSON text, in batches."""
     with conn.cursor(name="raw_meta_payloads") as cur:  # server-side: streamed, not buffered
         cur.itersize = STAGING_READ_CHUNK
@@ -83,8 +85,7 @@ def _read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[lis
             (rng.account, rng.first, rng.last),
         )
         while True:
-            with gc_paused():  # 20k row tuples, acyclic and gone once their text is taken
-                texts = [row[0] for row in cur.fetchmany(STAGING_READ_CHUNK)]
+            texts = [row[0] for row in cur.fetchmany(STAGING_READ_CHUNK)]
             if not texts:
                 return
             yield texts
@@ -105,16 +106,13 @@ def _staging_frames(conn: psycopg.Connection, rng: DateRange, quarantine: Quaran
     """Raw payloads -> cleaned, type-checked staging frames, one per batch; a row the
     cleaner cannot clean is left out and recorded (`quarantine`)."""
     rejected: list[RejectedRow] = []
-    for texts in _read_raw_payloads(conn, rng):
-        # The parsed rows are acyclic and die inside this block: pausing the collector
-        # spares it walking 20k fresh dicts (and their promotion) per batch, for nothing.
-        with gc_paused():
-            frame = clean_insights(_parse_payloads(texts), rejected=rejected)
+    for texts in read_raw_payloads(conn, rng):
+        frame = clean_insights(parse_payloads(texts), rejected=rejected)
         _record(quarantine, insights_meta_ads, rejected)
-        yield _typed(frame)
+        yield typed_staging_frame(frame)
 
 
-def _parse_payloads(texts: list[str]) -> list[dict]:
+def parse_payloads(texts: list[str]) -> list[dict]:
     return [json.loads(text) for text in texts]
 
 
@@ -126,7 +124,7 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         owners=["team:analytics-engineering"],
         metadata=table_definition_metadata(meta_ads_insights_raw),
         description="Meta Ads insights rows exactly as the Graph API returned them "
-                    "(level=ad, daily, by publisher platform and position), with a content hash.",
+        "(level=ad, daily, by publisher platform and position), with a content hash.",
     )
     staging_spec = AssetSpec(
         STAGING_KEY,
@@ -137,8 +135,8 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         metadata=table_definition_metadata(insights_meta_ads),
         automation_condition=automation_condition,
         description="Meta Ads insights cleaned by the Vetorial business rules (clicks, leads by origin, "
-                    "followers, CTR/CPC/CPL), keyed by hash_id = md5(ad_id+date+platform+position). "
-                    "Alone, it is rebuilt from raw: no API call.",
+        "followers, CTR/CPC/CPL), keyed by hash_id = md5(ad_id+date+platform+position). "
+        "Alone, it is rebuilt from raw: no API call.",
     )
 
     @multi_asset(
@@ -150,31 +148,39 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
     )
-    def meta_ads_insights(context: AssetExecutionContext, config: MetaLoadConfig, warehouse: Warehouse,
-                          meta: MetaAdsResource):
+    def meta_ads_insights(
+        context: AssetExecutionContext, config: MetaLoadConfig, warehouse: Warehouse, meta: MetaAdsResource
+    ):
         selected = context.selected_asset_keys
         ranges = run_date_ranges(context)
         staged: dict[DateRange, LoadResult] = {}
         if RAW_KEY in selected:
             results = []
             for rng in ranges:
-                raw, staging = _pull_and_apply(context, config, rng, warehouse, meta, tenants,
-                                               staging=STAGING_KEY in selected)
+                raw, staging = _pull_and_apply(
+                    context, config, rng, warehouse, meta, tenants, staging=STAGING_KEY in selected
+                )
                 results.append(raw)
                 if staging is not None:
                     staged[rng] = staging
             total = LoadResult.total(meta_ads_insights_raw.fullname, results)
             with warehouse.transaction() as conn:
                 checks = _selected(context, [rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)])
-            yield MaterializeResult(asset_key=RAW_KEY, metadata=materialization_metadata(
-                meta_ads_insights_raw, total.rows, **total.as_metadata()), check_results=checks)
+            yield MaterializeResult(
+                asset_key=RAW_KEY,
+                metadata=materialization_metadata(meta_ads_insights_raw, total.rows, **total.as_metadata()),
+                check_results=checks,
+            )
         if STAGING_KEY in selected:
             results = [staged[rng] if rng in staged else _rebuild_staging(context, rng, warehouse) for rng in ranges]
             with warehouse.transaction() as conn:
                 checks = _selected(context, [rejected_checks.evaluate(conn, STAGING_KEY, context.run.run_id)])
             total = LoadResult.total(insights_meta_ads.fullname, results)
-            yield MaterializeResult(asset_key=STAGING_KEY, metadata=materialization_metadata(
-                insights_meta_ads, total.rows, **total.as_metadata()), check_results=checks)
+            yield MaterializeResult(
+                asset_key=STAGING_KEY,
+                metadata=materialization_metadata(insights_meta_ads, total.rows, **total.as_metadata()),
+                check_results=checks,
+            )
 
     return [meta_ads_insights]
 
@@ -183,8 +189,15 @@ def _selected(context, results: list) -> list:
     return [c for c in results if AssetCheckKey(c.asset_key, c.check_name) in context.selected_asset_check_keys]
 
 
-def _pull_and_apply(context, config: MetaLoadConfig, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource,
-                    tenants: Tenants, staging: bool) -> tuple[LoadResult, LoadResult | None]:
+def _pull_and_apply(
+    context,
+    config: MetaLoadConfig,
+    rng: DateRange,
+    warehouse: Warehouse,
+    meta: MetaAdsResource,
+    tenants: Tenants,
+    staging: bool,
+) -> tuple[LoadResult, LoadResult | None]:
     """Raw for one account range from the API and, when asked, staging cleaned from the same
     rows: spooled while the pages arrive (no lock, no open transaction), then applied together
     in one transaction under both locks. (raw result, staging result or None)."""
@@ -193,29 +206,42 @@ def _pull_and_apply(context, config: MetaLoadConfig, rng: DateRange, warehouse: 
     raw_quarantine = _quarantine(context, RAW_KEY, rng)
     staging_quarantine = _quarantine(context, STAGING_KEY, rng) if staging else None
     with warehouse.spooler(logger=context.log) as spooler:
-        raw = spooler.spool(meta_ads_insights_raw, lock=(RAW_KEY.to_user_string(), rng.account),
-                            quarantine=raw_quarantine)
+        raw = spooler.spool(
+            meta_ads_insights_raw, lock=(RAW_KEY.to_user_string(), rng.account), quarantine=raw_quarantine
+        )
         spools = [raw]
         if staging:
-            spools.append(spooler.spool(insights_meta_ads, lock=(STAGING_KEY.to_user_string(), rng.account),
-                                        quarantine=staging_quarantine))
+            spools.append(
+                spooler.spool(
+                    insights_meta_ads, lock=(STAGING_KEY.to_user_string(), rng.account), quarantine=staging_quarantine
+                )
+            )
         pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
-        # The collector stays off for the whole pull: parsed pages are acyclic, and the page
-        # reader thread would otherwise take turns switching it back on.
-        with gc_paused():
-            _spool_pages(pages, rng, spooler.pulled_at, raw, spools[1] if staging else None,
-                         raw_quarantine, staging_quarantine)
+        _spool_pages(
+            pages, rng, spooler.pulled_at, raw, spools[1] if staging else None, raw_quarantine, staging_quarantine
+        )
         # Restating a range replaces it: rows Meta no longer returns are removed.
-        results = spooler.apply(spools, PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first, rng.last),
-                                replace=True, lock_wait_seconds=config.lock_wait_seconds,
-                                run_id=context.run.run_id)
+        results = spooler.apply(
+            spools,
+            PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first, rng.last),
+            replace=True,
+            lock_wait_seconds=config.lock_wait_seconds,
+            run_id=context.run.run_id,
+        )
     for result in results:
         context.log.info(f"{rng.account}: {result}")
     return results[0], (results[1] if staging else None)
 
 
-def _spool_pages(pages, rng: DateRange, fetched_at: datetime, raw: Spool, staging: Spool | None,
-                 raw_quarantine: Quarantine, staging_quarantine: Quarantine | None) -> None:
+def _spool_pages(
+    pages,
+    rng: DateRange,
+    fetched_at: datetime,
+    raw: Spool,
+    staging: Spool | None,
+    raw_quarantine: Quarantine,
+    staging_quarantine: Quarantine | None,
+) -> None:
     """API pages -> raw rows into `raw`, and (given `staging`) the same rows cleaned into it,
     in batches: memory stays bounded whatever the range."""
     rejected: list[RejectedRow] = []
@@ -248,21 +274,27 @@ def _cleaned(api_rows: list[dict], quarantine: Quarantine):
     rejected: list[RejectedRow] = []
     frame = clean_insights(api_rows, rejected=rejected)
     _record(quarantine, insights_meta_ads, rejected)
-    return _typed(frame)
+    return typed_staging_frame(frame)
 
 
 def _rebuild_staging(context, rng: DateRange, warehouse: Warehouse) -> LoadResult:
     context.log.info(f"{rng.account}: rebuilding staging from raw")
     quarantine = _quarantine(context, STAGING_KEY, rng)
-    with warehouse.transaction() as conn:
-        result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng, quarantine), replace_scope=_scope(rng),
-                                lock=(STAGING_KEY.to_user_string(), rng.account), logger=context.log, conn=conn,
-                                quarantine=quarantine)
+    with warehouse.bulk_transaction() as conn:
+        result = warehouse.load(
+            insights_meta_ads,
+            _staging_frames(conn, rng, quarantine),
+            replace_scope=_scope(rng),
+            lock=(STAGING_KEY.to_user_string(), rng.account),
+            logger=context.log,
+            conn=conn,
+            quarantine=quarantine,
+        )
     context.log.info(f"{rng.account}: {result}")
     return result
 
 
-def _typed(frame):
+def typed_staging_frame(frame):
     """Validate against the staging DataFrame type before anything is written."""
     check = InsightsMetaAdsFrame.type_check(None, frame)
     if not check.success:

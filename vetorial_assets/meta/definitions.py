@@ -29,11 +29,19 @@ def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleS
     partitions = date_by_account(settings.partitions_start, tenants.ad_accounts)
     job, schedule = build_meta_schedule(partitions, settings.meta_lookback_days, schedule_status)
     accounts, accounts_job, accounts_schedule = build_meta_accounts(tenants, schedule_status)
-    return with_freshness(Definitions(assets=[*build_meta_assets(tenants, partitions), accounts],
-                                      asset_checks=meta_staging.build_checks(partitions),
-                                      jobs=[job, accounts_job, build_rebuild_job(partitions)],
-                                      schedules=[schedule, accounts_schedule]), FRESHNESS)
+    return with_freshness(
+        Definitions(
+            assets=[*build_meta_assets(tenants, partitions), accounts],
+            asset_checks=meta_staging.build_checks(partitions),
+            jobs=[job, accounts_job, build_rebuild_job(partitions)],
+            schedules=[schedule, accounts_schedule],
+        ),
+        FRESHNESS,
+    )
 
 
-SOURCE = Source(name="meta", defs=defs, demo=[DemoJob(JOB_NAME, "meta", runs_per="range"),
-                                             DemoJob(ACCOUNTS_JOB, "meta_accounts", runs_per="once")])
+SOURCE = Source(
+    name="meta",
+    defs=defs,
+    demo=[DemoJob(JOB_NAME, "meta", runs_per="range"), DemoJob(ACCOUNTS_JOB, "meta_accounts", runs_per="once")],
+)

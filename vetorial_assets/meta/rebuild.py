@@ -24,9 +24,13 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def build_rebuild_job(partitions):
-    return define_asset_job(JOB_NAME, selection=AssetSelection.assets(STAGING_KEY), partitions_def=partitions,
-                            description="Re-clean staging.insights_meta_ads from raw for a date range "
-                                        "(no API call): history follows a changed business rule.")
+    return define_asset_job(
+        JOB_NAME,
+        selection=AssetSelection.assets(STAGING_KEY),
+        partitions_def=partitions,
+        description="Re-clean staging.insights_meta_ads from raw for a date range "
+        "(no API call): history follows a changed business rule.",
+    )
 
 
 @dataclass(frozen=True)
@@ -37,20 +41,23 @@ class RebuildRun:
 
     @property
     def tags(self) -> dict[str, str]:
-        return {**range_tags(self.account, self.first.isoformat(), self.last.isoformat()),
-                TRIGGERED_BY_TAG: "manual"}
+        return {**range_tags(self.account, self.first.isoformat(), self.last.isoformat()), TRIGGERED_BY_TAG: "manual"}
 
 
-def plan_rebuild(defs: Definitions, accounts: list[str] | None = None, since: date | None = None,
-                 until: date | None = None) -> list[RebuildRun]:
+def plan_rebuild(
+    defs: Definitions, accounts: list[str] | None = None, since: date | None = None, until: date | None = None
+) -> list[RebuildRun]:
     """One run per account over the days raw holds for it (within since..until)."""
     # Resolved: the definitions hold the URL as an EnvVar.
     warehouse = defs.resources["warehouse"].process_config_and_initialize()
     warehouse.ensure_schema()
     with warehouse.transaction() as conn:
-        stored = conn.execute("SELECT account_id, min(data), max(data) FROM raw.meta_ads_insights "
-                              "WHERE (%(accounts)s::text[] IS NULL OR account_id = ANY(%(accounts)s)) "
-                              "GROUP BY account_id ORDER BY account_id", {"accounts": accounts}).fetchall()
+        stored = conn.execute(
+            "SELECT account_id, min(data), max(data) FROM raw.meta_ads_insights "
+            "WHERE (%(accounts)s::text[] IS NULL OR account_id = ANY(%(accounts)s)) "
+            "GROUP BY account_id ORDER BY account_id",
+            {"accounts": accounts},
+        ).fetchall()
     runs = []
     for account, first, last in stored:
         first, last = max(first, since) if since else first, min(last, until) if until else last

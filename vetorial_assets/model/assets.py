@@ -8,7 +8,6 @@ row is never committed without its dim rows. Units come from the change ledger (
 sql/*.sql, applied by warehouse/refresh.py.
 """
 
-
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,7 +31,6 @@ from ..warehouse.incremental import Unit, day_units, run_consumer
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.refresh import refresh_scope, run_sql, sql_file
 from ..warehouse.tables import ig_follows_raw, insights_meta_ads
-from .calendar import calendar_rows
 from ..warehouse.tables.model import (
     UNKNOWN_KEY,
     dim_ad,
@@ -46,6 +44,7 @@ from ..warehouse.tables.model import (
     fact_ad_insights_daily,
     fact_ig_follows_daily,
 )
+from .calendar import calendar_rows
 
 GROUP = "model"
 PACKAGE = "vetorial_assets.model"
@@ -86,17 +85,18 @@ def downstream_condition() -> AutomationCondition:
     Without `any_deps_missing`: upstream is partitioned by day since the partitions' start,
     and some partition is always missing (never pulled); the ledger, not the partitions,
     says what to recompute."""
-    return (AutomationCondition.eager().without(~AutomationCondition.any_deps_missing())
-            & no_dep_failed_a_blocking_check())
+    return (
+        AutomationCondition.eager().without(~AutomationCondition.any_deps_missing()) & no_dep_failed_a_blocking_check()
+    )
 
 
 def root_condition() -> AutomationCondition:
     """Generated dims: built as soon as they are missing (a new deployment: on_missing would
     wait for them to *become* missing), not again after a failure until the daily refresh
     (the calendar moves on; tenants.yaml changes with a code reload)."""
-    return (AutomationCondition.on_cron("0 1 * * *", DEFAULT_TIMEZONE)
-            | (AutomationCondition.missing() & ~AutomationCondition.in_progress()
-               & ~AutomationCondition.execution_failed()))
+    return AutomationCondition.on_cron("0 1 * * *", DEFAULT_TIMEZONE) | (
+        AutomationCondition.missing() & ~AutomationCondition.in_progress() & ~AutomationCondition.execution_failed()
+    )
 
 
 def tenant_of(tenants: Tenants, account: str, attr: str = "meta_ad_accounts") -> str:
@@ -117,117 +117,198 @@ def _counts(warehouse: Warehouse, tables) -> dict[str, int]:
 
 
 def _spec(table, deps, description: str, condition) -> AssetSpec:
-    return AssetSpec(key(table), deps=deps, group_name=GROUP, kinds=KINDS, owners=OWNERS,
-                     metadata=table_definition_metadata(table), automation_condition=condition,
-                     description=description)
+    return AssetSpec(
+        key(table),
+        deps=deps,
+        group_name=GROUP,
+        kinds=KINDS,
+        owners=OWNERS,
+        metadata=table_definition_metadata(table),
+        automation_condition=condition,
+        description=description,
+    )
 
 
 # ----------------------------------------------------------------------------- Meta star
 
+
 def recompute_meta_unit(conn: psycopg.Connection, tenants: Tenants, unit: Unit) -> dict:
     """One ad account's days: its dims (upserts) and its fact rows, on `conn`."""
-    params = {"tenant_id": tenant_of(tenants, unit.scope), "account_id": unit.scope,
-              "first": unit.first, "last": unit.last}
+    params = {
+        "tenant_id": tenant_of(tenants, unit.scope),
+        "account_id": unit.scope,
+        "first": unit.first,
+        "last": unit.last,
+    }
     run_sql(conn, sql_file(PACKAGE, "dim_ad_account.sql"), params)
     for name in ("dim_campaign.sql", "dim_adset.sql", "dim_ad.sql", "dim_placement.sql"):
         run_sql(conn, sql_file(PACKAGE, name), params)
-    result = refresh_scope(conn, fact_ad_insights_daily, sql_file(PACKAGE, "fact_ad_insights_daily.sql"), params,
-                           {"account_id": unit.scope, "date": (unit.first, unit.last)})
+    result = refresh_scope(
+        conn,
+        fact_ad_insights_daily,
+        sql_file(PACKAGE, "fact_ad_insights_daily.sql"),
+        params,
+        {"account_id": unit.scope, "date": (unit.first, unit.last)},
+    )
     return {fact_ad_insights_daily.fullname: result}
 
 
 def build_meta_star(warehouse: Warehouse, tenants: Tenants, log=None):
     def full_scopes(conn) -> list[str]:
-        stored = conn.execute("SELECT DISTINCT account_id FROM staging.insights_meta_ads "
-                              "UNION SELECT DISTINCT account_id FROM model.fact_ad_insights_daily").fetchall()
+        stored = conn.execute(
+            "SELECT DISTINCT account_id FROM staging.insights_meta_ads "
+            "UNION SELECT DISTINCT account_id FROM model.fact_ad_insights_daily"
+        ).fetchall()
         return sorted(r[0] for r in stored)
 
     def before(conn) -> None:
         run_sql(conn, sql_file(PACKAGE, "unknown_members.sql"), {})
         # Every configured account's metadata (raw.meta_ad_accounts changes daily, not by day).
         for account in tenants.ad_accounts:
-            run_sql(conn, sql_file(PACKAGE, "dim_ad_account.sql"),
-                    {"tenant_id": tenant_of(tenants, account), "account_id": account})
+            run_sql(
+                conn,
+                sql_file(PACKAGE, "dim_ad_account.sql"),
+                {"tenant_id": tenant_of(tenants, account), "account_id": account},
+            )
 
-    return run_consumer(warehouse, FACT_AD_KEY.to_user_string(), [insights_meta_ads.fullname],
-                        full_scopes=full_scopes, units_of=lambda changes: day_units(changes.all_units()),
-                        recompute=lambda conn, unit: recompute_meta_unit(conn, tenants, unit),
-                        before=before, log=log)
+    return run_consumer(
+        warehouse,
+        FACT_AD_KEY.to_user_string(),
+        [insights_meta_ads.fullname],
+        full_scopes=full_scopes,
+        units_of=lambda changes: day_units(changes.all_units()),
+        recompute=lambda conn, unit: recompute_meta_unit(conn, tenants, unit),
+        before=before,
+        log=log,
+    )
 
 
 # ----------------------------------------------------------------------------- Instagram star
 
+
 def recompute_ig_unit(conn: psycopg.Connection, tenants: Tenants, unit: Unit) -> dict:
     tenant = tenant_of(tenants, unit.scope, "instagram_accounts")
-    run_sql(conn, sql_file(PACKAGE, "dim_ig_account.sql"),
-            {"tenant_id": tenant, "ig_account_id": unit.scope, "is_inferred": tenant == UNKNOWN_KEY})
+    run_sql(
+        conn,
+        sql_file(PACKAGE, "dim_ig_account.sql"),
+        {"tenant_id": tenant, "ig_account_id": unit.scope, "is_inferred": tenant == UNKNOWN_KEY},
+    )
     params = {"tenant_id": tenant, "ig_account_id": unit.scope, "first": unit.first, "last": unit.last}
-    result = refresh_scope(conn, fact_ig_follows_daily, sql_file(PACKAGE, "fact_ig_follows_daily.sql"), params,
-                           {"ig_account_id": unit.scope, "date": (unit.first, unit.last)})
+    result = refresh_scope(
+        conn,
+        fact_ig_follows_daily,
+        sql_file(PACKAGE, "fact_ig_follows_daily.sql"),
+        params,
+        {"ig_account_id": unit.scope, "date": (unit.first, unit.last)},
+    )
     return {fact_ig_follows_daily.fullname: result}
 
 
 def build_ig_star(warehouse: Warehouse, tenants: Tenants, log=None):
     def full_scopes(conn) -> list[str]:
-        stored = conn.execute("SELECT DISTINCT ig_account_id FROM raw.ig_follows "
-                              "UNION SELECT DISTINCT ig_account_id FROM model.fact_ig_follows_daily").fetchall()
+        stored = conn.execute(
+            "SELECT DISTINCT ig_account_id FROM raw.ig_follows "
+            "UNION SELECT DISTINCT ig_account_id FROM model.fact_ig_follows_daily"
+        ).fetchall()
         return sorted(r[0] for r in stored)
 
     def before(conn) -> None:
         for account in tenants.instagram_accounts:
-            run_sql(conn, sql_file(PACKAGE, "dim_ig_account.sql"),
-                    {"tenant_id": tenant_of(tenants, account, "instagram_accounts"), "ig_account_id": account,
-                     "is_inferred": False})
+            run_sql(
+                conn,
+                sql_file(PACKAGE, "dim_ig_account.sql"),
+                {
+                    "tenant_id": tenant_of(tenants, account, "instagram_accounts"),
+                    "ig_account_id": account,
+                    "is_inferred": False,
+                },
+            )
 
-    return run_consumer(warehouse, FACT_IG_KEY.to_user_string(), [ig_follows_raw.fullname],
-                        full_scopes=full_scopes, units_of=lambda changes: day_units(changes.all_units()),
-                        recompute=lambda conn, unit: recompute_ig_unit(conn, tenants, unit),
-                        before=before, log=log)
+    return run_consumer(
+        warehouse,
+        FACT_IG_KEY.to_user_string(),
+        [ig_follows_raw.fullname],
+        full_scopes=full_scopes,
+        units_of=lambda changes: day_units(changes.all_units()),
+        recompute=lambda conn, unit: recompute_ig_unit(conn, tenants, unit),
+        before=before,
+        log=log,
+    )
 
 
 # ----------------------------------------------------------------------------- generated dims
 
+
 def tenant_rows(tenants: Tenants) -> dict[str, list]:
     rows = [(UNKNOWN_KEY, "(desconhecido)", 0, 0, False, True)] + [
         (t.id, t.name, len(t.meta_ad_accounts), len(t.instagram_accounts), t.chatwoot is not None, False)
-        for t in tenants.tenants]
+        for t in tenants.tenants
+    ]
     names = ("tenant_id", "tenant_name", "meta_ad_accounts", "instagram_accounts", "has_chatwoot", "is_inferred")
     return {name: [row[i] for row in rows] for i, name in enumerate(names)}
 
 
 def build_model_assets(tenants: Tenants, partitions_start: date) -> list:
-    @asset(key=DIM_DATE_KEY, group_name=GROUP, kinds={"python", "postgres"}, owners=OWNERS,
-           metadata=table_definition_metadata(dim_date), automation_condition=root_condition(),
-           description="Calendar from the partitions' start to today + 1 year: ISO week, pt-BR month and "
-                       "weekday names, Brazilian national holidays (python `holidays`), business days.")
+    @asset(
+        key=DIM_DATE_KEY,
+        group_name=GROUP,
+        kinds={"python", "postgres"},
+        owners=OWNERS,
+        metadata=table_definition_metadata(dim_date),
+        automation_condition=root_condition(),
+        description="Calendar from the partitions' start to today + 1 year: ISO week, pt-BR month and "
+        "weekday names, Brazilian national holidays (python `holidays`), business days.",
+    )
     def dim_date_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
-        result = warehouse.load(dim_date, [calendar_rows(partitions_start, today + timedelta(days=CALENDAR_AHEAD_DAYS))],
-                                lock=(DIM_DATE_KEY.to_user_string(),), logger=context.log)
-        return MaterializeResult(metadata=materialization_metadata(
-            dim_date, warehouse.row_count(dim_date), **result.as_metadata()))
+        result = warehouse.load(
+            dim_date,
+            [calendar_rows(partitions_start, today + timedelta(days=CALENDAR_AHEAD_DAYS))],
+            lock=(DIM_DATE_KEY.to_user_string(),),
+            logger=context.log,
+        )
+        return MaterializeResult(
+            metadata=materialization_metadata(dim_date, warehouse.row_count(dim_date), **result.as_metadata())
+        )
 
-    @asset(key=DIM_TENANT_KEY, group_name=GROUP, kinds={"python", "postgres"}, owners=OWNERS,
-           metadata=table_definition_metadata(dim_tenant), automation_condition=root_condition(),
-           description="The agency's clients from tenants.yaml, plus the unknown member '-1'.")
+    @asset(
+        key=DIM_TENANT_KEY,
+        group_name=GROUP,
+        kinds={"python", "postgres"},
+        owners=OWNERS,
+        metadata=table_definition_metadata(dim_tenant),
+        automation_condition=root_condition(),
+        description="The agency's clients from tenants.yaml, plus the unknown member '-1'.",
+    )
     def dim_tenant_asset(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-        result = warehouse.load(dim_tenant, [tenant_rows(tenants)], lock=(DIM_TENANT_KEY.to_user_string(),),
-                                logger=context.log)
-        return MaterializeResult(metadata=materialization_metadata(
-            dim_tenant, warehouse.row_count(dim_tenant), **result.as_metadata()))
+        result = warehouse.load(
+            dim_tenant, [tenant_rows(tenants)], lock=(DIM_TENANT_KEY.to_user_string(),), logger=context.log
+        )
+        return MaterializeResult(
+            metadata=materialization_metadata(dim_tenant, warehouse.row_count(dim_tenant), **result.as_metadata())
+        )
 
     condition = downstream_condition()
     meta_deps = [META_STAGING_KEY, META_ACCOUNTS_KEY, DIM_TENANT_KEY]
     meta_specs = [
-        _spec(dim_ad_account, meta_deps, "Meta ad accounts: currency and time zone from raw.meta_ad_accounts; "
-              "an inferred member until the metadata arrives.", condition),
+        _spec(
+            dim_ad_account,
+            meta_deps,
+            "Meta ad accounts: currency and time zone from raw.meta_ad_accounts; "
+            "an inferred member until the metadata arrives.",
+            condition,
+        ),
         _spec(dim_campaign, meta_deps, "Meta campaigns, named by their latest named day in staging.", condition),
         _spec(dim_adset, meta_deps, "Meta ad sets, named by their latest named day in staging.", condition),
         _spec(dim_ad, meta_deps, "Meta ads, named by their latest named day in staging.", condition),
         _spec(dim_placement, meta_deps, "Where ads were shown: publisher platform x position.", condition),
-        _spec(fact_ad_insights_daily, meta_deps, "Meta Ads delivery per ad, placement and day (spend, impressions, "
-              "reach, clicks, leads by origin, Instagram followers), recomputed for the days staging changed.",
-              condition),
+        _spec(
+            fact_ad_insights_daily,
+            meta_deps,
+            "Meta Ads delivery per ad, placement and day (spend, impressions, "
+            "reach, clicks, leads by origin, Instagram followers), recomputed for the days staging changed.",
+            condition,
+        ),
     ]
 
     @multi_asset(name="meta_ads_star", specs=meta_specs, check_specs=checks.fact_ad_specs(), can_subset=False)
@@ -238,16 +319,24 @@ def build_model_assets(tenants: Tenants, partitions_start: date) -> list:
             results = checks.evaluate_fact_ad(conn)
         for table in META_STAR:
             extra = run.metadata(table.fullname) if table is fact_ad_insights_daily else {"units_processed": run.units}
-            yield MaterializeResult(asset_key=key(table), metadata=materialization_metadata(
-                table, counts[table.fullname], **extra),
-                check_results=results if table is fact_ad_insights_daily else None)
+            yield MaterializeResult(
+                asset_key=key(table),
+                metadata=materialization_metadata(table, counts[table.fullname], **extra),
+                check_results=results if table is fact_ad_insights_daily else None,
+            )
 
     ig_deps = [IG_RAW_KEY, DIM_TENANT_KEY]
     ig_specs = [
-        _spec(dim_ig_account, ig_deps, "Instagram accounts (tenants.yaml), inferred when raw holds another.",
-              condition),
-        _spec(fact_ig_follows_daily, ig_deps, "Instagram follows/unfollows per account and day; days without "
-              "data flagged (has_data false, NULL metrics).", condition),
+        _spec(
+            dim_ig_account, ig_deps, "Instagram accounts (tenants.yaml), inferred when raw holds another.", condition
+        ),
+        _spec(
+            fact_ig_follows_daily,
+            ig_deps,
+            "Instagram follows/unfollows per account and day; days without "
+            "data flagged (has_data false, NULL metrics).",
+            condition,
+        ),
     ]
 
     @multi_asset(name="instagram_star", specs=ig_specs, check_specs=checks.fact_ig_specs(), can_subset=False)
@@ -258,8 +347,10 @@ def build_model_assets(tenants: Tenants, partitions_start: date) -> list:
             results = checks.evaluate_fact_ig(conn)
         for table in IG_STAR:
             extra = run.metadata(table.fullname) if table is fact_ig_follows_daily else {"units_processed": run.units}
-            yield MaterializeResult(asset_key=key(table), metadata=materialization_metadata(
-                table, counts[table.fullname], **extra),
-                check_results=results if table is fact_ig_follows_daily else None)
+            yield MaterializeResult(
+                asset_key=key(table),
+                metadata=materialization_metadata(table, counts[table.fullname], **extra),
+                check_results=results if table is fact_ig_follows_daily else None,
+            )
 
     return [dim_date_asset, dim_tenant_asset, meta_ads_star, instagram_star]

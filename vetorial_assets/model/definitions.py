@@ -12,8 +12,9 @@ from .conversations import build_model_conversation_assets
 
 
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
-    return Definitions(assets=[*build_model_assets(tenants, settings.partitions_start),
-                               *build_model_conversation_assets()])
+    return Definitions(
+        assets=[*build_model_assets(tenants, settings.partitions_start), *build_model_conversation_assets()]
+    )
 
 
 # Run by the mart layer's demo jobs (model and marts of one side are one job).

@@ -29,6 +29,7 @@ FALSE_WORDS = frozenset({"false", "f", "nao", "n", "no", "0"})
 
 # ----------------------------------------------------------------------------- contact key
 
+
 def _brazilian_national(text: str) -> str | None:
     """The 10- or 11-digit national number of a plainly written Brazilian phone (digits,
     spaces, dashes, parentheses, optional +55 or 55), ninth digit inserted; None when it is
@@ -112,6 +113,7 @@ def contact_key(phone: str | None, email: str | None, salt: bytes) -> str | None
 
 # ----------------------------------------------------------------------------- values
 
+
 def _folded(text: str) -> str:
     """Trimmed, lower-cased, accents removed ('Não' -> 'nao')."""
     decomposed = unicodedata.normalize("NFKD", text.strip().lower())
@@ -192,8 +194,9 @@ def local_date(created_at: datetime | None, updated_at: datetime | None = None) 
     return moment.astimezone(LOCAL_ZONE).date()
 
 
-def first_reply_seconds(created_at: datetime | None, first_response_at: datetime | None
-                        ) -> tuple[float | None, str | None]:
+def first_reply_seconds(
+    created_at: datetime | None, first_response_at: datetime | None
+) -> tuple[float | None, str | None]:
     """Seconds from creation to the first agent reply; None without a reply. A reply before
     the conversation existed is a bad timestamp: None and a problem."""
     if created_at is None or first_response_at is None:
@@ -207,10 +210,29 @@ def first_reply_seconds(created_at: datetime | None, first_response_at: datetime
 # ----------------------------------------------------------------------------- one row
 
 STAGING_COLUMNS = (
-    "conversation_id", "tenant_id", "account_id", "inbox_id", "inbox_name", "channel_type", "contact_key", "status",
-    "assignee_id", "labels", "created_at", "updated_at", "first_response_at", "first_reply_seconds",
-    "conversation_date", "message_count", "is_lead", "visit_scheduled", "crm_converted", "ai_probability_label",
-    "ai_probability_score", "is_deleted", "deleted_at",
+    "conversation_id",
+    "tenant_id",
+    "account_id",
+    "inbox_id",
+    "inbox_name",
+    "channel_type",
+    "contact_key",
+    "status",
+    "assignee_id",
+    "labels",
+    "created_at",
+    "updated_at",
+    "first_response_at",
+    "first_reply_seconds",
+    "conversation_date",
+    "message_count",
+    "is_lead",
+    "visit_scheduled",
+    "crm_converted",
+    "ai_probability_label",
+    "ai_probability_score",
+    "is_deleted",
+    "deleted_at",
 )
 
 
@@ -242,16 +264,18 @@ def to_staging(raw: dict, salt: bytes) -> tuple[dict, list[tuple[str, str, objec
         "created_at": created,
         "updated_at": updated,
         "first_response_at": raw["first_response_at"],
-        "first_reply_seconds": take("first_reply_seconds", first_reply_seconds(created, raw["first_response_at"]),
-                                    raw["first_response_at"]),
+        "first_reply_seconds": take(
+            "first_reply_seconds", first_reply_seconds(created, raw["first_response_at"]), raw["first_response_at"]
+        ),
         "conversation_date": raw.get("conversation_date") or local_date(created, updated),
         "message_count": raw["message_count"],
         "is_lead": take("is_lead", boolean(raw["is_lead"]), raw["is_lead"]),
         "visit_scheduled": take("visit_scheduled", boolean(raw["visit_scheduled"]), raw["visit_scheduled"]),
         "crm_converted": take("crm_converted", boolean(raw["crm_converted"]), raw["crm_converted"]),
         "ai_probability_label": label.strip().lower() or None if isinstance(label, str) else label,
-        "ai_probability_score": take("ai_probability_score", probability(raw["ai_probability_score"]),
-                                     raw["ai_probability_score"]),
+        "ai_probability_score": take(
+            "ai_probability_score", probability(raw["ai_probability_score"]), raw["ai_probability_score"]
+        ),
         "is_deleted": raw["deleted_at"] is not None,
         "deleted_at": raw["deleted_at"],
     }

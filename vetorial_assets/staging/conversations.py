@@ -4,22 +4,28 @@ Incremental by the change ledger: a run recomputes the tenant's local days whose
 changed since its last run (one transaction per day; the first run, the whole tenant in
 one). The pure rules are in conversation_rules.py."""
 
-
 from collections.abc import Callable, Iterator
 
 import psycopg
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AutomationCondition,
+    MaterializeResult,
+    StaticPartitionsDefinition,
+    asset,
+)
 from psycopg.rows import dict_row
-from dagster import AssetExecutionContext, AssetKey, AutomationCondition, MaterializeResult, StaticPartitionsDefinition, asset
 
 from resources.load.rejections import NULLED, Quarantine, Rejection, shown_value
 from resources.warehouse import Warehouse
 
 from ..settings import lgpd_salt, load_settings
-from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.incremental import FIRST_DAY, Unit, day_units, run_consumer
+from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.refresh import sql_file
-from . import conversation_rules as rules
 from ..warehouse.tables import conversations
+from . import conversation_rules as rules
 
 KEY = AssetKey(["staging", "conversations"])
 RAW_KEY = AssetKey(["raw", "conversas_analytics"])
@@ -33,8 +39,9 @@ def consumer_name(tenant_id: str) -> str:
     return f"staging/conversations/{tenant_id}"
 
 
-def query_chunks(conn: psycopg.Connection, statement: str, params: dict, convert: Callable[[dict], dict],
-                 size: int = 10_000) -> Iterator[list[dict]]:
+def query_chunks(
+    conn: psycopg.Connection, statement: str, params: dict, convert: Callable[[dict], dict], size: int = 10_000
+) -> Iterator[list[dict]]:
     """The rows of `statement`, converted, in chunks, through a server-side cursor of the
     caller's transaction (bounded memory whatever the tenant's size)."""
     with conn.cursor(name="staging_conversations_rows", row_factory=dict_row) as cur:
@@ -56,17 +63,30 @@ def build_tenant(warehouse: Warehouse, tenant_id: str, salt: bytes, run_id: str 
         def convert(raw: dict) -> dict:
             row, problems = rules.to_staging(raw, salt)
             for column, reason, value in problems:
-                quarantine.found.append(Rejection(conversations.fullname, {"conversation_id": raw["conversation_id"]},
-                                                  column, reason, shown_value(value), NULLED))
+                quarantine.found.append(
+                    Rejection(
+                        conversations.fullname,
+                        {"conversation_id": raw["conversation_id"]},
+                        column,
+                        reason,
+                        shown_value(value),
+                        NULLED,
+                    )
+                )
             return row
 
         chunks = query_chunks(conn, statement, {"tenant": tenant, "days": days}, convert)
         scope = {"tenant_id": tenant} if days is None else {"tenant_id": tenant, "conversation_date": days}
-        return {conversations.fullname: warehouse.load(conversations, chunks, replace_scope=scope, conn=conn,
-                                                       quarantine=quarantine)}
+        return {
+            conversations.fullname: warehouse.load(
+                conversations, chunks, replace_scope=scope, conn=conn, quarantine=quarantine
+            )
+        }
 
     return run_consumer(
-        warehouse, consumer_name(tenant_id), [RAW_TABLE],
+        warehouse,
+        consumer_name(tenant_id),
+        [RAW_TABLE],
         full_scopes=lambda conn: [tenant_id],
         units_of=lambda changes: day_units(u for u in changes.units[RAW_TABLE] if u[0] == tenant_id),
         recompute=recompute,
@@ -84,7 +104,7 @@ def build_staging_assets(partitions: StaticPartitionsDefinition):
         owners=OWNERS,
         metadata=table_definition_metadata(conversations),
         description="Chatwoot conversations per tenant: typed, LGPD-anonymised (contact_key), local dates; "
-                    "deleted conversations flagged. Recomputes only the days whose raw rows changed.",
+        "deleted conversations flagged. Recomputes only the days whose raw rows changed.",
     )
     def staging_conversations(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         salt = lgpd_salt(load_settings())
@@ -92,10 +112,13 @@ def build_staging_assets(partitions: StaticPartitionsDefinition):
         run = build_tenant(warehouse, tenant_id, salt, context.run_id)
         rows = warehouse.row_count(conversations, {"tenant_id": tenant_id})
         total = run.total(conversations.fullname)
-        context.log.info(f"staging.conversations {tenant_id}: {run.units} unit(s), {total.inserted} inserted, "
-                         f"{total.updated} updated, {total.deleted} deleted")
-        return MaterializeResult(metadata=materialization_metadata(conversations, rows,
-                                                                   **run.metadata(conversations.fullname)))
+        context.log.info(
+            f"staging.conversations {tenant_id}: {run.units} unit(s), {total.inserted} inserted, "
+            f"{total.updated} updated, {total.deleted} deleted"
+        )
+        return MaterializeResult(
+            metadata=materialization_metadata(conversations, rows, **run.metadata(conversations.fullname))
+        )
 
     return [staging_conversations]
 
@@ -103,6 +126,10 @@ def build_staging_assets(partitions: StaticPartitionsDefinition):
 def build_staging_job(partitions: StaticPartitionsDefinition):
     from dagster import AssetSelection, define_asset_job
 
-    return define_asset_job(JOB_NAME, selection=AssetSelection.assets(KEY), partitions_def=partitions,
-                            description="staging/conversations of one tenant, for what changed in raw (declarative "
-                                        "automation runs it on its own; this is for the demo and manual runs).")
+    return define_asset_job(
+        JOB_NAME,
+        selection=AssetSelection.assets(KEY),
+        partitions_def=partitions,
+        description="staging/conversations of one tenant, for what changed in raw (declarative "
+        "automation runs it on its own; this is for the demo and manual runs).",
+    )

@@ -17,5 +17,4 @@ def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleS
     return Definitions(assets=build_staging_assets(partitions), jobs=[build_staging_job(partitions)])
 
 
-LAYER = Source(name="staging", defs=defs,
-               demo=[DemoJob(JOB_NAME, "conversation_staging", runs_per="tenant")])
+LAYER = Source(name="staging", defs=defs, demo=[DemoJob(JOB_NAME, "conversation_staging", runs_per="tenant")])

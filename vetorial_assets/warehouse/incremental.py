@@ -59,12 +59,17 @@ def day_units(changes: Iterable[tuple[str, date]]) -> list[Unit]:
     return sorted(Unit(scope, day, day) for scope, day in set(changes))
 
 
-def run_consumer(warehouse: Warehouse, consumer: str, upstream: list[str], *,
-                 full_scopes: Callable[[psycopg.Connection], list[str]],
-                 units_of: Callable[[ledger.Changes], list[Unit]],
-                 recompute: Callable[[psycopg.Connection, Unit], dict[str, LoadResult]],
-                 before: Callable[[psycopg.Connection], None] | None = None,
-                 log=None) -> ConsumerRun:
+def run_consumer(
+    warehouse: Warehouse,
+    consumer: str,
+    upstream: list[str],
+    *,
+    full_scopes: Callable[[psycopg.Connection], list[str]],
+    units_of: Callable[[ledger.Changes], list[Unit]],
+    recompute: Callable[[psycopg.Connection, Unit], dict[str, LoadResult]],
+    before: Callable[[psycopg.Connection], None] | None = None,
+    log=None,
+) -> ConsumerRun:
     """Recompute `consumer` for what changed in `upstream` (schema.table names).
 
     full_scopes: every scope of a full build; units_of: the units of an incremental run;
@@ -78,8 +83,9 @@ def run_consumer(warehouse: Warehouse, consumer: str, upstream: list[str], *,
             if before is not None:
                 before(conn)
             run.full = changes.full
-            units = ([Unit(scope, FIRST_DAY, LAST_DAY) for scope in full_scopes(conn)]
-                     if changes.full else units_of(changes))
+            units = (
+                [Unit(scope, FIRST_DAY, LAST_DAY) for scope in full_scopes(conn)] if changes.full else units_of(changes)
+            )
         for unit in units:
             with warehouse.transaction() as conn:
                 for table, result in recompute(conn, unit).items():

@@ -82,24 +82,34 @@ def read_changes(engine: Engine, consumer: str, tables: Iterable[str]) -> Change
         sa_conn = sa_conn.execution_options(isolation_level="REPEATABLE READ")
         with sa_conn.begin():
             conn = sa_conn.connection.driver_connection
-            running = tuple(r[0] for r in conn.execute(
-                "SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x").fetchall())
-            cursors = {t: (last, xids) for t, last, xids in conn.execute(
-                "SELECT table_name, last_id, CAST(running_xids AS text[]) FROM ops.ledger_cursors"
-                " WHERE consumer = %s AND table_name = ANY(%s)", (consumer, tables)).fetchall()}
+            running = tuple(
+                r[0] for r in conn.execute("SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x").fetchall()
+            )
+            cursors = {
+                t: (last, xids)
+                for t, last, xids in conn.execute(
+                    "SELECT table_name, last_id, CAST(running_xids AS text[]) FROM ops.ledger_cursors"
+                    " WHERE consumer = %s AND table_name = ANY(%s)",
+                    (consumer, tables),
+                ).fetchall()
+            }
             units: dict[str, frozenset[Unit]] = {}
             last_ids: dict[str, int] = {}
             for table in tables:
-                last_ids[table] = int(conn.execute(
-                    "SELECT coalesce(max(id), 0) FROM ops.changed_days WHERE table_name = %s", (table,)
-                ).fetchone()[0])
+                last_ids[table] = int(
+                    conn.execute(
+                        "SELECT coalesce(max(id), 0) FROM ops.changed_days WHERE table_name = %s", (table,)
+                    ).fetchone()[0]
+                )
                 if table not in cursors:
                     units[table] = frozenset()
                     continue
                 last_id, xids = cursors[table]
                 rows = conn.execute(
                     "SELECT DISTINCT scope, day FROM ops.changed_days WHERE table_name = %s"
-                    " AND (id > %s OR xid = ANY(CAST(%s AS xid8[])))", (table, last_id, list(xids))).fetchall()
+                    " AND (id > %s OR xid = ANY(CAST(%s AS xid8[])))",
+                    (table, last_id, list(xids)),
+                ).fetchall()
                 units[table] = frozenset((scope, day) for scope, day in rows)
                 last_ids[table] = max(last_ids[table], last_id)
     return Changes(consumer, any(t not in cursors for t in tables), units, last_ids, running)
@@ -115,11 +125,13 @@ def advance(conn: psycopg.Connection, changes: Changes) -> None:
             "INSERT INTO ops.ledger_cursors AS c (consumer, table_name, last_id, running_xids) "
             "VALUES (%s, %s, %s, CAST(%s AS xid8[])) ON CONFLICT (consumer, table_name) DO UPDATE "
             "SET last_id = excluded.last_id, running_xids = excluded.running_xids, updated_at = now()",
-            (changes.consumer, table, last_id, list(changes.running_xids)))
+            (changes.consumer, table, last_id, list(changes.running_xids)),
+        )
 
 
 # ----------------------------------------------------------------------------- expanding units
 # Pure: how a changed upstream unit spreads to the consumer's units.
+
 
 def map_scopes(units: Iterable[Unit], scope_of: Mapping[str, str] | Callable[[str], str | None]) -> set[Unit]:
     """Units re-keyed by another scope (ad account -> tenant); scopes without one dropped."""

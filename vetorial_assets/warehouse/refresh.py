@@ -40,8 +40,9 @@ def scope_where(scope: Mapping[str, Any], alias: str) -> tuple[sql.Composable, d
     for i, (name, value) in enumerate(scope.items()):
         col = sql.Identifier(alias, name)
         if isinstance(value, tuple):
-            parts.append(sql.SQL("{} BETWEEN {} AND {}").format(col, sql.Placeholder(f"_s{i}lo"),
-                                                                sql.Placeholder(f"_s{i}hi")))
+            parts.append(
+                sql.SQL("{} BETWEEN {} AND {}").format(col, sql.Placeholder(f"_s{i}lo"), sql.Placeholder(f"_s{i}hi"))
+            )
             params[f"_s{i}lo"], params[f"_s{i}hi"] = value
         elif isinstance(value, list):
             parts.append(sql.SQL("{} = ANY({})").format(col, sql.Placeholder(f"_s{i}")))
@@ -52,21 +53,22 @@ def scope_where(scope: Mapping[str, Any], alias: str) -> tuple[sql.Composable, d
     return sql.SQL(" AND ").join(parts), params
 
 
-def refresh_scope(conn: psycopg.Connection, table: Table, query: str, params: Mapping[str, Any],
-                  scope: Mapping[str, Any]) -> LoadResult:
+def refresh_scope(
+    conn: psycopg.Connection, table: Table, query: str, params: Mapping[str, Any], scope: Mapping[str, Any]
+) -> LoadResult:
     """Make the rows of `table` within `scope` equal to what `query` yields (on `conn`, in
     the caller's transaction). `query` must yield only rows inside `scope`, with the
     target's column names (any order)."""
-    target = describe_table(conn, table.schema, table.name,
-                            [c.name for c in table.columns if c.info.get("volatile")])
+    target = describe_table(conn, table.schema, table.name, [c.name for c in table.columns if c.info.get("volatile")])
     names = [c.name for c in target.columns]
     cols = sql.SQL(", ").join(map(sql.Identifier, names))
     select = sql.SQL("SELECT {cols} FROM ({query}) AS q").format(cols=cols, query=sql.SQL(query))
     where, scope_params = scope_where(scope, "t")
     params = {**params, **scope_params}
 
-    stored = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})").format(target.ident, where),
-                          params).fetchone()[0]
+    stored = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})").format(target.ident, where), params
+    ).fetchone()[0]
     if not stored:  # nothing to compare with or delete: insert as it comes
         cur = conn.execute(sql.SQL("INSERT INTO {} ({}) ").format(target.ident, cols) + select, params)
         return LoadResult(target.qualified, cur.rowcount, cur.rowcount, 0, 0, 0)
@@ -77,18 +79,20 @@ def refresh_scope(conn: psycopg.Connection, table: Table, query: str, params: Ma
     rows = conn.execute(sql.SQL("INSERT INTO {} ({}) ").format(stage, cols) + select, params).rowcount
     conn.execute(sql.SQL("ANALYZE {} ({})").format(stage, sql.SQL(", ").join(map(sql.Identifier, target.key))))
     inserted, updated = conn.execute(
-        merge_statement(target, stage, list(target.columns), conn.info.server_version)).fetchone()
-    key_match = sql.SQL(" AND ").join(
-        sql.SQL("s.{k} = t.{k}").format(k=sql.Identifier(k)) for k in target.key)
+        merge_statement(target, stage, list(target.columns), conn.info.server_version)
+    ).fetchone()
+    key_match = sql.SQL(" AND ").join(sql.SQL("s.{k} = t.{k}").format(k=sql.Identifier(k)) for k in target.key)
     # A hash anti-join whatever the statistics say (see loader._delete_outside_batch).
     conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
-    deleted = conn.execute(sql.SQL("DELETE FROM {target} AS t WHERE {where} AND NOT EXISTS "
-                                   "(SELECT 1 FROM {stage} AS s WHERE {km})").format(
-        target=target.ident, where=where, stage=stage, km=key_match), params).rowcount
+    deleted = conn.execute(
+        sql.SQL(
+            "DELETE FROM {target} AS t WHERE {where} AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {km})"
+        ).format(target=target.ident, where=where, stage=stage, km=key_match),
+        params,
+    ).rowcount
     conn.execute("SELECT set_config('enable_nestloop', 'on', true)")
     conn.execute(sql.SQL("DROP TABLE {}").format(stage))
-    return LoadResult(target.qualified, rows, int(inserted), int(updated), rows - int(inserted) - int(updated),
-                      deleted)
+    return LoadResult(target.qualified, rows, int(inserted), int(updated), rows - int(inserted) - int(updated), deleted)
 
 
 def run_sql(conn: psycopg.Connection, query: str, params: Mapping[str, Any]) -> int:

@@ -14,7 +14,19 @@ from __future__ import annotations
 from importlib import resources as pkg_resources
 
 from psycopg import sql
-from sqlalchemy import BigInteger, Column, Date, DateTime, Identity, Index, PrimaryKeyConstraint, Table, Text, event, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Identity,
+    Index,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    event,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import UserDefinedType
 
@@ -31,7 +43,8 @@ class Xid8(UserDefinedType):
 
 
 changed_days = Table(
-    "changed_days", metadata,
+    "changed_days",
+    metadata,
     Column("id", BigInteger, Identity(always=False), primary_key=True),
     Column("table_name", Text, nullable=False),  # schema.table of the tracked table
     # What the table's rows carry: tenant_id, ad account id or IG account id.
@@ -49,7 +62,8 @@ Index("ix_changed_days_table_id", changed_days.c.table_name, changed_days.c.id)
 Index("ix_changed_days_xid", changed_days.c.xid)
 
 ledger_cursors = Table(
-    "ledger_cursors", metadata,
+    "ledger_cursors",
+    metadata,
     Column("consumer", Text, nullable=False),  # the consuming asset's key, e.g. mart/lead_funnel_daily
     Column("table_name", Text, nullable=False),
     # The highest ops.changed_days id the consumer had seen (committed) when it read.
@@ -71,18 +85,27 @@ TRIGGERS = (
 
 
 def function_sql() -> str:
-    return pkg_resources.files("vetorial_assets.warehouse").joinpath(
-        "ledger_sql", "record_changed_days.sql").read_text(encoding="utf-8")
+    return (
+        pkg_resources.files("vetorial_assets.warehouse")
+        .joinpath("ledger_sql", "record_changed_days.sql")
+        .read_text(encoding="utf-8")
+    )
 
 
 def trigger_statements(table: Table) -> list[sql.Composed]:
     scope, day, *fallback = table.info["ledger"]
     args = sql.SQL(", ").join(sql.Literal(a) for a in (scope, day, *fallback))
     return [
-        sql.SQL("CREATE OR REPLACE TRIGGER {name} AFTER {event} ON {table} {ref} FOR EACH STATEMENT "
-                "EXECUTE FUNCTION ops.record_changed_days({args})").format(
-            name=sql.Identifier(name), event=sql.SQL(event), table=sql.Identifier(table.schema, table.name),
-            ref=sql.SQL(ref), args=args)
+        sql.SQL(
+            "CREATE OR REPLACE TRIGGER {name} AFTER {event} ON {table} {ref} FOR EACH STATEMENT "
+            "EXECUTE FUNCTION ops.record_changed_days({args})"
+        ).format(
+            name=sql.Identifier(name),
+            event=sql.SQL(event),
+            table=sql.Identifier(table.schema, table.name),
+            ref=sql.SQL(ref),
+            args=args,
+        )
         for name, event, ref in TRIGGERS
     ]
 

@@ -17,15 +17,17 @@ def _ratio(name: str, comment: str) -> Column:
 
 
 campaign_performance_daily = Table(
-    "campaign_performance_daily", metadata,
+    "campaign_performance_daily",
+    metadata,
     Column("tenant_id", Text, nullable=False),
     Column("date", Date, nullable=False),
     Column("account_id", Text, nullable=False),
     Column("campaign_id", Text, nullable=False),
     Column("spend", Numeric, nullable=False),
     _count("impressions"),
-    _count("reach", "sum of daily per-ad-placement reach: NOT unique people (Meta deduplicates reach only "
-                    "within one row)"),
+    _count(
+        "reach", "sum of daily per-ad-placement reach: NOT unique people (Meta deduplicates reach only within one row)"
+    ),
     _count("clicks", "max(inline_link_clicks, link_click) per row (business-rules §1.3)"),
     _ratio("ctr", "clicks / impressions * 100 (percent)"),
     _ratio("cpc", "spend / clicks"),
@@ -48,11 +50,15 @@ campaign_performance_daily = Table(
     # are joined at read time from the dims (mart.vw_campaign_performance_daily).
     comment="Meta Ads performance per tenant, day, ad account and campaign, with the Facebook/Instagram split.",
 )
-Index("ix_campaign_performance_daily_account_date", campaign_performance_daily.c.account_id,
-      campaign_performance_daily.c.date)
+Index(
+    "ix_campaign_performance_daily_account_date",
+    campaign_performance_daily.c.account_id,
+    campaign_performance_daily.c.date,
+)
 
 instagram_growth_daily = Table(
-    "instagram_growth_daily", metadata,
+    "instagram_growth_daily",
+    metadata,
     Column("tenant_id", Text, nullable=False),
     Column("date", Date, nullable=False),
     Column("ig_account_id", Text, nullable=False),
@@ -61,14 +67,16 @@ instagram_growth_daily = Table(
     Column("unfollows", BigInteger),
     Column("net", BigInteger),
     _count("cumulative_net", "sum of net over every day up to this one (days without data add 0)"),
-    Column("net_7d_avg", Numeric, comment="mean net over the 7 days ending here, of the days with data; "
-                                          "NULL when none of them has data"),
+    Column(
+        "net_7d_avg",
+        Numeric,
+        comment="mean net over the 7 days ending here, of the days with data; NULL when none of them has data",
+    ),
     PrimaryKeyConstraint("tenant_id", "date", "ig_account_id"),
     schema="mart",
     comment="Instagram follower growth per tenant, day and Instagram account.",
 )
-Index("ix_instagram_growth_daily_account_date", instagram_growth_daily.c.ig_account_id,
-      instagram_growth_daily.c.date)
+Index("ix_instagram_growth_daily_account_date", instagram_growth_daily.c.ig_account_id, instagram_growth_daily.c.date)
 
 MART_TABLES = (campaign_performance_daily, instagram_growth_daily)
 
@@ -78,7 +86,8 @@ MART_TABLES = (campaign_performance_daily, instagram_growth_daily)
 # figure but `deleted_conversations`.
 
 conversation_service_daily = Table(
-    "conversation_service_daily", metadata,
+    "conversation_service_daily",
+    metadata,
     Column("tenant_id", Text, nullable=False),
     Column("day", Date, nullable=False),
     Column("inbox_id", BigInteger, nullable=False),  # 0: conversations without an inbox
@@ -99,11 +108,12 @@ conversation_service_daily = Table(
     PrimaryKeyConstraint("tenant_id", "day", "inbox_id"),
     schema="mart",
     comment="Service per tenant, day and inbox: volume, unique contacts, first reply (median, p90), "
-            "resolution, AI probability distribution.",
+    "resolution, AI probability distribution.",
 )
 
 conversation_growth_monthly = Table(
-    "conversation_growth_monthly", metadata,
+    "conversation_growth_monthly",
+    metadata,
     Column("tenant_id", Text, nullable=False),
     Column("month", Date, nullable=False),  # first day of the month
     Column("conversations", BigInteger, nullable=False),
@@ -118,7 +128,8 @@ conversation_growth_monthly = Table(
 )
 
 lead_funnel_daily = Table(
-    "lead_funnel_daily", metadata,
+    "lead_funnel_daily",
+    metadata,
     Column("tenant_id", Text, nullable=False),
     Column("day", Date, nullable=False),
     Column("spend", Numeric, nullable=False),
@@ -139,5 +150,5 @@ lead_funnel_daily = Table(
     PrimaryKeyConstraint("tenant_id", "day"),
     schema="mart",
     comment="Lead funnel per tenant and day: spend -> ad leads -> conversations -> qualified -> visits -> "
-            "CRM conversions, with cost per step and step rates.",
+    "CRM conversions, with cost per step and step rates.",
 )

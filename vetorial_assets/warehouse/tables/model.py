@@ -9,7 +9,21 @@ A fact row with a missing campaign or ad set id keys it as UNKNOWN_KEY ('-1').
 
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, Numeric, PrimaryKeyConstraint, Table, Text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
 
 from .base import metadata
 from .ledger import track_changes
@@ -19,8 +33,12 @@ UNKNOWN_NAME = "(desconhecido)"
 
 
 def _inferred() -> Column:
-    return Column("is_inferred", Boolean, nullable=False,
-                  comment="true: a key facts reference before (or without) its real row; name '(desconhecido)'")
+    return Column(
+        "is_inferred",
+        Boolean,
+        nullable=False,
+        comment="true: a key facts reference before (or without) its real row; name '(desconhecido)'",
+    )
 
 
 def _name_date() -> Column:
@@ -28,7 +46,8 @@ def _name_date() -> Column:
 
 
 dim_date = Table(
-    "dim_date", metadata,
+    "dim_date",
+    metadata,
     Column("date", Date, nullable=False),
     Column("year", Integer, nullable=False),
     Column("quarter", Integer, nullable=False),
@@ -48,7 +67,8 @@ dim_date = Table(
 )
 
 dim_tenant = Table(
-    "dim_tenant", metadata,
+    "dim_tenant",
+    metadata,
     Column("tenant_id", Text, nullable=False),
     Column("tenant_name", Text, nullable=False),
     Column("meta_ad_accounts", Integer, nullable=False, comment="how many ad accounts tenants.yaml gives it"),
@@ -61,7 +81,8 @@ dim_tenant = Table(
 )
 
 dim_ad_account = Table(
-    "dim_ad_account", metadata,
+    "dim_ad_account",
+    metadata,
     Column("account_id", Text, nullable=False),
     Column("tenant_id", Text, nullable=False),
     Column("account_name", Text, nullable=False),
@@ -75,7 +96,8 @@ dim_ad_account = Table(
 )
 
 dim_campaign = Table(
-    "dim_campaign", metadata,
+    "dim_campaign",
+    metadata,
     Column("campaign_id", Text, nullable=False),
     Column("account_id", Text, nullable=False),
     Column("tenant_id", Text, nullable=False),
@@ -88,7 +110,8 @@ dim_campaign = Table(
 )
 
 dim_adset = Table(
-    "dim_adset", metadata,
+    "dim_adset",
+    metadata,
     Column("adset_id", Text, nullable=False),
     Column("campaign_id", Text, nullable=False),
     Column("account_id", Text, nullable=False),
@@ -102,7 +125,8 @@ dim_adset = Table(
 )
 
 dim_ad = Table(
-    "dim_ad", metadata,
+    "dim_ad",
+    metadata,
     Column("ad_id", Text, nullable=False),
     Column("adset_id", Text, nullable=False),
     Column("campaign_id", Text, nullable=False),
@@ -117,7 +141,8 @@ dim_ad = Table(
 )
 
 dim_placement = Table(
-    "dim_placement", metadata,
+    "dim_placement",
+    metadata,
     Column("platform", Text, nullable=False, comment="publisher_platform: facebook, instagram, ..."),
     Column("position", Text, nullable=False, comment="platform_position: feed, story, reels, ..."),
     Column("platform_label", Text, nullable=False, comment="Facebook, Instagram, Audience Network, Messenger"),
@@ -130,7 +155,8 @@ dim_placement = Table(
 )
 
 dim_ig_account = Table(
-    "dim_ig_account", metadata,
+    "dim_ig_account",
+    metadata,
     Column("ig_account_id", Text, nullable=False),
     Column("tenant_id", Text, nullable=False),
     _inferred(),
@@ -140,7 +166,8 @@ dim_ig_account = Table(
 )
 
 fact_ad_insights_daily = Table(
-    "fact_ad_insights_daily", metadata,
+    "fact_ad_insights_daily",
+    metadata,
     Column("hash_id", Text, nullable=False, comment="staging's md5(ad_id+date+platform+position)"),
     Column("date", Date, nullable=False),
     Column("tenant_id", Text, nullable=False),
@@ -167,7 +194,8 @@ Index("ix_fact_ad_insights_daily_account_date", fact_ad_insights_daily.c.account
 Index("ix_fact_ad_insights_daily_tenant_date", fact_ad_insights_daily.c.tenant_id, fact_ad_insights_daily.c.date)
 
 fact_ig_follows_daily = Table(
-    "fact_ig_follows_daily", metadata,
+    "fact_ig_follows_daily",
+    metadata,
     Column("ig_account_id", Text, nullable=False),
     Column("date", Date, nullable=False),
     Column("tenant_id", Text, nullable=False),
@@ -180,8 +208,18 @@ fact_ig_follows_daily = Table(
     comment="Instagram follows and unfollows per account and day.",
 )
 
-MODEL_TABLES = (dim_date, dim_tenant, dim_ad_account, dim_campaign, dim_adset, dim_ad, dim_placement,
-                dim_ig_account, fact_ad_insights_daily, fact_ig_follows_daily)
+MODEL_TABLES = (
+    dim_date,
+    dim_tenant,
+    dim_ad_account,
+    dim_campaign,
+    dim_adset,
+    dim_ad,
+    dim_placement,
+    dim_ig_account,
+    fact_ad_insights_daily,
+    fact_ig_follows_daily,
+)
 
 
 # The facts' own writes feed their consumers (the marts, lead_funnel_daily) through the
@@ -197,7 +235,8 @@ track_changes(fact_ig_follows_daily, "ig_account_id", "date")
 # marked `is_inferred`.
 
 dim_inbox = Table(
-    "dim_inbox", metadata,
+    "dim_inbox",
+    metadata,
     Column("tenant_id", Text, nullable=False),
     Column("inbox_id", BigInteger, nullable=False),
     Column("inbox_name", Text, nullable=False),
@@ -210,7 +249,8 @@ dim_inbox = Table(
 )
 
 dim_contact = Table(
-    "dim_contact", metadata,
+    "dim_contact",
+    metadata,
     Column("tenant_id", Text, nullable=False),
     Column("contact_key", Text, nullable=False),  # the LGPD keyed hash; nothing else about the person
     Column("first_seen_date", Date, nullable=False),
@@ -220,30 +260,35 @@ dim_contact = Table(
     comment="Contacts per tenant by contact_key only: first and last conversation date.",
 )
 
-fact_conversations = track_changes(Table(
-    "fact_conversations", metadata,
-    Column("conversation_id", BigInteger, nullable=False),
-    Column("tenant_id", Text, nullable=False),
-    Column("conversation_date", Date, nullable=False),
-    Column("inbox_id", BigInteger),
-    Column("contact_key", Text),  # NULL: anonymous visitor (no dim row)
-    Column("channel_type", Text),
-    Column("status", Text),
-    Column("is_resolved", Boolean, nullable=False),
-    Column("assignee_id", BigInteger),
-    Column("labels", ARRAY(Text)),
-    Column("created_at", DateTime(timezone=True)),
-    Column("first_response_at", DateTime(timezone=True)),
-    Column("first_reply_seconds", Float),
-    Column("message_count", BigInteger),
-    Column("is_lead", Boolean, nullable=False),
-    Column("visit_scheduled", Boolean, nullable=False),
-    Column("crm_converted", Boolean, nullable=False),
-    Column("ai_probability_label", Text),
-    Column("ai_probability_score", Numeric),
-    Column("is_deleted", Boolean, nullable=False),
-    PrimaryKeyConstraint("conversation_id"),
-    schema="model",
-    comment="One row per Chatwoot conversation (deleted ones flagged), keyed to dim_inbox and dim_contact.",
-), "tenant_id", "conversation_date")
+fact_conversations = track_changes(
+    Table(
+        "fact_conversations",
+        metadata,
+        Column("conversation_id", BigInteger, nullable=False),
+        Column("tenant_id", Text, nullable=False),
+        Column("conversation_date", Date, nullable=False),
+        Column("inbox_id", BigInteger),
+        Column("contact_key", Text),  # NULL: anonymous visitor (no dim row)
+        Column("channel_type", Text),
+        Column("status", Text),
+        Column("is_resolved", Boolean, nullable=False),
+        Column("assignee_id", BigInteger),
+        Column("labels", ARRAY(Text)),
+        Column("created_at", DateTime(timezone=True)),
+        Column("first_response_at", DateTime(timezone=True)),
+        Column("first_reply_seconds", Float),
+        Column("message_count", BigInteger),
+        Column("is_lead", Boolean, nullable=False),
+        Column("visit_scheduled", Boolean, nullable=False),
+        Column("crm_converted", Boolean, nullable=False),
+        Column("ai_probability_label", Text),
+        Column("ai_probability_score", Numeric),
+        Column("is_deleted", Boolean, nullable=False),
+        PrimaryKeyConstraint("conversation_id"),
+        schema="model",
+        comment="One row per Chatwoot conversation (deleted ones flagged), keyed to dim_inbox and dim_contact.",
+    ),
+    "tenant_id",
+    "conversation_date",
+)
 Index("ix_fact_conversations_tenant_date", fact_conversations.c.tenant_id, fact_conversations.c.conversation_date)

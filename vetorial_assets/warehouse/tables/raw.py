@@ -19,7 +19,8 @@ from .base import fetched_at, metadata
 from .ledger import track_changes
 
 meta_ads_insights_raw = Table(
-    "meta_ads_insights", metadata,
+    "meta_ads_insights",
+    metadata,
     Column("account_id", Text, nullable=False),
     Column("data", Date, nullable=False),
     Column("ad_id", Text, nullable=False),
@@ -35,7 +36,8 @@ meta_ads_insights_raw = Table(
 )
 
 ig_follows_raw = Table(
-    "ig_follows", metadata,
+    "ig_follows",
+    metadata,
     Column("ig_account_id", Text, nullable=False),
     Column("data_registro", Date, nullable=False),
     # 'ok' or 'no_data' (Meta returned nothing yet: retried by the next run, not zeros).
@@ -51,7 +53,8 @@ ig_follows_raw = Table(
 )
 
 conversas_analytics_raw = Table(
-    "conversas_analytics", metadata,
+    "conversas_analytics",
+    metadata,
     Column("conversation_id", BigInteger, nullable=False),
     Column("tenant_id", Text, nullable=False),
     Column("account_id", BigInteger, nullable=False),
@@ -88,8 +91,8 @@ conversas_analytics_raw = Table(
     postgresql_with={"fillfactor": 90},
 )
 # No index besides the key: each one costs every loaded row an insert (the former
-# (tenant_id, conversation_updated_at) one added ~40% to the warehouse's CPU in a full
-# load), and no statement of the sync needs one (whether a tenant has rows comes from
+# (tenant_id, conversation_updated_at) one was measured, docs/design.md, "Measurements
+# behind the code"), and no statement of the sync needs one (whether a tenant has rows comes from
 # ops.etl_control).
 
 # The change ledger: what each write touched, per account (or tenant) and day.
@@ -97,7 +100,8 @@ track_changes(ig_follows_raw, "ig_account_id", "data_registro")
 track_changes(conversas_analytics_raw, "tenant_id", "conversation_date", "conversation_updated_at")
 
 meta_ad_accounts_raw = Table(
-    "meta_ad_accounts", metadata,
+    "meta_ad_accounts",
+    metadata,
     Column("account_id", Text, nullable=False),  # act_ form, as tenants.yaml
     Column("account_name", Text),
     Column("currency", Text),

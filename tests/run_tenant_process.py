@@ -1,0 +1,64 @@
+"""One Chatwoot sync of a tenant, in a process of its own (crash and concurrency tests).
+
+    python tests/run_tenant_process.py TENANT [RUN_CONFIG_JSON]
+
+The op's config is RUN_CONFIG_JSON (ChatwootSyncConfig fields); the environment names the
+warehouse and the source. Prints one line `RESULT {json}`: success, run id, step errors (with causes), and
+the materialization's numeric and text metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+OP = "raw__conversas_analytics"
+
+
+def main(argv: list[str]) -> int:
+    tenant = argv[0]
+    config = json.loads(argv[1]) if len(argv) > 1 else {}
+    from dagster import DagsterInstance
+
+    from vetorial_assets.chatwoot.schedules import JOB_NAME
+    from vetorial_assets.definitions import build_definitions
+    from vetorial_assets.settings import load_settings
+
+    defs = build_definitions(load_settings())
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+            instance=instance,
+            partition_key=tenant,
+            raise_on_error=False,
+            run_config={"ops": {OP: {"config": config}}} if config else None,
+        )
+        materialized = {}
+        for event in result.get_asset_materialization_events():
+            materialization = event.event_specific_data.materialization
+            materialized = {
+                name: value.value
+                for name, value in materialization.metadata.items()
+                if isinstance(value.value, (int, float, str))
+            }
+        errors = [_chain(event.event_specific_data.error) for event in result.all_events if event.is_step_failure]
+    print(
+        "RESULT "
+        + json.dumps(
+            {"success": result.success, "run_id": result.run_id, "errors": errors, "materialized": materialized}
+        ),
+        flush=True,
+    )
+    return 0
+
+
+def _chain(error) -> str:
+    """The error's message and its causes', outermost first."""
+    messages = []
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    return "\n".join(messages)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
