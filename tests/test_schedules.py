@@ -22,7 +22,7 @@ from vetorial_assets.definitions import build_definitions
 from vetorial_assets.run_tags import TRIGGERED_BY_TAG
 from vetorial_assets.settings import ConfigError, load_settings
 
-SCHEDULES = {"meta_ads_every_4_hours", "instagram_follows_daily", "chatwoot_daily_0300"}
+SCHEDULES = {"meta_ads_every_4_hours", "meta_ad_accounts_daily", "instagram_follows_daily", "chatwoot_daily_0300"}
 
 
 def scheduler_iteration(workspace, at: datetime) -> None:
