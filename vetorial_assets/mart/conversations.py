@@ -14,6 +14,7 @@ from dagster import (
     asset,
     define_asset_job,
 )
+from psycopg import sql
 from sqlalchemy import Table
 
 from asset_checks import warehouse_conversations as checks
@@ -47,8 +48,11 @@ def _tenants(*tables: str) -> Callable[[psycopg.Connection], list[str]]:
             if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
                 continue
             found.update(
-                r[0] for r in conn.execute(f'SELECT DISTINCT tenant_id FROM "{schema}"."{name}"').fetchall()
-            )  # our own table names
+                r[0]
+                for r in conn.execute(
+                    sql.SQL("SELECT DISTINCT tenant_id FROM {}").format(sql.Identifier(schema, name))
+                ).fetchall()
+            )
         return sorted(found)
 
     return scopes

@@ -1,7 +1,7 @@
 -- The change ledger (issue 13): statement-level triggers with transition tables record the
 -- (scope, day) units every write touches in ops.changed_days (created by create_all, like
 -- ops.ledger_cursors). Warehouses created from now on get the function and the triggers
--- with their tables (warehouse/ledger_tables.py); this brings older ones there. Every
+-- with their tables (warehouse/tables/ledger.py); this brings older ones there. Every
 -- statement is idempotent (CREATE OR REPLACE, PostgreSQL 14+).
 CREATE OR REPLACE FUNCTION ops.record_changed_days() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
