@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from asset_checks.chatwoot import CHECKS as TABLE_CHECKS
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
 
 from ..partitions import by_tenant
@@ -24,7 +25,8 @@ FRESHNESS = {
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     partitions = by_tenant([t.id for t in tenants.chatwoot_tenants])
     job, schedule = build_chatwoot_jobs(partitions, schedule_status)
-    return with_freshness(Definitions(assets=build_chatwoot_assets(tenants, partitions), jobs=[job],
+    return with_freshness(Definitions(assets=build_chatwoot_assets(tenants, partitions), asset_checks=TABLE_CHECKS,
+                                      jobs=[job],
                                       schedules=[schedule], sensors=[build_chatwoot_sensor(tenants, job)]),
                           FRESHNESS)
 

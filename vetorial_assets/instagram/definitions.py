@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from asset_checks.instagram import CHECKS as TABLE_CHECKS
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
 
 from ..partitions import date_by_account
@@ -17,13 +18,16 @@ from .schedules import JOB_NAME, build_instagram_schedule
 FRESHNESS = {
     RAW_KEY: FreshnessPolicy.time_window(fail_window=timedelta(hours=50), warn_window=timedelta(hours=26)),
 }
+# Its newest day is yesterday (today's follows are not final): the freshness sensor judges that one.
+FRESHNESS_DAY_OFFSET = {RAW_KEY: 1}
 
 
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     partitions = date_by_account(settings.partitions_start, tenants.instagram_accounts)
     job, schedule = build_instagram_schedule(partitions, schedule_status)
-    return with_freshness(Definitions(assets=build_instagram_assets(tenants, partitions), jobs=[job],
-                                      schedules=[schedule]), FRESHNESS)
+    return with_freshness(Definitions(assets=build_instagram_assets(tenants, partitions), asset_checks=TABLE_CHECKS,
+                                      jobs=[job],
+                                      schedules=[schedule]), FRESHNESS, FRESHNESS_DAY_OFFSET)
 
 
 SOURCE = Source(name="instagram", defs=defs, demo=[DemoJob(JOB_NAME, "instagram", runs_per="range")])

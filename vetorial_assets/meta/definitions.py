@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from asset_checks.meta import CHECKS as TABLE_CHECKS
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
 
 from ..partitions import date_by_account
@@ -23,7 +24,8 @@ FRESHNESS = {
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     partitions = date_by_account(settings.partitions_start, tenants.ad_accounts)
     job, schedule = build_meta_schedule(partitions, settings.meta_lookback_days, schedule_status)
-    return with_freshness(Definitions(assets=build_meta_assets(tenants, partitions), jobs=[job],
+    return with_freshness(Definitions(assets=build_meta_assets(tenants, partitions), asset_checks=TABLE_CHECKS,
+                                      jobs=[job],
                                       schedules=[schedule]), FRESHNESS)
 
 
