@@ -48,6 +48,7 @@ from . import value_checks as vc
 from .contract import Chunk, LoadError, LoadResult, ScopeValue, TargetColumn, TargetTable, describe_table
 from .locks import LockBusyError, advisory_xact_lock
 from .merge import delete_outside_batch, merge_statement, scope_delete
+from .progress import Progress
 from .rejections import Quarantine, Rejection
 
 log = logging.getLogger("vetorial.loader")
@@ -607,6 +608,7 @@ def load(
     wire: Collection[str] = (),
     merge_each_chunk: bool = False,
     quarantine: Quarantine | None = None,
+    progress: Progress | None = None,
 ) -> LoadResult:
     """Stream `chunks` into `table` on `conn` (inside the caller's transaction).
 
@@ -630,6 +632,8 @@ def load(
     quarantine: who is loading, recorded with each value the table cannot store (and the
     rejections the producer found itself, recorded with them). Without one, the table's
     name stands for the source.
+    progress: logs rows so far, rows/s and what is left at a steady pace while the chunks are
+    consumed (resources/load/progress.py), and its last line when the load is done.
 
     A value the table cannot store is stored as NULL, or its row left out when the column
     is part of the key or NOT NULL; the rest of the batch loads. Each is recorded in
@@ -640,9 +644,13 @@ def load(
     if merge_each_chunk and replace_scope is not None:
         raise ValueError("merge_each_chunk cannot be combined with replace_scope: the stage holds one chunk")
     tally = Tally()
+    if progress is not None:
+        chunks = progress.track(chunks, chunk_len)
     result = _load(conn, table, iter(chunks), tally, replace_scope=replace_scope, logger=logger, direct=direct,
                    chunks_use_conn=chunks_use_conn, direct_scope=direct_scope, wire=frozenset(wire),
                    merge_each_chunk=merge_each_chunk)
+    if progress is not None:
+        progress.finish()
     found = quarantine.take_found() if quarantine is not None else []
     rejections = found + tally.rejections
     if not rejections:

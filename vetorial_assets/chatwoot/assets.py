@@ -24,6 +24,7 @@ from resources.load import engine as loader
 from resources.support.gc_control import gc_paused
 from resources.load import LoadResult, TargetTable, advisory_xact_lock
 from resources.support.read_ahead import read_ahead
+from resources.load.progress import Progress
 from resources.load.rejections import Quarantine
 from resources.source_db import SourceDatabase, SourceRelation
 from resources.warehouse import Warehouse, describe_target
@@ -81,7 +82,7 @@ def _wire_columns(types: TypeComparison, conn) -> dict[str, int]:
 
 
 def _load(conn, target: TargetTable, chunks, tenant: Tenant, logger, had_rows: bool,
-          wire: dict[str, int], quarantine: Quarantine) -> LoadResult:
+          wire: dict[str, int], quarantine: Quarantine, progress: Progress | None = None) -> LoadResult:
     """What Warehouse.load does (the schema is ensured by the caller; the tenant lock is
     held), plus facts only this asset knows:
     - the chunks are read from the source database, never from `conn`: one COPY streams
@@ -100,9 +101,10 @@ def _load(conn, target: TargetTable, chunks, tenant: Tenant, logger, had_rows: b
     """
     if had_rows:
         return loader.load(conn, target, chunks, logger=logger, direct=False, wire=wire, merge_each_chunk=True,
-                           quarantine=quarantine)
+                           quarantine=quarantine, progress=progress)
     return loader.load(conn, target, chunks, logger=logger, chunks_use_conn=False,
-                       direct_scope={"account_id": tenant.chatwoot.account_id}, wire=wire, quarantine=quarantine)
+                       direct_scope={"account_id": tenant.chatwoot.account_id}, wire=wire, quarantine=quarantine,
+                       progress=progress)
 
 
 def _row_count(conn, tenant_id: str) -> int:
@@ -220,8 +222,11 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
 
             # Parsed and transformed one chunk ahead, in a helper thread: while this thread waits
             # for the warehouse to store (or merge) chunk k, chunk k+1 is made ready.
+            # The source's count of what this run reads: the progress lines' total and estimate.
+            progress = Progress(f"{tenant.id} ({load_type})", context.log,
+                                total=source_db.count(scope.account_id, list(scope.inbox_ids), since))
             result = _load(conn, target, read_ahead(chunks(), depth=1, name=f"chatwoot-{tenant.id}"), tenant,
-                           context.log, had_rows, wire, quarantine)
+                           context.log, had_rows, wire, quarantine, progress)
             counts.add(result)
             if keys is not None:
                 counts.deleted = _mark_deleted(conn, tenant, keys)
@@ -246,6 +251,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
         "rows_skipped": result.skipped,
         "watermark_start": str(watermark) if watermark else "none",
         "watermark_end": str(watermark_end) if watermark_end else "none",
+        **progress.metadata(),
     }
 
 

@@ -41,6 +41,7 @@ from asset_checks import rejected_values as rejected_checks
 from resources.support.gc_control import gc_paused
 from resources.load import LoadResult
 from resources.meta import MetaAdsResource
+from resources.load.progress import Progress, combined_metadata
 from resources.load.rejections import Quarantine
 from resources.load.spool import PulledRange, Spool
 from resources.warehouse import Warehouse
@@ -157,10 +158,11 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         ranges = run_date_ranges(context)
         staged: dict[DateRange, LoadResult] = {}
         if RAW_KEY in selected:
-            results = []
+            results, pulls = [], []
             for rng in ranges:
+                pulls.append(Progress(f"{rng.account} {rng.first}..{rng.last}", context.log))
                 raw, staging = _pull_and_apply(context, config, rng, warehouse, meta, tenants,
-                                               staging=STAGING_KEY in selected)
+                                               staging=STAGING_KEY in selected, progress=pulls[-1])
                 results.append(raw)
                 if staging is not None:
                     staged[rng] = staging
@@ -168,15 +170,20 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
             with warehouse.transaction() as conn:
                 checks = _selected(context, [rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)])
             yield MaterializeResult(asset_key=RAW_KEY, metadata=materialization_metadata(
-                meta_ads_insights_raw, total.rows, **total.as_metadata()), check_results=checks)
+                meta_ads_insights_raw, total.rows, **total.as_metadata(), **combined_metadata(pulls)),
+                check_results=checks)
         if STAGING_KEY in selected:
+            timer = Progress("staging", context.log)
             results = [staged[rng] if rng in staged else _rebuild_staging(context, rng, warehouse) for rng in ranges]
+            timer.stop(sum(r.rows for r in results))
             with warehouse.transaction() as conn:
                 checks = _selected(context, [*staging_checks.evaluate(conn, ranges, context.run.run_id),
                                              rejected_checks.evaluate(conn, STAGING_KEY, context.run.run_id)])
             total = LoadResult.total(insights_meta_ads.fullname, results)
+            # Staging pulled with raw shares its time: its rate is the pull's.
+            timing = combined_metadata(pulls) if RAW_KEY in selected else timer.metadata()
             yield MaterializeResult(asset_key=STAGING_KEY, metadata=materialization_metadata(
-                insights_meta_ads, total.rows, **total.as_metadata()), check_results=checks)
+                insights_meta_ads, total.rows, **total.as_metadata(), **timing), check_results=checks)
 
     return [meta_ads_insights]
 
@@ -186,7 +193,7 @@ def _selected(context, results: list) -> list:
 
 
 def _pull_and_apply(context, config: MetaLoadConfig, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource,
-                    tenants: Tenants, staging: bool) -> tuple[LoadResult, LoadResult | None]:
+                    tenants: Tenants, staging: bool, progress: Progress) -> tuple[LoadResult, LoadResult | None]:
     """Raw for one account range from the API and, when asked, staging cleaned from the same
     rows: spooled while the pages arrive (no lock, no open transaction), then applied together
     in one transaction under both locks. (raw result, staging result or None)."""
@@ -201,7 +208,9 @@ def _pull_and_apply(context, config: MetaLoadConfig, rng: DateRange, warehouse: 
         if staging:
             spools.append(spooler.spool(insights_meta_ads, lock=(STAGING_KEY.to_user_string(), rng.account),
                                         quarantine=staging_quarantine))
-        pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
+        # Rows so far and rows/s while the pages arrive (a line every few seconds).
+        pages = progress.track(meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env),
+                               len)
         # The collector stays off for the whole pull: parsed pages are acyclic, and the page
         # reader thread would otherwise take turns switching it back on.
         with gc_paused():
@@ -211,6 +220,7 @@ def _pull_and_apply(context, config: MetaLoadConfig, rng: DateRange, warehouse: 
         results = spooler.apply(spools, PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first, rng.last),
                                 replace=True, lock_wait_seconds=config.lock_wait_seconds,
                                 run_id=context.run.run_id)
+    progress.finish()
     for result in results:
         context.log.info(f"{rng.account}: {result}")
     return results[0], (results[1] if staging else None)
