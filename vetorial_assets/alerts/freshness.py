@@ -128,18 +128,22 @@ def now_utc() -> datetime:
     return get_current_datetime()
 
 
-def judge(context, now: datetime) -> Iterator[Judged]:
-    graph = context.repository_def.asset_graph
+def judge(graph, instance, now: datetime) -> Iterator[Judged]:
+    """Every newest partition of every asset with a time-window freshness policy, judged. An
+    asset never materialized at all is not judged: it has not started (a new deployment's
+    schedules and backfills load it), which is not the same as having stopped."""
     for node in graph.asset_nodes:
         policy = node.freshness_policy
         if not isinstance(policy, TimeWindowFreshnessPolicy) or not node.is_materializable:
             continue
+        if instance.get_latest_materialization_event(node.key) is None:
+            continue
         offset = int(node.metadata.get(DAY_OFFSET_METADATA, 0) or 0)
         for partition, before in newest_partitions(node.partitions_def, offset, now):
-            when = last_materialized(context.instance, node.key, partition)
+            when = last_materialized(instance, node.key, partition)
             # A newest day not loaded yet (it began a moment ago, or the loads stopped): the
             # data is as old as the last load of the day before. Never anything: stale.
-            since = when or (last_materialized(context.instance, node.key, before) if before else None)
+            since = when or (last_materialized(instance, node.key, before) if before else None)
             age = now - since if since is not None else timedelta.max
             yield Judged(node.key, partition, state_of(age, policy), age, when, policy.fail_window.to_timedelta())
 
@@ -151,7 +155,7 @@ def evaluate(context, discord: DiscordNotifier, job_names: Sequence[str], now: d
     cursor: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
     graph = context.repository_def.asset_graph
     due, turned_stale, recovered, kept = [], [], [], {}
-    for judged in judge(context, now):
+    for judged in judge(context.repository_def.asset_graph, context.instance, now):
         if judged.key not in job_of:  # nothing here can refresh it
             continue
         previous = cursor.get(judged.cursor_id)
