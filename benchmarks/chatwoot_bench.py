@@ -190,13 +190,13 @@ def phases(source_url: str, warehouse_conninfo: str, chunk: int | None) -> tuple
     to_raw_frame on a second pass."""
     from resources.support.gc_control import gc_paused
     from resources.source_db import SourceDatabase
-    from vetorial_assets.chatwoot.assets import ChatwootSyncConfig, _target, _wire_columns
+    from vetorial_assets.chatwoot.assets import ChatwootSyncConfig, compare_types, target_table, wire_columns
     from vetorial_assets.chatwoot.transform import SOURCE_COLUMNS, to_raw_frame
 
     chunk_rows = chunk or ChatwootSyncConfig().chunk_rows
     source = SourceDatabase(url=source_url)
     with psycopg.connect(warehouse_conninfo) as conn:
-        wire = _wire_columns(source.describe(), _target(conn), conn)
+        wire = wire_columns(compare_types(source.describe(), target_table(conn)), conn)
     extract_s = transform_s = 0.0
     for transform in (False, True):
         start = time.perf_counter()

@@ -160,12 +160,13 @@ def instrument(clock: PhaseClock) -> None:
     import asset_checks.meta_staging as staging_checks
 
     MetaAdsResource.iter_insights = clock.generator_function("http", MetaAdsResource.iter_insights)
-    staging_checks.evaluate = clock.function("checks", staging_checks.evaluate)
+    staging_checks.reconcile = clock.function("checks", staging_checks.reconcile)
+    staging_checks.sanity = clock.function("checks", staging_checks.sanity)
     assets.raw_rows = clock.function("transform:raw_rows", assets.raw_rows)
     assets.clean_insights = clock.function("transform:clean_insights", assets.clean_insights)
-    assets._typed = clock.function("transform:type_check", assets._typed)
-    assets._read_raw_payloads = clock.generator_function("read:fetch", assets._read_raw_payloads)
-    assets._parse_payloads = clock.function("read:parse", assets._parse_payloads)
+    assets.typed_staging_frame = clock.function("transform:type_check", assets.typed_staging_frame)
+    assets.read_raw_payloads = clock.generator_function("read:fetch", assets.read_raw_payloads)
+    assets.parse_payloads = clock.function("read:parse", assets.parse_payloads)
     original_load = Warehouse.load
 
     @functools.wraps(original_load)

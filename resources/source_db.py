@@ -485,8 +485,7 @@ class SourceDatabase(ConfigurableResource):
 
         One REPEATABLE READ, READ ONLY transaction and a server-side cursor: the source sends
         a chunk per FETCH, so memory holds at most three chunks whatever the tenant's size
-        (measured: about 75 MB above the process baseline at the default 20,000 rows of the
-        full 21-column contract), and every chunk comes from the same snapshot. `ordered` sorts by (watermark, key): a consumer
+        (docs/design.md, "Measurements behind the code"), and every chunk comes from the same snapshot. `ordered` sorts by (watermark, key): a consumer
         that commits per chunk can then advance its watermark chunk by chunk; a consumer that
         loads everything in one transaction can pass False and spare the source a sort.
         `wire` ({column: type oid} of some of `columns`, see SourceRelation.type_oids): those
@@ -556,8 +555,8 @@ class SourceDatabase(ConfigurableResource):
         """
         name = sql.Identifier(f"vetorial_source_{uuid.uuid4().hex[:12]}")
         # Every row will be fetched: plan for the whole result (hash joins), not for the first
-        # 10% a cursor is assumed to want by default (nested loops, an index probe per row,
-        # measured a quarter slower through the Chatwoot view). Transaction-local, like the
+        # 10% a cursor is assumed to want by default (nested loops, an index probe per row:
+        # slower through the Chatwoot view). Transaction-local, like the
         # other settings.
         conn.execute("SELECT set_config('cursor_tuple_fraction', '1', true)")
         conn.execute(sql.SQL("DECLARE {} NO SCROLL CURSOR FOR ").format(name) + query, params)

@@ -28,6 +28,7 @@ from vetorial_assets.warehouse.tables import SCHEMAS, metadata
 from vetorial_assets.platform.embedded import WAREHOUSE_DB, ensure_server
 from resources.load.rejections import Quarantine
 from resources.load.spool import Spooler
+from resources.support.gc_control import gc_paused
 
 log = logging.getLogger("vetorial.warehouse")
 
@@ -35,7 +36,7 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 # Warehouses (by URL) whose schema this process already ensured: Dagster builds a new
 # resource for every run, and the DDL pass (a dozen catalog checks, the views replaced, a
-# commit: ~12 ms) ran again in every run of a process.
+# commit) ran again in every run of a process.
 _schemas_ready: set[str] = set()
 
 
@@ -112,6 +113,15 @@ class Warehouse(ConfigurableResource):
         with self.engine().begin() as sa_conn:
             yield sa_conn.connection.driver_connection
 
+    @contextmanager
+    def bulk_transaction(self) -> Iterator[psycopg.Connection]:
+        """`transaction()` for a bulk load, with Python's cyclic garbage collector paused
+        while it is open. A load allocates millions of row objects, all acyclic (freed by
+        reference counting): the collector's passes over them, and over every long-lived
+        object of the process, are pure cost (docs/design.md, "Garbage collector")."""
+        with gc_paused(), self.transaction() as conn:
+            yield conn
+
     # ---------------------------------------------------------------- schema
 
     def ensure_schema(self) -> None:
@@ -173,9 +183,11 @@ class Warehouse(ConfigurableResource):
     def spooler(self, logger: Any = log) -> Iterator[Spooler]:
         """A session of its own (autocommit) to spool a pulled range into and apply it in one
         transaction (resources/load/spool.py). Its spools are dropped when the block ends; a
-        session left unusable (a failed COPY, a restarted server) is discarded, not pooled."""
+        session left unusable (a failed COPY, a restarted server) is discarded, not pooled.
+        Python's cyclic garbage collector is paused while the session is open: the pulled
+        pages and the rows made of them are acyclic (docs/design.md, "Garbage collector")."""
         self.ensure_schema()
-        with self.engine().connect() as sa_conn:
+        with gc_paused(), self.engine().connect() as sa_conn:
             # Reset to the pool's default when the connection goes back to it.
             sa_conn.execution_options(isolation_level="AUTOCOMMIT")
             conn = sa_conn.connection.driver_connection

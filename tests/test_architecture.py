@@ -40,7 +40,7 @@ LAYER_OF_PREFIX = {
     "vetorial_assets.warehouse.metadata": "rules",
     "vetorial_assets.warehouse.contract": "rules",
     "vetorial_assets.meta.cleaner": "rules",
-    "vetorial_assets.meta.raw_rows": "libraries",  # parses the SDK's pages (resources.support)
+    "vetorial_assets.meta.raw_rows": "libraries",  # reads the Graph client's pages (PageRows)
     "vetorial_assets.meta.staging_type": "rules",
     "vetorial_assets.instagram.follows": "rules",
     "vetorial_assets.chatwoot.transform": "rules",

@@ -206,8 +206,6 @@ def test_a_source_view_returning_hostile_values_lands_every_good_one_and_records
     ids = _ids(chatwoot_source)
     special = {"null_id": ids[0], "sql_id": ids[1], "huge_id": ids[2], "rtl_id": ids[3], "now_id": ids[4],
                "big_id": ids[5]}
-    bad_created = {ids[6]}
-    bad_count = {ids[7]}
     params = {k: sql.Literal(v) for k, v in special.items()}
     with chatwoot_source.connect() as conn:
         conn.execute(sql.SQL(HOSTILE_VIEW).format(

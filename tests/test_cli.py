@@ -149,4 +149,4 @@ def test_storage_class_names_what_is_wrong_in_one_line(tmp_path):
     (tmp_path / "dagster.yaml").write_text(
         "storage:\n  custom:\n    module: vetorial_assets.platform.dagster_storage\n    class: VetorialDagsterStorage\n    config: {}\n")
     with pytest.raises(StorageConfigError, match="exactly one of `home` and `warehouse_url`"):
-        DagsterInstance.from_config(str(tmp_path)).run_storage
+        DagsterInstance.from_config(str(tmp_path)).run_storage  # noqa: B018 (loading it raises)

@@ -103,7 +103,7 @@ def test_merging_each_chunk_counts_like_one_merge(wh, merge_form):
     batch = [staging_frame(30, spend_bump=1.0), staging_frame(50, start=30), staging_frame(20, start=1000)]
     with wh.transaction() as conn:
         target = loader.describe_table(conn, "staging", "insights_meta_ads", _table_volatile(insights_meta_ads))
-        result = loader.load(conn, target, batch, merge_each_chunk=True)
+        result = loader.load_stream(conn, target, batch, scope={"account_id": "act_1"}, scope_has_rows=True)
     assert (result.rows, result.inserted, result.updated, result.unchanged) == (100, 20, 30, 50)
     assert wh.row_count(insights_meta_ads) == 120
     with wh.transaction() as conn:
@@ -243,8 +243,10 @@ def test_wire_values_are_copied_as_they_are(wh):
     changed["valor_gasto"] = sent([v + 1 if i < 5 else v for i, v in enumerate(spend)])
     with wh.transaction() as conn:
         target = loader.describe_table(conn, "staging", "insights_meta_ads", {"updated_at"})
-        assert loader.load(conn, target, [first], wire={"valor_gasto"}).inserted == 20
-        result = loader.load(conn, target, [changed], wire={"valor_gasto"})
+        scope = {"account_id": "act_1"}
+        assert loader.load_stream(conn, target, [first], scope=scope, scope_has_rows=False,
+                                  wire={"valor_gasto"}).inserted == 20
+        result = loader.load_stream(conn, target, [changed], scope=scope, scope_has_rows=True, wire={"valor_gasto"})
         stored = [r[0] for r in conn.execute("SELECT valor_gasto FROM staging.insights_meta_ads ORDER BY hash_id")]
     assert (result.inserted, result.updated, result.unchanged) == (0, 5, 15)
     assert stored == [v + 1 if i < 5 else v for i, v in enumerate(spend)]

@@ -152,6 +152,8 @@ def test_staging_checks_pass_and_land_in_the_instance(make_defs, instance, vetor
 
 
 def test_reconciliation_check_fails_when_staging_drifts_from_raw(vetorial_env, make_defs, instance):
+    from dagster import AssetCheckKey, AssetSelection, Definitions, asset, define_asset_job
+
     from asset_checks.meta_staging import evaluate
     from vetorial_assets.partitions import DateRange
 
@@ -164,6 +166,35 @@ def test_reconciliation_check_fails_when_staging_drifts_from_raw(vetorial_env, m
         results = {r.check_name: r for r in evaluate(conn, [DateRange(ACCOUNT, first, last)])}
     assert not results["reconciles_with_raw"].passed
     assert results["lead_origins_add_up"].passed
+    # The same checks run alone through Dagster, from the UI's "Execute checks": the blocking
+    # one fails the run, nothing re-materialized.
+    check = AssetCheckKey(STAGING, "reconciles_with_raw")
+    checks_only = define_asset_job("staging_checks_alone", selection=AssetSelection.checks(check),
+                                   partitions_def=defs.resolve_job_def(JOB_NAME).partitions_def)
+    alone = Definitions.merge(defs, Definitions(jobs=[checks_only])).resolve_job_def(
+        "staging_checks_alone").execute_in_process(instance=instance, tags=range_tags(ACCOUNT, str(first), str(last)),
+                                                   raise_on_error=False)
+    assert not alone.success
+    evaluations = {e.check_name: e for e in alone.get_asset_check_evaluations()}
+    assert set(evaluations) == {"reconciles_with_raw"} and not evaluations["reconciles_with_raw"].passed
+    assert not alone.get_asset_materialization_events()
+
+    # Still blocking: an asset downstream of staging, in a run with the check, does not run.
+    ran = []
+    partitions = defs.resolve_job_def(JOB_NAME).partitions_def
+
+    @asset(key=["mart", "downstream_of_staging"], deps=[STAGING], partitions_def=partitions)
+    def downstream() -> None:
+        ran.append(True)
+
+    blocked = define_asset_job("blocked", selection=AssetSelection.checks(check) | AssetSelection.assets(downstream),
+                               partitions_def=partitions)
+    result = Definitions.merge(defs, Definitions(assets=[downstream], jobs=[blocked])).resolve_job_def(
+        "blocked").execute_in_process(instance=instance, tags=range_tags(ACCOUNT, str(first), str(last)),
+                                      raise_on_error=False)
+    assert not result.success and ran == []
+    assert not [e for e in result.get_asset_materialization_events()
+                if e.asset_key == AssetKey(["mart", "downstream_of_staging"])]
 
 
 def test_staging_alone_is_rebuilt_from_raw_without_an_api_call(make_defs, instance, vetorial_env, graph_api):

@@ -3,7 +3,8 @@
 - contract.py: what a target table is (read from the catalog), what a load takes and reports;
 - value_checks.py, rejections.py: each value checked against its column; what a column cannot
   store is nulled or its row left out, and recorded (ops.rejected_values);
-- engine.py: chunks -> binary COPY into a stage -> one set-based merge (`load`);
+- engine.py: chunks -> binary COPY into a stage -> one set-based merge (`load`); a stream from
+  another database into one scope (`load_stream`);
 - merge.py: the merge and replace-scope statements;
 - spool.py: pull first, apply later (spool while a source is read, apply in one transaction);
 - locks.py: one run at a time per (asset, partition).
@@ -12,12 +13,12 @@ resources/warehouse.py (the `warehouse` resource) is the entry point assets use.
 """
 
 from .contract import Chunk, LoadError, LoadResult, ScopeValue, TargetColumn, TargetTable, describe_table
-from .engine import load, plan_columns
+from .engine import load, load_stream, plan_columns
 from .locks import LockBusyError, advisory_xact_lock
 from .rejections import Quarantine
 from .spool import PulledRange, Spool, Spooler
 
 __all__ = [
     "Chunk", "LoadError", "LoadResult", "LockBusyError", "PulledRange", "Quarantine", "ScopeValue", "Spool", "Spooler",
-    "TargetColumn", "TargetTable", "advisory_xact_lock", "describe_table", "load", "plan_columns",
+    "TargetColumn", "TargetTable", "advisory_xact_lock", "describe_table", "load", "load_stream", "plan_columns",
 ]

@@ -50,6 +50,7 @@ from .locks import LockBusyError, advisory_xact_lock
 from .merge import delete_outside_batch, merge_statement, scope_delete
 from .progress import Progress
 from .rejections import Quarantine, Rejection
+from ..support.read_ahead import read_ahead
 
 log = logging.getLogger("vetorial.loader")
 
@@ -239,7 +240,7 @@ def prepare_chunk(chunk: Chunk, plan: Plan) -> _Prepared:
     """The chunk's rows for COPY, every value checked; what cannot be stored NULLed or its
     row left out, and the rejections that say so."""
     n = chunk_len(chunk)
-    if isinstance(chunk, pd.DataFrame) and (chunk.dtypes[plan.names] == object).all():
+    if isinstance(chunk, pd.DataFrame) and (chunk.dtypes[plan.names] == object).all():  # noqa: E721 (element-wise)
         grid, problems = _grid(chunk, plan)
         if not problems:
             return _Prepared(grid.tolist(), n, [], 0, 0)
@@ -602,11 +603,7 @@ def load(
     *,
     replace_scope: Mapping[str, ScopeValue] | None = None,
     logger: logging.Logger | Any = log,
-    direct: bool = True,
     chunks_use_conn: bool = True,
-    direct_scope: Mapping[str, ScopeValue] | None = None,
-    wire: Collection[str] = (),
-    merge_each_chunk: bool = False,
     quarantine: Quarantine | None = None,
     progress: Progress | None = None,
 ) -> LoadResult:
@@ -614,21 +611,9 @@ def load(
 
     replace_scope: rows of the target matching it that are not in the batch are deleted,
     e.g. {"account_id": "act_1", "data": (first_day, last_day)}.
-    direct: when the target (or the scope) is empty, COPY straight into it (no merge needed).
-    chunks_use_conn: False when producing the chunks never touches `conn`; the direct COPY
-    then streams every chunk in one COPY (faster: the server writes while chunks are made).
-    direct_scope: the caller knows rows outside it can never share a key with the batch, so
-    the direct COPY only needs this scope empty, not the whole table (a first load of one
-    tenant next to others'). Only decides the direct COPY: it never deletes anything. A key
-    found outside it anyway fails the load (LoadError), nothing written.
-    wire: columns whose values are bytes already in the binary format of the column's type
-    (e.g. read undecoded from another PostgreSQL with a column of that type): COPYed as
-    they are, never decoded or checked here (the caller vouches that the source type,
-    typmod included, is the column's).
-    merge_each_chunk: merge every chunk as it arrives (one stage table, emptied after each
-    merge) instead of the whole batch at the end, so merging overlaps whatever produces the
-    next chunk. For producers that send each key once: a key repeated in a later chunk
-    overwrites the earlier one instead of failing. Not with replace_scope.
+    When the target (or the scope) is empty, the chunks are COPYed straight into it (no merge
+    needed); chunks_use_conn: False when producing the chunks never touches `conn`, so that
+    COPY streams every chunk in one statement (the server writes while chunks are made).
     quarantine: who is loading, recorded with each value the table cannot store (and the
     rejections the producer found itself, recorded with them). Without one, the table's
     name stands for the source.
@@ -641,6 +626,52 @@ def load(
     result (`nulled`, `skipped`) and summarized in one warning. A replace scope deletes a
     stored row whose new version was left out: the scope is restated by the batch.
     """
+    return _run(conn, table, chunks, replace_scope=replace_scope, logger=logger, direct=True,
+                chunks_use_conn=chunks_use_conn, direct_scope=None, wire=(), merge_each_chunk=False,
+                quarantine=quarantine, progress=progress)
+
+
+def load_stream(
+    conn: psycopg.Connection,
+    table: TargetTable,
+    chunks: Iterable[Chunk],
+    *,
+    scope: Mapping[str, ScopeValue],
+    scope_has_rows: bool,
+    wire: Collection[str] = (),
+    logger: logging.Logger | Any = log,
+    quarantine: Quarantine | None = None,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Stream rows read from another database (never from `conn`) into one `scope` of
+    `table` whose keys no row outside the scope can share (Chatwoot: one account's
+    conversations, numbered by one sequence across accounts).
+
+    The chunks are produced one ahead in a helper thread: while the warehouse stores (or
+    merges) chunk k, chunk k+1 is read and prepared.
+    - scope_has_rows False (the caller knows: looking would scan other scopes' rows): one
+      COPY straight into the table; a key found outside the scope anyway fails the load
+      (LoadError), nothing written;
+    - scope_has_rows True: each chunk is merged as it arrives (one stage, emptied after each
+      merge), overlapping the source's work on the next chunk. The producer sends each key
+      once: a key repeated in a later chunk overwrites the earlier one.
+    wire: columns whose values are bytes already in the binary format of the column's type
+    (read undecoded from a column of that type, typmod included): COPYed as they are, never
+    decoded or checked here.
+    Values the table cannot store, progress: as `load`.
+    """
+    ahead = read_ahead(chunks, depth=1, name=f"load-{table.name}")
+    if scope_has_rows:
+        return _run(conn, table, ahead, replace_scope=None, logger=logger, direct=False, chunks_use_conn=True,
+                    direct_scope=None, wire=wire, merge_each_chunk=True, quarantine=quarantine, progress=progress)
+    return _run(conn, table, ahead, replace_scope=None, logger=logger, direct=True, chunks_use_conn=False,
+                direct_scope=scope, wire=wire, merge_each_chunk=False, quarantine=quarantine, progress=progress)
+
+
+def _run(conn, table, chunks, *, replace_scope, logger, direct, chunks_use_conn, direct_scope, wire,
+         merge_each_chunk, quarantine, progress=None) -> LoadResult:
+    """direct: COPY straight into an empty target (or scope); direct_scope: only this scope need
+    be empty; merge_each_chunk: merge every chunk as it arrives (not with replace_scope)."""
     if merge_each_chunk and replace_scope is not None:
         raise ValueError("merge_each_chunk cannot be combined with replace_scope: the stage holds one chunk")
     tally = Tally()
@@ -742,5 +773,5 @@ def _load(conn, table: TargetTable, chunks, tally: Tally, *, replace_scope, logg
 
 __all__ = [
     "Chunk", "LoadError", "LoadResult", "LockBusyError", "TargetTable", "TargetColumn",
-    "advisory_xact_lock", "describe_table", "load", "plan_columns",
+    "advisory_xact_lock", "describe_table", "load", "load_stream", "plan_columns",
 ]

@@ -6,10 +6,11 @@ columns) untouched: not rewritten, not WAL-logged, counted as unchanged. Both re
 row: (inserted, updated).
 
 - PostgreSQL 17+: `MERGE … RETURNING merge_action()`. One join of batch and target decides
-  every row (measured on a 1,000,000-row table: ~7 µs per changed row).
+  every row.
 - Older servers (14-16): an anti-join drops the identical rows, then `INSERT … ON CONFLICT
   DO UPDATE` writes the rest and `xmax = 0` tells inserts from updates. Each changed row is
-  probed twice, by the anti-join and by the upsert (~14 µs per changed row).
+  probed twice, by the anti-join and by the upsert (about twice the cost per changed row:
+  docs/design.md, "Measurements behind the code").
 """
 
 from __future__ import annotations
@@ -154,8 +155,8 @@ def delete_outside_batch(conn: psycopg.Connection, statement: sql.Composable, pa
 
     Right after a target's first load (or before autovacuum caught up) the planner has no
     statistics for the scope's columns and estimates the scope at one row: it then picks a
-    nested loop that scans the whole stage once per target row (36,000 rows took 38.7 s
-    instead of 2.5 s). Every row of the scope has to be visited whatever the plan, so a
+    nested loop that scans the whole stage once per target row (docs/design.md,
+    "Measurements behind the code"). Every row of the scope has to be visited whatever the plan, so a
     hash (or merge) anti-join is never worse: this makes the plan linear whatever the
     statistics say. The setting is put back right after, in the same transaction."""
     previous = conn.execute("SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"

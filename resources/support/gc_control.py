@@ -3,7 +3,7 @@
 Parsing a Graph page or cleaning a batch allocates hundreds of thousands of small,
 acyclic objects (dicts, lists, strings). Every 700 allocations the collector walks the
 young ones, and the survivors (the batch being built) are walked again and again as they
-age: measured at up to half of the parse time. Nothing is lost by pausing: a cycle made
+age (docs/design.md, "Measurements behind the code"). Nothing is lost by pausing: a cycle made
 meanwhile is collected at the first collection after the pause.
 """
 

@@ -21,9 +21,7 @@ from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
 from resources.load import engine as loader
-from resources.support.gc_control import gc_paused
 from resources.load import LoadResult, TargetTable, advisory_xact_lock
-from resources.support.read_ahead import read_ahead
 from resources.load.progress import Progress
 from resources.load.rejections import Quarantine
 from resources.source_db import SourceDatabase, SourceRelation
@@ -50,14 +48,13 @@ class ChatwootSyncConfig(Config):
     reconcile: bool = Field(default=False, description="Re-read everything (unchanged rows are not rewritten) and "
                                                        "mark conversations deleted in the source.")
     overlap_minutes: int = Field(default=15, ge=0, description="Re-read this far behind the watermark.")
-    chunk_rows: int = Field(default=10_000, ge=10, description="Most rows per streamed chunk (bounds memory: a "
-                                                                   "full load of 1,000,000 rows peaks at ~240 MB "
-                                                                   "RSS); the first fetches are smaller.")
+    chunk_rows: int = Field(default=10_000, ge=10, description="Most rows per streamed chunk (bounds "
+                                                                   "memory); the first fetches are smaller.")
     lock_wait_seconds: float = Field(default=300, ge=0, description="How long a second run of the same tenant "
                                                                      "waits for the first before failing.")
 
 
-def _target(conn) -> TargetTable:
+def target_table(conn) -> TargetTable:
     return describe_target(conn, conversas_analytics_raw)
 
 
@@ -68,7 +65,7 @@ def compare_types(rel: SourceRelation, target: TargetTable) -> TypeComparison:
                    {c.name: c.type_oid for c in target.columns})
 
 
-def _wire_columns(types: TypeComparison, conn) -> dict[str, int]:
+def wire_columns(types: TypeComparison, conn) -> dict[str, int]:
     """The columns read undecoded from the source and COPYed as read ({name: source type
     oid}): the ones this asset never looks at whose source type, modifier included, is one
     every value of which the warehouse column stores in the same binary format (numeric into
@@ -83,28 +80,15 @@ def _wire_columns(types: TypeComparison, conn) -> dict[str, int]:
 
 def _load(conn, target: TargetTable, chunks, tenant: Tenant, logger, had_rows: bool,
           wire: dict[str, int], quarantine: Quarantine, progress: Progress | None = None) -> LoadResult:
-    """What Warehouse.load does (the schema is ensured by the caller; the tenant lock is
-    held), plus facts only this asset knows:
-    - the chunks are read from the source database, never from `conn`: one COPY streams
-      them all, the warehouse storing rows while the next chunk is read;
-    - Chatwoot numbers conversations with one sequence across accounts, and a conversation
-      never changes account: rows of other accounts cannot share a key with this batch. So
-      the first load of an account COPYs straight into the table even when other tenants'
-      rows are there, instead of staging and merging (measured: a 333k-row tenant after a
-      666k-row one, 12 s -> 5 s); if a key clashed anyway, the load fails with a LoadError
-      and nothing is written;
-    - a tenant that has rows has a non-empty account (no need to look: a scan through the
-      other tenants' rows), and the source sends each of its keys once: its chunks are
-      merged one by one in this transaction, each merge running while the source computes
-      the next chunk rather than all of them after the whole read (the first chunks are
-      small, see SourceDatabase.stream).
-    """
-    if had_rows:
-        return loader.load(conn, target, chunks, logger=logger, direct=False, wire=wire, merge_each_chunk=True,
-                           quarantine=quarantine, progress=progress)
-    return loader.load(conn, target, chunks, logger=logger, chunks_use_conn=False,
-                       direct_scope={"account_id": tenant.chatwoot.account_id}, wire=wire, quarantine=quarantine,
-                       progress=progress)
+    """The tenant's rows into the warehouse (the schema is ensured by the caller; the tenant
+    lock is held). Chatwoot numbers conversations with one sequence across accounts, and a
+    conversation never changes account: the account is a scope no other row shares a key
+    with, so a first load COPYs straight in even next to other tenants' rows (docs/design.md,
+    "Measurements behind the code"). A tenant has rows exactly when it
+    has a watermark (`had_rows`): no need to look (a scan through the other tenants' rows)."""
+    return loader.load_stream(conn, target, chunks, scope={"account_id": tenant.chatwoot.account_id},
+                              scope_has_rows=had_rows, wire=wire, logger=logger, quarantine=quarantine,
+                              progress=progress)
 
 
 def _row_count(conn, tenant_id: str) -> int:
@@ -152,11 +136,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
     run_id = context.run.run_id
     control_id = None
     try:
-        # A load allocates millions of row objects, all acyclic (freed by reference counting):
-        # the cyclic collector's passes over them, and over every long-lived object of the
-        # process, cost 15-20% of a full load's CPU. Paused rather than frozen: unfreezing
-        # left a full pass over the whole heap (~0.15 s) to whatever ran next.
-        with warehouse.transaction() as conn, gc_paused():
+        with warehouse.bulk_transaction() as conn:
             # This transaction holds the run's claim from before its `running` row exists until
             # the run ends, however it ends: the next run can tell a dead run's row from a live one.
             control.claim_run(conn, run_id, tenant.id)
@@ -194,7 +174,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             # keep, and the tenant's row count is the batch's.
             had_rows = watermark is not None
             keys: list[np.ndarray] | None = [] if read_all and had_rows else None
-            target = _target(conn)
+            target = target_table(conn)
             # Before anything is read: a column no value of which fits fails the run, naming
             # it; one some values of which may not fit is named once, and each value that
             # does not is quarantined by the load path.
@@ -202,7 +182,7 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             types.raise_if_incompatible()
             if types.warning():
                 context.log.warning(types.warning())
-            wire = _wire_columns(types, conn)
+            wire = wire_columns(types, conn)
             coerce = types.coercions()
             quarantine = Quarantine(asset_key, tenant.id, run_id)
 
@@ -220,13 +200,10 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
                         keys.append(int_keys(frame["conversation_id"].to_numpy()))
                     yield frame
 
-            # Parsed and transformed one chunk ahead, in a helper thread: while this thread waits
-            # for the warehouse to store (or merge) chunk k, chunk k+1 is made ready.
             # The source's count of what this run reads: the progress lines' total and estimate.
             progress = Progress(f"{tenant.id} ({load_type})", context.log,
                                 total=source_db.count(scope.account_id, list(scope.inbox_ids), since))
-            result = _load(conn, target, read_ahead(chunks(), depth=1, name=f"chatwoot-{tenant.id}"), tenant,
-                           context.log, had_rows, wire, quarantine, progress)
+            result = _load(conn, target, chunks(), tenant, context.log, had_rows, wire, quarantine, progress)
             counts.add(result)
             if keys is not None:
                 counts.deleted = _mark_deleted(conn, tenant, keys)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from asset_checks.chatwoot import CHECKS as TABLE_CHECKS
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
+
+from asset_checks.chatwoot import CHECKS as TABLE_CHECKS
 
 from ..partitions import by_tenant
 from ..settings import Settings

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from asset_checks.instagram import CHECKS as TABLE_CHECKS
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
+
+from asset_checks.instagram import CHECKS as TABLE_CHECKS
 
 from ..partitions import date_by_account
 from ..settings import Settings

@@ -36,9 +36,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from asset_checks import meta_staging as staging_checks
 from asset_checks import rejected_values as rejected_checks
-from resources.support.gc_control import gc_paused
 from resources.load import LoadResult
 from resources.meta import MetaAdsResource
 from resources.load.progress import Progress, combined_metadata
@@ -74,7 +72,7 @@ def _scope(rng: DateRange) -> dict:
     return {"account_id": rng.account, "data": (rng.first, rng.last)}
 
 
-def _read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[list[str]]:
+def read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[list[str]]:
     """The raw payloads of a range as JSON text, in batches."""
     with conn.cursor(name="raw_meta_payloads") as cur:  # server-side: streamed, not buffered
         cur.itersize = STAGING_READ_CHUNK
@@ -85,8 +83,7 @@ def _read_raw_payloads(conn: psycopg.Connection, rng: DateRange) -> Iterator[lis
             (rng.account, rng.first, rng.last),
         )
         while True:
-            with gc_paused():  # 20k row tuples, acyclic and gone once their text is taken
-                texts = [row[0] for row in cur.fetchmany(STAGING_READ_CHUNK)]
+            texts = [row[0] for row in cur.fetchmany(STAGING_READ_CHUNK)]
             if not texts:
                 return
             yield texts
@@ -107,16 +104,13 @@ def _staging_frames(conn: psycopg.Connection, rng: DateRange, quarantine: Quaran
     """Raw payloads -> cleaned, type-checked staging frames, one per batch; a row the
     cleaner cannot clean is left out and recorded (`quarantine`)."""
     rejected: list[RejectedRow] = []
-    for texts in _read_raw_payloads(conn, rng):
-        # The parsed rows are acyclic and die inside this block: pausing the collector
-        # spares it walking 20k fresh dicts (and their promotion) per batch, for nothing.
-        with gc_paused():
-            frame = clean_insights(_parse_payloads(texts), rejected=rejected)
+    for texts in read_raw_payloads(conn, rng):
+        frame = clean_insights(parse_payloads(texts), rejected=rejected)
         _record(quarantine, insights_meta_ads, rejected)
-        yield _typed(frame)
+        yield typed_staging_frame(frame)
 
 
-def _parse_payloads(texts: list[str]) -> list[dict]:
+def parse_payloads(texts: list[str]) -> list[dict]:
     return [json.loads(text) for text in texts]
 
 
@@ -146,8 +140,8 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
     @multi_asset(
         name="meta_ads_insights",
         specs=[raw_spec, staging_spec],
-        check_specs=[*staging_checks.check_specs(STAGING_KEY), rejected_checks.check_spec(RAW_KEY),
-                     rejected_checks.check_spec(STAGING_KEY)],
+        # The staging checks are standalone (asset_checks/meta_staging.py): they run after this step.
+        check_specs=[rejected_checks.check_spec(RAW_KEY), rejected_checks.check_spec(STAGING_KEY)],
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
@@ -177,8 +171,7 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
             results = [staged[rng] if rng in staged else _rebuild_staging(context, rng, warehouse) for rng in ranges]
             timer.stop(sum(r.rows for r in results))
             with warehouse.transaction() as conn:
-                checks = _selected(context, [*staging_checks.evaluate(conn, ranges, context.run.run_id),
-                                             rejected_checks.evaluate(conn, STAGING_KEY, context.run.run_id)])
+                checks = _selected(context, [rejected_checks.evaluate(conn, STAGING_KEY, context.run.run_id)])
             total = LoadResult.total(insights_meta_ads.fullname, results)
             # Staging pulled with raw shares its time: its rate is the pull's.
             timing = combined_metadata(pulls) if RAW_KEY in selected else timer.metadata()
@@ -211,11 +204,8 @@ def _pull_and_apply(context, config: MetaLoadConfig, rng: DateRange, warehouse: 
         # Rows so far and rows/s while the pages arrive (a line every few seconds).
         pages = progress.track(meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env),
                                len)
-        # The collector stays off for the whole pull: parsed pages are acyclic, and the page
-        # reader thread would otherwise take turns switching it back on.
-        with gc_paused():
-            _spool_pages(pages, rng, spooler.pulled_at, raw, spools[1] if staging else None,
-                         raw_quarantine, staging_quarantine)
+        _spool_pages(pages, rng, spooler.pulled_at, raw, spools[1] if staging else None,
+                     raw_quarantine, staging_quarantine)
         # Restating a range replaces it: rows Meta no longer returns are removed.
         results = spooler.apply(spools, PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first, rng.last),
                                 replace=True, lock_wait_seconds=config.lock_wait_seconds,
@@ -260,13 +250,13 @@ def _cleaned(api_rows: list[dict], quarantine: Quarantine):
     rejected: list[RejectedRow] = []
     frame = clean_insights(api_rows, rejected=rejected)
     _record(quarantine, insights_meta_ads, rejected)
-    return _typed(frame)
+    return typed_staging_frame(frame)
 
 
 def _rebuild_staging(context, rng: DateRange, warehouse: Warehouse) -> LoadResult:
     context.log.info(f"{rng.account}: rebuilding staging from raw")
     quarantine = _quarantine(context, STAGING_KEY, rng)
-    with warehouse.transaction() as conn:
+    with warehouse.bulk_transaction() as conn:
         result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng, quarantine), replace_scope=_scope(rng),
                                 lock=(STAGING_KEY.to_user_string(), rng.account), logger=context.log, conn=conn,
                                 quarantine=quarantine)
@@ -274,7 +264,7 @@ def _rebuild_staging(context, rng: DateRange, warehouse: Warehouse) -> LoadResul
     return result
 
 
-def _typed(frame):
+def typed_staging_frame(frame):
     """Validate against the staging DataFrame type before anything is written."""
     check = InsightsMetaAdsFrame.type_check(None, frame)
     if not check.success:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from asset_checks.meta import CHECKS as TABLE_CHECKS
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
+
+from asset_checks import meta_staging
+from asset_checks.meta import CHECKS as TABLE_CHECKS
 
 from ..partitions import date_by_account
 from ..settings import Settings
@@ -24,7 +26,8 @@ FRESHNESS = {
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     partitions = date_by_account(settings.partitions_start, tenants.ad_accounts)
     job, schedule = build_meta_schedule(partitions, settings.meta_lookback_days, schedule_status)
-    return with_freshness(Definitions(assets=build_meta_assets(tenants, partitions), asset_checks=TABLE_CHECKS,
+    return with_freshness(Definitions(assets=build_meta_assets(tenants, partitions),
+                                      asset_checks=[*meta_staging.build_checks(partitions), *TABLE_CHECKS],
                                       jobs=[job],
                                       schedules=[schedule]), FRESHNESS)
 

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .cleaner import RejectedRow, row_key
+from .graph.client import PageRows
 
 KEY_FIELDS = ("ad_id", "date_start", "publisher_platform", "platform_position")
 RAW_COLUMNS = ("account_id", "data", "ad_id", "publisher_platform", "platform_position",
@@ -70,7 +71,8 @@ def raw_rows(api_rows: Iterable[Mapping[str, Any]], account_id: str, first: date
         raise ValueError(f"Meta insights for {account_id} {first}..{last}: a page's 'data' is a "
                          f"{type(api_rows).__name__}, not a list of rows")
     cols: dict[str, list] = {name: [] for name in RAW_COLUMNS}
-    texts = getattr(api_rows, "texts", None)
+    # The rows exactly as Graph sent them, when the page came from the client (PageRows).
+    texts = api_rows.texts if isinstance(api_rows, PageRows) else None
     for index, row in enumerate(api_rows):
         problem = _problem(row, account_id, first, last)
         if problem is not None:

@@ -5,7 +5,7 @@ raw JSON: building an SDK object per insight row would cost more than the HTTP i
 The SDK is never set up with `FacebookAdsApi.init()`, so no global default API and no
 crash reporter (which would post tracebacks to Meta) exist.
 
-Every error leaving this module is a `graph_errors` exception whose message has been
+Every error leaving this module is an `errors.py` exception whose message has been
 redacted and that is raised outside the `except` block that caught the SDK/requests
 error, so no chained exception (whose text carries the token in a URL) travels with it.
 """

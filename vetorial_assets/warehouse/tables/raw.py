@@ -87,6 +87,6 @@ conversas_analytics_raw = Table(
     postgresql_with={"fillfactor": 90},
 )
 # No index besides the key: each one costs every loaded row an insert (the former
-# (tenant_id, conversation_updated_at) one added ~40% to the warehouse's CPU in a full
-# load), and no statement of the sync needs one (whether a tenant has rows comes from
+# (tenant_id, conversation_updated_at) one was measured, docs/design.md, "Measurements
+# behind the code"), and no statement of the sync needs one (whether a tenant has rows comes from
 # ops.etl_control).
