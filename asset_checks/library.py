@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 from dagster import (
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetChecksDefinition,
     AssetKey,
     MetadataValue,
     multi_asset_check,
@@ -102,6 +102,7 @@ def _ident(table: Table) -> sql.Composable:
 
 # --------------------------------------------------------------------------- columns
 
+
 def expected_types(table: Table) -> dict[str, str]:
     """Column -> its contract type as SQL (Postgres normalizes it with ::regtype)."""
     dialect = postgresql.dialect()
@@ -110,10 +111,13 @@ def expected_types(table: Table) -> dict[str, str]:
 
 def evaluate_columns(conn, spec: TableCheck) -> AssetCheckResult:
     table = spec.table
-    actual = dict(conn.execute(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-        "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped",
-        (f'"{table.schema}"."{table.name}"',)).fetchall())
+    actual = dict(
+        conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped",
+            (f'"{table.schema}"."{table.name}"',),
+        ).fetchall()
+    )
     missing, wrong = [], []
     for name, type_sql in expected_types(table).items():
         want = conn.execute("SELECT format_type(%s::regtype, NULL)", (type_sql,)).fetchone()[0]
@@ -124,11 +128,24 @@ def evaluate_columns(conn, spec: TableCheck) -> AssetCheckResult:
     exists = bool(actual)
     passed = exists and not missing and not wrong
     return AssetCheckResult(
-        check_name=COLUMNS, asset_key=spec.asset, passed=passed, severity=AssetCheckSeverity.ERROR,
-        metadata={"table": table.fullname, "columns_expected": len(table.columns), "columns_found": len(actual),
-                  "missing_columns": MetadataValue.json(missing), "wrong_types": MetadataValue.json(wrong)},
-        description=None if passed else (f"{table.fullname} does not exist" if not exists else
-                                         f"{table.fullname}: missing {missing or 'none'}, wrong type {wrong or 'none'}"),
+        check_name=COLUMNS,
+        asset_key=spec.asset,
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "table": table.fullname,
+            "columns_expected": len(table.columns),
+            "columns_found": len(actual),
+            "missing_columns": MetadataValue.json(missing),
+            "wrong_types": MetadataValue.json(wrong),
+        },
+        description=None
+        if passed
+        else (
+            f"{table.fullname} does not exist"
+            if not exists
+            else f"{table.fullname}: missing {missing or 'none'}, wrong type {wrong or 'none'}"
+        ),
     )
 
 
@@ -138,12 +155,14 @@ def _exists(conn, table: Table) -> bool:
 
 # --------------------------------------------------------------------------- key
 
+
 def _unique_constraint(conn, table: Table, columns: list[str]) -> str | None:
     row = conn.execute(
         "SELECT c.conname FROM pg_constraint c WHERE c.conrelid = to_regclass(%s) AND c.contype IN ('p', 'u') "
         "AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a "
         "     WHERE a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)) = %s",
-        (f'"{table.schema}"."{table.name}"', sorted(columns))).fetchone()
+        (f'"{table.schema}"."{table.name}"', sorted(columns)),
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -151,23 +170,39 @@ def evaluate_key(conn, spec: TableCheck) -> AssetCheckResult:
     columns = spec.key_columns
     constraint = _unique_constraint(conn, spec.table, columns)
     if constraint:
-        return AssetCheckResult(check_name=KEY_UNIQUE, asset_key=spec.asset, passed=True,
-                                metadata={"key": ", ".join(columns), "enforced_by": constraint, "duplicate_keys": 0})
+        return AssetCheckResult(
+            check_name=KEY_UNIQUE,
+            asset_key=spec.asset,
+            passed=True,
+            metadata={"key": ", ".join(columns), "enforced_by": constraint, "duplicate_keys": 0},
+        )
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     query = sql.SQL("SELECT {cols}, count(*) AS n FROM {t} GROUP BY {cols} HAVING count(*) > 1").format(
-        cols=cols, t=_ident(spec.table))
+        cols=cols, t=_ident(spec.table)
+    )
     count = conn.execute(sql.SQL("SELECT count(*), coalesce(sum(n), 0) FROM ({q}) d").format(q=query)).fetchone()
-    sample = [dict(zip([*columns, "rows"], [str(v) if not isinstance(v, int) else v for v in row]))
-              for row in conn.execute(query + sql.SQL(" LIMIT {}").format(sql.Literal(SAMPLE_SIZE))).fetchall()]
+    sample = [
+        dict(zip([*columns, "rows"], [str(v) if not isinstance(v, int) else v for v in row]))
+        for row in conn.execute(query + sql.SQL(" LIMIT {}").format(sql.Literal(SAMPLE_SIZE))).fetchall()
+    ]
     return AssetCheckResult(
-        check_name=KEY_UNIQUE, asset_key=spec.asset, passed=count[0] == 0, severity=AssetCheckSeverity.ERROR,
-        metadata={"key": ", ".join(columns), "enforced_by": "none (scanned)", "duplicate_keys": count[0],
-                  "rows_with_duplicate_keys": int(count[1]), "sample": MetadataValue.json(sample)},
+        check_name=KEY_UNIQUE,
+        asset_key=spec.asset,
+        passed=count[0] == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "key": ", ".join(columns),
+            "enforced_by": "none (scanned)",
+            "duplicate_keys": count[0],
+            "rows_with_duplicate_keys": int(count[1]),
+            "sample": MetadataValue.json(sample),
+        },
         description=None if count[0] == 0 else f"{count[0]} key(s) of ({', '.join(columns)}) appear more than once",
     )
 
 
 # --------------------------------------------------------------------------- row count
+
 
 @dataclass(frozen=True)
 class Partition:
@@ -194,24 +229,32 @@ def _daily_partitions(conn, spec: TableCheck, history: DailyHistory) -> list[Par
         "           WHERE ({acc}, {day}) IN (SELECT partition, day FROM days) GROUP BY 1, 2) "
         "SELECT d.partition, d.day, d.is_newest, coalesce(c.n, 0) FROM days d "
         "LEFT JOIN counts c USING (partition, day) ORDER BY d.partition, d.day"
-    ).format(acc=sql.Identifier(history.account_column), day=sql.Identifier(history.day_column),
-             t=_ident(spec.table))
+    ).format(acc=sql.Identifier(history.account_column), day=sql.Identifier(history.day_column), t=_ident(spec.table))
     groups: dict[str, dict] = {}
-    for partition, day, is_newest, n in conn.execute(query, {"source": history.pulled_by,
-                                                              "days": HISTORY_DAYS}).fetchall():
+    for partition, day, is_newest, n in conn.execute(
+        query, {"source": history.pulled_by, "days": HISTORY_DAYS}
+    ).fetchall():
         group = groups.setdefault(partition, {"history": [], "newest": None})
         if is_newest:
             group["newest"] = (day, n)
         else:
             group["history"].append(n)
-    return [Partition(p, f"{p} {g['newest'][0]}", g["newest"][1], g["history"])
-            for p, g in sorted(groups.items()) if g["newest"] is not None]
+    return [
+        Partition(p, f"{p} {g['newest'][0]}", g["newest"][1], g["history"])
+        for p, g in sorted(groups.items())
+        if g["newest"] is not None
+    ]
 
 
 def _tenant_partitions(conn, spec: TableCheck, history: TenantHistory) -> list[Partition]:
     condition = sql.SQL(history.live_condition) if history.live_condition else sql.SQL("true")
-    now = dict(conn.execute(sql.SQL("SELECT {ten}, count(*) FROM {t} WHERE {cond} GROUP BY 1").format(
-        ten=sql.Identifier(history.tenant_column), t=_ident(spec.table), cond=condition)).fetchall())
+    now = dict(
+        conn.execute(
+            sql.SQL("SELECT {ten}, count(*) FROM {t} WHERE {cond} GROUP BY 1").format(
+                ten=sql.Identifier(history.tenant_column), t=_ident(spec.table), cond=condition
+            )
+        ).fetchall()
+    )
     runs = conn.execute(
         "WITH newest AS (SELECT tenant_id, max(completed_at) AS at FROM ops.etl_control "
         "                WHERE asset_key = %(key)s AND status = 'success' GROUP BY tenant_id) "
@@ -219,7 +262,8 @@ def _tenant_partitions(conn, spec: TableCheck, history: TenantHistory) -> list[P
         "WHERE e.asset_key = %(key)s AND e.status = 'success' AND e.rows_total IS NOT NULL "
         "AND e.completed_at >= n.at - make_interval(days => %(days)s) AND e.completed_at < n.at "
         "ORDER BY e.tenant_id, e.completed_at",
-        {"key": history.asset_key, "days": HISTORY_DAYS}).fetchall()
+        {"key": history.asset_key, "days": HISTORY_DAYS},
+    ).fetchall()
     earlier: dict[str, list[int]] = {}
     for tenant, total in runs:
         earlier.setdefault(tenant, []).append(int(total))
@@ -254,21 +298,29 @@ def evaluate_row_count(conn, spec: TableCheck, materialized: bool) -> AssetCheck
         description = f"{spec.table.fullname} is empty although the asset has materialized"
     elif errors or warnings:
         worst = (errors or warnings)[0]
-        description = (f"{len(errors)} partition(s) far outside, {len(warnings)} outside the band around the "
-                       f"{HISTORY_DAYS}-day median; e.g. {worst['partition']}: {worst['rows']} rows vs median "
-                       f"{worst['median_14']}")
+        description = (
+            f"{len(errors)} partition(s) far outside, {len(warnings)} outside the band around the "
+            f"{HISTORY_DAYS}-day median; e.g. {worst['partition']}: {worst['rows']} rows vs median "
+            f"{worst['median_14']}"
+        )
     else:
         description = None
     return AssetCheckResult(
-        check_name=ROW_COUNT, asset_key=spec.asset, passed=passed, severity=severity,
-        metadata={"rows": total, "partitions_judged": len(judged),
-                  "partitions_without_history": len(partitions) - len(judged),
-                  "history_source": _history_source(spec),
-                  "band": f"WARN outside median/{spec.warn_ratio:g}..median*{spec.warn_ratio:g}, "
-                          f"ERROR outside median/{spec.error_ratio:g}..median*{spec.error_ratio:g}",
-                  "outside_error_band": MetadataValue.json(errors[:SAMPLE_SIZE]),
-                  "outside_warn_band": MetadataValue.json(warnings[:SAMPLE_SIZE]),
-                  "sample": MetadataValue.json(judged[:SAMPLE_SIZE])},
+        check_name=ROW_COUNT,
+        asset_key=spec.asset,
+        passed=passed,
+        severity=severity,
+        metadata={
+            "rows": total,
+            "partitions_judged": len(judged),
+            "partitions_without_history": len(partitions) - len(judged),
+            "history_source": _history_source(spec),
+            "band": f"WARN outside median/{spec.warn_ratio:g}..median*{spec.warn_ratio:g}, "
+            f"ERROR outside median/{spec.error_ratio:g}..median*{spec.error_ratio:g}",
+            "outside_error_band": MetadataValue.json(errors[:SAMPLE_SIZE]),
+            "outside_warn_band": MetadataValue.json(warnings[:SAMPLE_SIZE]),
+            "sample": MetadataValue.json(judged[:SAMPLE_SIZE]),
+        },
         description=description,
     )
 
@@ -283,22 +335,34 @@ def _history_source(spec: TableCheck) -> str:
 
 # --------------------------------------------------------------------------- the check definition
 
+
 def check_specs(spec: TableCheck) -> list[AssetCheckSpec]:
     specs = [
-        AssetCheckSpec(COLUMNS, asset=spec.asset, blocking=spec.blocking_columns,
-                       description=f"Every column of {spec.table.fullname}'s contract is present with its type."),
-        AssetCheckSpec(ROW_COUNT, asset=spec.asset,
-                       description=f"Rows present once materialized; the newest partition within "
-                                   f"median/{spec.warn_ratio:g}..x{spec.warn_ratio:g} (WARN) and "
-                                   f"median/{spec.error_ratio:g}..x{spec.error_ratio:g} (ERROR) of the "
-                                   f"{HISTORY_DAYS} before it."),
-        AssetCheckSpec(KEY_UNIQUE, asset=spec.asset,
-                       description=f"No two rows share ({', '.join(spec.key_columns)})."),
+        AssetCheckSpec(
+            COLUMNS,
+            asset=spec.asset,
+            blocking=spec.blocking_columns,
+            description=f"Every column of {spec.table.fullname}'s contract is present with its type.",
+        ),
+        AssetCheckSpec(
+            ROW_COUNT,
+            asset=spec.asset,
+            description=f"Rows present once materialized; the newest partition within "
+            f"median/{spec.warn_ratio:g}..x{spec.warn_ratio:g} (WARN) and "
+            f"median/{spec.error_ratio:g}..x{spec.error_ratio:g} (ERROR) of the "
+            f"{HISTORY_DAYS} before it.",
+        ),
+        AssetCheckSpec(KEY_UNIQUE, asset=spec.asset, description=f"No two rows share ({', '.join(spec.key_columns)})."),
     ]
     if spec.quarantined:
-        specs.append(AssetCheckSpec(QUARANTINED, asset=spec.asset,
-                                    description="Values the latest materialization's run could not store "
-                                                "(ops.rejected_values): WARN with counts and a sample."))
+        specs.append(
+            AssetCheckSpec(
+                QUARANTINED,
+                asset=spec.asset,
+                description="Values the latest materialization's run could not store "
+                "(ops.rejected_values): WARN with counts and a sample.",
+            )
+        )
     return specs
 
 
@@ -306,27 +370,54 @@ def evaluate(conn, spec: TableCheck, latest_run_id: str | None) -> list[AssetChe
     results = [evaluate_columns(conn, spec)]
     if not _exists(conn, spec.table):
         # No table: nothing else can be counted; each check says so.
-        return results + [AssetCheckResult(check_name=name, asset_key=spec.asset, passed=False,
-                                           severity=AssetCheckSeverity.ERROR,
-                                           description=f"{spec.table.fullname} does not exist")
-                          for name in (ROW_COUNT, KEY_UNIQUE)] + (
-            [AssetCheckResult(check_name=QUARANTINED, asset_key=spec.asset, passed=True,
-                              severity=AssetCheckSeverity.WARN)] if spec.quarantined else [])
+        return (
+            results
+            + [
+                AssetCheckResult(
+                    check_name=name,
+                    asset_key=spec.asset,
+                    passed=False,
+                    severity=AssetCheckSeverity.ERROR,
+                    description=f"{spec.table.fullname} does not exist",
+                )
+                for name in (ROW_COUNT, KEY_UNIQUE)
+            ]
+            + (
+                [
+                    AssetCheckResult(
+                        check_name=QUARANTINED, asset_key=spec.asset, passed=True, severity=AssetCheckSeverity.WARN
+                    )
+                ]
+                if spec.quarantined
+                else []
+            )
+        )
     results.append(evaluate_row_count(conn, spec, materialized=latest_run_id is not None))
     results.append(evaluate_key(conn, spec))
     if spec.quarantined:
         result = rejected_values.evaluate(conn, spec.asset, latest_run_id or "")
-        results.append(AssetCheckResult(check_name=QUARANTINED, asset_key=spec.asset, passed=result.passed,
-                                        severity=AssetCheckSeverity.WARN, metadata=result.metadata,
-                                        description=result.description))
+        results.append(
+            AssetCheckResult(
+                check_name=QUARANTINED,
+                asset_key=spec.asset,
+                passed=result.passed,
+                severity=AssetCheckSeverity.WARN,
+                metadata=result.metadata,
+                description=result.description,
+            )
+        )
     return results
 
 
 def table_checks(spec: TableCheck) -> AssetChecksDefinition:
     """The standalone checks of one table (one op, every check of `check_specs`)."""
 
-    @multi_asset_check(name=spec.name, specs=check_specs(spec), can_subset=True,
-                       description=f"Standard checks of {spec.table.fullname}")
+    @multi_asset_check(
+        name=spec.name,
+        specs=check_specs(spec),
+        can_subset=True,
+        description=f"Standard checks of {spec.table.fullname}",
+    )
     def _checks(context, warehouse: Warehouse):  # AssetCheckExecutionContext
         event = context.instance.get_latest_materialization_event(spec.asset)
         with warehouse.transaction() as conn:

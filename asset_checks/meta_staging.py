@@ -12,7 +12,6 @@ purpose (recorded in ops.rejected_values, see rejected_values.py) and absent fro
 not expected there: they are counted apart (`rows_skipped_on_purpose`), not as a mismatch.
 """
 
-
 # No `from __future__ import annotations`: Dagster reads the check functions' `context`
 # annotation as a type.
 from collections.abc import Sequence
@@ -21,8 +20,8 @@ from importlib import resources as pkg_resources
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetKey,
     MultiPartitionsDefinition,
     asset_check,
@@ -45,16 +44,25 @@ def _sql(name: str) -> str:
 def build_checks(partitions: MultiPartitionsDefinition) -> list[AssetChecksDefinition]:
     """The staging checks, partitioned like the asset (date x account)."""
 
-    @asset_check(asset=STAGING_KEY, name=RECONCILES_WITH_RAW, blocking=True, partitions_def=partitions,
-                 additional_deps=[RAW_KEY],
-                 description="Rows and spend of every account range equal raw's (less the raw rows the cleaner "
-                             "left out on purpose, recorded in ops.rejected_values).")
+    @asset_check(
+        asset=STAGING_KEY,
+        name=RECONCILES_WITH_RAW,
+        blocking=True,
+        partitions_def=partitions,
+        additional_deps=[RAW_KEY],
+        description="Rows and spend of every account range equal raw's (less the raw rows the cleaner "
+        "left out on purpose, recorded in ops.rejected_values).",
+    )
     def reconciles_with_raw(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
         with warehouse.transaction() as conn:
             return reconcile(conn, date_ranges(context.partition_keys))
 
-    @asset_check(asset=STAGING_KEY, name=LEAD_ORIGINS_ADD_UP, partitions_def=partitions,
-                 description="No negative metric; form + site + messaging leads = leads_total.")
+    @asset_check(
+        asset=STAGING_KEY,
+        name=LEAD_ORIGINS_ADD_UP,
+        partitions_def=partitions,
+        description="No negative metric; form + site + messaging leads = leads_total.",
+    )
     def lead_origins_add_up(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
         with warehouse.transaction() as conn:
             return sanity(conn, date_ranges(context.partition_keys))
@@ -72,15 +80,22 @@ def reconcile(conn, ranges: Sequence[DateRange]) -> AssetCheckResult:
     totals = {"raw_rows": 0, "staging_rows": 0, "rows_skipped_on_purpose": 0}
     for rng in ranges:
         raw_rows, staging_rows, raw_spend, staging_spend, skipped = conn.execute(
-            _sql("meta_staging_vs_raw.sql"), _params(rng)).fetchone()
+            _sql("meta_staging_vs_raw.sql"), _params(rng)
+        ).fetchone()
         totals["raw_rows"] += raw_rows
         totals["staging_rows"] += staging_rows
         totals["rows_skipped_on_purpose"] += skipped
         if raw_rows != staging_rows or raw_spend != staging_spend:
-            mismatches.append(f"{rng.account} {rng.first}..{rng.last}: rows {raw_rows} vs {staging_rows}, "
-                              f"spend {raw_spend} vs {staging_spend}")
-    return AssetCheckResult(check_name=RECONCILES_WITH_RAW, asset_key=STAGING_KEY, passed=not mismatches,
-                            metadata={**totals, "mismatches": "; ".join(mismatches) or "none"})
+            mismatches.append(
+                f"{rng.account} {rng.first}..{rng.last}: rows {raw_rows} vs {staging_rows}, "
+                f"spend {raw_spend} vs {staging_spend}"
+            )
+    return AssetCheckResult(
+        check_name=RECONCILES_WITH_RAW,
+        asset_key=STAGING_KEY,
+        passed=not mismatches,
+        metadata={**totals, "mismatches": "; ".join(mismatches) or "none"},
+    )
 
 
 def sanity(conn, ranges: Sequence[DateRange]) -> AssetCheckResult:
@@ -90,9 +105,13 @@ def sanity(conn, ranges: Sequence[DateRange]) -> AssetCheckResult:
         neg, bad = conn.execute(_sql("meta_staging_sanity.sql"), _params(rng)).fetchone()
         negative += neg
         leads_bad += bad
-    return AssetCheckResult(check_name=LEAD_ORIGINS_ADD_UP, asset_key=STAGING_KEY,
-                            passed=negative == 0 and leads_bad == 0, severity=AssetCheckSeverity.WARN,
-                            metadata={"negative_rows": negative, "leads_mismatch_rows": leads_bad})
+    return AssetCheckResult(
+        check_name=LEAD_ORIGINS_ADD_UP,
+        asset_key=STAGING_KEY,
+        passed=negative == 0 and leads_bad == 0,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"negative_rows": negative, "leads_mismatch_rows": leads_bad},
+    )
 
 
 def evaluate(conn, ranges: Sequence[DateRange]) -> list[AssetCheckResult]:

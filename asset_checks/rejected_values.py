@@ -26,9 +26,11 @@ def _sql(name: str) -> str:
 
 def check_spec(key: AssetKey) -> AssetCheckSpec:
     return AssetCheckSpec(
-        REJECTED_VALUES, asset=key,
+        REJECTED_VALUES,
+        asset=key,
         description="Every value of the run was stored: none NULLed or left out with its row because the "
-                    "warehouse could not hold it (those are in ops.rejected_values). WARN with counts and a sample.")
+        "warehouse could not hold it (those are in ops.rejected_values). WARN with counts and a sample.",
+    )
 
 
 def evaluate(conn, key: AssetKey, run_id: str) -> AssetCheckResult:
@@ -36,16 +38,24 @@ def evaluate(conn, key: AssetKey, run_id: str) -> AssetCheckResult:
     params = {"run_id": run_id, "source": key.to_user_string(), "sample": SAMPLE_SIZE}
     total, nulled, skipped = conn.execute(_sql("rejected_values_counts.sql"), params).fetchone()
     sample = [
-        {"table": table, "partition": partition, "key": row_key, "column": column, "reason": reason,
-         "action": action}
+        {"table": table, "partition": partition, "key": row_key, "column": column, "reason": reason, "action": action}
         for table, partition, row_key, column, reason, action in conn.execute(
-            _sql("rejected_values_sample.sql"), params).fetchall()
+            _sql("rejected_values_sample.sql"), params
+        ).fetchall()
     ]
     return AssetCheckResult(
-        check_name=REJECTED_VALUES, asset_key=key, passed=total == 0, severity=AssetCheckSeverity.WARN,
-        metadata={"rejected_values": total, "values_nulled": nulled, "rows_skipped": skipped,
-                  "sample": MetadataValue.json(sample)},
-        description=None if total == 0 else
-        f"{total} value(s) could not be stored: {nulled} stored as NULL, {skipped} row(s) left out; "
+        check_name=REJECTED_VALUES,
+        asset_key=key,
+        passed=total == 0,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "rejected_values": total,
+            "values_nulled": nulled,
+            "rows_skipped": skipped,
+            "sample": MetadataValue.json(sample),
+        },
+        description=None
+        if total == 0
+        else f"{total} value(s) could not be stored: {nulled} stored as NULL, {skipped} row(s) left out; "
         "see ops.rejected_values",
     )

@@ -89,7 +89,8 @@ def run_job(defs, instance, tenant: str, chunk: int | None) -> None:
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
     result = defs.resolve_job_def("chatwoot_sync").execute_in_process(
-        instance=instance, partition_key=tenant, run_config=run_config)
+        instance=instance, partition_key=tenant, run_config=run_config
+    )
     assert result.success, f"chatwoot_sync failed for {tenant}"
 
 
@@ -125,9 +126,10 @@ class RunWorkers:
         ctx = mp.get_context("spawn")
         self.replies = ctx.Queue()
         self.commands = {t: ctx.Queue() for t in tenants}
-        self.procs = [ctx.Process(target=tenant_worker, args=(t, chunk, self.commands[t], self.replies))
-                      for t in tenants]
-        self.waves = [tenants[i:i + concurrency] for i in range(0, len(tenants), concurrency)]
+        self.procs = [
+            ctx.Process(target=tenant_worker, args=(t, chunk, self.commands[t], self.replies)) for t in tenants
+        ]
+        self.waves = [tenants[i : i + concurrency] for i in range(0, len(tenants), concurrency)]
         for proc in self.procs:
             proc.start()
         for _ in tenants:
@@ -148,7 +150,7 @@ class RunWorkers:
                 self._reply("done")
         return time.perf_counter() - start
 
-    def __enter__(self) -> "RunWorkers":
+    def __enter__(self) -> RunWorkers:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -172,24 +174,27 @@ def control_rows(conninfo: str, load_type: str) -> dict[str, tuple]:
         rows = conn.execute(
             "SELECT tenant_id, status, rows_extracted, rows_inserted, rows_updated, rows_unchanged, rows_deleted,"
             " watermark_end, duration_seconds FROM ops.etl_control WHERE load_type = %s ORDER BY id",
-            (load_type,)).fetchall()
+            (load_type,),
+        ).fetchall()
     return {r[0]: r[1:] for r in rows}
 
 
 def source_count_since(conninfo: str, account: int, inboxes: tuple[int, ...], since) -> int:
     with psycopg.connect(conninfo) as conn:
         return conn.execute(
-            sql.SQL("SELECT count(*) FROM {} WHERE account_id = %s AND inbox_id = ANY(%s)"
-                    " AND conversation_updated_at > %s").format(sql.Identifier(VIEW)),
-            (account, list(inboxes), since)).fetchone()[0]
+            sql.SQL(
+                "SELECT count(*) FROM {} WHERE account_id = %s AND inbox_id = ANY(%s) AND conversation_updated_at > %s"
+            ).format(sql.Identifier(VIEW)),
+            (account, list(inboxes), since),
+        ).fetchone()[0]
 
 
 def phases(source_url: str, warehouse_conninfo: str, chunk: int | None) -> tuple[float, float]:
     """Seconds to stream every tenant from the source as the asset does (unordered, same
     chunks, the same columns read undecoded, no transform), and seconds spent inside
     to_raw_frame on a second pass."""
-    from resources.support.gc_control import gc_paused
     from resources.source_db import SourceDatabase
+    from resources.support.gc_control import gc_paused
     from vetorial_assets.chatwoot.assets import ChatwootSyncConfig, compare_types, target_table, wire_columns
     from vetorial_assets.chatwoot.transform import SOURCE_COLUMNS, to_raw_frame
 
@@ -202,8 +207,9 @@ def phases(source_url: str, warehouse_conninfo: str, chunk: int | None) -> tuple
         start = time.perf_counter()
         with gc_paused():
             for tenant, (account, inboxes) in TENANTS.items():
-                for rows in source.stream(SOURCE_COLUMNS, account, list(inboxes), None, chunk_rows=chunk_rows,
-                                          ordered=False, wire=wire):
+                for rows in source.stream(
+                    SOURCE_COLUMNS, account, list(inboxes), None, chunk_rows=chunk_rows, ordered=False, wire=wire
+                ):
                     if transform:
                         started = time.perf_counter()
                         to_raw_frame(rows, SOURCE_COLUMNS, tenant)
@@ -219,12 +225,21 @@ def touch_one_percent(source) -> dict[str, int]:
     how many each tenant got. Ids stay in SQL: a million of them in Python would count in
     the peak RSS being measured."""
     with source.connect() as conn:
-        ids = [r[0] for r in conn.execute(
-            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM conversations) s "
-            "WHERE rn %% %s = 1", (TOUCH_EVERY,))]
-        per_tenant = {tenant: conn.execute(
-            "SELECT count(*) FROM conversations WHERE id = ANY(%s) AND account_id = %s AND inbox_id = ANY(%s)",
-            (ids, account, list(inboxes))).fetchone()[0] for tenant, (account, inboxes) in TENANTS.items()}
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM conversations) s "
+                "WHERE rn %% %s = 1",
+                (TOUCH_EVERY,),
+            )
+        ]
+        per_tenant = {
+            tenant: conn.execute(
+                "SELECT count(*) FROM conversations WHERE id = ANY(%s) AND account_id = %s AND inbox_id = ANY(%s)",
+                (ids, account, list(inboxes)),
+            ).fetchone()[0]
+            for tenant, (account, inboxes) in TENANTS.items()
+        }
     source.touch(ids, at=source.now() + timedelta(hours=1))
     assert sum(per_tenant.values()) == len(ids)
     return per_tenant
@@ -235,11 +250,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=None, help="chunk_rows of the job (default: the asset's)")
     parser.add_argument("--home", default=".vetorial-bench")
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="runs at once (the instance's max_concurrent_runs; 1 = one after another)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="runs at once (the instance's max_concurrent_runs; 1 = one after another)",
+    )
     parser.add_argument("--phases", action="store_true", help="also time extract and transform alone")
-    parser.add_argument("--cold", action="store_true",
-                        help="run the incremental right after the full load (no VACUUM ANALYZE between)")
+    parser.add_argument(
+        "--cold", action="store_true", help="run the incremental right after the full load (no VACUUM ANALYZE between)"
+    )
     args = parser.parse_args()
 
     server = ensure_server(Path(args.home), databases=())
@@ -261,12 +281,14 @@ def main() -> None:
 
         tenants_file = Path(tmp) / "tenants.yaml"
         tenants_file.write_text(TENANTS_YAML, encoding="utf-8")
-        os.environ.update({
-            "VETORIAL_HOME": str(Path(tmp) / "home"),
-            "VETORIAL_WAREHOUSE_URL": server.url(wh_db),
-            "VETORIAL_CHATWOOT_URL": server.url(src_db),
-            "VETORIAL_TENANTS_FILE": str(tenants_file),
-        })
+        os.environ.update(
+            {
+                "VETORIAL_HOME": str(Path(tmp) / "home"),
+                "VETORIAL_WAREHOUSE_URL": server.url(wh_db),
+                "VETORIAL_CHATWOOT_URL": server.url(src_db),
+                "VETORIAL_TENANTS_FILE": str(tenants_file),
+            }
+        )
         src_info, wh_info = server.conninfo(src_db), server.conninfo(wh_db)
         copy_s, copy_rows, copy_bytes = source_copy(src_info)
         assert copy_rows == seeded, (copy_rows, seeded)

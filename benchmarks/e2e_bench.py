@@ -68,15 +68,23 @@ CHATWOOT_SCOPES = {
     2: [("allpfit", 1, [14, 15]), ("lacrei", 2, [21])],
     3: [("allpfit-whatsapp", 1, [14]), ("allpfit-site", 1, [15]), ("lacrei", 2, [21])],
 }
-ENV_UNSET = ("VETORIAL_WAREHOUSE_URL", "VETORIAL_CHATWOOT_URL", "VETORIAL_DAGSTER_STORAGE_URL", "DAGSTER_HOME",
-             "VETORIAL_CHATWOOT_RELATION", "META_ACCESS_TOKEN", "VETORIAL_DISCORD_WEBHOOK_URL",
-             "VETORIAL_PARTITIONS_START")
+ENV_UNSET = (
+    "VETORIAL_WAREHOUSE_URL",
+    "VETORIAL_CHATWOOT_URL",
+    "VETORIAL_DAGSTER_STORAGE_URL",
+    "DAGSTER_HOME",
+    "VETORIAL_CHATWOOT_RELATION",
+    "META_ACCESS_TOKEN",
+    "VETORIAL_DISCORD_WEBHOOK_URL",
+    "VETORIAL_PARTITIONS_START",
+)
 BOOKKEEPING_SCHEMAS = ("ops",)
 # The system catalog's rows (the load path's temporary tables are created and dropped there).
 CATALOG = "(catalog)"
 
 
 # ---------------------------------------------------------------------------- memory
+
 
 def _vm_hwm_mb() -> float | None:
     try:
@@ -124,18 +132,29 @@ def warehouse_writes(conninfo: str, database: str) -> tuple[Writes, tuple[int, i
     (each flushes its counters as it exits)."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         deadline = time.monotonic() + 30
-        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND backend_type = 'client backend' AND pid <> pg_backend_pid()").fetchone()[0]:
+        while conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchone()[0]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"connections to {database} still open: its write counters may be stale")
             time.sleep(0.05)
-        tables = {f"{schema}.{name}": (ins, upd, dele) for schema, name, ins, upd, dele in conn.execute(
-            "SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")}
-        tables[CATALOG] = tuple(int(v) for v in conn.execute(
-            "SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_del), 0) "
-            "FROM pg_stat_sys_tables").fetchone())
-        total = conn.execute("SELECT tup_inserted, tup_updated, tup_deleted FROM pg_stat_database "
-                             "WHERE datname = %s", (database,)).fetchone()
+        tables = {
+            f"{schema}.{name}": (ins, upd, dele)
+            for schema, name, ins, upd, dele in conn.execute(
+                "SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"
+            )
+        }
+        tables[CATALOG] = tuple(
+            int(v)
+            for v in conn.execute(
+                "SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_del), 0) "
+                "FROM pg_stat_sys_tables"
+            ).fetchone()
+        )
+        total = conn.execute(
+            "SELECT tup_inserted, tup_updated, tup_deleted FROM pg_stat_database WHERE datname = %s", (database,)
+        ).fetchone()
     return tables, tuple(total)
 
 
@@ -146,11 +165,13 @@ def _delta(after: Writes, before: Writes) -> Writes:
 
 def _rows(writes: Writes, bookkeeping: bool) -> int:
     """Rows written to the warehouse's data tables, or (bookkeeping) to its `ops` tables."""
-    return sum(sum(v) for t, v in writes.items()
-               if t != CATALOG and (t.split(".")[0] in BOOKKEEPING_SCHEMAS) == bookkeeping)
+    return sum(
+        sum(v) for t, v in writes.items() if t != CATALOG and (t.split(".")[0] in BOOKKEEPING_SCHEMAS) == bookkeeping
+    )
 
 
 # ---------------------------------------------------------------------------- passes
+
 
 @dataclass
 class Phase:
@@ -227,8 +248,9 @@ def instrument(instance) -> tuple[Clock, Clock]:
     return events, graph
 
 
-def run_pass(name: str, runs, defs, instance, clocks: tuple[Clock, Clock], rss: PeakRss,
-             profile_dir: Path | None) -> Pass:
+def run_pass(
+    name: str, runs, defs, instance, clocks: tuple[Clock, Clock], rss: PeakRss, profile_dir: Path | None
+) -> Pass:
     from vetorial_assets.demo import execute_run
 
     result = Pass(name)
@@ -263,14 +285,18 @@ def run_pass(name: str, runs, defs, instance, clocks: tuple[Clock, Clock], rss: 
 
 # ---------------------------------------------------------------------------- setup
 
+
 def write_tenants(path: Path, n: int) -> list[tuple[str, int, list[int]]]:
     scopes = CHATWOOT_SCOPES[n]
     lines = ["tenants:"]
     for i, (tenant, account, inboxes) in enumerate(scopes, start=1):
-        lines += [f"  - id: {tenant}", f"    name: Bench {tenant}",
-                  f"    meta_ad_accounts: [act_{100_000_000_000_000 + i}]",
-                  f"    instagram_accounts: [\"{17_841_500_000_000_000 + i}\"]",
-                  f"    chatwoot: {{account_id: {account}, inbox_ids: [{', '.join(map(str, inboxes))}]}}"]
+        lines += [
+            f"  - id: {tenant}",
+            f"    name: Bench {tenant}",
+            f"    meta_ad_accounts: [act_{100_000_000_000_000 + i}]",
+            f'    instagram_accounts: ["{17_841_500_000_000_000 + i}"]',
+            f"    chatwoot: {{account_id: {account}, inbox_ids: [{', '.join(map(str, inboxes))}]}}",
+        ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return scopes
 
@@ -289,7 +315,10 @@ def seed_chatwoot(home: Path, conversations: int, scopes) -> int:
         for _, account, inboxes in scopes:
             covered += conn.execute(
                 psycopg.sql.SQL("SELECT count(*) FROM {} WHERE account_id = %s AND inbox_id = ANY(%s)").format(
-                    psycopg.sql.Identifier(VIEW_NAME)), (account, inboxes)).fetchone()[0]
+                    psycopg.sql.Identifier(VIEW_NAME)
+                ),
+                (account, inboxes),
+            ).fetchone()[0]
     return covered
 
 
@@ -313,24 +342,50 @@ def remove_home(home: Path) -> None:
 
 # ---------------------------------------------------------------------------- report
 
+
 def print_report(cold: Pass, warm: Pass, rss: PeakRss, counts, expected: dict[str, int]) -> None:
-    print("\nseconds per phase (graph: waiting for the Graph API; dagster: recording Dagster events; "
-          "both within the phase's time)")
-    print(f"{'phase':<11} {'runs':>4} {'cold':>8} {'warm':>8} {'warm/cold':>9} {'graph c/w':>15} "
-          f"{'dagster c/w':>15} {'events':>6} {'peak RSS MB c/w':>16}")
+    print(
+        "\nseconds per phase (graph: waiting for the Graph API; dagster: recording Dagster events; "
+        "both within the phase's time)"
+    )
+    print(
+        f"{'phase':<11} {'runs':>4} {'cold':>8} {'warm':>8} {'warm/cold':>9} {'graph c/w':>15} "
+        f"{'dagster c/w':>15} {'events':>6} {'peak RSS MB c/w':>16}"
+    )
 
     def row(name, runs, c, w, graph, dagster, events, rss_mb):
-        print(f"{name:<11} {runs:>4} {c:8.2f} {w:8.2f} {w / c if c else 0:9.3f} {graph[0]:7.2f}/{graph[1]:<7.2f} "
-              f"{dagster[0]:7.2f}/{dagster[1]:<7.2f} {events:>6} {rss_mb}")
+        print(
+            f"{name:<11} {runs:>4} {c:8.2f} {w:8.2f} {w / c if c else 0:9.3f} {graph[0]:7.2f}/{graph[1]:<7.2f} "
+            f"{dagster[0]:7.2f}/{dagster[1]:<7.2f} {events:>6} {rss_mb}"
+        )
 
     for name, c in cold.phases.items():
         w = warm.phases[name]
-        row(name, c.runs, c.seconds, w.seconds, (c.graph_seconds, w.graph_seconds),
-            (c.dagster_seconds, w.dagster_seconds), w.dagster_events, f"{c.peak_rss_mb:8.0f}/{w.peak_rss_mb:<7.0f}")
-    total = [sum(getattr(p, attr) for p in ps.phases.values()) for ps in (cold, warm)
-             for attr in ("graph_seconds", "dagster_seconds", "dagster_events")]
-    row("total", sum(p.runs for p in cold.phases.values()), cold.seconds, warm.seconds, (total[0], total[3]),
-        (total[1], total[4]), total[5], f"{rss.overall:8.0f} (largest)")
+        row(
+            name,
+            c.runs,
+            c.seconds,
+            w.seconds,
+            (c.graph_seconds, w.graph_seconds),
+            (c.dagster_seconds, w.dagster_seconds),
+            w.dagster_events,
+            f"{c.peak_rss_mb:8.0f}/{w.peak_rss_mb:<7.0f}",
+        )
+    total = [
+        sum(getattr(p, attr) for p in ps.phases.values())
+        for ps in (cold, warm)
+        for attr in ("graph_seconds", "dagster_seconds", "dagster_events")
+    ]
+    row(
+        "total",
+        sum(p.runs for p in cold.phases.values()),
+        cold.seconds,
+        warm.seconds,
+        (total[0], total[3]),
+        (total[1], total[4]),
+        total[5],
+        f"{rss.overall:8.0f} (largest)",
+    )
     if not rss.resettable:
         print("(peak RSS per phase: /proc/self/clear_refs not writable, so each is the peak so far)")
 
@@ -340,14 +395,18 @@ def print_report(cold: Pass, warm: Pass, rss: PeakRss, counts, expected: dict[st
         note = "" if want is None else ("  (expected)" if n == want else f"  EXPECTED {want:,}")
         print(f"  {table:40} {n:>10,}{note}")
 
-    print("\nwarehouse writes, rows inserted/updated/deleted (pg_stat_user_tables, pg_stat_sys_tables, "
-          "pg_stat_database; a temporary table's own rows are not counted: its counters go with it)")
+    print(
+        "\nwarehouse writes, rows inserted/updated/deleted (pg_stat_user_tables, pg_stat_sys_tables, "
+        "pg_stat_database; a temporary table's own rows are not counted: its counters go with it)"
+    )
     for table in sorted(set(cold.writes) | set(warm.writes)):
         c, w = cold.writes.get(table, (0, 0, 0)), warm.writes.get(table, (0, 0, 0))
         if any(c) or any(w):
             print(f"  {table:40} cold {'/'.join(map(str, c)):>18}   warm {'/'.join(map(str, w))}")
-    print(f"  {'database total':40} cold {'/'.join(map(str, cold.db_writes)):>18}   "
-          f"warm {'/'.join(map(str, warm.db_writes))}")
+    print(
+        f"  {'database total':40} cold {'/'.join(map(str, cold.db_writes)):>18}   "
+        f"warm {'/'.join(map(str, warm.db_writes))}"
+    )
 
 
 def configure(home: Path, scratch: Path, tenants: int) -> list:
@@ -366,8 +425,8 @@ def measure(args, home: Path, scopes, profile_dir: Path | None):
     """Seed, then the cold and the warm pass: (cold, warm, peak RSS, rows per table, expected rows)."""
     from dagster import DagsterInstance
 
-    from vetorial_assets.platform.embedded import WAREHOUSE_DB, ensure_server
     from vetorial_assets.demo import plan_runs, table_counts
+    from vetorial_assets.platform.embedded import WAREHOUSE_DB, ensure_server
     from vetorial_assets.platform.instance import prepare_environment
     from vetorial_assets.sandbox.graph_guard import LoopbackGuard
     from vetorial_assets.settings import load_settings
@@ -377,8 +436,10 @@ def measure(args, home: Path, scopes, profile_dir: Path | None):
     prepare_environment(settings)  # as `vetorial demo`: the embedded server, dagster.yaml
     start = time.perf_counter()
     covered = seed_chatwoot(home, args.conversations, scopes)
-    print(f"VETORIAL_HOME={home}: sandbox Chatwoot seeded with {args.conversations:,} conversations "
-          f"({covered:,} in the tenants' inboxes) in {time.perf_counter() - start:.1f}s")
+    print(
+        f"VETORIAL_HOME={home}: sandbox Chatwoot seeded with {args.conversations:,} conversations "
+        f"({covered:,} in the tenants' inboxes) in {time.perf_counter() - start:.1f}s"
+    )
 
     from vetorial_assets.definitions import build_definitions
 
@@ -386,12 +447,17 @@ def measure(args, home: Path, scopes, profile_dir: Path | None):
     warehouse = defs.resources["warehouse"]
     admin = ensure_server(home).conninfo(WAREHOUSE_DB)
     meta_rows = args.tenants * args.ads * args.placements * args.days
-    expected = {tables.meta_ads_insights_raw.fullname: meta_rows, tables.insights_meta_ads.fullname: meta_rows,
-                tables.ig_follows_raw.fullname: args.tenants * args.days,
-                tables.conversas_analytics_raw.fullname: covered}
+    expected = {
+        tables.meta_ads_insights_raw.fullname: meta_rows,
+        tables.insights_meta_ads.fullname: meta_rows,
+        tables.ig_follows_raw.fullname: args.tenants * args.days,
+        tables.conversas_analytics_raw.fullname: covered,
+    }
     runs = plan_runs(defs, days=args.days)  # planned once: warm asks exactly what cold asked
-    print(f"{len(runs)} runs per pass: {args.tenants} tenants, {args.days} days, "
-          f"{args.ads} ads x {args.placements} placements per ad account")
+    print(
+        f"{len(runs)} runs per pass: {args.tenants} tenants, {args.days} days, "
+        f"{args.ads} ads x {args.placements} placements per ad account"
+    )
 
     rss = PeakRss()
     passes = []
@@ -452,11 +518,15 @@ def main() -> None:
     wrong = {t: (n, expected[t]) for t, n in counts if t in expected and n != expected[t]}
     if wrong:
         sys.exit(f"rows after the cold pass differ from what the sources hold: {wrong}")
-    print(f"e2e_writes cold_data_rows={_rows(cold.writes, False)} warm_data_rows={_rows(warm.writes, False)} "
-          f"warm_ops_rows={_rows(warm.writes, True)} warm_db_tup_inserted={warm.db_writes[0]} "
-          f"warm_db_tup_updated={warm.db_writes[1]} warm_db_tup_deleted={warm.db_writes[2]}")
-    print(f"e2e cold_s={cold.seconds:.2f} warm_s={warm.seconds:.2f} warm_vs_cold={warm.seconds / cold.seconds:.3f} "
-          f"peak_rss_mb={rss.overall:.0f}")
+    print(
+        f"e2e_writes cold_data_rows={_rows(cold.writes, False)} warm_data_rows={_rows(warm.writes, False)} "
+        f"warm_ops_rows={_rows(warm.writes, True)} warm_db_tup_inserted={warm.db_writes[0]} "
+        f"warm_db_tup_updated={warm.db_writes[1]} warm_db_tup_deleted={warm.db_writes[2]}"
+    )
+    print(
+        f"e2e cold_s={cold.seconds:.2f} warm_s={warm.seconds:.2f} warm_vs_cold={warm.seconds / cold.seconds:.3f} "
+        f"peak_rss_mb={rss.overall:.0f}"
+    )
 
 
 if __name__ == "__main__":

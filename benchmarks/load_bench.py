@@ -71,22 +71,24 @@ def chunk(lo: int, hi: int, change_every: int = 0) -> pd.DataFrame:
         ctr = np.where(impressions > 0, clicks / impressions * 100, np.nan)
         cpc = np.where(clicks > 0, spend / clicks, np.nan)
         cpl = np.where(leads > 0, spend / leads, np.nan)
-    return pd.DataFrame({
-        "hash_id": np.char.add("h", idx.astype("U12")).astype(object),
-        "data": (DAY0 + (idx % 90)).astype("datetime64[D]"),
-        "account_id": np.where(idx % 3 == 0, "act_1", "act_2").astype(object),
-        "ad_id": (idx // 540 + 1_000_000).astype("U12").astype(object),
-        "plataforma": PLATFORMS[idx % 3],
-        "posicionamento": POSITIONS[idx % 6],
-        "valor_gasto": spend,
-        "impressoes": impressions,
-        "alcance": impressions * 3 // 4,
-        "cliques": clicks,
-        "leads_total": leads,
-        "ctr": ctr,
-        "cpc": cpc,
-        "cpl": cpl,
-    })
+    return pd.DataFrame(
+        {
+            "hash_id": np.char.add("h", idx.astype("U12")).astype(object),
+            "data": (DAY0 + (idx % 90)).astype("datetime64[D]"),
+            "account_id": np.where(idx % 3 == 0, "act_1", "act_2").astype(object),
+            "ad_id": (idx // 540 + 1_000_000).astype("U12").astype(object),
+            "plataforma": PLATFORMS[idx % 3],
+            "posicionamento": POSITIONS[idx % 6],
+            "valor_gasto": spend,
+            "impressoes": impressions,
+            "alcance": impressions * 3 // 4,
+            "cliques": clicks,
+            "leads_total": leads,
+            "ctr": ctr,
+            "cpc": cpc,
+            "cpl": cpl,
+        }
+    )
 
 
 def chunks(n: int, size: int, change_every: int = 0) -> Iterator[pd.DataFrame]:
@@ -158,8 +160,7 @@ def run_row_by_row(url: str) -> float:
     cols = list(frame.columns)
     stmt = text(
         f"INSERT INTO bench.row_by_row ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)}) "
-        "ON CONFLICT (hash_id) DO UPDATE SET "
-        + ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "hash_id")
+        "ON CONFLICT (hash_id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "hash_id")
     )  # the seeds' statement: fixed column names, values bound per row
     engine = create_engine(url)
     with engine.begin() as conn:

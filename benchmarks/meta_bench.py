@@ -72,7 +72,7 @@ ACCOUNT_BASE = 900_000_000_000_001
 class GcClock:
     """Time spent in the cyclic garbage collector (charged to whichever phase triggered it)."""
 
-    def __init__(self, phases: "PhaseClock"):
+    def __init__(self, phases: PhaseClock):
         self.seconds, self.collections, self._start = 0.0, [0, 0, 0], 0.0
         self.by_phase: dict[str, float] = {}
         self._phases = phases
@@ -129,15 +129,18 @@ class PhaseClock:
         def timed(*args, **kwargs):
             with self.phase(name):
                 return fn(*args, **kwargs)
+
         return timed
 
     def generator_function(self, name: str, fn):
         """fn returns an iterator: time its creation and every next() as `name`."""
+
         @functools.wraps(fn)
         def timed(*args, **kwargs):
             with self.phase(name):
                 inner = iter(fn(*args, **kwargs))
             return self._timed_iter(name, inner)
+
         return timed
 
     def _timed_iter(self, name: str, inner):
@@ -152,12 +155,11 @@ class PhaseClock:
 
 def instrument(clock: PhaseClock) -> None:
     """Wrap the functions the Meta assets call (module attributes, this process only)."""
-    from resources.meta import MetaAdsResource
+    import asset_checks.meta_staging as staging_checks
     from resources.load.spool import Spool, Spooler
+    from resources.meta import MetaAdsResource
     from resources.warehouse import Warehouse
     from vetorial_assets.meta import assets
-
-    import asset_checks.meta_staging as staging_checks
 
     MetaAdsResource.iter_insights = clock.generator_function("http", MetaAdsResource.iter_insights)
     staging_checks.reconcile = clock.function("checks", staging_checks.reconcile)
@@ -226,8 +228,9 @@ def run_backfill(defs, account: str, first: date, last: date, instance, run_conf
     assert result.success, f"{JOB} failed for {account}"
 
 
-def run_worker(account: str, first: date, last: date, first_poll: float, profile: str | None,
-               ready, go, results) -> None:
+def run_worker(
+    account: str, first: date, last: date, first_poll: float, profile: str | None, ready, go, results
+) -> None:
     """A run worker (its own process, like the run launcher's): builds the definitions from the
     environment, reports ready, waits for the start signal, runs its account, reports timings."""
     from dagster import DagsterInstance
@@ -258,11 +261,19 @@ def run_worker(account: str, first: date, last: date, first_poll: float, profile
             profiler.dump_stats(f"{profile}.{account}")
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         gc.callbacks.remove(gc_clock)
-    results.put({
-        "account": account, "wall": wall, "cpu": cpu, "seconds": clock.seconds, "phase_cpu": clock.cpu,
-        "calls": clock.calls, "gc_seconds": gc_clock.seconds, "gc_collections": gc_clock.collections,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    })
+    results.put(
+        {
+            "account": account,
+            "wall": wall,
+            "cpu": cpu,
+            "seconds": clock.seconds,
+            "phase_cpu": clock.cpu,
+            "calls": clock.calls,
+            "gc_seconds": gc_clock.seconds,
+            "gc_collections": gc_clock.collections,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
 
 
 def run_concurrently(accounts: list[str], first: date, last: date, args) -> tuple[float, list[dict], float, float]:
@@ -271,12 +282,14 @@ def run_concurrently(accounts: list[str], first: date, last: date, args) -> tupl
     (every worker imported and ready) to the last run's end: (wall, worker reports, machine CPU, PostgreSQL CPU)."""
     ctx = mp.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    waves = [accounts[i:i + args.concurrency] for i in range(0, len(accounts), args.concurrency)]
+    waves = [accounts[i : i + args.concurrency] for i in range(0, len(accounts), args.concurrency)]
     reports, wall, busy, pg = [], 0.0, 0.0, 0.0
     for wave in waves:
         go.clear()
-        procs = [ctx.Process(target=run_worker, args=(a, first, last, args.first_poll, args.profile, ready, go,
-                                                      results)) for a in wave]
+        procs = [
+            ctx.Process(target=run_worker, args=(a, first, last, args.first_poll, args.profile, ready, go, results))
+            for a in wave
+        ]
         for proc in procs:
             proc.start()
         for _ in wave:
@@ -301,8 +314,12 @@ def main() -> None:
     parser.add_argument("--ads", type=int, default=200)
     parser.add_argument("--placements", type=int, default=6)
     parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="runs at once (the instance's max_concurrent_runs; 1 = one after another)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="runs at once (the instance's max_concurrent_runs; 1 = one after another)",
+    )
     parser.add_argument("--job-polls", type=int, default=2, help="status polls before the sandbox finishes a job")
     parser.add_argument("--first-poll", type=float, default=0.05, help="async_first_poll_seconds")
     parser.add_argument("--home", default=".vetorial-bench")
@@ -326,13 +343,15 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="meta-bench-") as tmp:
             # Inherited by the run workers, as a run launcher passes the deployment's environment.
-            os.environ.update({
-                "VETORIAL_HOME": str(Path(tmp) / "home"),
-                "VETORIAL_WAREHOUSE_URL": server.url(db),
-                "VETORIAL_META_GRAPH_URL": sandbox.url,
-                "META_ACCESS_TOKEN": "EAAbench-dummy-token-0000",
-                "VETORIAL_TENANTS_FILE": str(write_tenants(Path(tmp), accounts)),
-            })
+            os.environ.update(
+                {
+                    "VETORIAL_HOME": str(Path(tmp) / "home"),
+                    "VETORIAL_WAREHOUSE_URL": server.url(db),
+                    "VETORIAL_META_GRAPH_URL": sandbox.url,
+                    "META_ACCESS_TOKEN": "EAAbench-dummy-token-0000",
+                    "VETORIAL_TENANTS_FILE": str(write_tenants(Path(tmp), accounts)),
+                }
+            )
             # The warehouse tables exist before the runs, as after any first deployment.
             from resources.warehouse import Warehouse
 
@@ -364,30 +383,42 @@ def main() -> None:
     share = {p: total(p, seconds) / run_wall for p in (*PHASES, "checks")}
     other = run_wall - sum(seconds.values())
     peak_rss_mb = max(r["peak_rss_mb"] for r in reports)
-    print(f"{args.accounts} accounts x {args.ads} ads x {args.placements} placements x {args.days} days "
-          f"({first}..{last}): raw {raw_n:,} rows, staging {n:,} rows, {len(reports)} runs, "
-          f"{min(args.concurrency, args.accounts)} at a time")
+    print(
+        f"{args.accounts} accounts x {args.ads} ads x {args.placements} placements x {args.days} days "
+        f"({first}..{last}): raw {raw_n:,} rows, staging {n:,} rows, {len(reports)} runs, "
+        f"{min(args.concurrency, args.accounts)} at a time"
+    )
     print(f"end to end      {wall:6.2f}s  {n / wall:,.0f} staging rows/s")
     for r in sorted(reports, key=lambda r: r["account"]):
         print(f"  run {r['account']}  {r['wall']:6.2f}s wall, {r['cpu']:5.2f}s CPU, peak RSS {r['peak_rss_mb']:.0f} MB")
     print(f"{'phase':<15} {'wall':>7}  {'share':>6}  {'us/row':>6}  {'cpu':>6}   (summed over the runs)")
     for p in (*PHASES, "checks"):
-        print(f"  {p:<13} {total(p, seconds):6.2f}s  {share[p]:6.1%}  {total(p, seconds) / n * 1e6:6.1f}  "
-              f"{total(p, cpu):5.2f}s")
+        print(
+            f"  {p:<13} {total(p, seconds):6.2f}s  {share[p]:6.1%}  {total(p, seconds) / n * 1e6:6.1f}  "
+            f"{total(p, cpu):5.2f}s"
+        )
         for name in sorted(seconds):
             if name.startswith(p + ":"):
-                print(f"    {name.split(':', 1)[1]:<25} {seconds[name]:6.2f}s  {'':>14}"
-                      f"{cpu[name]:5.2f}s  ({calls[name]} calls)")
-    print(f"  {'other':<13} {other:6.2f}s  {other / run_wall:6.1%}  {'':>6}  {run_cpu - sum(cpu.values()):5.2f}s"
-          "  (Dagster: runs, materialization events, logs)")
+                print(
+                    f"    {name.split(':', 1)[1]:<25} {seconds[name]:6.2f}s  {'':>14}"
+                    f"{cpu[name]:5.2f}s  ({calls[name]} calls)"
+                )
+    print(
+        f"  {'other':<13} {other:6.2f}s  {other / run_wall:6.1%}  {'':>6}  {run_cpu - sum(cpu.values()):5.2f}s"
+        "  (Dagster: runs, materialization events, logs)"
+    )
     gc_s = sum(r["gc_seconds"] for r in reports)
     print(f"  (gc           {gc_s:7.2f}s  {gc_s / run_wall:6.1%}  within the phases above)")
     cores = psutil.cpu_count()
-    print(f"machine         {machine_busy:6.2f}s CPU busy of {cores * wall:.2f}s ({cores} cores): run workers "
-          f"{run_cpu:.2f}s, sandbox {sandbox_cpu:.2f}s, PostgreSQL {pg_cpu:.2f}s, anything else "
-          f"{machine_busy - run_cpu - sandbox_cpu - pg_cpu:.2f}s")
-    print(f"load avg        {' '.join(f'{x:.2f}' for x in load_before)} before, "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after (1, 5, 15 min)")
+    print(
+        f"machine         {machine_busy:6.2f}s CPU busy of {cores * wall:.2f}s ({cores} cores): run workers "
+        f"{run_cpu:.2f}s, sandbox {sandbox_cpu:.2f}s, PostgreSQL {pg_cpu:.2f}s, anything else "
+        f"{machine_busy - run_cpu - sandbox_cpu - pg_cpu:.2f}s"
+    )
+    print(
+        f"load avg        {' '.join(f'{x:.2f}' for x in load_before)} before, "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after (1, 5, 15 min)"
+    )
     if args.profile:
         for r in reports:
             print(f"--- profile of {r['account']}")

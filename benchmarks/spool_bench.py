@@ -27,7 +27,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -50,7 +50,7 @@ def fetch(ads: int, days: int):
     with SandboxGraphAPI(ads_per_account=ads, today=TODAY, record_requests=False) as api:
         meta = MetaAdsResource(graph_url=api.base_url, async_first_poll_seconds=0.01)
         pages = list(meta.iter_insights(ACCOUNT, first, last))
-    fetched_at = datetime.now(timezone.utc)
+    fetched_at = datetime.now(UTC)
     raw_chunks, batch, api_rows = [], {}, []
     for page in pages:
         for name, values in raw_rows(page, ACCOUNT, first, last, fetched_at).items():
@@ -61,7 +61,7 @@ def fetch(ads: int, days: int):
         api_rows.extend(page)
     if batch:
         raw_chunks.append(batch)
-    frames = [clean_insights(api_rows[i:i + STAGING_CHUNK]) for i in range(0, len(api_rows), STAGING_CHUNK)]
+    frames = [clean_insights(api_rows[i : i + STAGING_CHUNK]) for i in range(0, len(api_rows), STAGING_CHUNK)]
     return raw_chunks, frames, first, last
 
 
@@ -74,9 +74,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import resources.load.spool as spool_module
-    from vetorial_assets.platform.embedded import ensure_server
     from resources.load.spool import PulledRange
     from resources.warehouse import Warehouse
+    from vetorial_assets.platform.embedded import ensure_server
     from vetorial_assets.warehouse.tables import insights_meta_ads, meta_ads_insights_raw
 
     server = ensure_server(Path(args.home), databases=())
@@ -114,19 +114,25 @@ def main() -> None:
             for frame in frames:
                 staging.write(frame)
             written = time.perf_counter()
-            spooler.apply([raw, staging], PulledRange(locks[0][0], ACCOUNT, first, last), replace=True,
-                          lock_wait_seconds=60)
+            spooler.apply(
+                [raw, staging], PulledRange(locks[0][0], ACCOUNT, first, last), replace=True, lock_wait_seconds=60
+            )
             applied = time.perf_counter()
-        return {"spool": written - started, "apply": applied - written,
-                "apply_raw": per_table[meta_ads_insights_raw.fullname],
-                "apply_staging": per_table[insights_meta_ads.fullname]}
+        return {
+            "spool": written - started,
+            "apply": applied - written,
+            "apply_raw": per_table[meta_ads_insights_raw.fullname],
+            "apply_staging": per_table[insights_meta_ads.fullname],
+        }
 
     def copied_bytes(wh: Warehouse) -> dict:
         from resources.load.merge import _cast_batch
 
         with wh.spooler() as spooler, tempfile.TemporaryDirectory(prefix="spool-bench-") as tmp:
-            spools = [spooler.spool(meta_ads_insights_raw, lock=locks[0]),
-                      spooler.spool(insights_meta_ads, lock=locks[1])]
+            spools = [
+                spooler.spool(meta_ads_insights_raw, lock=locks[0]),
+                spooler.spool(insights_meta_ads, lock=locks[1]),
+            ]
             for chunk in raw_chunks:
                 spools[0].write(chunk)
             for frame in frames:
@@ -137,8 +143,10 @@ def main() -> None:
             for n, spool in enumerate(spools):  # the COPY data a client-side spool would have written
                 path = Path(tmp) / f"{n}.copy"
                 batch = _cast_batch(spool._ident, spool._plan.cols, spool._plan.as_float)
-                with open(path, "wb") as out, conn.cursor().copy(
-                        sql.SQL("COPY {} TO STDOUT (FORMAT BINARY)").format(batch)) as copy:
+                with (
+                    open(path, "wb") as out,
+                    conn.cursor().copy(sql.SQL("COPY {} TO STDOUT (FORMAT BINARY)").format(batch)) as copy,
+                ):
                     for data in copy:
                         out.write(data)
                 files.append(path)
@@ -148,8 +156,12 @@ def main() -> None:
                     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("/".join(lock),))
                 for spool, path in zip(spools, files):
                     columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in spool._plan.cols)
-                    with open(path, "rb") as data, conn.cursor().copy(sql.SQL(
-                            "COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(spool.target.ident, columns)) as copy:
+                    with (
+                        open(path, "rb") as data,
+                        conn.cursor().copy(
+                            sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(spool.target.ident, columns)
+                        ) as copy,
+                    ):
                         while block := data.read(1 << 20):
                             copy.write(block)
             return {"bytes_apply": time.perf_counter() - started}
@@ -168,14 +180,18 @@ def main() -> None:
                 wh.engine().dispose()
                 with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
                     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
-            print(f"round {round_no + 1} {way.__name__:<12} " + "  ".join(f"{k} {v:5.2f}s" for k, v in timings.items()),
-                  flush=True)
+            print(
+                f"round {round_no + 1} {way.__name__:<12} " + "  ".join(f"{k} {v:5.2f}s" for k, v in timings.items()),
+                flush=True,
+            )
             for name, value in timings.items():
                 results.setdefault(name, []).append(value)
     med = {name: statistics.median(values) for name, values in results.items()}
-    print(f"spool rows={rows} direct_s={med['direct']:.2f} spool_s={med['spool']:.2f} apply_s={med['apply']:.2f} "
-          f"apply_raw_s={med['apply_raw']:.2f} apply_staging_s={med['apply_staging']:.2f} "
-          f"bytes_apply_s={med['bytes_apply']:.2f} apply_vs_direct={med['apply'] / med['direct']:.2f}")
+    print(
+        f"spool rows={rows} direct_s={med['direct']:.2f} spool_s={med['spool']:.2f} apply_s={med['apply']:.2f} "
+        f"apply_raw_s={med['apply_raw']:.2f} apply_staging_s={med['apply_staging']:.2f} "
+        f"bytes_apply_s={med['bytes_apply']:.2f} apply_vs_direct={med['apply'] / med['direct']:.2f}"
+    )
 
 
 if __name__ == "__main__":

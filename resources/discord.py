@@ -74,7 +74,7 @@ class DiscordNotifier(ConfigurableResource):
 
     _sleep: Callable[[float], None] | None = PrivateAttr(default=None)
 
-    def set_sleep(self, sleep: Callable[[float], None]) -> "DiscordNotifier":
+    def set_sleep(self, sleep: Callable[[float], None]) -> DiscordNotifier:
         """Replace time.sleep between attempts (tests record instead of sleeping)."""
         self._sleep = sleep
         return self
@@ -101,8 +101,9 @@ class DiscordNotifier(ConfigurableResource):
         except requests.RequestException as exc:
             raise RuntimeError(f"Discord webhook unreachable: {redact(exc)}") from None
         if response.status_code != 200:
-            raise RuntimeError(f"Discord answered HTTP {response.status_code} for the webhook "
-                               "(401/404: wrong or deleted webhook)")
+            raise RuntimeError(
+                f"Discord answered HTTP {response.status_code} for the webhook (401/404: wrong or deleted webhook)"
+            )
         return "Discord knows the webhook (HTTP 200)"
 
     def send(self, alert: Alert, logger: logging.Logger | None = None) -> bool:
@@ -139,8 +140,10 @@ class DiscordNotifier(ConfigurableResource):
                     # the alert past its budget (then retrying earlier only extends the block).
                     wait = _retry_after(response)
                     if attempt == self.attempts or spent + wait > self.budget_seconds:
-                        return give_up(f"Discord answered HTTP 429 (rate limited for {wait:.1f}s) to attempt "
-                                       f"{attempt} of {self.attempts}")
+                        return give_up(
+                            f"Discord answered HTTP 429 (rate limited for {wait:.1f}s) to attempt "
+                            f"{attempt} of {self.attempts}"
+                        )
                     sleep(wait)
                     spent += wait
                     continue

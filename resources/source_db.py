@@ -47,7 +47,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources as pkg_resources
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -195,32 +194,43 @@ def _on_begin(connection) -> None:
 class SourceDatabase(ConfigurableResource):
     """Read-only access to the Chatwoot source relation."""
 
-    url: str | None = Field(default=None, repr=False,
-                            description="SQLAlchemy/libpq URL of the Chatwoot database. Holds a password: "
-                                        "configure it with EnvVar, never inline.")
-    relation: str = Field(default="vw_conversations_analytics_final",
-                          description="Table or view to read; may be schema-qualified (schema.name).")
+    url: str | None = Field(
+        default=None,
+        repr=False,
+        description="SQLAlchemy/libpq URL of the Chatwoot database. Holds a password: "
+        "configure it with EnvVar, never inline.",
+    )
+    relation: str = Field(
+        default="vw_conversations_analytics_final",
+        description="Table or view to read; may be schema-qualified (schema.name).",
+    )
     key_column: str = "conversation_id"
     watermark_column: str = "conversation_updated_at"
     account_column: str = "account_id"
     inbox_column: str = "inbox_id"
-    source_timezone: str = Field(default="UTC", description="Zone of `timestamp without time zone` "
-                                                            "columns (Chatwoot writes UTC).")
+    source_timezone: str = Field(
+        default="UTC", description="Zone of `timestamp without time zone` columns (Chatwoot writes UTC)."
+    )
     pool_size: int = 3
     max_overflow: int = 2
     pool_timeout: float = Field(default=30.0, description="Seconds to wait for a pooled connection.")
     pool_recycle: int = Field(default=1800, description="Reconnect connections older than this (seconds).")
     pool_pre_ping: bool = True
     connect_timeout: int = Field(default=10, description="Seconds to establish a connection.")
-    statement_timeout_ms: int = Field(default=300_000, description="Per statement (each FETCH of a "
-                                                                   "stream is one); 0 disables.")
-    lock_timeout_ms: int = Field(default=10_000, description="Give up instead of queueing behind a "
-                                                             "migration's lock; 0 disables.")
+    statement_timeout_ms: int = Field(
+        default=300_000, description="Per statement (each FETCH of a stream is one); 0 disables."
+    )
+    lock_timeout_ms: int = Field(
+        default=10_000, description="Give up instead of queueing behind a migration's lock; 0 disables."
+    )
     application_name: str = "vetorial_assets"
-    read_only_session: bool = Field(default=True, description="Start sessions with default_transaction_read_only=on "
-                                                              "(a startup option). Turn off only behind a pooler "
-                                                              "that refuses the `options` startup parameter; the "
-                                                              "read-only role then is the only guard.")
+    read_only_session: bool = Field(
+        default=True,
+        description="Start sessions with default_transaction_read_only=on "
+        "(a startup option). Turn off only behind a pooler "
+        "that refuses the `options` startup parameter; the "
+        "read-only role then is the only guard.",
+    )
 
     _engine: Engine | None = PrivateAttr(default=None)
 
@@ -246,21 +256,36 @@ class SourceDatabase(ConfigurableResource):
             # Known to the project's redaction: any traceback stored in ops.etl_control, any
             # filtered log line, masks it too.
             register_secret(parsed.password)
-            key = (parsed.render_as_string(hide_password=False), self.pool_size, self.max_overflow,
-                   self.pool_timeout, self.pool_recycle, self.pool_pre_ping, self.connect_timeout,
-                   self.application_name, self.read_only_session)
+            key = (
+                parsed.render_as_string(hide_password=False),
+                self.pool_size,
+                self.max_overflow,
+                self.pool_timeout,
+                self.pool_recycle,
+                self.pool_pre_ping,
+                self.connect_timeout,
+                self.application_name,
+                self.read_only_session,
+            )
             with _engines_lock:
                 engine = _engines.get(key)
                 if engine is None:
                     engine = create_engine(
-                        parsed, pool_size=self.pool_size, max_overflow=self.max_overflow,
-                        pool_timeout=self.pool_timeout, pool_recycle=self.pool_recycle,
-                        pool_pre_ping=self.pool_pre_ping, hide_parameters=True,
-                        connect_args={"connect_timeout": self.connect_timeout,
-                                      "application_name": self.application_name,
-                                      # Wire values carry text in this encoding (see stream).
-                                      "client_encoding": "utf8",
-                                      **({"options": _READ_ONLY_SESSION} if self.read_only_session else {})})
+                        parsed,
+                        pool_size=self.pool_size,
+                        max_overflow=self.max_overflow,
+                        pool_timeout=self.pool_timeout,
+                        pool_recycle=self.pool_recycle,
+                        pool_pre_ping=self.pool_pre_ping,
+                        hide_parameters=True,
+                        connect_args={
+                            "connect_timeout": self.connect_timeout,
+                            "application_name": self.application_name,
+                            # Wire values carry text in this encoding (see stream).
+                            "client_encoding": "utf8",
+                            **({"options": _READ_ONLY_SESSION} if self.read_only_session else {}),
+                        },
+                    )
                     event.listen(engine, "connect", _on_connect)
                     event.listen(engine, "begin", _on_begin)
                     _engines[key] = engine
@@ -285,15 +310,18 @@ class SourceDatabase(ConfigurableResource):
             password = parse_url(self.resolved_url()).password
             reason = redact(str(getattr(exc, "orig", None) or exc), (password,) if password else ()).strip()
             raise SourceConnectionError(
-                f"cannot connect to the Chatwoot database {self.safe_url()}: {reason}") from None
+                f"cannot connect to the Chatwoot database {self.safe_url()}: {reason}"
+            ) from None
         except sqlalchemy.exc.TimeoutError:
             raise SourceConnectionError(
                 f"no free connection to {self.safe_url()} after {self.pool_timeout}s "
-                f"(pool_size={self.pool_size}, max_overflow={self.max_overflow})") from None
+                f"(pool_size={self.pool_size}, max_overflow={self.max_overflow})"
+            ) from None
 
     @contextmanager
     def read_only_transaction(
-        self, isolation: psycopg.IsolationLevel = psycopg.IsolationLevel.REPEATABLE_READ,
+        self,
+        isolation: psycopg.IsolationLevel = psycopg.IsolationLevel.REPEATABLE_READ,
     ) -> Iterator[psycopg.Connection]:
         """A pooled psycopg connection inside one READ ONLY transaction (rolled back at exit).
 
@@ -311,7 +339,8 @@ class SourceDatabase(ConfigurableResource):
             conn.execute(
                 "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true), "
                 "set_config('TimeZone', 'UTC', true)",
-                (f"{self.statement_timeout_ms}ms", f"{self.lock_timeout_ms}ms"))
+                (f"{self.statement_timeout_ms}ms", f"{self.lock_timeout_ms}ms"),
+            )
             yield conn
         except psycopg.OperationalError as exc:
             # The connection lost, a statement or lock timeout: psycopg's own message names
@@ -338,11 +367,15 @@ class SourceDatabase(ConfigurableResource):
         if lost or isinstance(exc, psycopg.errors.AdminShutdown):
             return SourceConnectionError(f"lost the connection to {where} while reading: {reason}")
         if isinstance(exc, psycopg.errors.QueryCanceled) and "statement timeout" in reason:
-            reason += (f" (statement_timeout_ms={self.statement_timeout_ms}: one statement, e.g. one FETCH, "
-                       "took longer; raise it on the source_db resource or find what slowed the source)")
+            reason += (
+                f" (statement_timeout_ms={self.statement_timeout_ms}: one statement, e.g. one FETCH, "
+                "took longer; raise it on the source_db resource or find what slowed the source)"
+            )
         elif isinstance(exc, psycopg.errors.LockNotAvailable):
-            reason += (f" (lock_timeout_ms={self.lock_timeout_ms}: another session holds a lock the read "
-                       "needs, e.g. a migration)")
+            reason += (
+                f" (lock_timeout_ms={self.lock_timeout_ms}: another session holds a lock the read "
+                "needs, e.g. a migration)"
+            )
         return SourceReadError(f"reading {where} failed: {reason}")
 
     # ------------------------------------------------------------------ schema
@@ -355,21 +388,28 @@ class SourceDatabase(ConfigurableResource):
                 return self.describe(own)
         found = conn.execute(
             "SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.oid = to_regclass(%s)", (self.relation,)).fetchone()
+            "WHERE c.oid = to_regclass(%s)",
+            (self.relation,),
+        ).fetchone()
         if found is None:
             raise SourceSchemaError(
-                f"source relation {self.relation!r} does not exist in {self.safe_url()} "
-                f"(or this user cannot see it)")
+                f"source relation {self.relation!r} does not exist in {self.safe_url()} (or this user cannot see it)"
+            )
         oid, schema, name = found
         rows = conn.execute(_COLUMNS_QUERY, (oid,)).fetchall()
         columns = {column: data_type for column, data_type, _oid, _send, _declared in rows}
-        type_oids = {column: _TIMESTAMPTZ_OID if data_type == _TIMESTAMP else type_oid
-                     for column, data_type, type_oid, _send, _declared in rows}
-        send = {column: "pg_catalog.timestamptz_send" if data_type == _TIMESTAMP else send
-                for column, data_type, _oid, send, _declared in rows}
+        type_oids = {
+            column: _TIMESTAMPTZ_OID if data_type == _TIMESTAMP else type_oid
+            for column, data_type, type_oid, _send, _declared in rows
+        }
+        send = {
+            column: "pg_catalog.timestamptz_send" if data_type == _TIMESTAMP else send
+            for column, data_type, _oid, send, _declared in rows
+        }
         declared = {column: text for column, _type, _oid, _send, text in rows}
-        return SourceRelation(schema=schema, name=name, columns=columns, type_oids=type_oids, send_functions=send,
-                              declared=declared)
+        return SourceRelation(
+            schema=schema, name=name, columns=columns, type_oids=type_oids, send_functions=send, declared=declared
+        )
 
     def required_columns(self, columns: Sequence[str] = ()) -> list[str]:
         """`columns` plus the key, watermark and tenant columns every query uses (no repeats)."""
@@ -382,12 +422,14 @@ class SourceDatabase(ConfigurableResource):
             hint = " (no column is visible: does this user have SELECT on it?)" if not rel.columns else ""
             raise SourceSchemaError(
                 f"source relation {rel.qualified} is missing {len(missing)} column(s) the ETL needs: "
-                f"{', '.join(missing)}{hint}")
+                f"{', '.join(missing)}{hint}"
+            )
         wm_type = rel.columns[self.watermark_column]
         if wm_type not in _WATERMARK_TYPES:
             raise SourceSchemaError(
                 f"source relation {rel.qualified}: watermark column {self.watermark_column!r} is "
-                f"{wm_type}, expected a timestamp")
+                f"{wm_type}, expected a timestamp"
+            )
 
     def verify_schema(self, required: Sequence[str], rel: SourceRelation | None = None) -> list[str]:
         """Check the relation (`rel`: as already described) has every `required` column (plus
@@ -409,8 +451,11 @@ class SourceDatabase(ConfigurableResource):
             role = conn.execute("SELECT current_user").fetchone()[0]
             rows = conn.execute(_sql("source_write_access.sql"), {"relation_oid": oid}).fetchall()
         superuser = any(row[2] for row in rows)
-        return WriteAccess(role=role, superuser=superuser,
-                           writable={relation: list(privs) for relation, privs, _super in rows if privs})
+        return WriteAccess(
+            role=role,
+            superuser=superuser,
+            writable={relation: list(privs) for relation, privs, _super in rows if privs},
+        )
 
     # ------------------------------------------------------------------ reading
 
@@ -440,7 +485,9 @@ class SourceDatabase(ConfigurableResource):
             value = value.replace(tzinfo=ZoneInfo(self.source_timezone))
         return value.astimezone(UTC)
 
-    def _tenant_filter(self, account_id: int, inbox_ids: Sequence[int] | None) -> tuple[list[sql.Composable], list[Any]]:
+    def _tenant_filter(
+        self, account_id: int, inbox_ids: Sequence[int] | None
+    ) -> tuple[list[sql.Composable], list[Any]]:
         """account = ? and, when inbox ids are given, inbox = ANY(?). No inbox ids: the whole
         account (tenants.yaml allows that only when no other tenant shares the account)."""
         where: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(self.account_column))]
@@ -461,7 +508,8 @@ class SourceDatabase(ConfigurableResource):
             wm = sql.Identifier(self.watermark_column)
             where.append(sql.SQL("{} IS NOT NULL").format(wm))
             query = sql.SQL("SELECT {wm} FROM {rel} WHERE {where} ORDER BY {wm} DESC LIMIT 1").format(
-                wm=wm, rel=rel.ident, where=sql.SQL(" AND ").join(where))
+                wm=wm, rel=rel.ident, where=sql.SQL(" AND ").join(where)
+            )
             row = conn.execute(query, params).fetchone()
             return self._as_utc(row[0]) if row else None
 
@@ -477,15 +525,23 @@ class SourceDatabase(ConfigurableResource):
             query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(rel.ident, sql.SQL(" AND ").join(where))
             return conn.execute(query, params).fetchone()[0]
 
-    def stream(self, columns: Sequence[str], account_id: int, inbox_ids: Sequence[int] | None = None,
-               since: datetime | None = None, chunk_rows: int = 20_000,
-               ordered: bool = True, wire: Mapping[str, int] | None = None) -> Iterator[list[tuple]]:
+    def stream(
+        self,
+        columns: Sequence[str],
+        account_id: int,
+        inbox_ids: Sequence[int] | None = None,
+        since: datetime | None = None,
+        chunk_rows: int = 20_000,
+        ordered: bool = True,
+        wire: Mapping[str, int] | None = None,
+    ) -> Iterator[list[tuple]]:
         """Rows of one tenant whose watermark is > `since` (all rows when None), as lists of
         at most `chunk_rows` tuples in `columns` order.
 
         One REPEATABLE READ, READ ONLY transaction and a server-side cursor: the source sends
         a chunk per FETCH, so memory holds at most three chunks whatever the tenant's size
-        (docs/design.md, "Measurements behind the code"), and every chunk comes from the same snapshot. `ordered` sorts by (watermark, key): a consumer
+        (docs/design.md, "Measurements behind the code"), and every chunk comes from the same
+        snapshot. `ordered` sorts by (watermark, key): a consumer
         that commits per chunk can then advance its watermark chunk by chunk; a consumer that
         loads everything in one transaction can pass False and spare the source a sort.
         `wire` ({column: type oid} of some of `columns`, see SourceRelation.type_oids): those
@@ -510,21 +566,26 @@ class SourceDatabase(ConfigurableResource):
                 if rel.type_oids[column] != type_oid:
                     raise SourceSchemaError(
                         f"source relation {rel.qualified}: column {column!r} is {rel.columns[column]}, "
-                        f"not the type (oid {type_oid}) it is read as undecoded")
+                        f"not the type (oid {type_oid}) it is read as undecoded"
+                    )
             where, params = self._tenant_filter(account_id, inbox_ids)
             if since is not None:
                 where.append(sql.SQL("{} > %s").format(sql.Identifier(self.watermark_column)))
                 params.append(self._bind_timestamp(rel, since))
             query = sql.SQL("SELECT {cols} FROM {rel} WHERE {where}").format(
                 cols=sql.SQL(", ").join(self._select_item(rel, c, c in wire) for c in columns),
-                rel=rel.ident, where=sql.SQL(" AND ").join(where))
+                rel=rel.ident,
+                where=sql.SQL(" AND ").join(where),
+            )
             if ordered:
                 query += sql.SQL(" ORDER BY {}, {}").format(
-                    sql.Identifier(self.watermark_column), sql.Identifier(self.key_column))
+                    sql.Identifier(self.watermark_column), sql.Identifier(self.key_column)
+                )
             yield from self._fetch_chunks(conn, query, params, chunk_rows)
 
-    def stream_keys(self, account_id: int, inbox_ids: Sequence[int] | None = None,
-                    chunk_rows: int = 200_000) -> Iterator[list[Any]]:
+    def stream_keys(
+        self, account_id: int, inbox_ids: Sequence[int] | None = None, chunk_rows: int = 200_000
+    ) -> Iterator[list[Any]]:
         """Every key of one tenant now in the source, in chunks (for deletion reconciliation).
         Only the key column is read: through the view that is an index or heap scan of
         conversations, the joins and the message count are planned away."""
@@ -533,13 +594,15 @@ class SourceDatabase(ConfigurableResource):
             self._check(rel, ())
             where, params = self._tenant_filter(account_id, inbox_ids)
             query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
-                sql.Identifier(self.key_column), rel.ident, sql.SQL(" AND ").join(where))
+                sql.Identifier(self.key_column), rel.ident, sql.SQL(" AND ").join(where)
+            )
             for rows in self._fetch_chunks(conn, query, params, chunk_rows):
                 yield [row[0] for row in rows]
 
     @staticmethod
-    def _fetch_chunks(conn: psycopg.Connection, query: sql.Composable, params: Sequence[Any],
-                      chunk_rows: int) -> Iterator[list[tuple]]:
+    def _fetch_chunks(
+        conn: psycopg.Connection, query: sql.Composable, params: Sequence[Any], chunk_rows: int
+    ) -> Iterator[list[tuple]]:
         """DECLARE a server-side cursor for `query`, then FETCH up to `chunk_rows` at a time,
         one FETCH ahead of the consumer.
 

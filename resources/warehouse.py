@@ -23,12 +23,12 @@ from pydantic import Field
 from sqlalchemy import Engine, Table, create_engine, make_url, text
 
 from resources.load import engine as loader
-from vetorial_assets.warehouse import migrate
-from vetorial_assets.warehouse.tables import SCHEMAS, metadata
-from vetorial_assets.platform.embedded import WAREHOUSE_DB, ensure_server
 from resources.load.rejections import Quarantine
 from resources.load.spool import Spooler
 from resources.support.gc_control import gc_paused
+from vetorial_assets.platform.embedded import WAREHOUSE_DB, ensure_server
+from vetorial_assets.warehouse import migrate
+from vetorial_assets.warehouse.tables import SCHEMAS, metadata
 
 log = logging.getLogger("vetorial.warehouse")
 
@@ -141,14 +141,18 @@ class Warehouse(ConfigurableResource):
             for schema in SCHEMAS:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))  # constant names
             existing = conn.execute(
-                text("SELECT count(*) FROM unnest(CAST(:names AS text[])) AS t(name) WHERE to_regclass(name) IS NOT NULL"),
-                {"names": [t.fullname for t in metadata.sorted_tables]}).scalar_one()
+                text(
+                    "SELECT count(*) FROM unnest(CAST(:names AS text[])) AS t(name) WHERE to_regclass(name) IS NOT NULL"
+                ),
+                {"names": [t.fullname for t in metadata.sorted_tables]},
+            ).scalar_one()
             metadata.create_all(conn, checkfirst=True)
             applied = migrate.apply_pending(conn, fresh=existing == 0)
             if applied:
                 log.info("warehouse %s: applied migration(s) %s", self.describe(), ", ".join(applied))
-            for sql_file in sorted(pkg_resources.files("vetorial_assets.warehouse").joinpath("sql").iterdir(),
-                                   key=lambda f: f.name):
+            for sql_file in sorted(
+                pkg_resources.files("vetorial_assets.warehouse").joinpath("sql").iterdir(), key=lambda f: f.name
+            ):
                 if sql_file.name.endswith(".sql"):
                     conn.exec_driver_sql(sql_file.read_text(encoding="utf-8"))
         _schemas_ready.add(url)
@@ -198,13 +202,21 @@ class Warehouse(ConfigurableResource):
                 if not spooler.close():
                     sa_conn.invalidate()
 
-    def _load_on(self, conn, table, chunks, replace_scope, lock, logger, chunks_use_conn,
-                 quarantine) -> loader.LoadResult:
+    def _load_on(
+        self, conn, table, chunks, replace_scope, lock, logger, chunks_use_conn, quarantine
+    ) -> loader.LoadResult:
         if lock:
             loader.advisory_xact_lock(conn, *lock)
         target = describe_target(conn, table)
-        return loader.load(conn, target, chunks, replace_scope=replace_scope, logger=logger,
-                           chunks_use_conn=chunks_use_conn, quarantine=quarantine)
+        return loader.load(
+            conn,
+            target,
+            chunks,
+            replace_scope=replace_scope,
+            logger=logger,
+            chunks_use_conn=chunks_use_conn,
+            quarantine=quarantine,
+        )
 
     def row_count(self, table: Table, where: Mapping[str, Any] | None = None) -> int:
         from sqlalchemy import func, select

@@ -12,6 +12,11 @@ sys.exit(f"embedded PostgreSQL left running under: {', '.join(left)}" if left el
 EOF
 }
 
+# Formatter and linter first (pyproject.toml, [tool.ruff]): a formatting or lint finding fails
+# before any test runs.
+.venv/bin/ruff format --check .
+.venv/bin/ruff check .
+
 # The definitions must load and validate through Dagster's own CLI (as the UI would).
 .venv/bin/dagster definitions validate -w workspace.yaml
 

@@ -141,7 +141,6 @@ def run_range(defs, job_name: str, account_dim: str, account: str, first, last, 
     return defs.resolve_job_def(job_name).execute_in_process(instance=instance, tags=tags, **kwargs)
 
 
-
 @pytest.fixture
 def chatwoot_source(make_db, monkeypatch):
     """A real Chatwoot-shaped source database (sandbox schema + view, seeded), wired by env var."""

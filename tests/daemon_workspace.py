@@ -43,8 +43,12 @@ def queued_instance() -> Iterator[DagsterInstance]:
 @contextmanager
 def daemon_workspace(instance: DagsterInstance):
     origin = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(executable_path=sys.executable, python_file=__file__, attribute="code_location",
-                             working_directory=str(Path(__file__).resolve().parents[1])),
+        LoadableTargetOrigin(
+            executable_path=sys.executable,
+            python_file=__file__,
+            attribute="code_location",
+            working_directory=str(Path(__file__).resolve().parents[1]),
+        ),
         location_name="vetorial_assets",
     )
     with create_test_daemon_workspace_context(InProcessWorkspaceLoadTarget(origin), instance) as ctx:

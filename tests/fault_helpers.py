@@ -20,8 +20,13 @@ class Sleeps(list):
 
 def with_resources(defs: Definitions, **resources) -> Definitions:
     """The same definitions with some resources replaced (e.g. a MetaAdsResource with a sleep hook)."""
-    return Definitions(assets=defs.assets, jobs=defs.jobs, schedules=defs.schedules, sensors=defs.sensors,
-                       resources={**(defs.resources or {}), **resources})
+    return Definitions(
+        assets=defs.assets,
+        jobs=defs.jobs,
+        schedules=defs.schedules,
+        sensors=defs.sensors,
+        resources={**(defs.resources or {}), **resources},
+    )
 
 
 def closed_port() -> int:
@@ -33,9 +38,14 @@ def closed_port() -> int:
 
 def columns(conn: psycopg.Connection, table: str) -> list[str]:
     schema, name = table.split(".")
-    return [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
-        " ORDER BY ordinal_position", (schema, name))]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+            " ORDER BY ordinal_position",
+            (schema, name),
+        )
+    ]
 
 
 def fingerprint(conn: psycopg.Connection, table: str, exclude: Sequence[str] = ()) -> tuple[int, str | None]:
@@ -45,9 +55,9 @@ def fingerprint(conn: psycopg.Connection, table: str, exclude: Sequence[str] = (
     if not cols:
         raise ValueError(f"{table} has no columns (does it exist?)")
     schema, name = table.split(".")
-    query = sql.SQL("SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text)) "
-                    "FROM (SELECT {} FROM {}) t").format(
-        sql.SQL(", ").join(map(sql.Identifier, cols)), sql.Identifier(schema, name))
+    query = sql.SQL(
+        "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM (SELECT {} FROM {}) t"
+    ).format(sql.SQL(", ").join(map(sql.Identifier, cols)), sql.Identifier(schema, name))
     count, digest = conn.execute(query).fetchone()
     return count, digest
 

@@ -30,8 +30,9 @@ def clean_env(**variables: str) -> dict[str, str]:
 def run(args: list[str] | str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
     """A command (argv, or a shell line run by bash) from the repo root; output merged."""
     argv = ["bash", "-c", args] if isinstance(args, str) else args
-    return subprocess.run(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+    )
 
 
 def postmasters(home: Path) -> list[psutil.Process]:
@@ -47,8 +48,11 @@ def postmasters(home: Path) -> list[psutil.Process]:
 
 def reapers(home: Path) -> list[psutil.Process]:
     home = str(Path(home).resolve())
-    return [proc for proc in psutil.process_iter(["cmdline"])
-            if (proc.info["cmdline"] or [])[-2:] == ["vetorial_assets.platform.reaper", home]]
+    return [
+        proc
+        for proc in psutil.process_iter(["cmdline"])
+        if (proc.info["cmdline"] or [])[-2:] == ["vetorial_assets.platform.reaper", home]
+    ]
 
 
 @pytest.fixture
@@ -110,8 +114,9 @@ class Service:
     def __init__(self, argv: list[str], env: dict[str, str], log: Path):
         self.log = log
         self._out = open(log, "w")
-        self.proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=self._out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, cwd=REPO, env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def output(self) -> str:
         self._out.flush()

@@ -26,16 +26,24 @@ def main(argv: list[str]) -> int:
     defs = build_definitions()
     with DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def(job).execute_in_process(
-            instance=instance, tags=range_tags(account, first, last), run_config=run_config, raise_on_error=False)
+            instance=instance, tags=range_tags(account, first, last), run_config=run_config, raise_on_error=False
+        )
         materialized = {}
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization
             materialized[materialization.asset_key.to_user_string()] = {
-                name: value.value for name, value in materialization.metadata.items()
-                if isinstance(value.value, (int, float, str))}
+                name: value.value
+                for name, value in materialization.metadata.items()
+                if isinstance(value.value, (int, float, str))
+            }
         errors = [event.event_specific_data.error.message for event in result.all_events if event.is_step_failure]
-    print(RESULT_PREFIX + json.dumps({"success": result.success, "run_id": result.run_id, "errors": errors,
-                                      "materialized": materialized}), flush=True)
+    print(
+        RESULT_PREFIX
+        + json.dumps(
+            {"success": result.success, "run_id": result.run_id, "errors": errors, "materialized": materialized}
+        ),
+        flush=True,
+    )
     return 0
 
 

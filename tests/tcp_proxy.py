@@ -45,8 +45,14 @@ class TcpProxy:
         self.cut = 0  # sessions this proxy hung up on
         threading.Thread(target=self._accept, name="tcp-proxy", daemon=True).start()
 
-    def arm(self, marker: bytes, nth: int = 1, *, cut_after_bytes: int | None = None,
-            action: Callable[[], None] | None = None) -> Trigger:
+    def arm(
+        self,
+        marker: bytes,
+        nth: int = 1,
+        *,
+        cut_after_bytes: int | None = None,
+        action: Callable[[], None] | None = None,
+    ) -> Trigger:
         trigger = Trigger(marker, nth, cut_after_bytes, action)
         with self._lock:
             self._trigger = trigger
@@ -108,7 +114,7 @@ class TcpProxy:
         for sock in socks:
             _hang_up(sock)
 
-    def __enter__(self) -> "TcpProxy":
+    def __enter__(self) -> TcpProxy:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -31,8 +31,10 @@ def test_zero_seconds_does_not_wait_and_says_already_running(fresh_db, holder):
     with waiter(fresh_db) as conn:
         with pytest.raises(LockBusyError) as err:
             advisory_xact_lock(conn, *KEY, timeout_seconds=0)
-        assert str(err.value) == ("another run of raw/conversas_analytics/allpfit is already running "
-                                  "(not waiting for it); try again when it finishes")
+        assert str(err.value) == (
+            "another run of raw/conversas_analytics/allpfit is already running "
+            "(not waiting for it); try again when it finishes"
+        )
         # The transaction is still usable (a try-lock leaves no error behind).
         assert conn.execute("SELECT 1").fetchone() == (1,)
 

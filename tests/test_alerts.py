@@ -56,11 +56,14 @@ def test_failure_then_recovery_post_red_then_green(make_defs, instance, graph_ap
     resources = {"discord": defs.resources["discord"]}
     run = instance.get_run_by_id(failed.run_id)
     with build_run_status_sensor_context(
-        sensor_name="discord_on_run_failure", dagster_event=_event(instance, run.run_id, DagsterEventType.RUN_FAILURE),
-        dagster_instance=instance, dagster_run=run, resources=resources,
+        sensor_name="discord_on_run_failure",
+        dagster_event=_event(instance, run.run_id, DagsterEventType.RUN_FAILURE),
+        dagster_instance=instance,
+        dagster_run=run,
+        resources=resources,
     ) as ctx:
         discord_on_run_failure(ctx.for_run_failure())
-    (path, payload), = webhook
+    ((path, payload),) = webhook
     embed = payload["embeds"][0]
     assert path == "/api/webhooks/123/secret-webhook-token"
     assert embed["color"] == 0xE74C3C and JOB_NAME in embed["title"]
@@ -70,8 +73,11 @@ def test_failure_then_recovery_post_red_then_green(make_defs, instance, graph_ap
     ok = run_range(defs, JOB_NAME, "account", ACCOUNT, day, day, instance)
     run = instance.get_run_by_id(ok.run_id)
     with build_run_status_sensor_context(
-        sensor_name="discord_on_recovery", dagster_event=_event(instance, run.run_id, DagsterEventType.RUN_SUCCESS),
-        dagster_instance=instance, dagster_run=run, resources=resources,
+        sensor_name="discord_on_recovery",
+        dagster_event=_event(instance, run.run_id, DagsterEventType.RUN_SUCCESS),
+        dagster_instance=instance,
+        dagster_run=run,
+        resources=resources,
     ) as ctx:
         discord_on_recovery(ctx)
     assert len(webhook) == 2 and webhook[1][1]["embeds"][0]["color"] == 0x2ECC71
@@ -79,8 +85,11 @@ def test_failure_then_recovery_post_red_then_green(make_defs, instance, graph_ap
     again = run_range(defs, JOB_NAME, "account", ACCOUNT, day, day, instance)
     run = instance.get_run_by_id(again.run_id)
     with build_run_status_sensor_context(
-        sensor_name="discord_on_recovery", dagster_event=_event(instance, run.run_id, DagsterEventType.RUN_SUCCESS),
-        dagster_instance=instance, dagster_run=run, resources=resources,
+        sensor_name="discord_on_recovery",
+        dagster_event=_event(instance, run.run_id, DagsterEventType.RUN_SUCCESS),
+        dagster_instance=instance,
+        dagster_run=run,
+        resources=resources,
     ) as ctx:
         discord_on_recovery(ctx)
     assert len(webhook) == 2

@@ -136,14 +136,14 @@ def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, bool, int
                 visit(child, nested)
 
     visit(tree, False)
-    return [(target, inside, line) for target, inside, line in found
-            if target.split(".")[0] in PACKAGES]
+    return [(target, inside, line) for target, inside, line in found if target.split(".")[0] in PACKAGES]
 
 
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -188,9 +188,13 @@ def test_no_import_cycle(graph):
 
 
 def test_no_project_import_inside_a_function_below_the_cli(graph):
-    hidden = [f"{name}:{line} imports {target} inside a function"
-              for name, targets in graph.items() if layer(name) != "cli"
-              for target, inside, line in targets if inside]
+    hidden = [
+        f"{name}:{line} imports {target} inside a function"
+        for name, targets in graph.items()
+        if layer(name) != "cli"
+        for target, inside, line in targets
+        if inside
+    ]
     assert not hidden, "\n".join(hidden)
 
 

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+
 # Private Dagster entry points (no public API drives the daemons in-process); pinned by dagster<1.14.
 from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.storage.tags import (
@@ -66,11 +67,17 @@ def partition_key(day: date, account: str) -> str:
 
 
 def launch_backfill_as_the_ui_does(workspace, keys: list[str]) -> str:
-    result = execute_dagster_graphql(workspace.create_request_context(), LAUNCH_BACKFILL, {"params": {
-        "assetSelection": [{"path": KEY.path}],
-        "partitionNames": keys,
-        "title": "ig 60 days",
-    }})
+    result = execute_dagster_graphql(
+        workspace.create_request_context(),
+        LAUNCH_BACKFILL,
+        {
+            "params": {
+                "assetSelection": [{"path": KEY.path}],
+                "partitionNames": keys,
+                "title": "ig 60 days",
+            }
+        },
+    )
     launched = result.data["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     return launched["backfillId"]
@@ -81,8 +88,9 @@ def backfill_daemon_tick(workspace) -> None:
     assert not errors, errors
 
 
-def test_sixty_days_for_three_accounts_is_three_runs(workspace, queued_instance: DagsterInstance,
-                                                     vetorial_env, graph_api):
+def test_sixty_days_for_three_accounts_is_three_runs(
+    workspace, queued_instance: DagsterInstance, vetorial_env, graph_api
+):
     last = sandbox_today() - timedelta(days=3)  # settled days: no 48 h lag in the way
     first = last - timedelta(days=DAYS - 1)
     days = [first + timedelta(days=i) for i in range(DAYS)]
@@ -111,8 +119,10 @@ def test_sixty_days_for_three_accounts_is_three_runs(workspace, queued_instance:
 
     # 60 rows per account in the warehouse, and the Graph API was asked once per account-day.
     with vetorial_env.connect() as conn:
-        got = conn.execute("SELECT ig_account_id, count(*), min(data_registro), max(data_registro)"
-                           " FROM raw.ig_follows GROUP BY ig_account_id ORDER BY 1").fetchall()
+        got = conn.execute(
+            "SELECT ig_account_id, count(*), min(data_registro), max(data_registro)"
+            " FROM raw.ig_follows GROUP BY ig_account_id ORDER BY 1"
+        ).fetchall()
     assert got == [(a, DAYS, first, last) for a in ACCOUNTS]
     asked = Counter((r.path, r.params.get("since")) for r in graph_api.requests_to("/insights"))
     assert sorted({path for path, _ in asked}) == [f"{a}/insights" for a in ACCOUNTS]
@@ -130,15 +140,18 @@ def adjacent_runs(accounts) -> list[tuple[str, str]]:
     return [(run[0], run[-1]) for run in runs]
 
 
-@pytest.mark.parametrize("n_days, accounts, one_run_per", [
-    (3, ACCOUNTS, "day"),           # a square selection: a tie goes to the date dimension
-    (2, ACCOUNTS, "day"),           # fewer days than accounts
-    (5, ACCOUNTS[:2], "account"),   # fewer accounts than days
-    (2, ACCOUNTS[::2], "day"),      # a tie again, and the accounts not adjacent: a run per day and account
-])
-def test_a_selection_is_split_by_its_dimension_with_fewer_values(workspace, queued_instance: DagsterInstance,
-                                                                 vetorial_env, graph_api, n_days, accounts,
-                                                                 one_run_per):
+@pytest.mark.parametrize(
+    "n_days, accounts, one_run_per",
+    [
+        (3, ACCOUNTS, "day"),  # a square selection: a tie goes to the date dimension
+        (2, ACCOUNTS, "day"),  # fewer days than accounts
+        (5, ACCOUNTS[:2], "account"),  # fewer accounts than days
+        (2, ACCOUNTS[::2], "day"),  # a tie again, and the accounts not adjacent: a run per day and account
+    ],
+)
+def test_a_selection_is_split_by_its_dimension_with_fewer_values(
+    workspace, queued_instance: DagsterInstance, vetorial_env, graph_api, n_days, accounts, one_run_per
+):
     """Dagster 1.13 (DefaultPartitionsSubset.get_partition_key_ranges) groups a multi-partition
     selection by whichever dimension has fewer distinct values in it, the date dimension on a
     tie, and makes one run per contiguous range in each group. What README "Backfills" says."""
@@ -153,8 +166,9 @@ def test_a_selection_is_split_by_its_dimension_with_fewer_values(workspace, queu
     ranges = sorted((r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG]) for r in runs)
     if one_run_per == "day":
         # Each run: one day, a run of selected accounts adjacent in the partition list.
-        expected = [(partition_key(d, first), partition_key(d, last)) for d in days
-                    for first, last in adjacent_runs(accounts)]
+        expected = [
+            (partition_key(d, first), partition_key(d, last)) for d in days for first, last in adjacent_runs(accounts)
+        ]
     else:
         expected = [(partition_key(days[0], a), partition_key(days[-1], a)) for a in accounts]
     assert ranges == sorted(expected)

@@ -13,7 +13,7 @@ and the rows loaded before stay.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -26,11 +26,38 @@ from tests.bad_input_budget import examples
 from vetorial_assets.chatwoot.transform import SOURCE_COLUMNS, TIMESTAMP_COLUMNS, _to_utc, to_raw_frame
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
-NOT_TIMESTAMPS = ["now", "today", "tomorrow", "yesterday", "5:30", "Jan 5", "1/2/2024", "02/01/2024", "2024",
-                  "12", "2024-13-45", "2024-02-30T10:00", "99999-01-01", "1e5", "", "  ", "NaN", "null",
-                  "'; DROP TABLE raw.conversas_analytics; --", "2024-01-02 03:04:05 BRT"]
-zones = st.sampled_from([UTC, timezone(timedelta(hours=-3)), timezone(timedelta(hours=5, minutes=30)), SAO_PAULO,
-                         ZoneInfo("Asia/Tokyo"), None])
+NOT_TIMESTAMPS = [
+    "now",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "5:30",
+    "Jan 5",
+    "1/2/2024",
+    "02/01/2024",
+    "2024",
+    "12",
+    "2024-13-45",
+    "2024-02-30T10:00",
+    "99999-01-01",
+    "1e5",
+    "",
+    "  ",
+    "NaN",
+    "null",
+    "'; DROP TABLE raw.conversas_analytics; --",
+    "2024-01-02 03:04:05 BRT",
+]
+zones = st.sampled_from(
+    [
+        UTC,
+        timezone(timedelta(hours=-3)),
+        timezone(timedelta(hours=5, minutes=30)),
+        SAO_PAULO,
+        ZoneInfo("Asia/Tokyo"),
+        None,
+    ]
+)
 instants = st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1), timezones=zones)
 
 
@@ -47,20 +74,46 @@ def timestamps(draw):
         if ts.tzinfo is UTC and draw(st.booleans()):
             text = text.replace("+00:00", "Z")
         return f" {text} " if draw(st.booleans()) else text, (
-            ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC))
+            ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        )
     if kind == 3:
         return None, None
-    value = draw(st.one_of(st.sampled_from(NOT_TIMESTAMPS), st.integers(), st.floats(), st.booleans(),
-                           st.dates(), st.just(Decimal("1.5")), st.just(["2024-01-01"])))
+    value = draw(
+        st.one_of(
+            st.sampled_from(NOT_TIMESTAMPS),
+            st.integers(),
+            st.floats(),
+            st.booleans(),
+            st.dates(),
+            st.just(Decimal("1.5")),
+            st.just(["2024-01-01"]),
+        )
+    )
     return value, "unchanged"
 
 
-texts = st.one_of(st.text(max_size=30), st.sampled_from(["Promoção 😀", "עברית ومرحبا", "\u202eevil",
-                                                           "'; DROP TABLE x; --", "a\x00b", "x" * 3000]))
-others = st.one_of(texts, st.integers(-(2**70), 2**70), st.none(), st.booleans(), st.floats(),
-                   st.decimals(allow_nan=True), st.lists(texts, max_size=3))
-labels = st.one_of(st.lists(st.one_of(texts, st.none(), st.integers()), max_size=4), texts, st.none(),
-                   st.tuples(texts), st.frozensets(st.text(max_size=5), max_size=2), st.integers(), st.just({"a": 1}))
+texts = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["Promoção 😀", "עברית ومرحبا", "\u202eevil", "'; DROP TABLE x; --", "a\x00b", "x" * 3000]),
+)
+others = st.one_of(
+    texts,
+    st.integers(-(2**70), 2**70),
+    st.none(),
+    st.booleans(),
+    st.floats(),
+    st.decimals(allow_nan=True),
+    st.lists(texts, max_size=3),
+)
+labels = st.one_of(
+    st.lists(st.one_of(texts, st.none(), st.integers()), max_size=4),
+    texts,
+    st.none(),
+    st.tuples(texts),
+    st.frozensets(st.text(max_size=5), max_size=2),
+    st.integers(),
+    st.just({"a": 1}),
+)
 
 
 @st.composite
@@ -95,8 +148,12 @@ def _labels(value):
 
 @settings(max_examples=examples(150), deadline=None)
 @given(source_rows())
-@example(([tuple("now" if c in TIMESTAMP_COLUMNS else None for c in SOURCE_COLUMNS)],
-          [{c: "unchanged" for c in TIMESTAMP_COLUMNS}]))
+@example(
+    (
+        [tuple("now" if c in TIMESTAMP_COLUMNS else None for c in SOURCE_COLUMNS)],
+        [{c: "unchanged" for c in TIMESTAMP_COLUMNS}],
+    )
+)
 def test_the_transform_passes_good_values_on_exactly_and_guesses_nothing(case):
     rows, meant = case
     frame = to_raw_frame(rows, SOURCE_COLUMNS, "tenant-😀")
@@ -113,13 +170,17 @@ def test_the_transform_passes_good_values_on_exactly_and_guesses_nothing(case):
                 else:
                     assert got[column] == want[column] and (want[column] is None or got[column].tzinfo is UTC)
             elif column == "labels":
-                assert got[column] == _labels(source) or (isinstance(source, frozenset)
-                                                          and sorted(got[column]) == sorted(source))
+                assert got[column] == _labels(source) or (
+                    isinstance(source, frozenset) and sorted(got[column]) == sorted(source)
+                )
             else:
                 assert got[column] is source or (source != source and got[column] != got[column])
         created = got["conversation_created_at"]
-        expected_day = created.astimezone(SAO_PAULO).date() if isinstance(created, datetime) and created.tzinfo \
-            and created.year > 1 else None
+        expected_day = (
+            created.astimezone(SAO_PAULO).date()
+            if isinstance(created, datetime) and created.tzinfo and created.year > 1
+            else None
+        )
         assert got["conversation_date"] == expected_day or (created is not None and created.year == 1)
         assert got["tenant_id"] == "tenant-😀" and got["deleted_at"] is None
 
@@ -135,8 +196,11 @@ def test_text_that_is_no_iso_timestamp_is_never_read_as_one():
 
 
 def test_a_creation_time_at_the_start_of_year_one_has_no_local_date_rather_than_an_error():
-    frame = to_raw_frame([tuple(datetime(1, 1, 1, 1, tzinfo=UTC) if c in TIMESTAMP_COLUMNS else 1
-                                for c in SOURCE_COLUMNS)], SOURCE_COLUMNS, "t")
+    frame = to_raw_frame(
+        [tuple(datetime(1, 1, 1, 1, tzinfo=UTC) if c in TIMESTAMP_COLUMNS else 1 for c in SOURCE_COLUMNS)],
+        SOURCE_COLUMNS,
+        "t",
+    )
     assert frame.iloc[0]["conversation_date"] is None
 
 
@@ -177,40 +241,62 @@ FROM vw_base b
 
 def _ids(source) -> list[int]:
     with source.connect() as conn:
-        return [r[0] for r in conn.execute(
-            "SELECT id FROM conversations WHERE account_id = %s AND inbox_id = ANY(%s) ORDER BY updated_at, id",
-            (ACCOUNT, list(INBOXES)))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM conversations WHERE account_id = %s AND inbox_id = ANY(%s) ORDER BY updated_at, id",
+                (ACCOUNT, list(INBOXES)),
+            )
+        ]
 
 
 def _stored(db) -> dict[int, tuple]:
     with db.connect() as conn:
-        return {r[0]: r[1:] for r in conn.execute(
-            "SELECT conversation_id, contact_name, labels, conversation_created_at, conversation_updated_at,"
-            " message_count, ai_probability_score, deleted_at IS NOT NULL FROM raw.conversas_analytics"
-            " WHERE tenant_id = %s", (TENANT,))}
+        return {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT conversation_id, contact_name, labels, conversation_created_at, conversation_updated_at,"
+                " message_count, ai_probability_score, deleted_at IS NOT NULL FROM raw.conversas_analytics"
+                " WHERE tenant_id = %s",
+                (TENANT,),
+            )
+        }
 
 
 def test_a_source_view_returning_hostile_values_lands_every_good_one_and_records_the_rest(
-        make_defs, instance, vetorial_env, chatwoot_source):
+    make_defs, instance, vetorial_env, chatwoot_source
+):
     from vetorial_assets.chatwoot.schedules import JOB_NAME
 
     defs = make_defs()
 
     def sync(**config):
         run_config = {"ops": {"raw__conversas_analytics": {"config": config}}} if config else None
-        return defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance, partition_key=TENANT,
-                                                                 run_config=run_config)
+        return defs.resolve_job_def(JOB_NAME).execute_in_process(
+            instance=instance, partition_key=TENANT, run_config=run_config
+        )
 
     assert sync().success
     before = _stored(vetorial_env)
     ids = _ids(chatwoot_source)
-    special = {"null_id": ids[0], "sql_id": ids[1], "huge_id": ids[2], "rtl_id": ids[3], "now_id": ids[4],
-               "big_id": ids[5]}
+    special = {
+        "null_id": ids[0],
+        "sql_id": ids[1],
+        "huge_id": ids[2],
+        "rtl_id": ids[3],
+        "now_id": ids[4],
+        "big_id": ids[5],
+    }
     params = {k: sql.Literal(v) for k, v in special.items()}
     with chatwoot_source.connect() as conn:
-        conn.execute(sql.SQL(HOSTILE_VIEW).format(
-            huge_name=sql.Literal(HUGE_NAME), bad_created=sql.SQL("b.conversation_id = {}").format(sql.Literal(ids[6])),
-            bad_count=sql.SQL("b.conversation_id = {}").format(sql.Literal(ids[7])), **params))
+        conn.execute(
+            sql.SQL(HOSTILE_VIEW).format(
+                huge_name=sql.Literal(HUGE_NAME),
+                bad_created=sql.SQL("b.conversation_id = {}").format(sql.Literal(ids[6])),
+                bad_count=sql.SQL("b.conversation_id = {}").format(sql.Literal(ids[7])),
+                **params,
+            )
+        )
         conn.commit()
     result = sync(reconcile=True)  # re-reads the whole tenant whatever the watermark
     assert result.success
@@ -237,7 +323,9 @@ def test_a_source_view_returning_hostile_values_lands_every_good_one_and_records
     with vetorial_env.connect() as conn:
         rejected = conn.execute(
             "SELECT row_key->>'conversation_id', column_name, action, reason FROM ops.rejected_values"
-            " WHERE run_id = %s ORDER BY 1, 2", (result.run_id,)).fetchall()
+            " WHERE run_id = %s ORDER BY 1, 2",
+            (result.run_id,),
+        ).fetchall()
         assert conn.execute("SELECT count(*) FROM raw.conversas_analytics WHERE message_count < 0").fetchone() == (0,)
         assert conn.execute("SELECT to_regclass('raw.conversas_analytics') IS NOT NULL").fetchone() == (True,)
     by_key = {(r[0], r[1]): r for r in rejected}
@@ -247,9 +335,13 @@ def test_a_source_view_returning_hostile_values_lands_every_good_one_and_records
     assert by_key[(str(ids[6]), "conversation_created_at")][2] == "nulled"
     assert "out of range for bigint" in by_key[(str(special["big_id"]), "message_count")][3]
     assert "'1,234' is not a bigint" in by_key[(str(ids[7]), "message_count")][3]
-    assert {k for k in by_key} == {(None, "conversation_id"), (str(special["now_id"]), "conversation_created_at"),
-                                   (str(ids[6]), "conversation_created_at"), (str(special["big_id"]), "message_count"),
-                                   (str(ids[7]), "message_count")}
+    assert {k for k in by_key} == {
+        (None, "conversation_id"),
+        (str(special["now_id"]), "conversation_created_at"),
+        (str(ids[6]), "conversation_created_at"),
+        (str(special["big_id"]), "message_count"),
+        (str(ids[7]), "message_count"),
+    }
 
 
 def test_text_into_bigint_is_read_as_postgresql_reads_it():
@@ -257,4 +349,10 @@ def test_text_into_bigint_is_read_as_postgresql_reads_it():
 
     # Python's int() also takes other scripts' digits and '1_000'; PostgreSQL's bigint does not.
     assert [_text_to_int(v) for v in (" 42 ", "-7", "١٢", "1_000", "1,234", "4" * 30)] == [
-        42, -7, "١٢", "1_000", "1,234", int("4" * 30)]
+        42,
+        -7,
+        "١٢",
+        "1_000",
+        "1,234",
+        int("4" * 30),
+    ]

@@ -18,20 +18,29 @@ HOSTILE_NAME = "Promoção 😀 עברית ومرحبا '; DROP TABLE staging.in
 
 def _staging(db) -> dict[tuple, tuple]:
     with db.connect() as conn:
-        return {r[:4]: r[4:] for r in conn.execute(
-            "SELECT ad_id, data, plataforma, posicionamento, ad_name, valor_gasto, impressoes, cliques, leads_total"
-            " FROM staging.insights_meta_ads WHERE account_id = %s", (ACCOUNT,))}
+        return {
+            r[:4]: r[4:]
+            for r in conn.execute(
+                "SELECT ad_id, data, plataforma, posicionamento, ad_name, valor_gasto, impressoes, cliques, leads_total"
+                " FROM staging.insights_meta_ads WHERE account_id = %s",
+                (ACCOUNT,),
+            )
+        }
 
 
 def _raw(db) -> dict[tuple, str]:
     with db.connect() as conn:
-        return {r[:4]: r[4] for r in conn.execute(
-            "SELECT ad_id, data, publisher_platform, platform_position, content_hash FROM raw.meta_ads_insights"
-            " WHERE account_id = %s", (ACCOUNT,))}
+        return {
+            r[:4]: r[4]
+            for r in conn.execute(
+                "SELECT ad_id, data, publisher_platform, platform_position, content_hash FROM raw.meta_ads_insights"
+                " WHERE account_id = %s",
+                (ACCOUNT,),
+            )
+        }
 
 
-def test_meta_a_hostile_repull_lands_the_good_rows_and_names_the_bad_ones(make_defs, instance, vetorial_env,
-                                                                          graph_api):
+def test_meta_a_hostile_repull_lands_the_good_rows_and_names_the_bad_ones(make_defs, instance, vetorial_env, graph_api):
     from vetorial_assets.meta.schedules import JOB_NAME
 
     defs = make_defs()
@@ -50,8 +59,11 @@ def test_meta_a_hostile_repull_lands_the_good_rows_and_names_the_bad_ones(make_d
         b["spend"] = "1e30"  # past what the cleaner holds exactly: staging leaves the row out
         c["date_start"] = c["date_stop"] = "1999-01-01"  # outside the partition: raw leaves it out
         d["actions"] = [{"action_type": "lead", "value": "1"}, {"action_type": "lead", "value": "2"}]
-        e["actions"] = [*(e.get("actions") or []), {"action_type": "video_view", "value": "9"},
-                        {"action_type": "video_view", "value": "NaN"}]  # unknown, repeated: ignored
+        e["actions"] = [
+            *(e.get("actions") or []),
+            {"action_type": "video_view", "value": "9"},
+            {"action_type": "video_view", "value": "NaN"},
+        ]  # unknown, repeated: ignored
         return rows
 
     graph_api.tamper(ACCOUNT, day, hostile)
@@ -72,7 +84,9 @@ def test_meta_a_hostile_repull_lands_the_good_rows_and_names_the_bad_ones(make_d
     with vetorial_env.connect() as conn:
         rejected = conn.execute(
             "SELECT table_name, row_key->>'ad_id', row_key->>'data', column_name, action, reason"
-            " FROM ops.rejected_values WHERE run_id = %s ORDER BY 1, 4", (result.run_id,)).fetchall()
+            " FROM ops.rejected_values WHERE run_id = %s ORDER BY 1, 4",
+            (result.run_id,),
+        ).fetchall()
     assert [(t, ad, d, col, act) for t, ad, d, col, act, _ in rejected] == [
         ("raw.meta_ads_insights", changed["outside"][0], "1999-01-01", "date_start", "row_skipped"),
         ("staging.insights_meta_ads", changed["repeated"][0], str(day), "actions", "row_skipped"),
@@ -83,8 +97,9 @@ def test_meta_a_hostile_repull_lands_the_good_rows_and_names_the_bad_ones(make_d
     assert "spend 1e+30 is larger than the cleaner holds exactly" in reasons[2]
 
 
-def test_instagram_hostile_days_are_left_out_naming_them_and_the_rest_lands(make_defs, instance, vetorial_env,
-                                                                            graph_api):
+def test_instagram_hostile_days_are_left_out_naming_them_and_the_rest_lands(
+    make_defs, instance, vetorial_env, graph_api
+):
     from vetorial_assets.instagram.schedules import JOB_NAME
 
     defs = make_defs()
@@ -92,32 +107,45 @@ def test_instagram_hostile_days_are_left_out_naming_them_and_the_rest_lands(make
     first, last = today - timedelta(days=8), today - timedelta(days=3)
     assert run_range(defs, JOB_NAME, "account", IG, first, last, instance).success
     with vetorial_env.connect() as conn:
-        before = dict(conn.execute("SELECT data_registro, (follows, unfollows, net) FROM raw.ig_follows"
-                                   " WHERE ig_account_id = %s", (IG,)).fetchall())
+        before = dict(
+            conn.execute(
+                "SELECT data_registro, (follows, unfollows, net) FROM raw.ig_follows WHERE ig_account_id = %s", (IG,)
+            ).fetchall()
+        )
     assert len(before) == 6
 
     def count(value):
         def change(answer):
             answer["data"][0]["total_value"]["breakdowns"][0]["results"][0]["value"] = value
             return answer
+
         return change
 
     def kind(answer):
         answer["data"][0]["total_value"]["breakdowns"][0]["results"][0]["dimension_values"] = [["FOLLOWER"]]
         return answer
 
-    hostile = {first: count("1,234"), first + timedelta(days=1): count(2**70), first + timedelta(days=2): kind,
-               first + timedelta(days=3): count("١٢")}
+    hostile = {
+        first: count("1,234"),
+        first + timedelta(days=1): count(2**70),
+        first + timedelta(days=2): kind,
+        first + timedelta(days=3): count("١٢"),
+    }
     for day, change in hostile.items():
         graph_api.tamper_ig(IG, day, change)
     result = run_range(defs, JOB_NAME, "account", IG, first, last, instance)
     assert result.success
     with vetorial_env.connect() as conn:
-        after = dict(conn.execute("SELECT data_registro, (follows, unfollows, net) FROM raw.ig_follows"
-                                  " WHERE ig_account_id = %s", (IG,)).fetchall())
+        after = dict(
+            conn.execute(
+                "SELECT data_registro, (follows, unfollows, net) FROM raw.ig_follows WHERE ig_account_id = %s", (IG,)
+            ).fetchall()
+        )
         rejected = conn.execute(
             "SELECT row_key->>'data_registro', column_name, action, reason FROM ops.rejected_values"
-            " WHERE run_id = %s ORDER BY 1", (result.run_id,)).fetchall()
+            " WHERE run_id = %s ORDER BY 1",
+            (result.run_id,),
+        ).fetchall()
     assert after == before  # the hostile days keep what was loaded before; the others land as before
     assert [(d, col, act) for d, col, act, _ in rejected] == [(str(d), "payload", "row_skipped") for d in hostile]
     reasons = [r[3] for r in rejected]
@@ -127,8 +155,9 @@ def test_instagram_hostile_days_are_left_out_naming_them_and_the_rest_lands(make
     assert "follow_type FOLLOWER is not a count: '١٢'" in reasons[3]
 
 
-def test_meta_a_page_without_its_data_list_fails_the_range_and_deletes_nothing(make_defs, instance, vetorial_env,
-                                                                               graph_api, monkeypatch):
+def test_meta_a_page_without_its_data_list_fails_the_range_and_deletes_nothing(
+    make_defs, instance, vetorial_env, graph_api, monkeypatch
+):
     # Regression: a page answered without `data` (or with `"data": null`) read as "no rows";
     # restating the range then deleted every row loaded for it.
     from vetorial_assets.meta.schedules import JOB_NAME

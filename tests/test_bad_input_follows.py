@@ -63,8 +63,11 @@ def oracle(response) -> FollowsDay | None:
         raise Malformed
     if not isinstance(breakdowns, list):
         raise Malformed
-    by_type = [b for b in breakdowns if isinstance(b, dict) and isinstance(b.get("dimension_keys"), list)
-               and "follow_type" in b["dimension_keys"]]
+    by_type = [
+        b
+        for b in breakdowns
+        if isinstance(b, dict) and isinstance(b.get("dimension_keys"), list) and "follow_type" in b["dimension_keys"]
+    ]
     if len(by_type) != 1 or not isinstance(by_type[0].get("results"), list):
         raise Malformed
     position = by_type[0]["dimension_keys"].index("follow_type")
@@ -84,27 +87,66 @@ def oracle(response) -> FollowsDay | None:
 
 # ----------------------------------------------------------------------------- generated answers
 
-good_counts = st.one_of(st.integers(0, 10**6), st.integers(0, MAX_COUNT), st.integers(0, 10**6).map(str),
-                        st.integers(0, 10**6).map(lambda n: f" {n}\n"), st.integers(0, 10**6).map(float))
+good_counts = st.one_of(
+    st.integers(0, 10**6),
+    st.integers(0, MAX_COUNT),
+    st.integers(0, 10**6).map(str),
+    st.integers(0, 10**6).map(lambda n: f" {n}\n"),
+    st.integers(0, 10**6).map(float),
+)
 bad_counts = st.one_of(
-    st.integers(max_value=-1), st.integers(MAX_COUNT + 1, 10**40), st.just(True), st.just(None),
+    st.integers(max_value=-1),
+    st.integers(MAX_COUNT + 1, 10**40),
+    st.just(True),
+    st.just(None),
     st.floats(allow_nan=True, allow_infinity=True).filter(lambda x: not (math.isfinite(x) and x == int(x))),
     st.floats(2.0**53, 1e300),
-    st.sampled_from(["1,234", "1.234", "-5", "+5", "1_000", "١٢", "7.0", "NaN", "Infinity", "", "  ", "0x10",
-                     "9" * 25, "9" * 5000, "3 4"]),
-    st.just([1]), st.just({"value": 1}))
+    st.sampled_from(
+        [
+            "1,234",
+            "1.234",
+            "-5",
+            "+5",
+            "1_000",
+            "١٢",
+            "7.0",
+            "NaN",
+            "Infinity",
+            "",
+            "  ",
+            "0x10",
+            "9" * 25,
+            "9" * 5000,
+            "3 4",
+        ]
+    ),
+    st.just([1]),
+    st.just({"value": 1}),
+)
 counts = st.one_of(good_counts, good_counts, bad_counts)
 
 
 @st.composite
 def breakdown(draw):
-    keys = draw(st.permutations(["follow_type", *draw(st.lists(st.sampled_from(["age", "city", "country"]),
-                                                                 unique=True, max_size=2))]))
+    keys = draw(
+        st.permutations(
+            ["follow_type", *draw(st.lists(st.sampled_from(["age", "city", "country"]), unique=True, max_size=2))]
+        )
+    )
     position = keys.index("follow_type")
     kinds = draw(st.lists(st.sampled_from(KINDS), unique=True, max_size=3))
     if draw(st.integers(0, 9)) == 0:  # a malformed kind: unknown, repeated, not text, missing
-        kinds.append(draw(st.one_of(st.sampled_from(["FOLLOWERS", "follower", "", "NEW", *KINDS]),
-                                    st.just(["FOLLOWER"]), st.just({"k": 1}), st.just(None), st.just(3))))
+        kinds.append(
+            draw(
+                st.one_of(
+                    st.sampled_from(["FOLLOWERS", "follower", "", "NEW", *KINDS]),
+                    st.just(["FOLLOWER"]),
+                    st.just({"k": 1}),
+                    st.just(None),
+                    st.just(3),
+                )
+            )
+        )
     results = []
     for kind in kinds:
         values = [draw(st.sampled_from(["x", "y"])) for _ in keys]
@@ -125,8 +167,22 @@ def breakdown(draw):
 def responses(draw):
     shape = draw(st.integers(0, 29))
     if shape == 0:
-        return draw(st.sampled_from([[], "data", None, 5, {"error": {"code": 190}}, {"error": "x"}, {},
-                                     {"data": {}}, {"data": "x"}, {"data": None}]))
+        return draw(
+            st.sampled_from(
+                [
+                    [],
+                    "data",
+                    None,
+                    5,
+                    {"error": {"code": 190}},
+                    {"error": "x"},
+                    {},
+                    {"data": {}},
+                    {"data": "x"},
+                    {"data": None},
+                ]
+            )
+        )
     if shape == 1:
         return {"data": []}
     total: dict = {}
@@ -140,8 +196,9 @@ def responses(draw):
     elif which == 2:
         pass  # no breakdowns at all
     else:
-        others = draw(st.lists(st.fixed_dictionaries({"dimension_keys": st.just(["age"]), "results": st.just([])}),
-                               max_size=1))
+        others = draw(
+            st.lists(st.fixed_dictionaries({"dimension_keys": st.just(["age"]), "results": st.just([])}), max_size=1)
+        )
         total["breakdowns"] = draw(st.permutations([draw(breakdown()), *others]))
     entry = {"period": "day", "id": "178/insights/follows_and_unfollows/day", "total_value": total}
     if draw(st.booleans()):
@@ -160,10 +217,40 @@ def responses(draw):
 # Regressions: an unhashable follow_type raised TypeError; "1_000", "١٢" and 1e300 were taken
 # as counts; a count past bigint and a 5,000-digit string went through (the latter as
 # Python's own "Exceeds the limit" message, naming no field).
-@example({"data": [{"total_value": {"value": 1, "breakdowns": [
-    {"dimension_keys": ["follow_type"], "results": [{"dimension_values": [["FOLLOWER"]], "value": 1}]}]}}]})
-@example({"data": [{"total_value": {"value": 1, "breakdowns": [
-    {"dimension_keys": ["follow_type"], "results": [{"dimension_values": ["FOLLOWER"], "value": "9" * 5000}]}]}}]})
+@example(
+    {
+        "data": [
+            {
+                "total_value": {
+                    "value": 1,
+                    "breakdowns": [
+                        {
+                            "dimension_keys": ["follow_type"],
+                            "results": [{"dimension_values": [["FOLLOWER"]], "value": 1}],
+                        }
+                    ],
+                }
+            }
+        ]
+    }
+)
+@example(
+    {
+        "data": [
+            {
+                "total_value": {
+                    "value": 1,
+                    "breakdowns": [
+                        {
+                            "dimension_keys": ["follow_type"],
+                            "results": [{"dimension_values": ["FOLLOWER"], "value": "9" * 5000}],
+                        }
+                    ],
+                }
+            }
+        ]
+    }
+)
 def test_an_answer_parses_as_the_rules_say_or_is_refused_saying_what_is_wrong(response):
     try:
         want = oracle(response)
@@ -177,12 +264,32 @@ def test_an_answer_parses_as_the_rules_say_or_is_refused_saying_what_is_wrong(re
         assert got == want and (got is None or got.unknown == want.unknown)
 
 
-@pytest.mark.parametrize("value, shown", [("1_000", "'1_000'"), ("١٢", "'١٢'"), (1e300, "1e+300"),
-                                          (2**70, "1180591620717411303424, more than a count can be"),
-                                          ("9" * 5000, "more than a count can be")])
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ("1_000", "'1_000'"),
+        ("١٢", "'١٢'"),
+        (1e300, "1e+300"),
+        (2**70, "1180591620717411303424, more than a count can be"),
+        ("9" * 5000, "more than a count can be"),
+    ],
+)
 def test_counts_that_are_no_exact_bigint_are_refused_naming_the_follow_type(value, shown):
-    response = {"data": [{"total_value": {"value": 1, "breakdowns": [
-        {"dimension_keys": ["follow_type"], "results": [{"dimension_values": ["FOLLOWER"], "value": value}]}]}}]}
+    response = {
+        "data": [
+            {
+                "total_value": {
+                    "value": 1,
+                    "breakdowns": [
+                        {
+                            "dimension_keys": ["follow_type"],
+                            "results": [{"dimension_values": ["FOLLOWER"], "value": value}],
+                        }
+                    ],
+                }
+            }
+        ]
+    }
     with pytest.raises(ValueError, match=r"follow_type FOLLOWER is") as refused:
         parse_follows(response)
     assert shown.split(",")[0] in str(refused.value) or shown in str(refused.value)

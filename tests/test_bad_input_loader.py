@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resources.load import engine as loader
@@ -51,50 +51,125 @@ INT64 = (-(2**63), 2**63 - 1)
 
 good_text = st.one_of(
     st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20),
-    st.sampled_from(["Ação 😀🔥", "עברית ومرحبا", "\u202eevil\u202c", "'; DROP TABLE raw.ig_follows; --",
-                     "Robert'); DELETE FROM ops.rejected_values;--", "%s %(x)s {0} $1", "NULL", "\\x00", "é" * 100_000]),
+    st.sampled_from(
+        [
+            "Ação 😀🔥",
+            "עברית ومرحبا",
+            "\u202eevil\u202c",
+            "'; DROP TABLE raw.ig_follows; --",
+            "Robert'); DELETE FROM ops.rejected_values;--",
+            "%s %(x)s {0} $1",
+            "NULL",
+            "\\x00",
+            "é" * 100_000,
+        ]
+    ),
 )
 # A float NaN is the load path's missing-value marker (NULL), never a bad value.
-bad_text = st.one_of(st.sampled_from(["a\x00b", "\x00", "a\ud800", "\udfff"]), st.integers(), st.floats(allow_nan=False),
-                     st.booleans(), st.just(["a"]), st.just({"a": 1}), st.just(b"bytes"),
-                     st.just(Decimal("1.5")), st.just(date(2025, 1, 1)))
-good_bigint = st.one_of(st.integers(*INT64), st.sampled_from(list(INT64)),
-                        st.integers(-(2**52), 2**52).map(float), st.integers(-(10**18), 10**18).map(Decimal))
-bad_bigint = st.one_of(st.integers(2**63, 2**80), st.integers(-(2**80), -(2**63) - 1),
-                       st.floats(allow_nan=False).filter(lambda x: not (math.isfinite(x) and x == int(x))),
-                       st.floats(2.0**63, 1e300), st.sampled_from([Decimal("NaN"), Decimal("Infinity"), Decimal("2.5"),
-                                                                   True, False, "12", "1,234", [1], {"n": 1}]))
-good_numeric = st.one_of(st.decimals(allow_nan=False, allow_infinity=False), st.integers(-(10**40), 10**40),
-                         st.sampled_from([Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity"),
-                                          Decimal("1e131071"), Decimal("1e-16383"), Decimal("0.75"), Decimal("100")]))
-bad_numeric = st.sampled_from([Decimal("1e131072"), Decimal("-1e200000"), Decimal("1e-16384"),
-                               Decimal("1." + "0" * 16384), "87.5", True, [1], 10**131072])
+bad_text = st.one_of(
+    st.sampled_from(["a\x00b", "\x00", "a\ud800", "\udfff"]),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.just(["a"]),
+    st.just({"a": 1}),
+    st.just(b"bytes"),
+    st.just(Decimal("1.5")),
+    st.just(date(2025, 1, 1)),
+)
+good_bigint = st.one_of(
+    st.integers(*INT64),
+    st.sampled_from(list(INT64)),
+    st.integers(-(2**52), 2**52).map(float),
+    st.integers(-(10**18), 10**18).map(Decimal),
+)
+bad_bigint = st.one_of(
+    st.integers(2**63, 2**80),
+    st.integers(-(2**80), -(2**63) - 1),
+    st.floats(allow_nan=False).filter(lambda x: not (math.isfinite(x) and x == int(x))),
+    st.floats(2.0**63, 1e300),
+    st.sampled_from([Decimal("NaN"), Decimal("Infinity"), Decimal("2.5"), True, False, "12", "1,234", [1], {"n": 1}]),
+)
+good_numeric = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.integers(-(10**40), 10**40),
+    st.sampled_from(
+        [
+            Decimal("NaN"),
+            Decimal("Infinity"),
+            Decimal("-Infinity"),
+            Decimal("1e131071"),
+            Decimal("1e-16383"),
+            Decimal("0.75"),
+            Decimal("100"),
+        ]
+    ),
+)
+bad_numeric = st.sampled_from(
+    [
+        Decimal("1e131072"),
+        Decimal("-1e200000"),
+        Decimal("1e-16384"),
+        Decimal("1." + "0" * 16384),
+        "87.5",
+        True,
+        [1],
+        10**131072,
+    ]
+)
 good_bool = st.booleans()
 bad_bool = st.sampled_from([1, 0, "true", "t", 1.0, Decimal(1), [True]])
-zones = st.sampled_from([UTC, timezone(timedelta(hours=-3)), timezone(timedelta(hours=14)), ZoneInfo("America/Sao_Paulo")])
+zones = st.sampled_from(
+    [UTC, timezone(timedelta(hours=-3)), timezone(timedelta(hours=14)), ZoneInfo("America/Sao_Paulo")]
+)
 good_timestamptz = st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1), timezones=zones)
-bad_timestamptz = st.one_of(st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1)),  # naive
-                            st.sampled_from(["2025-01-02T03:04:05Z", "now", 1735787045, date(2025, 1, 2), 1.5]))
+bad_timestamptz = st.one_of(
+    st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1)),  # naive
+    st.sampled_from(["2025-01-02T03:04:05Z", "now", 1735787045, date(2025, 1, 2), 1.5]),
+)
 good_date = st.dates(date(1, 1, 1), date(9999, 12, 31))
-bad_date = st.one_of(st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1)).filter(lambda d: d.time() != d.min.time()),
-                     st.sampled_from(["2025-01-02", 20250102, 1.5]))
+bad_date = st.one_of(
+    st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1)).filter(lambda d: d.time() != d.min.time()),
+    st.sampled_from(["2025-01-02", 20250102, 1.5]),
+)
 good_labels = st.lists(st.one_of(good_text.filter(lambda s: len(s) < 50), st.none()), max_size=4)
-bad_labels = st.one_of(st.sampled_from(["lead, vip", 5, {"a": 1}]), st.just(["ok", 3]), st.just(["a\x00"]),
-                       st.just(["\ud800"]))
+bad_labels = st.one_of(
+    st.sampled_from(["lead, vip", 5, {"a": 1}]), st.just(["ok", 3]), st.just(["a\x00"]), st.just(["\ud800"])
+)
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.floats(allow_nan=False, allow_infinity=False),
-              st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=10)),
-    lambda children: st.one_of(st.lists(children, max_size=3),
-                               st.dictionaries(st.text(max_size=5).filter(lambda k: "\x00" not in k), children,
-                                               max_size=3)),
-    max_leaves=8)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**53), 2**53),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=10),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.text(max_size=5).filter(lambda k: "\x00" not in k), children, max_size=3),
+    ),
+    max_leaves=8,
+)
 good_json = st.one_of(
     st.tuples(json_values, st.booleans()).map(lambda t: json.dumps(t[0], ensure_ascii=t[1])),
     st.dictionaries(st.text(max_size=4).filter(lambda k: "\x00" not in k), json_values, max_size=3),
-    st.sampled_from(['{"n": 1e300, "m": -1e-300}', '{"name": "😀 עברית", "sql": "\'; DROP TABLE x; --"}',
-                     "[" * 500 + "]" * 500]))
-bad_json = st.sampled_from(['{"a": NaN}', '{"a": Infinity}', '{"a": "x\\u0000"}', '["\\ud800"]', '{"n": 1e131072}',
-                            '{"n": 1e-20000}', {"a": float("nan")}, {"a": {1, 2}}, "a\x00"])
+    st.sampled_from(
+        ['{"n": 1e300, "m": -1e-300}', '{"name": "😀 עברית", "sql": "\'; DROP TABLE x; --"}', "[" * 500 + "]" * 500]
+    ),
+)
+bad_json = st.sampled_from(
+    [
+        '{"a": NaN}',
+        '{"a": Infinity}',
+        '{"a": "x\\u0000"}',
+        '["\\ud800"]',
+        '{"n": 1e131072}',
+        '{"n": 1e-20000}',
+        {"a": float("nan")},
+        {"a": {1, 2}},
+        "a\x00",
+    ]
+)
 
 
 def _pick(good, bad, nullable: bool):
@@ -104,10 +179,17 @@ def _pick(good, bad, nullable: bool):
     return st.one_of(*options)
 
 
-KIND = {"bigint": (good_bigint, bad_bigint), "text": (good_text, bad_text), "numeric": (good_numeric, bad_numeric),
-        "boolean": (good_bool, bad_bool), "timestamptz": (good_timestamptz, bad_timestamptz),
-        "date": (good_date, bad_date), "text[]": (good_labels, bad_labels), "jsonb": (good_json, bad_json),
-        "double": (st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["1.5", 2**60, [1.0]]))}
+KIND = {
+    "bigint": (good_bigint, bad_bigint),
+    "text": (good_text, bad_text),
+    "numeric": (good_numeric, bad_numeric),
+    "boolean": (good_bool, bad_bool),
+    "timestamptz": (good_timestamptz, bad_timestamptz),
+    "date": (good_date, bad_date),
+    "text[]": (good_labels, bad_labels),
+    "jsonb": (good_json, bad_json),
+    "double": (st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["1.5", 2**60, [1.0]])),
+}
 
 
 # ----------------------------------------------------------------------------- the tables
@@ -125,29 +207,73 @@ ACCOUNT, OTHER = "act_1001", "act_2002"
 FIRST, LAST = date(2025, 3, 1), date(2025, 3, 7)
 
 SPECS = {
-    "conversas_analytics": Spec(conversas_analytics_raw, {
-        "tenant_id": ("text", False), "account_id": ("bigint", False), "inbox_id": ("bigint", True),
-        "inbox_name": ("text", True), "contact_name": ("text", True), "contact_email": ("text", True),
-        "assignee_id": ("bigint", True), "labels": ("text[]", True), "conversation_created_at": ("timestamptz", True),
-        "conversation_updated_at": ("timestamptz", False), "message_count": ("bigint", True),
-        "is_lead": ("boolean", True), "ai_probability_score": ("numeric", True), "conversation_date": ("date", True),
-    }, ("conversation_id",), None),
-    "ig_follows": Spec(ig_follows_raw, {
-        "status": ("text", False), "follows": ("bigint", True), "unfollows": ("bigint", True), "net": ("bigint", True),
-        "payload": ("jsonb", False),
-    }, ("ig_account_id", "data_registro"), None),
-    "meta_ads_insights": Spec(meta_ads_insights_raw, {
-        "payload": ("jsonb", False), "content_hash": ("text", False), "fetched_at": ("timestamptz", False),
-    }, ("account_id", "data", "ad_id", "publisher_platform", "platform_position"),
-        {"account_id": ACCOUNT, "data": (FIRST, LAST)}),
-    "insights_meta_ads": Spec(insights_meta_ads, {
-        "data": ("date", False), "account_id": ("text", False), "ad_name": ("text", True),
-        "campaign_name": ("text", True), "ad_id": ("text", False), "plataforma": ("text", False),
-        "posicionamento": ("text", False), "valor_gasto": ("numeric", False), "impressoes": ("bigint", False),
-        "alcance": ("bigint", False), "cliques": ("bigint", False), "leads_formulario": ("bigint", False),
-        "leads_site": ("bigint", False), "leads_mensagem": ("bigint", False), "leads_total": ("bigint", False),
-        "seguidores_instagram": ("bigint", False), "ctr": ("double", True),
-    }, ("hash_id",), {"account_id": ACCOUNT, "data": (FIRST, LAST)}),
+    "conversas_analytics": Spec(
+        conversas_analytics_raw,
+        {
+            "tenant_id": ("text", False),
+            "account_id": ("bigint", False),
+            "inbox_id": ("bigint", True),
+            "inbox_name": ("text", True),
+            "contact_name": ("text", True),
+            "contact_email": ("text", True),
+            "assignee_id": ("bigint", True),
+            "labels": ("text[]", True),
+            "conversation_created_at": ("timestamptz", True),
+            "conversation_updated_at": ("timestamptz", False),
+            "message_count": ("bigint", True),
+            "is_lead": ("boolean", True),
+            "ai_probability_score": ("numeric", True),
+            "conversation_date": ("date", True),
+        },
+        ("conversation_id",),
+        None,
+    ),
+    "ig_follows": Spec(
+        ig_follows_raw,
+        {
+            "status": ("text", False),
+            "follows": ("bigint", True),
+            "unfollows": ("bigint", True),
+            "net": ("bigint", True),
+            "payload": ("jsonb", False),
+        },
+        ("ig_account_id", "data_registro"),
+        None,
+    ),
+    "meta_ads_insights": Spec(
+        meta_ads_insights_raw,
+        {
+            "payload": ("jsonb", False),
+            "content_hash": ("text", False),
+            "fetched_at": ("timestamptz", False),
+        },
+        ("account_id", "data", "ad_id", "publisher_platform", "platform_position"),
+        {"account_id": ACCOUNT, "data": (FIRST, LAST)},
+    ),
+    "insights_meta_ads": Spec(
+        insights_meta_ads,
+        {
+            "data": ("date", False),
+            "account_id": ("text", False),
+            "ad_name": ("text", True),
+            "campaign_name": ("text", True),
+            "ad_id": ("text", False),
+            "plataforma": ("text", False),
+            "posicionamento": ("text", False),
+            "valor_gasto": ("numeric", False),
+            "impressoes": ("bigint", False),
+            "alcance": ("bigint", False),
+            "cliques": ("bigint", False),
+            "leads_formulario": ("bigint", False),
+            "leads_site": ("bigint", False),
+            "leads_mensagem": ("bigint", False),
+            "leads_total": ("bigint", False),
+            "seguidores_instagram": ("bigint", False),
+            "ctr": ("double", True),
+        },
+        ("hash_id",),
+        {"account_id": ACCOUNT, "data": (FIRST, LAST)},
+    ),
 }
 
 
@@ -159,8 +285,13 @@ def _good_key(spec: Spec, i: int, inside: bool = True) -> dict:
     if spec.key == ("hash_id",):
         return {"hash_id": f"{i:032x}"}
     day = FIRST + timedelta(days=i % 7) if inside else FIRST - timedelta(days=1 + i % 30)
-    return {"account_id": ACCOUNT if inside else OTHER, "data": day, "ad_id": str(10**17 + i),
-            "publisher_platform": "facebook", "platform_position": "feed"}
+    return {
+        "account_id": ACCOUNT if inside else OTHER,
+        "data": day,
+        "ad_id": str(10**17 + i),
+        "publisher_platform": "facebook",
+        "platform_position": "feed",
+    }
 
 
 @st.composite
@@ -172,8 +303,9 @@ def batches(draw, spec: Spec):
         row = {k: (v, v) for k, v in key.items()}
         if draw(st.integers(0, 7)) == 0:  # a key the column cannot store
             column = spec.key[0]
-            kind = "bigint" if column == "conversation_id" else ("date" if column in ("data", "data_registro")
-                                                                  else "text")
+            kind = (
+                "bigint" if column == "conversation_id" else ("date" if column in ("data", "data_registro") else "text")
+            )
             row[column] = draw(st.one_of(KIND[kind][1], st.just(None))), BAD
         for column, (kind, nullable) in spec.columns.items():
             if column in spec.key:
@@ -227,8 +359,10 @@ def _expected_stored(kind: str, value):
 
 def _canonical(rejections) -> list[str]:
     # Keys through JSON with numbers as floats: jsonb prints the float key 9.2e18 as its digits.
-    return sorted(json.dumps([t, json.loads(json.dumps(k, default=str), parse_int=float), c, a], sort_keys=True)
-                  for t, k, c, a in rejections)
+    return sorted(
+        json.dumps([t, json.loads(json.dumps(k, default=str), parse_int=float), c, a], sort_keys=True)
+        for t, k, c, a in rejections
+    )
 
 
 def _run(conn, spec: Spec, rows: list[dict], preload: bool):
@@ -258,23 +392,44 @@ def _run(conn, spec: Spec, rows: list[dict], preload: bool):
         for n in names:
             if kinds.get(n) == "jsonb" and row[n] is not None:
                 row[n] = _json_exact(row[n])
-        stored[tuple(r[:len(spec.key)])] = row
-    rejected = conn.execute("SELECT table_name, row_key, column_name, action FROM ops.rejected_values"
-                            " WHERE run_id = 'run-1'").fetchall()
+        stored[tuple(r[: len(spec.key)])] = row
+    rejected = conn.execute(
+        "SELECT table_name, row_key, column_name, action FROM ops.rejected_values WHERE run_id = 'run-1'"
+    ).fetchall()
     return result, before, stored, rejected
 
 
 def _old_values(spec: Spec, i: int, inside: bool) -> dict:
-    values = {"conversas_analytics": {"tenant_id": "old", "account_id": 1,
-                                      "conversation_updated_at": datetime(2024, 1, 1, tzinfo=UTC), "message_count": i},
-              "ig_follows": {"status": "ok", "follows": i, "payload": '{"old": true}'},
-              "meta_ads_insights": {"payload": '{"old": true}', "content_hash": "old",
-                                    "fetched_at": datetime(2024, 1, 1, tzinfo=UTC)},
-              "insights_meta_ads": {"data": FIRST if inside else FIRST - timedelta(days=3),
-                                    "account_id": ACCOUNT if inside else OTHER, "ad_id": "old", "plataforma": "f",
-                                    "posicionamento": "p", "valor_gasto": Decimal("1.5"), "impressoes": i,
-                                    "cliques": 0, "leads_total": 0, "alcance": 0, "leads_formulario": 0,
-                                    "leads_site": 0, "leads_mensagem": 0, "seguidores_instagram": 0}}
+    values = {
+        "conversas_analytics": {
+            "tenant_id": "old",
+            "account_id": 1,
+            "conversation_updated_at": datetime(2024, 1, 1, tzinfo=UTC),
+            "message_count": i,
+        },
+        "ig_follows": {"status": "ok", "follows": i, "payload": '{"old": true}'},
+        "meta_ads_insights": {
+            "payload": '{"old": true}',
+            "content_hash": "old",
+            "fetched_at": datetime(2024, 1, 1, tzinfo=UTC),
+        },
+        "insights_meta_ads": {
+            "data": FIRST if inside else FIRST - timedelta(days=3),
+            "account_id": ACCOUNT if inside else OTHER,
+            "ad_id": "old",
+            "plataforma": "f",
+            "posicionamento": "p",
+            "valor_gasto": Decimal("1.5"),
+            "impressoes": i,
+            "cliques": 0,
+            "leads_total": 0,
+            "alcance": 0,
+            "leads_formulario": 0,
+            "leads_site": 0,
+            "leads_mensagem": 0,
+            "seguidores_instagram": 0,
+        },
+    }
     return values[spec.table.name]
 
 
@@ -297,12 +452,14 @@ def _check(spec: Spec, rows, preload, outcome):
                 action = "row_skipped" if skipped else "nulled"
                 expected_rejections.append((spec.table.fullname, key_json(key), column, action))
         if not skipped:
-            landed[tuple(key.values())] = {c: (None if row[c][1] is BAD else _expected_stored(kinds[c], row[c][0]))
-                                           for c in names}
+            landed[tuple(key.values())] = {
+                c: (None if row[c][1] is BAD else _expected_stored(kinds[c], row[c][0])) for c in names
+            }
     # Each bad value is recorded once, naming table, key, column, with its column's action.
     assert _canonical(rejected) == _canonical(expected_rejections)
-    skipped_rows = sum(any(row[c][1] is BAD and (c in spec.key or not spec.columns[c][1]) for c in names)
-                       for row in rows)
+    skipped_rows = sum(
+        any(row[c][1] is BAD and (c in spec.key or not spec.columns[c][1]) for c in names) for row in rows
+    )
     assert (result.rows, result.skipped) == (len(landed), skipped_rows)
     assert result.nulled == sum(r[3] == "nulled" for r in expected_rejections)
     # Every good row reads back exactly.
@@ -319,18 +476,24 @@ def _check(spec: Spec, rows, preload, outcome):
             assert key not in stored  # restated away: the batch is the scope's new content
         else:
             assert key in stored, key
-            assert all(_same(stored[key][c], _expected_stored(kinds.get(c, "text"), old[c]))
-                       for c in names if c in old), key
-    assert len(stored) == len(landed) + sum(1 for k, old in before.items()
-                                            if k not in landed and not (spec.scope and _in_scope(spec, old)))
+            assert all(
+                _same(stored[key][c], _expected_stored(kinds.get(c, "text"), old[c])) for c in names if c in old
+            ), key
+    assert len(stored) == len(landed) + sum(
+        1 for k, old in before.items() if k not in landed and not (spec.scope and _in_scope(spec, old))
+    )
 
 
 @pytest.mark.parametrize("name", list(SPECS))
 def test_generated_batches_land_exactly_and_each_bad_value_is_recorded(warehouse, name):
     spec = SPECS[name]
 
-    @settings(max_examples=examples(40), deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=examples(40),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(rows=batches(spec), preload=st.booleans())
     def run(rows, preload):
         try:
@@ -346,12 +509,22 @@ def test_an_integer_past_python_s_str_limit_is_recorded_not_a_crash(warehouse):
     # past 4,300 digits: the ValueError escaped the load.
     target = describe_target(warehouse, conversas_analytics_raw)
     huge = 10**131072
-    row = {"conversation_id": 1, "tenant_id": "t", "account_id": 1, "conversation_updated_at": datetime.now(UTC),
-           "ai_probability_score": huge, "message_count": huge, "contact_name": huge}
+    row = {
+        "conversation_id": 1,
+        "tenant_id": "t",
+        "account_id": 1,
+        "conversation_updated_at": datetime.now(UTC),
+        "ai_probability_score": huge,
+        "message_count": huge,
+        "contact_name": huge,
+    }
     try:
         result = loader.load(warehouse, target, [[row]], quarantine=Quarantine("test", "p", "run-huge"))
-        reasons = dict(warehouse.execute("SELECT column_name, reason FROM ops.rejected_values"
-                                         " WHERE run_id = 'run-huge'").fetchall())
+        reasons = dict(
+            warehouse.execute(
+                "SELECT column_name, reason FROM ops.rejected_values WHERE run_id = 'run-huge'"
+            ).fetchall()
+        )
     finally:
         warehouse.rollback()
     assert (result.rows, result.nulled) == (1, 3)

@@ -30,13 +30,36 @@ from vetorial_assets.meta.staging_type import InsightsMetaAdsFrame
 
 ACCOUNT = "act_1001"
 FIRST, LAST = date(2025, 3, 1), date(2025, 3, 7)
-PLACEMENTS = [("facebook", "feed"), ("facebook", "story"), ("instagram", "reels"), ("instagram", "stream"),
-              ("audience_network", "classic"), ("messenger", "messenger_inbox")]
-KNOWN = ["link_click", "lead", "onsite_conversion.lead_grouped", "offsite_conversion.fb_pixel_lead",
-         "onsite_conversion.messaging_first_reply", "instagram_follower_count_total",
-         "onsite_conversion.post_save_follow"]
-UNKNOWN = ["video_view", "post_reaction", "post_engagement", "like", "omni_purchase", "messaging_first_reply",
-           "leadgen_grouped", "LEAD", "lead ", "", "onsite_conversion.lead_grouped\x00"]
+PLACEMENTS = [
+    ("facebook", "feed"),
+    ("facebook", "story"),
+    ("instagram", "reels"),
+    ("instagram", "stream"),
+    ("audience_network", "classic"),
+    ("messenger", "messenger_inbox"),
+]
+KNOWN = [
+    "link_click",
+    "lead",
+    "onsite_conversion.lead_grouped",
+    "offsite_conversion.fb_pixel_lead",
+    "onsite_conversion.messaging_first_reply",
+    "instagram_follower_count_total",
+    "onsite_conversion.post_save_follow",
+]
+UNKNOWN = [
+    "video_view",
+    "post_reaction",
+    "post_engagement",
+    "like",
+    "omni_purchase",
+    "messaging_first_reply",
+    "leadgen_grouped",
+    "LEAD",
+    "lead ",
+    "",
+    "onsite_conversion.lead_grouped\x00",
+]
 LIMIT = 2**53
 HUGE = sys.float_info.max
 
@@ -44,8 +67,15 @@ HUGE = sys.float_info.max
 # docs/business-rules.md §1, written out plainly, one row at a time, without the cleaner's code.
 
 _NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
-_SPECIAL = {"nan": math.nan, "-nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf,
-            "infinity": math.inf, "-infinity": -math.inf}
+_SPECIAL = {
+    "nan": math.nan,
+    "-nan": math.nan,
+    "inf": math.inf,
+    "+inf": math.inf,
+    "-inf": -math.inf,
+    "infinity": math.inf,
+    "-infinity": -math.inf,
+}
 
 
 def number(value) -> float:
@@ -112,8 +142,7 @@ def oracle(row) -> dict:
     if stop is not None and not (isinstance(stop, float) and math.isnan(stop)) and stop != day:
         raise Bad("date_stop")
     texts = {}
-    for field in ("account_id", "account_name", "campaign_id", "campaign_name", "adset_id", "adset_name",
-                  "ad_name"):
+    for field in ("account_id", "account_name", "campaign_id", "campaign_name", "adset_id", "adset_name", "ad_name"):
         try:
             texts[field] = text(row.get(field))
         except TypeError:
@@ -147,22 +176,41 @@ def oracle(row) -> dict:
     site = max(a["lead"] - form, a["offsite_conversion.fb_pixel_lead"])
     messages = a["onsite_conversion.messaging_first_reply"]
     total = form + site + messages
-    followers = (a["onsite_conversion.post_save_follow"] if math.isnan(ig_total)
-                 else count(values.get("instagram_follower_count_total"), "actions"))
+    followers = (
+        a["onsite_conversion.post_save_follow"]
+        if math.isnan(ig_total)
+        else count(values.get("instagram_follower_count_total"), "actions")
+    )
     account = texts["account_id"]
     return {
-        "hash_id": hashlib.md5((str(row["ad_id"]) + day + str(row["publisher_platform"])
-                                + str(row["platform_position"])).encode()).hexdigest(),
-        "data": parsed_day, "account_id": account if account is None or account.startswith("act_") else "act_" + account,
-        "account_name": texts["account_name"], "campaign_id": texts["campaign_id"],
-        "campaign_name": texts["campaign_name"], "adset_id": texts["adset_id"], "adset_name": texts["adset_name"],
-        "ad_id": str(row["ad_id"]), "ad_name": texts["ad_name"], "plataforma": str(row["publisher_platform"]),
+        "hash_id": hashlib.md5(
+            (str(row["ad_id"]) + day + str(row["publisher_platform"]) + str(row["platform_position"])).encode()
+        ).hexdigest(),
+        "data": parsed_day,
+        "account_id": account if account is None or account.startswith("act_") else "act_" + account,
+        "account_name": texts["account_name"],
+        "campaign_id": texts["campaign_id"],
+        "campaign_name": texts["campaign_name"],
+        "adset_id": texts["adset_id"],
+        "adset_name": texts["adset_name"],
+        "ad_id": str(row["ad_id"]),
+        "ad_name": texts["ad_name"],
+        "plataforma": str(row["publisher_platform"]),
         "posicionamento": str(row["platform_position"]),
-        "valor_gasto": spend, "impressoes": impressions, "alcance": reach, "cliques": clicks,
-        "leads_formulario": form, "leads_site": site, "leads_mensagem": messages, "leads_total": total,
+        "valor_gasto": spend,
+        "impressoes": impressions,
+        "alcance": reach,
+        "cliques": clicks,
+        "leads_formulario": form,
+        "leads_site": site,
+        "leads_mensagem": messages,
+        "leads_total": total,
         "seguidores_instagram": followers,
         "ctr": clicks * 100 / impressions if impressions else None,
-        "cpc": None, "cpl": None, "_total": total, "_clicks": clicks,
+        "cpc": None,
+        "cpl": None,
+        "_total": total,
+        "_clicks": clicks,
     }
 
 
@@ -170,8 +218,17 @@ def oracle(row) -> dict:
 
 # Text a name may hold: emoji, right-to-left scripts, SQL, quotes, long runs, NUL (the load
 # path NULLs what a column cannot store; the cleaner passes names on).
-SQL_NAMES = ["'; DROP TABLE staging.insights_meta_ads; --", "Robert'); DELETE FROM ops.etl_control;--",
-             "1 OR 1=1", "\\x00", "%s %(x)s {0}", "$1", "NULL", "null", "<script>alert(1)</script>"]
+SQL_NAMES = [
+    "'; DROP TABLE staging.insights_meta_ads; --",
+    "Robert'); DELETE FROM ops.etl_control;--",
+    "1 OR 1=1",
+    "\\x00",
+    "%s %(x)s {0}",
+    "$1",
+    "NULL",
+    "null",
+    "<script>alert(1)</script>",
+]
 names = st.one_of(
     st.text(max_size=40),
     st.sampled_from(SQL_NAMES + ["Promoção 😀🔥", "עברית ومرحبا", "\u202eevil\u202c", "a\u0000b", "x" * 5000]),
@@ -179,21 +236,60 @@ names = st.one_of(
     st.none(),
 )
 # Numbers as Meta sends them, and as a broken producer might.
-good_numbers = st.one_of(st.integers(0, 10**9).map(str), st.integers(0, 10**9),
-                         st.decimals(0, 10**6, places=2).map(str),
-                         st.floats(0, 1e9, allow_nan=False), st.integers(0, 10**6).map(lambda n: f" {n} "),
-                         st.integers(0, 10**4).map(lambda n: f"{n}e2"))
+good_numbers = st.one_of(
+    st.integers(0, 10**9).map(str),
+    st.integers(0, 10**9),
+    st.decimals(0, 10**6, places=2).map(str),
+    st.floats(0, 1e9, allow_nan=False),
+    st.integers(0, 10**6).map(lambda n: f" {n} "),
+    st.integers(0, 10**4).map(lambda n: f"{n}e2"),
+)
 garbage_numbers = st.one_of(
-    st.sampled_from(["1,234", "1.234,56", "12 345", "R$ 10", "10%", "abc", "", "  ", "1_000", "١٢", "0x10", "−5",
-                     "NaN", "nan", "Infinity", "-Infinity", "inf", "-1", "-0", "-12.5", "-1e999", "[1]", "null"]),
+    st.sampled_from(
+        [
+            "1,234",
+            "1.234,56",
+            "12 345",
+            "R$ 10",
+            "10%",
+            "abc",
+            "",
+            "  ",
+            "1_000",
+            "١٢",
+            "0x10",
+            "−5",
+            "NaN",
+            "nan",
+            "Infinity",
+            "-Infinity",
+            "inf",
+            "-1",
+            "-0",
+            "-12.5",
+            "-1e999",
+            "[1]",
+            "null",
+        ]
+    ),
     st.integers(-(10**400), -(10**310)),
-    st.integers(-(10**12), -1), st.floats(max_value=-1e-9), st.just(True), st.just(False),
-    st.just([1, 2]), st.just({"value": 1}), st.just(float("nan")), st.just(float("inf")),
+    st.integers(-(10**12), -1),
+    st.floats(max_value=-1e-9),
+    st.just(True),
+    st.just(False),
+    st.just([1, 2]),
+    st.just({"value": 1}),
+    st.just(float("nan")),
+    st.just(float("inf")),
 )
 numbers = st.one_of(good_numbers, good_numbers, garbage_numbers)
-huge_numbers = st.one_of(st.integers(LIMIT, 10**40).map(str), st.integers(LIMIT, 10**40),
-                         st.floats(9.1e15, 1e300), st.sampled_from(["1e30", str(2**63), "1e999", "9" * 400]),
-                         st.integers(10**310, 10**400))
+huge_numbers = st.one_of(
+    st.integers(LIMIT, 10**40).map(str),
+    st.integers(LIMIT, 10**40),
+    st.floats(9.1e15, 1e300),
+    st.sampled_from(["1e30", str(2**63), "1e999", "9" * 400]),
+    st.integers(10**310, 10**400),
+)
 
 
 def action(kind) -> st.SearchStrategy[dict]:
@@ -205,8 +301,9 @@ def actions_lists(draw):
     known = draw(st.lists(st.sampled_from(KNOWN), unique=True, max_size=len(KNOWN)))
     unknown = draw(st.lists(st.sampled_from(UNKNOWN), max_size=4))  # unknown types may repeat
     acts = [draw(action(k)) for k in known] + [draw(action(k)) for k in unknown]
-    acts += draw(st.lists(st.fixed_dictionaries({}, optional={"value": numbers, "action_type": st.just(None)}),
-                          max_size=1))
+    acts += draw(
+        st.lists(st.fixed_dictionaries({}, optional={"value": numbers, "action_type": st.just(None)}), max_size=1)
+    )
     return draw(st.permutations(acts))
 
 
@@ -215,10 +312,18 @@ def valid_rows(draw, index: int, day: date | None = None, account=ACCOUNT[4:]):
     platform, position = draw(st.sampled_from(PLACEMENTS))
     day = day or draw(st.dates(FIRST, LAST))
     # Unique per row: a leading index, then text without digits (the md5 key stays unique).
-    suffix = draw(st.text(st.characters(blacklist_categories=("Nd", "Cs"), blacklist_characters="\x00"),
-                          min_size=1, max_size=8).filter(lambda s: not s[0].isdigit()))
-    row = {"account_id": account, "ad_id": f"{index}{suffix}" if draw(st.booleans()) else str(10**17 + index),
-           "date_start": day.isoformat(), "publisher_platform": platform, "platform_position": position}
+    suffix = draw(
+        st.text(
+            st.characters(blacklist_categories=("Nd", "Cs"), blacklist_characters="\x00"), min_size=1, max_size=8
+        ).filter(lambda s: not s[0].isdigit())
+    )
+    row = {
+        "account_id": account,
+        "ad_id": f"{index}{suffix}" if draw(st.booleans()) else str(10**17 + index),
+        "date_start": day.isoformat(),
+        "publisher_platform": platform,
+        "platform_position": position,
+    }
     if draw(st.booleans()):
         row["date_stop"] = day.isoformat()
     for field in ("account_name", "campaign_id", "campaign_name", "adset_id", "adset_name", "ad_name"):
@@ -240,9 +345,24 @@ KEYS = ["ad_id", "date_start", "publisher_platform", "platform_position"]
 @st.composite
 def bad_rows(draw, index: int):
     row = draw(valid_rows(index))
-    fault = draw(st.sampled_from(["key missing", "key type", "key text", "date", "date_stop", "actions type",
-                                  "action type", "repeated action", "huge", "huge action", "text type",
-                                  "not a dict"]))
+    fault = draw(
+        st.sampled_from(
+            [
+                "key missing",
+                "key type",
+                "key text",
+                "date",
+                "date_stop",
+                "actions type",
+                "action type",
+                "repeated action",
+                "huge",
+                "huge action",
+                "text type",
+                "not a dict",
+            ]
+        )
+    )
     if fault == "key missing":
         key = draw(st.sampled_from(KEYS))
         choice = draw(st.sampled_from(["drop", None, "", float("nan")]))
@@ -256,9 +376,23 @@ def bad_rows(draw, index: int):
         key = draw(st.sampled_from(["ad_id", "publisher_platform", "platform_position"]))
         row[key] = row[key] + draw(st.sampled_from(["\x00", "\ud800", "\udfff"]))
     elif fault == "date":
-        row["date_start"] = draw(st.sampled_from(["2025-02-30", "2025-13-01", "25-03-01", "2025/03/01", "01/03/2025",
-                                                  "2025-03-01T00:00:00", "２０２５-03-01", "20250301", "yesterday",
-                                                  "2025-3-1", " 2025-03-01"]))
+        row["date_start"] = draw(
+            st.sampled_from(
+                [
+                    "2025-02-30",
+                    "2025-13-01",
+                    "25-03-01",
+                    "2025/03/01",
+                    "01/03/2025",
+                    "2025-03-01T00:00:00",
+                    "２０２５-03-01",
+                    "20250301",
+                    "yesterday",
+                    "2025-3-1",
+                    " 2025-03-01",
+                ]
+            )
+        )
         row["date_stop"] = row["date_start"]
     elif fault == "date_stop":
         row["date_stop"] = draw(st.sampled_from(["2025-03-08", "2025-02-28", "", "x", 5]))
@@ -268,8 +402,11 @@ def bad_rows(draw, index: int):
         row["actions"] = [*(row.get("actions") or []), draw(st.sampled_from(["lead", 3, None, ["lead", 1]]))]
     elif fault == "repeated action":
         kind = draw(st.sampled_from(KNOWN))
-        row["actions"] = [{"action_type": kind, "value": "1"}, *draw(st.lists(action("video_view"), max_size=2)),
-                          {"action_type": kind, "value": "2"}]
+        row["actions"] = [
+            {"action_type": kind, "value": "1"},
+            *draw(st.lists(action("video_view"), max_size=2)),
+            {"action_type": kind, "value": "2"},
+        ]
     elif fault == "huge":
         row[draw(st.sampled_from(["spend", "impressions", "reach", "inline_link_clicks"]))] = draw(huge_numbers)
     elif fault == "huge action":
@@ -278,7 +415,8 @@ def bad_rows(draw, index: int):
         row["actions"].append({"action_type": kind, "value": draw(huge_numbers)})
     elif fault == "text type":
         row[draw(st.sampled_from(["account_id", "campaign_name", "ad_name", "adset_id"]))] = draw(
-            st.sampled_from([1.5, True, [1, 2], {"name": "x"}, ["a"]]))
+            st.sampled_from([1.5, True, [1, 2], {"name": "x"}, ["a"]])
+        )
     else:
         return draw(st.sampled_from([None, "row", 7, ["ad_id", "1"], ("a",)]))
     return row
@@ -300,10 +438,27 @@ def _close(got, want, tol) -> bool:
 
 
 def _check_row(got: dict, want: dict, row) -> None:
-    for column in ("hash_id", "account_id", "account_name", "campaign_id", "campaign_name", "adset_id",
-                   "adset_name", "ad_id", "ad_name", "plataforma", "posicionamento", "impressoes", "alcance",
-                   "cliques", "leads_formulario", "leads_site", "leads_mensagem", "leads_total",
-                   "seguidores_instagram"):
+    for column in (
+        "hash_id",
+        "account_id",
+        "account_name",
+        "campaign_id",
+        "campaign_name",
+        "adset_id",
+        "adset_name",
+        "ad_id",
+        "ad_name",
+        "plataforma",
+        "posicionamento",
+        "impressoes",
+        "alcance",
+        "cliques",
+        "leads_formulario",
+        "leads_site",
+        "leads_mensagem",
+        "leads_total",
+        "seguidores_instagram",
+    ):
         assert got[column] == want[column], (column, got[column], want[column], row)
     assert got["data"].date() == want["data"]
     # Spend rounded to cents (the half-cent edge of a float is either way).
@@ -325,25 +480,72 @@ def _expected(rows):
     return good, bad
 
 
-@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(batches())
 # Regressions: a count past int64 was cast to -2^63 (the staging type check then failed the
 # whole range); a 400-digit JSON integer raised OverflowError and "1e999" was read as
 # garbage (0); 2^53 + 1 was stored as 2^53; a surrogate in ad_id raised UnicodeEncodeError
 # while hashing; a list or dict name was stored as its Python repr.
-@example([{"ad_id": "1", "date_start": "2025-03-02", "publisher_platform": "facebook", "platform_position": "feed",
-           "impressions": "1e30"}])
-@example([{"ad_id": "1", "date_start": "2025-03-02", "publisher_platform": "facebook", "platform_position": "feed",
-           "impressions": str(2**53 + 1), "spend": "123456789012345678.91"}])
-@example([{"ad_id": "1", "date_start": "2025-03-02", "publisher_platform": "facebook", "platform_position": "feed",
-           "reach": 10**400, "actions": [{"action_type": "instagram_follower_count_total", "value": "1e999"}]},
-          {"ad_id": "2", "date_start": "2025-03-02", "publisher_platform": "facebook", "platform_position": "feed",
-           "actions": [{"action_type": "instagram_follower_count_total", "value": "1e999"},
-                       {"action_type": "onsite_conversion.post_save_follow", "value": "5"}]}])
-@example([{"ad_id": "1\ud800", "date_start": "2025-03-02", "publisher_platform": "facebook",
-           "platform_position": "feed"},
-          {"ad_id": "2", "date_start": "2025-03-02", "publisher_platform": "facebook", "platform_position": "feed",
-           "account_id": {"id": 1}, "actions": [{"action_type": "lead", "value": 10**19}]}])
+@example(
+    [
+        {
+            "ad_id": "1",
+            "date_start": "2025-03-02",
+            "publisher_platform": "facebook",
+            "platform_position": "feed",
+            "impressions": "1e30",
+        }
+    ]
+)
+@example(
+    [
+        {
+            "ad_id": "1",
+            "date_start": "2025-03-02",
+            "publisher_platform": "facebook",
+            "platform_position": "feed",
+            "impressions": str(2**53 + 1),
+            "spend": "123456789012345678.91",
+        }
+    ]
+)
+@example(
+    [
+        {
+            "ad_id": "1",
+            "date_start": "2025-03-02",
+            "publisher_platform": "facebook",
+            "platform_position": "feed",
+            "reach": 10**400,
+            "actions": [{"action_type": "instagram_follower_count_total", "value": "1e999"}],
+        },
+        {
+            "ad_id": "2",
+            "date_start": "2025-03-02",
+            "publisher_platform": "facebook",
+            "platform_position": "feed",
+            "actions": [
+                {"action_type": "instagram_follower_count_total", "value": "1e999"},
+                {"action_type": "onsite_conversion.post_save_follow", "value": "5"},
+            ],
+        },
+    ]
+)
+@example(
+    [
+        {"ad_id": "1\ud800", "date_start": "2025-03-02", "publisher_platform": "facebook", "platform_position": "feed"},
+        {
+            "ad_id": "2",
+            "date_start": "2025-03-02",
+            "publisher_platform": "facebook",
+            "platform_position": "feed",
+            "account_id": {"id": 1},
+            "actions": [{"action_type": "lead", "value": 10**19}],
+        },
+    ]
+)
 def test_the_cleaner_keeps_valid_rows_as_the_rules_say_and_names_each_bad_row(rows):
     good, bad = _expected(rows)
     rejected: list[RejectedRow] = []
@@ -356,8 +558,10 @@ def test_the_cleaner_keeps_valid_rows_as_the_rules_say_and_names_each_bad_row(ro
     assert {r.index: r.field for r in rejected} == bad
     for r in rejected:
         if isinstance(rows[r.index], dict):  # named by its ad_id and date, the field and why
-            assert (r.key["ad_id"], r.key["data"]) == (_shown(rows[r.index].get("ad_id")),
-                                                       _shown(rows[r.index].get("date_start")))
+            assert (r.key["ad_id"], r.key["data"]) == (
+                _shown(rows[r.index].get("ad_id")),
+                _shown(rows[r.index].get("date_start")),
+            )
             assert repr(r.key["ad_id"]) in r.message() and r.reason
         else:
             assert r.key == {"row": r.index} and f"insight row {r.index}" in r.message()
@@ -375,8 +579,15 @@ def _shown(value):
 
 
 def test_without_a_rejection_list_the_first_bad_row_raises_naming_it():
-    rows = [{"ad_id": "7", "date_start": "2025-03-02", "publisher_platform": "facebook", "platform_position": "feed",
-             "reach": "1e20"}]
+    rows = [
+        {
+            "ad_id": "7",
+            "date_start": "2025-03-02",
+            "publisher_platform": "facebook",
+            "platform_position": "feed",
+            "reach": "1e20",
+        }
+    ]
     with pytest.raises(ValueError, match=r"ad_id='7' date='2025-03-02' .*reach 1e\+20 is larger than the cleaner"):
         clean_insights(rows)
 
@@ -388,13 +599,18 @@ def test_without_a_rejection_list_the_first_bad_row_raises_naming_it():
 def raw_batches(draw):
     rows, expected_bad = [], {}
     for i in range(draw(st.integers(0, 10))):
-        kind = draw(st.sampled_from(["good", "good", "good", "outside", "account", "key", "key type", "date",
-                                     "not a dict"]))
+        kind = draw(
+            st.sampled_from(["good", "good", "good", "outside", "account", "key", "key type", "date", "not a dict"])
+        )
         day = draw(st.dates(FIRST, LAST))
         row = draw(valid_rows(i, day=day))
         if kind == "outside":  # a date outside the partition's range (before or after)
-            other = draw(st.one_of(st.dates(date(2000, 1, 1), FIRST - timedelta(days=1)),
-                                   st.dates(LAST + timedelta(days=1), date(2100, 1, 1))))
+            other = draw(
+                st.one_of(
+                    st.dates(date(2000, 1, 1), FIRST - timedelta(days=1)),
+                    st.dates(LAST + timedelta(days=1), date(2100, 1, 1)),
+                )
+            )
             row["date_start"] = row["date_stop"] = other.isoformat()
             expected_bad[i] = "date_start"
         elif kind == "account":
@@ -420,10 +636,20 @@ def raw_batches(draw):
 
 @settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw_batches())
-@example(([{"ad_id": ["1"], "date_start": "2025-03-02", "publisher_platform": "facebook",
-            "platform_position": "feed"},
-           {"ad_id": "2\ud800", "date_start": "2025-03-02", "publisher_platform": "facebook",
-            "platform_position": "feed"}], {0: "ad_id"}))
+@example(
+    (
+        [
+            {"ad_id": ["1"], "date_start": "2025-03-02", "publisher_platform": "facebook", "platform_position": "feed"},
+            {
+                "ad_id": "2\ud800",
+                "date_start": "2025-03-02",
+                "publisher_platform": "facebook",
+                "platform_position": "feed",
+            },
+        ],
+        {0: "ad_id"},
+    )
+)
 def test_raw_keeps_each_row_of_the_account_and_range_exactly_and_names_the_others(case):
     rows, expected_bad = case
     rejected: list[RejectedRow] = []

@@ -54,8 +54,18 @@ def tenant_models(draw, index: int, used: set) -> Tenant:
         chatwoot = ChatwootScope(account, inboxes)
     name = draw(st.one_of(st.none(), names, st.just(RTL_NAME)))
     token_env = draw(st.one_of(st.none(), env_names))
-    return Tenant(id=tid, name=name if name is not None else tid, meta_ad_accounts=ads, instagram_accounts=igs,
-                  chatwoot=chatwoot, meta_token_env=token_env or "META_ACCESS_TOKEN"), name, token_env
+    return (
+        Tenant(
+            id=tid,
+            name=name if name is not None else tid,
+            meta_ad_accounts=ads,
+            instagram_accounts=igs,
+            chatwoot=chatwoot,
+            meta_token_env=token_env or "META_ACCESS_TOKEN",
+        ),
+        name,
+        token_env,
+    )
 
 
 @st.composite
@@ -107,9 +117,30 @@ def test_a_valid_file_parses_into_exactly_its_tenants(doc):
 
 # ----------------------------------------------------------------------------- hostile fields
 
-INJECTION = ["a'; DROP TABLE x;--", "x\"; DELETE FROM ops.etl_control; --", "1 OR 1=1", "$(rm -rf /)", "`id`",
-             "a\nb", "abc\n", "../../etc/passwd", "..", "/etc/passwd", "C:\\Windows\\system32", "a/b", "a%2F..",
-             "act_1/../act_2", "act_1\n", "act_1;drop", " act_1", "ação", "😀", "\u202eevil", "a\u0000b", ""]
+INJECTION = [
+    "a'; DROP TABLE x;--",
+    'x"; DELETE FROM ops.etl_control; --',
+    "1 OR 1=1",
+    "$(rm -rf /)",
+    "`id`",
+    "a\nb",
+    "abc\n",
+    "../../etc/passwd",
+    "..",
+    "/etc/passwd",
+    "C:\\Windows\\system32",
+    "a/b",
+    "a%2F..",
+    "act_1/../act_2",
+    "act_1\n",
+    "act_1;drop",
+    " act_1",
+    "ação",
+    "😀",
+    "\u202eevil",
+    "a\u0000b",
+    "",
+]
 PATHS = ["../../etc/passwd", "/etc/shadow", "~/.ssh/id_rsa", "file:///etc/passwd", "\\\\server\\share"]
 
 
@@ -118,8 +149,25 @@ def _hostile_scalar() -> st.SearchStrategy[str]:
     numbers YAML 1.1 would reinterpret, huge numbers, wrong types."""
     return st.one_of(
         st.sampled_from(INJECTION + PATHS).map(_q),
-        st.sampled_from(["1:30", "0x1F", "1e3", "-5", "3.5", ".inf", ".nan", "true", "no", "~", "null", "[]", "{}",
-                         "[[1]]", "{a: 1}"]),
+        st.sampled_from(
+            [
+                "1:30",
+                "0x1F",
+                "1e3",
+                "-5",
+                "3.5",
+                ".inf",
+                ".nan",
+                "true",
+                "no",
+                "~",
+                "null",
+                "[]",
+                "{}",
+                "[[1]]",
+                "{a: 1}",
+            ]
+        ),
         # Past bigint, and past Python's int() digit limit (as text: not a tenant id either).
         st.integers(25, 5000).filter(lambda n: n <= 30 or n > 63).map(lambda n: "9" * n),
         st.integers(64, 400).map(lambda n: _q("1" * n)),
@@ -132,50 +180,88 @@ NOT_IDS = ["0o17", "1_000", "2024-13-45", "2024-01-02", "0b101"]
 
 # Per field: (YAML text of a hostile value, the field the error must name).
 def _hostile_values(field: str, tenant: Tenant) -> st.SearchStrategy[tuple[str, str]]:
-    tagged = st.sampled_from(["!!int abc", "!!float x", "!!timestamp x", "!!binary '%%%'", "!!set {a, b}",
-                              "!!python/object:os.system {}", "!custom x", "!!str a"])
+    tagged = st.sampled_from(
+        [
+            "!!int abc",
+            "!!float x",
+            "!!timestamp x",
+            "!!binary '%%%'",
+            "!!set {a, b}",
+            "!!python/object:os.system {}",
+            "!custom x",
+            "!!str a",
+        ]
+    )
     anchored = st.sampled_from(["&x a", "&x [a]", "&x {a: 1}"])
     nested = st.integers(17, 3000).map(lambda n: "[" * n + "]" * n)
     nested_map = st.integers(17, 500).map(lambda n: "{a: " * n + "1" + "}" * n)
     structural = st.one_of(tagged, anchored, nested, nested_map)
     if field == "id":
-        return st.one_of(_hostile_scalar(), st.integers(64, 300).map(lambda n: "a" * n), structural,
-                         st.sampled_from(["A", "Abc", "a b", "a.b", "-a", "_a"]).map(_q)).map(lambda v: (v, "id"))
+        return st.one_of(
+            _hostile_scalar(),
+            st.integers(64, 300).map(lambda n: "a" * n),
+            structural,
+            st.sampled_from(["A", "Abc", "a b", "a.b", "-a", "_a"]).map(_q),
+        ).map(lambda v: (v, "id"))
     if field == "name":
         bad = st.one_of(
-            st.sampled_from(["[A, B]", "{first: A}", "12", "true", "[]", "''", "'   '", "~"]).filter(lambda v: v != "~"),
+            st.sampled_from(["[A, B]", "{first: A}", "12", "true", "[]", "''", "'   '", "~"]).filter(
+                lambda v: v != "~"
+            ),
             st.integers(201, 5000).map(lambda n: _q("x" * n)),
             st.sampled_from(["\\0", "\\x1b[31m", "\\ud800", "\\udfff", "\\a", "\\x7f", "\\x85"]).map(
-                lambda esc: f'"ok{esc}ok"'),
-            structural)
+                lambda esc: f'"ok{esc}ok"'
+            ),
+            structural,
+        )
         return bad.map(lambda v: (v, "name"))
     if field in ("meta_ad_accounts", "instagram_accounts"):
         items = st.lists(st.one_of(_hostile_scalar(), st.sampled_from(NOT_IDS)), min_size=1, max_size=3).map(
-            lambda xs: "[" + ", ".join(xs) + "]")
+            lambda xs: "[" + ", ".join(xs) + "]"
+        )
         wrong = st.sampled_from(["act_1", "0", "''", "{a: 1}", "true"])
-        existing = ([f"[{_q(tenant.meta_ad_accounts[0])}, {_q(tenant.meta_ad_accounts[0])}]"]
-                    if field == "meta_ad_accounts" and tenant.meta_ad_accounts else ["[act_1, act_1]"])
+        existing = (
+            [f"[{_q(tenant.meta_ad_accounts[0])}, {_q(tenant.meta_ad_accounts[0])}]"]
+            if field == "meta_ad_accounts" and tenant.meta_ad_accounts
+            else ["[act_1, act_1]"]
+        )
         duplicate = st.just(existing[0] if field == "meta_ad_accounts" else "['17', '17']")
         return st.one_of(items, wrong, duplicate, structural).map(lambda v: (v, field))
     if field == "chatwoot.account_id":
-        return st.one_of(_hostile_scalar(), st.sampled_from(NOT_IDS), st.integers(MAX_BIGINT + 1, 10**30).map(str),
-                         st.integers(-(10**30), 0).map(str), st.sampled_from(["'7'", "7.0", "1e3"]), structural,
-                         ).map(lambda v: ("{account_id: " + v + "}", field))
+        return st.one_of(
+            _hostile_scalar(),
+            st.sampled_from(NOT_IDS),
+            st.integers(MAX_BIGINT + 1, 10**30).map(str),
+            st.integers(-(10**30), 0).map(str),
+            st.sampled_from(["'7'", "7.0", "1e3"]),
+            structural,
+        ).map(lambda v: ("{account_id: " + v + "}", field))
     if field == "chatwoot.inbox_ids":
-        value = st.one_of(st.sampled_from(["0", "''", "false", "{}", "'1,2'", "[0]", "[-1]", "['2']", "[1.5]",
-                                           "[1:30]", "[true]"]),
-                          st.lists(_hostile_scalar(), min_size=1, max_size=2).map(lambda xs: "[" + ", ".join(xs) + "]"),
-                          structural)
+        value = st.one_of(
+            st.sampled_from(["0", "''", "false", "{}", "'1,2'", "[0]", "[-1]", "['2']", "[1.5]", "[1:30]", "[true]"]),
+            st.lists(_hostile_scalar(), min_size=1, max_size=2).map(lambda xs: "[" + ", ".join(xs) + "]"),
+            structural,
+        )
         return value.map(lambda v: ("{account_id: 1, inbox_ids: " + v + "}", field))
     if field == "meta_token_env":
-        return st.one_of(st.sampled_from(["EAAB-pasted-token-value", "lower_case", "A-B", "1ABC", "'A\\nB'", "''",
-                                          "[A]", "12"]), st.sampled_from(INJECTION + PATHS).map(_q), structural,
-                         st.integers(129, 400).map(lambda n: "A" * n)).map(lambda v: (v, field))
+        return st.one_of(
+            st.sampled_from(["EAAB-pasted-token-value", "lower_case", "A-B", "1ABC", "'A\\nB'", "''", "[A]", "12"]),
+            st.sampled_from(INJECTION + PATHS).map(_q),
+            structural,
+            st.integers(129, 400).map(lambda n: "A" * n),
+        ).map(lambda v: (v, field))
     raise AssertionError(field)
 
 
-FIELDS = ["id", "name", "meta_ad_accounts", "instagram_accounts", "chatwoot.account_id", "chatwoot.inbox_ids",
-          "meta_token_env"]
+FIELDS = [
+    "id",
+    "name",
+    "meta_ad_accounts",
+    "instagram_accounts",
+    "chatwoot.account_id",
+    "chatwoot.inbox_ids",
+    "meta_token_env",
+]
 
 
 @st.composite

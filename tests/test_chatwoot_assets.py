@@ -20,14 +20,17 @@ TENANT, ACCOUNT, INBOXES = "allpfit", 1, (14, 15)
 def sync(defs, instance, raise_on_error=True, **config):
     run_config = {"ops": {OP: {"config": config}}} if config else None
     return defs.resolve_job_def(JOB_NAME).execute_in_process(
-        instance=instance, partition_key=TENANT, run_config=run_config, raise_on_error=raise_on_error)
+        instance=instance, partition_key=TENANT, run_config=run_config, raise_on_error=raise_on_error
+    )
 
 
 def warehouse_rows(db):
     with db.connect() as conn:
         return conn.execute(
             "SELECT conversation_id, inbox_id, status, labels, message_count, conversation_updated_at, deleted_at"
-            " FROM raw.conversas_analytics WHERE tenant_id = %s ORDER BY conversation_id", (TENANT,)).fetchall()
+            " FROM raw.conversas_analytics WHERE tenant_id = %s ORDER BY conversation_id",
+            (TENANT,),
+        ).fetchall()
 
 
 def source_rows(source):
@@ -35,7 +38,9 @@ def source_rows(source):
         return conn.execute(
             "SELECT conversation_id, inbox_id, status, labels, message_count, conversation_updated_at, NULL"
             " FROM vw_conversations_analytics_final WHERE account_id = %s AND inbox_id = ANY(%s)"
-            " ORDER BY conversation_id", (ACCOUNT, list(INBOXES))).fetchall()
+            " ORDER BY conversation_id",
+            (ACCOUNT, list(INBOXES)),
+        ).fetchall()
 
 
 def control_rows(db):
@@ -43,14 +48,15 @@ def control_rows(db):
         return conn.execute(
             "SELECT status, load_type, rows_extracted, rows_inserted, rows_updated, rows_unchanged, rows_deleted,"
             " watermark_end, error_message, triggered_by FROM ops.etl_control WHERE tenant_id = %s ORDER BY id",
-            (TENANT,)).fetchall()
+            (TENANT,),
+        ).fetchall()
 
 
 def test_full_load_equals_the_source_view(make_defs, instance, vetorial_env, chatwoot_source):
     defs = make_defs()
     assert sync(defs, instance).success
     assert warehouse_rows(vetorial_env) == source_rows(chatwoot_source)
-    (status, load_type, extracted, inserted, *_rest, watermark, error, trigger), = control_rows(vetorial_env)
+    ((status, load_type, extracted, inserted, *_rest, watermark, error, trigger),) = control_rows(vetorial_env)
     assert (status, load_type, error, trigger) == ("success", "full", None, "manual")
     assert extracted == inserted == len(source_rows(chatwoot_source))
     assert watermark == max(r[5] for r in source_rows(chatwoot_source))
@@ -59,7 +65,8 @@ def test_full_load_equals_the_source_view(make_defs, instance, vetorial_env, cha
         # PII stays in raw (the landing layer), and local dates come from the IANA zone.
         local_dates = conn.execute(
             "SELECT count(*) FROM raw.conversas_analytics WHERE conversation_date <>"
-            " (conversation_created_at AT TIME ZONE 'America/Sao_Paulo')::date").fetchone()[0]
+            " (conversation_created_at AT TIME ZONE 'America/Sao_Paulo')::date"
+        ).fetchone()[0]
     assert stats == [("success", inserted)]
     assert local_dates == 0
     meta = instance.get_latest_materialization_event(KEY).asset_materialization.metadata
@@ -106,8 +113,9 @@ def test_row_count_metadata_follows_every_run(make_defs, instance, vetorial_env,
     assert sync(defs, instance).success
     assert reported(instance) == len(warehouse_rows(vetorial_env)) == 88
     with vetorial_env.connect() as conn:
-        recorded = conn.execute("SELECT rows_total FROM ops.etl_control WHERE status = 'success' "
-                                "ORDER BY completed_at DESC LIMIT 1").fetchone()[0]
+        recorded = conn.execute(
+            "SELECT rows_total FROM ops.etl_control WHERE status = 'success' ORDER BY completed_at DESC LIMIT 1"
+        ).fetchone()[0]
     assert recorded == 88
 
 
@@ -149,8 +157,9 @@ def test_deleted_conversations_are_marked(make_defs, instance, vetorial_env, cha
     assert control_rows(vetorial_env)[-1][6] == 3
 
 
-def test_missing_source_column_fails_clearly_and_writes_nothing(make_defs, instance, vetorial_env,
-                                                                 chatwoot_source, monkeypatch):
+def test_missing_source_column_fails_clearly_and_writes_nothing(
+    make_defs, instance, vetorial_env, chatwoot_source, monkeypatch
+):
     defs = make_defs()
     assert sync(defs, instance).success
     before = warehouse_rows(vetorial_env)
@@ -169,8 +178,9 @@ def test_missing_source_column_fails_clearly_and_writes_nothing(make_defs, insta
     assert max(r[7] for r in control_rows(vetorial_env) if r[0] == "success") == watermark
 
 
-def test_failure_after_the_first_chunk_keeps_previous_state(make_defs, instance, vetorial_env, chatwoot_source,
-                                                            monkeypatch):
+def test_failure_after_the_first_chunk_keeps_previous_state(
+    make_defs, instance, vetorial_env, chatwoot_source, monkeypatch
+):
     defs = make_defs()
     assert sync(defs, instance).success
     before = warehouse_rows(vetorial_env)
@@ -226,8 +236,9 @@ def test_sensor_requests_a_run_only_when_the_source_moved(make_defs, instance, v
     assert sync(defs, instance).success
     again, cursor = evaluate(cursor)
     assert not [r for r in (again if isinstance(again, list) else []) if r.partition_key == TENANT]
-    chatwoot_source.touch(chatwoot_source.conversation_ids(ACCOUNT, INBOXES)[:1],
-                          at=chatwoot_source.now() + timedelta(minutes=5))
+    chatwoot_source.touch(
+        chatwoot_source.conversation_ids(ACCOUNT, INBOXES)[:1], at=chatwoot_source.now() + timedelta(minutes=5)
+    )
     moved, cursor = evaluate(cursor)
     assert [r.partition_key for r in moved if r.partition_key == TENANT] == [TENANT]
     # The same movement is not requested twice.

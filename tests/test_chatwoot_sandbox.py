@@ -13,14 +13,26 @@ from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME, SandboxChatwoot, ensu
 
 ANCHOR = datetime(2025, 6, 1, tzinfo=UTC)
 VIEW_COLUMNS = {
-    "conversation_id": "integer", "account_id": "integer", "inbox_id": "integer",
-    "inbox_name": "character varying", "channel_type": "character varying", "contact_id": "bigint",
-    "contact_name": "character varying", "contact_phone": "character varying",
-    "contact_email": "character varying", "status": "text", "assignee_id": "integer", "labels": "ARRAY",
+    "conversation_id": "integer",
+    "account_id": "integer",
+    "inbox_id": "integer",
+    "inbox_name": "character varying",
+    "channel_type": "character varying",
+    "contact_id": "bigint",
+    "contact_name": "character varying",
+    "contact_phone": "character varying",
+    "contact_email": "character varying",
+    "status": "text",
+    "assignee_id": "integer",
+    "labels": "ARRAY",
     "conversation_created_at": "timestamp with time zone",
     "conversation_updated_at": "timestamp with time zone",
-    "first_response_at": "timestamp with time zone", "message_count": "integer", "is_lead": "boolean",
-    "visit_scheduled": "boolean", "crm_converted": "boolean", "ai_probability_label": "text",
+    "first_response_at": "timestamp with time zone",
+    "message_count": "integer",
+    "is_lead": "boolean",
+    "visit_scheduled": "boolean",
+    "crm_converted": "boolean",
+    "ai_probability_label": "text",
     "ai_probability_score": "numeric",
 }
 
@@ -51,16 +63,31 @@ def test_create_is_idempotent_and_builds_chatwoot_tables(fresh_db):
     sb.create()
     sb.create()
     with sb.connect() as conn:
-        tables = {r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+        tables = {
+            r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+        }
         status_type = conn.execute(
             "SELECT data_type FROM information_schema.columns "
-            "WHERE table_name = 'conversations' AND column_name = 'status'").fetchone()[0]
+            "WHERE table_name = 'conversations' AND column_name = 'status'"
+        ).fetchone()[0]
         updated_type = conn.execute(
             "SELECT data_type FROM information_schema.columns "
-            "WHERE table_name = 'conversations' AND column_name = 'updated_at'").fetchone()[0]
-    assert {"accounts", "inboxes", "contacts", "contact_inboxes", "conversations", "messages",
-            "tags", "taggings", "labels", "users", "account_users", VIEW_NAME} <= tables
+            "WHERE table_name = 'conversations' AND column_name = 'updated_at'"
+        ).fetchone()[0]
+    assert {
+        "accounts",
+        "inboxes",
+        "contacts",
+        "contact_inboxes",
+        "conversations",
+        "messages",
+        "tags",
+        "taggings",
+        "labels",
+        "users",
+        "account_users",
+        VIEW_NAME,
+    } <= tables
     # Chatwoot's own shapes: integer enum, UTC in timestamp without time zone.
     assert status_type == "integer"
     assert updated_type == "timestamp without time zone"
@@ -69,9 +96,11 @@ def test_create_is_idempotent_and_builds_chatwoot_tables(fresh_db):
 
 def test_view_has_every_contract_column_with_its_type(sandbox):
     with sandbox.connect() as conn:
-        cols = dict(conn.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s",
-            (VIEW_NAME,)).fetchall())
+        cols = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s", (VIEW_NAME,)
+            ).fetchall()
+        )
     for name, data_type in VIEW_COLUMNS.items():
         assert cols.get(name) == data_type, name
 
@@ -102,13 +131,16 @@ def test_seed_covers_demo_tenants_with_realistic_rows(sandbox):
         accounts = dict(conn.execute("SELECT id, account_id FROM inboxes").fetchall())
         statuses = {r[0] for r in conn.execute(f"SELECT DISTINCT status FROM {VIEW_NAME}")}
         phones_ok = conn.execute(
-            f"SELECT bool_and(contact_phone ~ '^\\+55[0-9]{{2}}9[0-9]{{8}}$') FROM {VIEW_NAME}").fetchone()[0]
+            f"SELECT bool_and(contact_phone ~ '^\\+55[0-9]{{2}}9[0-9]{{8}}$') FROM {VIEW_NAME}"
+        ).fetchone()[0]
         times = conn.execute(
             f"SELECT min(conversation_created_at), max(conversation_updated_at), "
-            f"bool_and(conversation_updated_at >= conversation_created_at) FROM {VIEW_NAME}").fetchone()
+            f"bool_and(conversation_updated_at >= conversation_created_at) FROM {VIEW_NAME}"
+        ).fetchone()
         display = conn.execute(
             "SELECT account_id, min(display_id), max(display_id), count(*) FROM conversations "
-            "GROUP BY account_id ORDER BY 1").fetchall()
+            "GROUP BY account_id ORDER BY 1"
+        ).fetchall()
     assert accounts == {14: 1, 15: 1, 16: 1, 21: 2}
     assert statuses <= {"open", "resolved", "pending", "snoozed"} and "resolved" in statuses
     assert phones_ok
@@ -123,7 +155,8 @@ def test_message_count_excludes_activity_messages(sandbox):
         mismatches = conn.execute(
             f"SELECT count(*) FROM {VIEW_NAME} v WHERE v.message_count <> "
             "(SELECT count(*) FROM messages m WHERE m.conversation_id = v.conversation_id "
-            " AND m.message_type IN (0, 1, 3))").fetchone()[0]
+            " AND m.message_type IN (0, 1, 3))"
+        ).fetchone()[0]
         activity = conn.execute("SELECT count(*) FROM messages WHERE message_type = 2").fetchone()[0]
     assert mismatches == 0
     assert activity > 0
@@ -153,10 +186,13 @@ def test_touch_bumps_only_the_given_conversations(sandbox):
     for cid in ids[:3]:
         after = row(sandbox, cid)
         assert after["conversation_updated_at"] == at
-        assert {k: v for k, v in after.items() if k not in ("conversation_updated_at",
-                                                              "conversation_last_activity_at")} == \
-               {k: v for k, v in before[cid].items() if k not in ("conversation_updated_at",
-                                                                  "conversation_last_activity_at")}
+        assert {
+            k: v for k, v in after.items() if k not in ("conversation_updated_at", "conversation_last_activity_at")
+        } == {
+            k: v
+            for k, v in before[cid].items()
+            if k not in ("conversation_updated_at", "conversation_last_activity_at")
+        }
     for cid in ids[3:5]:
         assert row(sandbox, cid) == before[cid]
 
@@ -181,8 +217,9 @@ def test_set_updated_at_builds_ties(sandbox):
     tie = datetime(2025, 6, 5, 12, 0, 0, 123456, tzinfo=UTC)
     assert sandbox.set_updated_at(ids, tie) == 6
     with sandbox.connect() as conn:
-        count = conn.execute(f"SELECT count(*) FROM {VIEW_NAME} WHERE conversation_updated_at = %s",
-                             (tie,)).fetchone()[0]
+        count = conn.execute(f"SELECT count(*) FROM {VIEW_NAME} WHERE conversation_updated_at = %s", (tie,)).fetchone()[
+            0
+        ]
     assert count == 6
 
 
@@ -207,10 +244,15 @@ def test_custom_attributes_feed_the_view_and_bad_scores_read_as_null(sandbox):
     with sandbox.connect() as conn:
         conn.execute(
             "UPDATE conversations SET cached_label_list = NULL, custom_attributes = %s WHERE id = %s",
-            ('{"is_lead": "sim", "visit_scheduled": true, "ai_probability_label": "alta", '
-             '"ai_probability_score": "0.91"}', ids[0]))
-        conn.execute("UPDATE conversations SET custom_attributes = %s WHERE id = %s",
-                     ('{"ai_probability_score": "n/a"}', ids[1]))
+            (
+                '{"is_lead": "sim", "visit_scheduled": true, "ai_probability_label": "alta", '
+                '"ai_probability_score": "0.91"}',
+                ids[0],
+            ),
+        )
+        conn.execute(
+            "UPDATE conversations SET custom_attributes = %s WHERE id = %s", ('{"ai_probability_score": "n/a"}', ids[1])
+        )
     good, bad = row(sandbox, ids[0]), row(sandbox, ids[1])
     assert (good["is_lead"], good["visit_scheduled"], good["crm_converted"]) == (True, True, False)
     assert good["ai_probability_label"] == "alta" and str(good["ai_probability_score"]) == "0.91"
@@ -224,7 +266,9 @@ def test_delete_removes_conversations_with_their_messages_and_labels(sandbox):
     with sandbox.connect() as conn:
         left = conn.execute(
             "SELECT (SELECT count(*) FROM messages WHERE conversation_id = ANY(%s)) + "
-            "(SELECT count(*) FROM taggings WHERE taggable_id = ANY(%s))", (ids, ids)).fetchone()[0]
+            "(SELECT count(*) FROM taggings WHERE taggable_id = ANY(%s))",
+            (ids, ids),
+        ).fetchone()[0]
     assert left == 0
 
 
@@ -240,9 +284,14 @@ def test_bulk_seed_appends_set_based(sandbox, monkeypatch, bulk_mode):
     assert len(rows) == before + 301
     with sandbox.connect() as conn:
         indexes_after = conn.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'").fetchone()[0]
-        per_inbox = dict(conn.execute(
-            "SELECT inbox_id, count(*) FROM conversations WHERE id > %s GROUP BY 1", (rows[before - 1][0],)))
-        dupes = conn.execute("SELECT count(*) - count(DISTINCT (account_id, display_id)) FROM conversations").fetchone()[0]
+        per_inbox = dict(
+            conn.execute(
+                "SELECT inbox_id, count(*) FROM conversations WHERE id > %s GROUP BY 1", (rows[before - 1][0],)
+            )
+        )
+        dupes = conn.execute(
+            "SELECT count(*) - count(DISTINCT (account_id, display_id)) FROM conversations"
+        ).fetchone()[0]
         next_display = conn.execute("SELECT max(display_id) + 1 FROM conversations WHERE account_id = 2").fetchone()[0]
     assert indexes_after == indexes_before
     assert per_inbox == {14: 101, 15: 100, 21: 100}

@@ -17,12 +17,11 @@ from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey
 from psycopg import sql
 
 from asset_checks.rejected_values import REJECTED_VALUES
+from tests.conftest import REPO
+from tests.second_server import second_server
 from vetorial_assets.chatwoot import source_types
 from vetorial_assets.chatwoot.schedules import JOB_NAME
 from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME
-
-from tests.conftest import REPO
-from tests.second_server import second_server
 
 KEY = AssetKey(["raw", "conversas_analytics"])
 
@@ -58,14 +57,19 @@ def chatwoot_source(source_server, monkeypatch):
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(reader), sql.Literal(password)))
         conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(VIEW_NAME), sql.Identifier(reader)))
         # The tests replace the view: the replacement is readable too.
-        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}").format(
-            sql.Identifier(reader)))
+        conn.execute(
+            sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}").format(
+                sql.Identifier(reader)
+            )
+        )
     monkeypatch.setenv("VETORIAL_CHATWOOT_URL", source_server.url(name, user=reader, password=password))
     yield source
     with source_server.connect(autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         # Default privileges lived in the dropped database: the role has nothing left.
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(reader)))
+
+
 OP = "raw__conversas_analytics"
 TENANT, ACCOUNT, INBOXES = "allpfit", 1, (14, 15)
 LONG_NAME = ("Maria Aparecida dos Santos " * 200)[:5000]
@@ -101,17 +105,28 @@ LEFT JOIN contacts ct ON ct.id = c.contact_id
 def sync(defs, instance, raise_on_error=True, **config):
     run_config = {"ops": {OP: {"config": config}}} if config else None
     return defs.resolve_job_def(JOB_NAME).execute_in_process(
-        instance=instance, partition_key=TENANT, run_config=run_config, raise_on_error=raise_on_error)
+        instance=instance, partition_key=TENANT, run_config=run_config, raise_on_error=raise_on_error
+    )
 
 
 def _special_ids(source) -> dict[str, int]:
     with source.connect() as conn:
-        ids = [r[0] for r in conn.execute(
-            "SELECT id FROM conversations WHERE account_id = %s AND inbox_id = ANY(%s) ORDER BY updated_at, id",
-            (ACCOUNT, list(INBOXES)))]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM conversations WHERE account_id = %s AND inbox_id = ANY(%s) ORDER BY updated_at, id",
+                (ACCOUNT, list(INBOXES)),
+            )
+        ]
     # The NULL key on the oldest row: an incremental run after the fix would never read it again.
-    return {"null_id": ids[0], "long_name_id": ids[1], "bad_assignee_id": ids[2], "big_count_id": ids[3],
-            "huge_count_id": ids[4], "fraction_id": ids[5]}
+    return {
+        "null_id": ids[0],
+        "long_name_id": ids[1],
+        "bad_assignee_id": ids[2],
+        "big_count_id": ids[3],
+        "huge_count_id": ids[4],
+        "fraction_id": ids[5],
+    }
 
 
 def _replace_view(source, special: dict[str, int]) -> None:
@@ -127,27 +142,40 @@ def _restore_view(source) -> None:
 
 def _warehouse(db) -> dict[int, tuple]:
     with db.connect() as conn:
-        return {r[0]: r[1:] for r in conn.execute(
-            "SELECT conversation_id, message_count, ai_probability_score, contact_name, assignee_id"
-            " FROM raw.conversas_analytics WHERE tenant_id = %s", (TENANT,))}
+        return {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT conversation_id, message_count, ai_probability_score, contact_name, assignee_id"
+                " FROM raw.conversas_analytics WHERE tenant_id = %s",
+                (TENANT,),
+            )
+        }
 
 
 def _source(source) -> dict:
     with source.connect() as conn:
-        return {r[0]: r[1:] for r in conn.execute(
-            f"SELECT conversation_id, message_count, ai_probability_score, contact_name, assignee_id FROM {VIEW_NAME}"
-            " WHERE account_id = %s AND inbox_id = ANY(%s)", (ACCOUNT, list(INBOXES)))}
+        return {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT conversation_id, message_count, ai_probability_score, contact_name, assignee_id"
+                f" FROM {VIEW_NAME}"
+                " WHERE account_id = %s AND inbox_id = ANY(%s)",
+                (ACCOUNT, list(INBOXES)),
+            )
+        }
 
 
 def _rejected(db) -> list[tuple]:
     with db.connect() as conn:
         return conn.execute(
             "SELECT source, partition, run_id, table_name, row_key, column_name, reason, value, action"
-            " FROM ops.rejected_values ORDER BY id").fetchall()
+            " FROM ops.rejected_values ORDER BY id"
+        ).fetchall()
 
 
 def test_source_values_the_warehouse_cannot_hold_are_quarantined_and_the_rest_lands(
-        make_defs, instance, vetorial_env, chatwoot_source):
+    make_defs, instance, vetorial_env, chatwoot_source
+):
     special = _special_ids(chatwoot_source)
     _replace_view(chatwoot_source, special)
     defs = make_defs()
@@ -164,8 +192,9 @@ def test_source_values_the_warehouse_cannot_hold_are_quarantined_and_the_rest_la
         # Every good value lands as the source has it, on its own scale, never wrapped or cut.
         assert score == src_score and name == src_name, cid
         assert count == (None if cid in nulled_counts else int(src_count)), cid
-        assert assignee == (None if cid == special["bad_assignee_id"] else
-                            (int(src_assignee) if src_assignee is not None else None)), cid
+        assert assignee == (
+            None if cid == special["bad_assignee_id"] else (int(src_assignee) if src_assignee is not None else None)
+        ), cid
     assert stored[special["big_count_id"]][0] == 3_000_000_000  # not -1,294,967,296 (issue 11 defect 1)
     assert len(stored[special["long_name_id"]][2]) == 5000
     # The 0-100 score as the source has it (100 overflowed the old numeric(6,4)).
@@ -174,11 +203,17 @@ def test_source_values_the_warehouse_cannot_hold_are_quarantined_and_the_rest_la
         assert conn.execute("SELECT count(*) FROM raw.conversas_analytics WHERE message_count < 0").fetchone() == (0,)
 
     rejected = {(r[5], r[8]): r for r in _rejected(vetorial_env)}
-    assert set(rejected) == {("conversation_id", "row_skipped"), ("message_count", "nulled"),
-                             ("assignee_id", "nulled")} and len(_rejected(vetorial_env)) == 4
+    assert (
+        set(rejected) == {("conversation_id", "row_skipped"), ("message_count", "nulled"), ("assignee_id", "nulled")}
+        and len(_rejected(vetorial_env)) == 4
+    )
     for source_, partition, run, table, *_ in _rejected(vetorial_env):
-        assert (source_, partition, run, table) == ("raw/conversas_analytics", TENANT, run_id,
-                                                    "raw.conversas_analytics")
+        assert (source_, partition, run, table) == (
+            "raw/conversas_analytics",
+            TENANT,
+            run_id,
+            "raw.conversas_analytics",
+        )
     by_key = {(r[4].get("conversation_id"), r[5]): r for r in _rejected(vetorial_env)}
     assert "out of range for bigint" in by_key[(special["huge_count_id"], "message_count")][6]
     assert by_key[(special["huge_count_id"], "message_count")][7] == "100000000000000000000"
@@ -205,7 +240,8 @@ def test_source_values_the_warehouse_cannot_hold_are_quarantined_and_the_rest_la
 
 
 def test_a_skipped_row_lands_on_the_reconcile_run_after_the_source_is_fixed(
-        make_defs, instance, vetorial_env, chatwoot_source):
+    make_defs, instance, vetorial_env, chatwoot_source
+):
     special = _special_ids(chatwoot_source)
     _replace_view(chatwoot_source, special)
     defs = make_defs()
@@ -224,16 +260,19 @@ def test_a_skipped_row_lands_on_the_reconcile_run_after_the_source_is_fixed(
 
 
 def test_a_source_type_no_value_of_which_fits_fails_before_reading(
-        make_defs, instance, vetorial_env, chatwoot_source, monkeypatch):
+    make_defs, instance, vetorial_env, chatwoot_source, monkeypatch
+):
     defs = make_defs()
     assert sync(defs, instance).success
     before = _warehouse(vetorial_env)
     with chatwoot_source.connect() as conn:
-        conn.execute(f"CREATE VIEW vw_bad_types AS SELECT conversation_id, account_id, inbox_id, inbox_name,"
-                     f" channel_type, contact_id, contact_name, contact_phone, contact_email, status, assignee_id,"
-                     f" labels, is_lead AS conversation_created_at, conversation_updated_at, first_response_at,"
-                     f" message_count, is_lead, visit_scheduled, crm_converted, ai_probability_label,"
-                     f" conversation_created_at::date AS ai_probability_score FROM {VIEW_NAME}")
+        conn.execute(
+            f"CREATE VIEW vw_bad_types AS SELECT conversation_id, account_id, inbox_id, inbox_name,"
+            f" channel_type, contact_id, contact_name, contact_phone, contact_email, status, assignee_id,"
+            f" labels, is_lead AS conversation_created_at, conversation_updated_at, first_response_at,"
+            f" message_count, is_lead, visit_scheduled, crm_converted, ai_probability_label,"
+            f" conversation_created_at::date AS ai_probability_score FROM {VIEW_NAME}"
+        )
         conn.commit()
     monkeypatch.setenv("VETORIAL_CHATWOOT_RELATION", "vw_bad_types")
     chatwoot_source.touch(chatwoot_source.conversation_ids(ACCOUNT, INBOXES)[:2], at=chatwoot_source.now())
@@ -259,13 +298,15 @@ def test_the_doctor_reports_the_same_comparison(make_defs, chatwoot_source):
         source_schema_check(defs)()
     with chatwoot_source.connect() as conn:
         conn.execute(f"DROP VIEW {VIEW_NAME}")
-        conn.execute(f"CREATE VIEW {VIEW_NAME} AS SELECT c.id AS conversation_id, c.account_id, c.inbox_id,"
-                     " NULL::text AS inbox_name, NULL::text AS channel_type, c.contact_id, NULL::text AS contact_name,"
-                     " NULL::text AS contact_phone, NULL::text AS contact_email, NULL::text AS status,"
-                     " c.assignee_id, '{}'::text[] AS labels, true AS conversation_created_at,"
-                     " c.updated_at AS conversation_updated_at, NULL::timestamp AS first_response_at,"
-                     " 1 AS message_count, false AS is_lead, false AS visit_scheduled, false AS crm_converted,"
-                     " NULL::text AS ai_probability_label, NULL::numeric AS ai_probability_score FROM conversations c")
+        conn.execute(
+            f"CREATE VIEW {VIEW_NAME} AS SELECT c.id AS conversation_id, c.account_id, c.inbox_id,"
+            " NULL::text AS inbox_name, NULL::text AS channel_type, c.contact_id, NULL::text AS contact_name,"
+            " NULL::text AS contact_phone, NULL::text AS contact_email, NULL::text AS status,"
+            " c.assignee_id, '{}'::text[] AS labels, true AS conversation_created_at,"
+            " c.updated_at AS conversation_updated_at, NULL::timestamp AS first_response_at,"
+            " 1 AS message_count, false AS is_lead, false AS visit_scheduled, false AS crm_converted,"
+            " NULL::text AS ai_probability_label, NULL::numeric AS ai_probability_score FROM conversations c"
+        )
         conn.commit()
     with pytest.raises(source_types.SourceTypeError, match=r"conversation_created_at \(boolean -> timestamp"):
         source_schema_check(defs)()
@@ -274,12 +315,20 @@ def test_the_doctor_reports_the_same_comparison(make_defs, chatwoot_source):
 def test_wire_needs_the_same_type_modifier():
     from resources.source_db import SourceRelation
 
-    rel = SourceRelation("public", "v", {"a": "numeric", "b": "numeric", "c": "character varying"},
-                         {"a": 1700, "b": 1700, "c": 1043}, {},
-                         {"a": "numeric", "b": "numeric(6,4)", "c": "character varying(20)"})
-    narrow = source_types.compare(rel, {"a": "numeric(6,4)", "b": "numeric", "c": "text"}, ["a", "b", "c"],
-                                  {"a": 1700, "b": 1700, "c": 25})
+    rel = SourceRelation(
+        "public",
+        "v",
+        {"a": "numeric", "b": "numeric", "c": "character varying"},
+        {"a": 1700, "b": 1700, "c": 1043},
+        {},
+        {"a": "numeric", "b": "numeric(6,4)", "c": "character varying(20)"},
+    )
+    narrow = source_types.compare(
+        rel, {"a": "numeric(6,4)", "b": "numeric", "c": "text"}, ["a", "b", "c"], {"a": 1700, "b": 1700, "c": 25}
+    )
     assert [(m.column, m.verdict, m.wire) for m in narrow.matches] == [
-        ("a", "may_not_fit", False), ("b", "fits", True), ("c", "fits", True)]
+        ("a", "may_not_fit", False),
+        ("b", "fits", True),
+        ("c", "fits", True),
+    ]
     assert narrow.wire() == {"b": 1700, "c": 1043}
-

@@ -21,9 +21,13 @@ SPEC = meta_checks.RAW
 def location(warehouse, monkeypatch):  # noqa: F811
     monkeypatch.setenv("VETORIAL_UI_URL", "http://dagster.internal:3000")
     _meta_history(warehouse)
-    return Definitions(assets=[AssetSpec(SPEC.asset)], asset_checks=[table_checks(SPEC)],
-                       jobs=[define_asset_job("checks", selection=AssetSelection.checks_for_assets(SPEC.asset))],
-                       sensors=[discord_on_check_failure], resources={"warehouse": warehouse})
+    return Definitions(
+        assets=[AssetSpec(SPEC.asset)],
+        asset_checks=[table_checks(SPEC)],
+        jobs=[define_asset_job("checks", selection=AssetSelection.checks_for_assets(SPEC.asset))],
+        sensors=[discord_on_check_failure],
+        resources={"warehouse": warehouse},
+    )
 
 
 def _run_checks(defs, instance):
@@ -31,8 +35,7 @@ def _run_checks(defs, instance):
 
 
 def _tick(defs, instance, notifier, cursor):
-    context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                   resources={"discord": notifier})
+    context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources={"discord": notifier})
     defs.resolve_sensor_def(SENSOR_NAME)(context)
     return context.cursor
 
@@ -61,12 +64,14 @@ def test_error_check_red_once_then_green_on_recovery(location, warehouse, instan
         conn.execute("ALTER TABLE raw.meta_ads_insights DROP COLUMN content_hash")
     failed_run = _run_checks(location, instance)
     cursor = _tick(location, instance, notifier, cursor)
-    (_, payload), = receiver.posts
+    ((_, payload),) = receiver.posts
     embed = payload["embeds"][0]
     assert embed["color"] == RED and embed["title"] == "Check failed: raw/meta_ads_insights: columns"
     assert "content_hash" in embed["description"]
     assert embed["url"] == "http://dagster.internal:3000/assets/raw/meta_ads_insights?view=checks&checkDetail=columns"
-    assert {"name": "run", "value": f"http://dagster.internal:3000/runs/{failed_run}", "inline": True} in embed["fields"]
+    assert {"name": "run", "value": f"http://dagster.internal:3000/runs/{failed_run}", "inline": True} in embed[
+        "fields"
+    ]
 
     # Still failing, evaluated again: not posted again.
     _run_checks(location, instance)
@@ -99,8 +104,9 @@ def test_a_429_is_honoured_and_the_alert_delivered(location, warehouse, instance
 
 def test_a_broken_webhook_never_fails_the_sensor(location, warehouse, instance, caplog):  # noqa: F811
     # A port nothing listens on.
-    notifier = DiscordNotifier(webhook_url="http://127.0.0.1:9/api/webhooks/1/broken-token-xyz",
-                               attempts=1, timeout_seconds=1)
+    notifier = DiscordNotifier(
+        webhook_url="http://127.0.0.1:9/api/webhooks/1/broken-token-xyz", attempts=1, timeout_seconds=1
+    )
     with warehouse.transaction() as conn:
         conn.execute("ALTER TABLE raw.meta_ads_insights DROP COLUMN payload")
     _run_checks(location, instance)

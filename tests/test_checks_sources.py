@@ -5,7 +5,7 @@ downstream. Run through Dagster (a job of the checks), on a real warehouse."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from dagster import (
@@ -42,10 +42,14 @@ def _meta_day(conn, account: str, day: date, rows: int, *, pulled: bool = True) 
         conn.execute(
             "INSERT INTO raw.meta_ads_insights (account_id, data, ad_id, publisher_platform, platform_position, "
             "payload, content_hash) VALUES (%s, %s, %s, 'facebook', 'feed', '{}'::jsonb, 'h')",
-            (account, day, f"ad{i}"))
+            (account, day, f"ad{i}"),
+        )
     if pulled:
-        conn.execute("INSERT INTO ops.pulled_days (source, partition, day, pulled_at) VALUES "
-                     "('raw/meta_ads_insights', %s, %s, now())", (account, day))
+        conn.execute(
+            "INSERT INTO ops.pulled_days (source, partition, day, pulled_at) VALUES "
+            "('raw/meta_ads_insights', %s, %s, now())",
+            (account, day),
+        )
 
 
 def _meta_history(warehouse, newest_rows: int = 10, accounts=("act_1", "act_2")) -> None:
@@ -59,9 +63,12 @@ def _meta_history(warehouse, newest_rows: int = 10, accounts=("act_1", "act_2"))
 def _run_checks(warehouse, instance, spec: TableCheck, *, materialized: bool = True):
     if materialized:
         instance.report_runless_asset_event(AssetMaterialization(spec.asset))
-    defs = Definitions(assets=[AssetSpec(spec.asset)], asset_checks=[table_checks(spec)],
-                       jobs=[define_asset_job("checks", selection=AssetSelection.checks_for_assets(spec.asset))],
-                       resources={"warehouse": warehouse})
+    defs = Definitions(
+        assets=[AssetSpec(spec.asset)],
+        asset_checks=[table_checks(spec)],
+        jobs=[define_asset_job("checks", selection=AssetSelection.checks_for_assets(spec.asset))],
+        resources={"warehouse": warehouse},
+    )
     result = defs.resolve_job_def("checks").execute_in_process(instance=instance, raise_on_error=False)
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
@@ -99,12 +106,27 @@ def test_duplicated_key_fails_with_the_keys_in_metadata(warehouse, instance):
     key = _run_checks(warehouse, instance, meta_checks.RAW)["key_unique"]
     assert not key.passed and key.severity == AssetCheckSeverity.ERROR
     assert _meta(key, "duplicate_keys") == 1
-    assert _meta(key, "sample") == [{"account_id": "act_2", "data": str(NEWEST), "ad_id": "ad0",
-                                     "publisher_platform": "facebook", "platform_position": "feed", "rows": 2}]
+    assert _meta(key, "sample") == [
+        {
+            "account_id": "act_2",
+            "data": str(NEWEST),
+            "ad_id": "ad0",
+            "publisher_platform": "facebook",
+            "platform_position": "feed",
+            "rows": 2,
+        }
+    ]
 
 
-@pytest.mark.parametrize("newest_rows, severity", [(0, AssetCheckSeverity.ERROR), (101, AssetCheckSeverity.ERROR),
-                                                    (4, AssetCheckSeverity.WARN), (25, AssetCheckSeverity.WARN)])
+@pytest.mark.parametrize(
+    "newest_rows, severity",
+    [
+        (0, AssetCheckSeverity.ERROR),
+        (101, AssetCheckSeverity.ERROR),
+        (4, AssetCheckSeverity.WARN),
+        (25, AssetCheckSeverity.WARN),
+    ],
+)
 def test_row_count_outside_the_band_of_the_14_day_median(warehouse, instance, newest_rows, severity):
     _meta_history(warehouse, newest_rows=newest_rows)
     count = _run_checks(warehouse, instance, meta_checks.RAW)["row_count"]
@@ -124,8 +146,11 @@ def test_not_yet_materialized_empty_table_passes(warehouse, instance):
 
 
 def _conversation(conn, cid: int, tenant: str) -> None:
-    conn.execute("INSERT INTO raw.conversas_analytics (conversation_id, tenant_id, account_id, "
-                 "conversation_updated_at) VALUES (%s, %s, 1, now())", (cid, tenant))
+    conn.execute(
+        "INSERT INTO raw.conversas_analytics (conversation_id, tenant_id, account_id, "
+        "conversation_updated_at) VALUES (%s, %s, 1, now())",
+        (cid, tenant),
+    )
 
 
 def test_chatwoot_tenant_collapse_against_etl_control_history(warehouse, instance):
@@ -134,33 +159,39 @@ def test_chatwoot_tenant_collapse_against_etl_control_history(warehouse, instanc
             _conversation(conn, i, "t1")
         for i in range(100, 200):
             _conversation(conn, i, "t2")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for tenant in ("t1", "t2"):
             for back in range(5, -1, -1):  # the newest run (back 0) is the one that left the table as it is
                 conn.execute(
                     "INSERT INTO ops.etl_control (execution_id, asset_key, tenant_id, completed_at, status, "
                     "rows_total, load_type, triggered_by) VALUES ('r', 'raw/conversas_analytics', %s, %s, "
-                    "'success', 100, 'incremental', 'schedule')", (tenant, now - timedelta(days=back)))
+                    "'success', 100, 'incremental', 'schedule')",
+                    (tenant, now - timedelta(days=back)),
+                )
     count = _run_checks(warehouse, instance, chatwoot_checks.RAW)["row_count"]
     assert not count.passed and count.severity == AssetCheckSeverity.ERROR
-    assert _meta(count, "outside_error_band") == [
-        {"partition": "t1", "rows": 5, "median_14": 100, "history_points": 5}]
+    assert _meta(count, "outside_error_band") == [{"partition": "t1", "rows": 5, "median_14": 100, "history_points": 5}]
     assert "ops.etl_control" in _meta(count, "history_source")
 
 
 def test_instagram_quarantined_values_of_the_latest_run(warehouse, instance):
     with warehouse.transaction() as conn:
         for back in range(4):
-            conn.execute("INSERT INTO raw.ig_follows (ig_account_id, data_registro, status, payload) "
-                         "VALUES ('ig1', %s, 'ok', '{}'::jsonb)", (NEWEST - timedelta(days=back),))
+            conn.execute(
+                "INSERT INTO raw.ig_follows (ig_account_id, data_registro, status, payload) "
+                "VALUES ('ig1', %s, 'ok', '{}'::jsonb)",
+                (NEWEST - timedelta(days=back),),
+            )
     spec = instagram_checks.RAW
     instance.report_runless_asset_event(AssetMaterialization(spec.asset))
     run_id = instance.get_latest_materialization_event(spec.asset).run_id
     with warehouse.transaction() as conn:
-        conn.execute("INSERT INTO ops.rejected_values (run_id, source, partition, table_name, row_key, column_name, "
-                     "reason, value, action) VALUES (%s, 'raw/ig_follows', 'ig1', 'raw.ig_follows', "
-                     "'{\"data_registro\": \"2025-03-15\"}', 'follows', 'out of range', '9e99', 'nulled')",
-                     (run_id,))
+        conn.execute(
+            "INSERT INTO ops.rejected_values (run_id, source, partition, table_name, row_key, column_name, "
+            "reason, value, action) VALUES (%s, 'raw/ig_follows', 'ig1', 'raw.ig_follows', "
+            "'{\"data_registro\": \"2025-03-15\"}', 'follows', 'out of range', '9e99', 'nulled')",
+            (run_id,),
+        )
     quarantined = _run_checks(warehouse, instance, spec, materialized=False)["quarantined"]
     assert not quarantined.passed and quarantined.severity == AssetCheckSeverity.WARN
     assert _meta(quarantined, "values_nulled") == 1
@@ -182,9 +213,12 @@ def test_blocking_columns_check_stops_downstream(warehouse, instance):
     def downstream():
         ran.append(True)
 
-    defs = Definitions(assets=[upstream, downstream], asset_checks=[table_checks(meta_checks.RAW)],
-                       jobs=[define_asset_job("all", selection=AssetSelection.all())],
-                       resources={"warehouse": warehouse})
+    defs = Definitions(
+        assets=[upstream, downstream],
+        asset_checks=[table_checks(meta_checks.RAW)],
+        jobs=[define_asset_job("all", selection=AssetSelection.all())],
+        resources={"warehouse": warehouse},
+    )
     result = defs.resolve_job_def("all").execute_in_process(instance=instance, raise_on_error=False)
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not evaluations["columns"].passed

@@ -14,8 +14,14 @@ from tests.conftest import REPO
 
 
 def run_cli(*args, env=None, timeout=180):
-    return subprocess.run([sys.executable, "-m", "vetorial_assets.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=REPO, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "vetorial_assets.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
+        timeout=timeout,
+    )
 
 
 def test_doctor_fails_clearly_on_a_bad_tenants_file(tmp_path):
@@ -78,8 +84,13 @@ def test_dagster_yaml_on_the_embedded_default_reads_no_environment(tmp_path, mon
     from vetorial_assets.platform.instance import dagster_yaml
 
     config = yaml.safe_load(dagster_yaml(_settings(monkeypatch, tmp_path)))
-    assert config["storage"] == {"custom": {"module": "vetorial_assets.platform.dagster_storage", "class": "VetorialDagsterStorage",
-                                            "config": {"home": str(tmp_path / "home")}}}
+    assert config["storage"] == {
+        "custom": {
+            "module": "vetorial_assets.platform.dagster_storage",
+            "class": "VetorialDagsterStorage",
+            "config": {"home": str(tmp_path / "home")},
+        }
+    }
     assert "env" not in json.dumps(config)
     # Kept from before: the run queue, console logging, no telemetry; added: run monitoring.
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
@@ -95,10 +106,13 @@ def test_dagster_yaml_reads_the_urls_users_set_from_the_environment(tmp_path, mo
 
     secret_url = "postgresql://etl:s3cret@db.internal:5432/analytics"
     config = yaml.safe_load(dagster_yaml(_settings(monkeypatch, tmp_path, VETORIAL_WAREHOUSE_URL=secret_url)))
-    assert config["storage"]["custom"]["config"] == {"warehouse_url": {"env": "VETORIAL_WAREHOUSE_URL"},
-                                                     "database": "dagster"}
-    text = dagster_yaml(_settings(monkeypatch, tmp_path, VETORIAL_WAREHOUSE_URL=secret_url,
-                                  VETORIAL_DAGSTER_STORAGE_URL=secret_url))
+    assert config["storage"]["custom"]["config"] == {
+        "warehouse_url": {"env": "VETORIAL_WAREHOUSE_URL"},
+        "database": "dagster",
+    }
+    text = dagster_yaml(
+        _settings(monkeypatch, tmp_path, VETORIAL_WAREHOUSE_URL=secret_url, VETORIAL_DAGSTER_STORAGE_URL=secret_url)
+    )
     assert yaml.safe_load(text)["storage"] == {"postgres": {"postgres_url": {"env": "VETORIAL_DAGSTER_STORAGE_URL"}}}
     assert "s3cret" not in text
 
@@ -128,7 +142,8 @@ def test_storage_class_on_the_warehouse_server_stores_runs(tmp_path, monkeypatch
     monkeypatch.setenv("VETORIAL_WAREHOUSE_URL", db.url)  # psycopg 3 URL: the class switches to psycopg2
     (tmp_path / "dagster.yaml").write_text(
         "storage:\n  custom:\n    module: vetorial_assets.platform.dagster_storage\n    class: VetorialDagsterStorage\n"
-        f"    config:\n      warehouse_url:\n        env: VETORIAL_WAREHOUSE_URL\n      database: {db.name}\n")
+        f"    config:\n      warehouse_url:\n        env: VETORIAL_WAREHOUSE_URL\n      database: {db.name}\n"
+    )
 
     @dagster_asset
     def probe():
@@ -147,6 +162,8 @@ def test_storage_class_names_what_is_wrong_in_one_line(tmp_path):
     from vetorial_assets.platform.dagster_storage import StorageConfigError
 
     (tmp_path / "dagster.yaml").write_text(
-        "storage:\n  custom:\n    module: vetorial_assets.platform.dagster_storage\n    class: VetorialDagsterStorage\n    config: {}\n")
+        "storage:\n  custom:\n    module: vetorial_assets.platform.dagster_storage\n"
+        "    class: VetorialDagsterStorage\n    config: {}\n"
+    )
     with pytest.raises(StorageConfigError, match="exactly one of `home` and `warehouse_url`"):
         DagsterInstance.from_config(str(tmp_path)).run_storage  # noqa: B018 (loading it raises)

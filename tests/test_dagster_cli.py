@@ -32,11 +32,10 @@ LONG_RUNNING = ("dagster-daemon run", "dagster dev")
 def readme_commands() -> tuple[list[str], list[str]]:
     """(one-shot commands, long-running commands) of the README section, setup block excluded."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text[text.index(SECTION):]
-    section = section[:section.index("\n## ", 1)]
+    section = text[text.index(SECTION) :]
+    section = section[: section.index("\n## ", 1)]
     blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
-    commands = [line.strip() for block in blocks[1:] for line in block.splitlines()
-                if line.startswith(".venv/bin/")]
+    commands = [line.strip() for block in blocks[1:] for line in block.splitlines() if line.startswith(".venv/bin/")]
     one_shot = [c for c in commands if not any(word in c for word in LONG_RUNNING)]
     return one_shot, [c for c in commands if any(word in c for word in LONG_RUNNING)]
 
@@ -84,14 +83,20 @@ def test_readme_commands_after_doctor_with_only_dagster_home(home_dir):
 
     with embedded_server(home) as server:
         with psycopg.connect(server.conninfo(WAREHOUSE_DB)) as conn:
-            days = dict(conn.execute(
-                "SELECT account_id, array_agg(DISTINCT data ORDER BY data)::text[] FROM staging.insights_meta_ads "
-                "GROUP BY account_id").fetchall())
+            days = dict(
+                conn.execute(
+                    "SELECT account_id, array_agg(DISTINCT data ORDER BY data)::text[] FROM staging.insights_meta_ads "
+                    "GROUP BY account_id"
+                ).fetchall()
+            )
             raw_rows = conn.execute("SELECT count(*) FROM raw.meta_ads_insights").fetchone()[0]
             staging_rows = conn.execute("SELECT count(*) FROM staging.insights_meta_ads").fetchone()[0]
-            audits = conn.execute("SELECT tenant_id, load_type, status, rows_extracted, rows_unchanged "
-                                  "FROM ops.etl_control ORDER BY id").fetchall()
-            tenants = dict(conn.execute("SELECT tenant_id, count(*) FROM raw.conversas_analytics GROUP BY 1").fetchall())
+            audits = conn.execute(
+                "SELECT tenant_id, load_type, status, rows_extracted, rows_unchanged FROM ops.etl_control ORDER BY id"
+            ).fetchall()
+            tenants = dict(
+                conn.execute("SELECT tenant_id, count(*) FROM raw.conversas_analytics GROUP BY 1").fetchall()
+            )
         with DagsterInstance.from_config(str(home / "dagster_home")) as instance:
             runs = instance.get_runs()
             last = runs[0]
@@ -107,14 +112,20 @@ def test_readme_commands_after_doctor_with_only_dagster_home(home_dir):
     (first, refresh) = audits
     assert first[:3] == ("allpfit", "full", "success") and first[3] == tenants["allpfit"] > 0
     assert refresh == ("allpfit", "full", "success", tenants["allpfit"], tenants["allpfit"])
-    assert sum(r.run_config.get("ops", {}).get("raw__conversas_analytics", {}).get("config", {}) == {"full_refresh": True}
-               for r in runs) == 1
+    assert (
+        sum(
+            r.run_config.get("ops", {}).get("raw__conversas_analytics", {}).get("config", {}) == {"full_refresh": True}
+            for r in runs
+        )
+        == 1
+    )
     materializing = [c for c in one_shot if "materialize" in c or "launch" in c]
     assert len(runs) == len(materializing) and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
     # The checks re-run: staging only, rebuilt from raw (no raw materialization), its checks passed.
     assert {e.dagster_event.asset_key.to_user_string() for e in materialized} == {"staging/insights_meta_ads"}
-    results = {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
-               for e in evaluations}
+    results = {
+        e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed for e in evaluations
+    }
     assert {"reconciles_with_raw", "lead_origins_add_up"} <= set(results) and all(results.values()), results
 
 

@@ -13,7 +13,8 @@ import pytest
 def _dagster_yaml(tmp_path, db) -> None:
     (tmp_path / "dagster.yaml").write_text(
         "storage:\n  custom:\n    module: vetorial_assets.platform.dagster_storage\n    class: VetorialDagsterStorage\n"
-        f"    config:\n      warehouse_url:\n        env: VETORIAL_WAREHOUSE_URL\n      database: {db.name}\n")
+        f"    config:\n      warehouse_url:\n        env: VETORIAL_WAREHOUSE_URL\n      database: {db.name}\n"
+    )
 
 
 def _backends(db) -> int:
@@ -68,8 +69,15 @@ def test_a_user_url_keeps_its_options(tmp_path):
 
 @pytest.mark.parametrize("batch", ["1000", "0"], ids=["batched", "one_by_one"])
 def test_range_run_records_every_partition_materialization(tmp_path, monkeypatch, make_db, batch):
-    from dagster import (AssetKey, BackfillPolicy, DagsterInstance, DailyPartitionsDefinition, MaterializeResult,
-                         asset, materialize)
+    from dagster import (
+        AssetKey,
+        BackfillPolicy,
+        DagsterInstance,
+        DailyPartitionsDefinition,
+        MaterializeResult,
+        asset,
+        materialize,
+    )
 
     db = make_db("dagster")
     monkeypatch.setenv("VETORIAL_WAREHOUSE_URL", db.url)

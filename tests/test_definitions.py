@@ -36,8 +36,11 @@ def test_every_table_is_an_asset_with_its_table_metadata_and_freshness(defs):
 
 
 def test_date_by_account_assets_backfill_in_one_run_per_account(defs):
-    for key in (AssetKey(["raw", "meta_ads_insights"]), AssetKey(["staging", "insights_meta_ads"]),
-                AssetKey(["raw", "ig_follows"])):
+    for key in (
+        AssetKey(["raw", "meta_ads_insights"]),
+        AssetKey(["staging", "insights_meta_ads"]),
+        AssetKey(["raw", "ig_follows"]),
+    ):
         assets_def = defs.resolve_assets_def(key)
         assert assets_def.backfill_policy == BackfillPolicy.single_run()
         dims = {d.name for d in assets_def.partitions_def.partitions_defs}
@@ -74,19 +77,24 @@ def test_instagram_schedule_asks_for_d1_and_d2(defs):
     assert ends == [f"{a}|2026-03-09" for a in accounts]
 
 
-@pytest.mark.parametrize("key, account", [
-    (AssetKey(["raw", "meta_ads_insights"]), "act_100000000000001"),
-    (AssetKey(["staging", "insights_meta_ads"]), "act_100000000000001"),
-    (AssetKey(["raw", "ig_follows"]), "17841400000000001"),
-])
+@pytest.mark.parametrize(
+    "key, account",
+    [
+        (AssetKey(["raw", "meta_ads_insights"]), "act_100000000000001"),
+        (AssetKey(["staging", "insights_meta_ads"]), "act_100000000000001"),
+        (AssetKey(["raw", "ig_follows"]), "17841400000000001"),
+    ],
+)
 def test_every_date_by_account_key_reads_account_then_date(defs, key, account):
     partitions = defs.resolve_assets_def(key).partitions_def
     assert [d.name for d in partitions.partitions_defs] == ["account", "date"]
     # The documented example key (README, "Partitions") is a key of the asset...
     example = f"{account}|2026-03-10"
     assert partitions.has_partition_key(example)
-    assert partitions.get_partition_key_from_str(example).keys_by_dimension == {"account": account,
-                                                                                 "date": "2026-03-10"}
+    assert partitions.get_partition_key_from_str(example).keys_by_dimension == {
+        "account": account,
+        "date": "2026-03-10",
+    }
     # ...and the other order is not.
     assert not partitions.has_partition_key(f"2026-03-10|{account}")
 
@@ -112,5 +120,7 @@ def test_bad_tenants_file_fails_at_load_time_naming_the_problem(tmp_path, monkey
     bad = tmp_path / "tenants.yaml"
     bad.write_text("tenants:\n  - id: a\n    meta_ad_accounts: [act_1]\n  - id: b\n    meta_ad_accounts: [act_1]\n")
     monkeypatch.setenv("VETORIAL_TENANTS_FILE", str(bad))
-    with pytest.raises(ConfigError, match=r"tenant 'b', field 'meta_ad_accounts': 'act_1' already belongs to tenant 'a'"):
+    with pytest.raises(
+        ConfigError, match=r"tenant 'b', field 'meta_ad_accounts': 'act_1' already belongs to tenant 'a'"
+    ):
         build_definitions(load_settings())

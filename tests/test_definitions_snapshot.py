@@ -111,8 +111,12 @@ def listing(defs: Definitions) -> dict:
 @pytest.fixture
 def shipped_defs(monkeypatch, tmp_path):
     """The Definitions of the shipped demo tenants with every default setting."""
-    for name in ("VETORIAL_TENANTS_FILE", "VETORIAL_PARTITIONS_START", "VETORIAL_SCHEDULES",
-                 "VETORIAL_META_LOOKBACK_DAYS"):
+    for name in (
+        "VETORIAL_TENANTS_FILE",
+        "VETORIAL_PARTITIONS_START",
+        "VETORIAL_SCHEDULES",
+        "VETORIAL_META_LOOKBACK_DAYS",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VETORIAL_HOME", str(tmp_path / "home"))
     from vetorial_assets.definitions import build_definitions

@@ -111,8 +111,9 @@ def test_a_webhook_answering_an_error_fails_without_the_token(all_logs, answerin
     text = captured_text(all_logs)
     assert f"{status} Server Error" in text or f"Discord answered HTTP {status}" in text
     # urllib3 logged each request line; the filter masked its path.
-    request_lines = [r.getMessage() for r in all_logs.records if r.name == "urllib3.connectionpool"
-                     and '"POST ' in r.getMessage()]
+    request_lines = [
+        r.getMessage() for r in all_logs.records if r.name == "urllib3.connectionpool" and '"POST ' in r.getMessage()
+    ]
     assert len(request_lines) == 2 and all('"POST *** HTTP/1.1"' in line for line in request_lines)
     assert_no_secret(text)
 

@@ -35,12 +35,14 @@ def deployment():
     home = Path(os.environ.get("VETORIAL_TEST_HOME") or REPO / ".vetorial-test")
     home.mkdir(parents=True, exist_ok=True)
     with second_server(home) as server:
-        passwords = {role: f"{role}-pw-{uuid.uuid4().hex[:10]}:@" for role in ("vetorial", "chatwoot_reader",
-                                                                                "chatwoot_writer")}
+        passwords = {
+            role: f"{role}-pw-{uuid.uuid4().hex[:10]}:@" for role in ("vetorial", "chatwoot_reader", "chatwoot_writer")
+        }
         with server.connect(autocommit=True) as conn:
             for role, password in passwords.items():
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
-                                                                                sql.Literal(password)))
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+                )
             conn.execute("CREATE DATABASE warehouse OWNER vetorial")
             conn.execute("CREATE DATABASE dagster OWNER vetorial")
             conn.execute("CREATE DATABASE chatwoot")
@@ -51,8 +53,9 @@ def deployment():
             # The read-only role of docs/reliability.md ...
             conn.execute("ALTER ROLE chatwoot_reader SET default_transaction_read_only = on")
             conn.execute("GRANT USAGE ON SCHEMA public TO chatwoot_reader, chatwoot_writer")
-            conn.execute(sql.SQL("GRANT SELECT ON {} TO chatwoot_reader, chatwoot_writer").format(
-                sql.Identifier(VIEW_NAME)))
+            conn.execute(
+                sql.SQL("GRANT SELECT ON {} TO chatwoot_reader, chatwoot_writer").format(sql.Identifier(VIEW_NAME))
+            )
             # ... and one that was given more than it needs.
             conn.execute("GRANT INSERT, UPDATE ON conversations TO chatwoot_writer")
         yield server, passwords
@@ -90,16 +93,22 @@ def webhook():
 
 def doctor(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("VETORIAL_", "DAGSTER_", "META_"))}
-    return subprocess.run([sys.executable, "-m", "vetorial_assets.cli", "doctor"], cwd=REPO, capture_output=True,
-                          text=True, timeout=300,
-                          env={**base, "VETORIAL_HOME": str(tmp_path / "home"), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "vetorial_assets.cli", "doctor"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**base, "VETORIAL_HOME": str(tmp_path / "home"), **env},
+    )
 
 
 def real_env(server, passwords, graph_api, webhook_url, chatwoot_role="chatwoot_reader") -> dict[str, str]:
     return {
         "VETORIAL_WAREHOUSE_URL": server.url("warehouse", "vetorial", passwords["vetorial"]),
         "VETORIAL_DAGSTER_STORAGE_URL": server.url("dagster", "vetorial", passwords["vetorial"]).replace(
-            "postgresql://", "postgresql+psycopg2://", 1),
+            "postgresql://", "postgresql+psycopg2://", 1
+        ),
         "VETORIAL_CHATWOOT_URL": server.url("chatwoot", chatwoot_role, passwords[chatwoot_role]),
         "VETORIAL_META_GRAPH_URL": graph_api.base_url,
         "META_ACCESS_TOKEN": FAKE_TOKEN,
@@ -119,9 +128,16 @@ def lines(result) -> dict[str, str]:
 
 def assert_no_secret(result, env: dict[str, str], passwords: dict[str, str]) -> None:
     text = result.stdout + result.stderr
-    for secret in [*passwords.values(), FAKE_TOKEN, WEBHOOK_PATH, WEBHOOK_PATH.rsplit("/", 1)[1],
-                   env["VETORIAL_DISCORD_WEBHOOK_URL"], env["VETORIAL_CHATWOOT_URL"], env["VETORIAL_WAREHOUSE_URL"],
-                   env["VETORIAL_DAGSTER_STORAGE_URL"]]:
+    for secret in [
+        *passwords.values(),
+        FAKE_TOKEN,
+        WEBHOOK_PATH,
+        WEBHOOK_PATH.rsplit("/", 1)[1],
+        env["VETORIAL_DISCORD_WEBHOOK_URL"],
+        env["VETORIAL_CHATWOOT_URL"],
+        env["VETORIAL_WAREHOUSE_URL"],
+        env["VETORIAL_DAGSTER_STORAGE_URL"],
+    ]:
         assert secret not in text
 
 
@@ -134,13 +150,20 @@ def test_doctor_passes_on_real_urls_given_by_env_vars(deployment, tmp_path, grap
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.rstrip().endswith("all checks passed")
     port = server.port
-    assert report["warehouse"].startswith(f"ok    warehouse: postgresql+psycopg://vetorial:***@127.0.0.1:{port}/warehouse")
-    assert report["dagster storage"] == f"ok    dagster storage: postgresql+psycopg2://vetorial:***@127.0.0.1:{port}/dagster"
+    assert report["warehouse"].startswith(
+        f"ok    warehouse: postgresql+psycopg://vetorial:***@127.0.0.1:{port}/warehouse"
+    )
+    assert (
+        report["dagster storage"]
+        == f"ok    dagster storage: postgresql+psycopg2://vetorial:***@127.0.0.1:{port}/dagster"
+    )
     assert report["chatwoot source schema"].startswith(
         f"ok    chatwoot source schema: {VIEW_NAME} at postgresql+psycopg://chatwoot_reader:***@127.0.0.1:{port}"
-        "/chatwoot has all 21 columns")
-    assert report["chatwoot source role"] == ("ok    chatwoot source role: role 'chatwoot_reader' cannot write to the "
-                                              "relation or the tables it reads")
+        "/chatwoot has all 21 columns"
+    )
+    assert report["chatwoot source role"] == (
+        "ok    chatwoot source role: role 'chatwoot_reader' cannot write to the relation or the tables it reads"
+    )
     assert report["graph api"].startswith("ok    graph api: act_100000000000001 ")
     assert report["discord webhook"] == "ok    discord webhook: Discord knows the webhook (HTTP 200)"
     assert seen == [("GET", WEBHOOK_PATH)]  # asked about, never posted to
@@ -153,10 +176,13 @@ def test_doctor_passes_on_real_urls_given_by_env_vars(deployment, tmp_path, grap
     assert not (tmp_path / "home" / "pg").exists()
 
 
-@pytest.mark.parametrize("role, how", [
-    ("chatwoot_writer", "(INSERT/UPDATE on conversations)"),
-    ("postgres", "(it is a superuser);"),
-])
+@pytest.mark.parametrize(
+    "role, how",
+    [
+        ("chatwoot_writer", "(INSERT/UPDATE on conversations)"),
+        ("postgres", "(it is a superuser);"),
+    ],
+)
 def test_doctor_warns_when_the_chatwoot_role_can_write(deployment, tmp_path, graph_api, webhook, role, how):
     server, passwords = deployment
     passwords = {**passwords, "postgres": server.superuser_password}
@@ -177,6 +203,8 @@ def test_doctor_reports_an_unreachable_source_without_its_password(deployment, t
     result = doctor(tmp_path, env)
     assert result.returncode == 1
     line = lines(result)["chatwoot source schema"]
-    assert line.startswith("FAIL  chatwoot source schema: SourceConnectionError: cannot connect to the Chatwoot "
-                           "database postgresql+psycopg://nobody:***@127.0.0.1:1/chatwoot")
+    assert line.startswith(
+        "FAIL  chatwoot source schema: SourceConnectionError: cannot connect to the Chatwoot "
+        "database postgresql+psycopg://nobody:***@127.0.0.1:1/chatwoot"
+    )
     assert "wrong-password-xyz" not in result.stdout + result.stderr

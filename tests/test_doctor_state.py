@@ -38,8 +38,12 @@ def test_freshness_lines(make_defs, instance, capsys):
     defs = make_defs()
     report = _report(freshness_checks(defs, instance), capsys)
     assert report["freshness raw/meta_ads_insights"] == ("ok", "not materialized yet")
-    assert set(report) >= {"freshness raw/meta_ads_insights", "freshness staging/insights_meta_ads",
-                           "freshness raw/ig_follows", "freshness raw/conversas_analytics"}
+    assert set(report) >= {
+        "freshness raw/meta_ads_insights",
+        "freshness staging/insights_meta_ads",
+        "freshness raw/ig_follows",
+        "freshness raw/conversas_analytics",
+    }
 
     now = get_current_datetime()
     partitions = defs.resolve_asset_graph().get(RAW_KEY).partitions_def
@@ -75,12 +79,16 @@ def test_failed_checks_line(make_defs, instance, vetorial_env, capsys, defect, s
 
     with Warehouse(url=vetorial_env.url).transaction() as conn:
         conn.execute(f"ALTER TABLE raw.meta_ads_insights {defect}")
-    checks_only = Definitions.merge(defs, Definitions(jobs=[define_asset_job(
-        "raw_checks", selection=AssetSelection.checks_for_assets(RAW_KEY))]))
+    checks_only = Definitions.merge(
+        defs, Definitions(jobs=[define_asset_job("raw_checks", selection=AssetSelection.checks_for_assets(RAW_KEY))])
+    )
     checks_only.resolve_job_def("raw_checks").execute_in_process(instance=instance, raise_on_error=False)
     check = failed_checks(defs, instance)
-    with pytest.raises(FailedCheck, match=r"1 failed at ERROR: raw/meta_ads_insights:columns \(raw.meta_ads_insights: "
-                                          r"missing \['content_hash'\]"):
+    with pytest.raises(
+        FailedCheck,
+        match=r"1 failed at ERROR: raw/meta_ads_insights:columns \(raw.meta_ads_insights: "
+        r"missing \['content_hash'\]",
+    ):
         check()
     status, text = _report([("asset checks", check)], capsys)["asset checks"]
     assert status == "FAIL"

@@ -18,8 +18,24 @@ WRITES_LINE = re.compile(r"^e2e_writes (.*)$")
 def test_e2e_bench_tiny_scale(home_dir):
     from vetorial_assets.demo import DEMO_JOBS
 
-    result = run([sys.executable, "benchmarks/e2e_bench.py", "--tenants", "1", "--days", "3",
-                  "--conversations", "500", "--ads", "4", "--home", str(home_dir)], clean_env(), timeout=600)
+    result = run(
+        [
+            sys.executable,
+            "benchmarks/e2e_bench.py",
+            "--tenants",
+            "1",
+            "--days",
+            "3",
+            "--conversations",
+            "500",
+            "--ads",
+            "4",
+            "--home",
+            str(home_dir),
+        ],
+        clean_env(),
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     lines = result.stdout.strip().splitlines()
 

@@ -45,15 +45,15 @@ def proxy(source, pg_server, monkeypatch, vetorial_env):
     never asked for, but in the URL, where a leak would start)."""
     db, _ = source
     with TcpProxy(f"{pg_server.socket_dir}/.s.PGSQL.{pg_server.port}") as p:
-        monkeypatch.setenv("VETORIAL_CHATWOOT_URL",
-                           f"postgresql://postgres:{PASSWORD}@127.0.0.1:{p.port}/{db.name}")
+        monkeypatch.setenv("VETORIAL_CHATWOOT_URL", f"postgresql://postgres:{PASSWORD}@127.0.0.1:{p.port}/{db.name}")
         yield p
 
 
 def sync(defs, instance, **config):
     run_config = {"ops": {OP: {"config": config}}} if config else None
     return defs.resolve_job_def(JOB_NAME).execute_in_process(
-        instance=instance, partition_key=TENANT, run_config=run_config, raise_on_error=False)
+        instance=instance, partition_key=TENANT, run_config=run_config, raise_on_error=False
+    )
 
 
 def state(db) -> dict:
@@ -64,30 +64,38 @@ def state(db) -> dict:
             return {"rows": (0, None), "watermark": None, "audit": []}  # before the first run
         return {
             "rows": fingerprint(conn, "raw.conversas_analytics"),
-            "watermark": conn.execute("SELECT max(watermark_end) FROM ops.etl_control WHERE tenant_id = %s"
-                                      " AND status = 'success'", (TENANT,)).fetchone()[0],
-            "audit": conn.execute("SELECT id, status, completed_at, rows_extracted FROM ops.etl_control"
-                                  " ORDER BY id").fetchall(),
+            "watermark": conn.execute(
+                "SELECT max(watermark_end) FROM ops.etl_control WHERE tenant_id = %s AND status = 'success'", (TENANT,)
+            ).fetchone()[0],
+            "audit": conn.execute(
+                "SELECT id, status, completed_at, rows_extracted FROM ops.etl_control ORDER BY id"
+            ).fetchall(),
         }
 
 
 def last_control_row(db) -> dict:
     with db.connect() as conn:
-        cur = conn.execute("SELECT status, completed_at, error_message, error_traceback, execution_id"
-                           " FROM ops.etl_control WHERE tenant_id = %s ORDER BY id DESC LIMIT 1", (TENANT,))
+        cur = conn.execute(
+            "SELECT status, completed_at, error_message, error_traceback, execution_id"
+            " FROM ops.etl_control WHERE tenant_id = %s ORDER BY id DESC LIMIT 1",
+            (TENANT,),
+        )
         return dict(zip([c.name for c in cur.description], cur.fetchone()))
 
 
 def source_count(src) -> int:
     with src.connect() as conn:
-        return conn.execute("SELECT count(*) FROM vw_conversations_analytics_final WHERE account_id = %s"
-                            " AND inbox_id = ANY(%s)", (ACCOUNT, list(INBOXES))).fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM vw_conversations_analytics_final WHERE account_id = %s AND inbox_id = ANY(%s)",
+            (ACCOUNT, list(INBOXES)),
+        ).fetchone()[0]
 
 
 def warehouse_count(db) -> int:
     with db.connect() as conn:
-        return conn.execute("SELECT count(*) FROM raw.conversas_analytics WHERE tenant_id = %s",
-                            (TENANT,)).fetchone()[0]
+        return conn.execute("SELECT count(*) FROM raw.conversas_analytics WHERE tenant_id = %s", (TENANT,)).fetchone()[
+            0
+        ]
 
 
 def assert_failed_cleanly(db, result, before, *expected_words) -> str:
@@ -97,7 +105,7 @@ def assert_failed_cleanly(db, result, before, *expected_words) -> str:
         assert word in message, message
     assert PASSWORD not in message
     assert state(db)["rows"] == before["rows"] and state(db)["watermark"] == before["watermark"]
-    assert state(db)["audit"][:len(before["audit"])] == before["audit"]  # earlier runs' rows untouched
+    assert state(db)["audit"][: len(before["audit"])] == before["audit"]  # earlier runs' rows untouched
     row = last_control_row(db)
     assert row["execution_id"] == result.run_id
     assert row["status"] == "failed" and row["completed_at"] is not None
@@ -109,19 +117,24 @@ def assert_failed_cleanly(db, result, before, *expected_words) -> str:
 
 def terminate_backends(db):
     """pg_terminate_backend every session of the sync in the source database (another connection)."""
+
     def action():
         with db.connect(autocommit=True) as conn:
             killed = conn.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s"
-                " AND application_name = 'vetorial_assets' AND pid <> pg_backend_pid()", (db.name,)).fetchone()[0]
+                " AND application_name = 'vetorial_assets' AND pid <> pg_backend_pid()",
+                (db.name,),
+            ).fetchone()[0]
         assert killed >= 1
+
     return action
 
 
 @pytest.mark.parametrize("how", ["network drops", "backend terminated"])
 @pytest.mark.parametrize("previous", ["first load", "after a load"])
-def test_the_source_dropping_mid_stream_leaves_the_tenant_as_it_was(make_defs, instance, vetorial_env, source,
-                                                                    proxy, how, previous):
+def test_the_source_dropping_mid_stream_leaves_the_tenant_as_it_was(
+    make_defs, instance, vetorial_env, source, proxy, how, previous
+):
     db, src = source
     defs = make_defs()
     if previous == "after a load":
@@ -145,8 +158,9 @@ def test_the_source_dropping_mid_stream_leaves_the_tenant_as_it_was(make_defs, i
     assert last_control_row(vetorial_env)["status"] == "success"
 
 
-def test_a_refused_connection_fails_fast_without_the_password(make_defs, instance, vetorial_env, source, proxy,
-                                                              monkeypatch):
+def test_a_refused_connection_fails_fast_without_the_password(
+    make_defs, instance, vetorial_env, source, proxy, monkeypatch
+):
     db, src = source
     defs = make_defs()
     assert sync(defs, instance).success
@@ -155,8 +169,9 @@ def test_a_refused_connection_fails_fast_without_the_password(make_defs, instanc
     port = closed_port()
     monkeypatch.setenv("VETORIAL_CHATWOOT_URL", f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/{db.name}")
     result = sync(defs, instance)
-    message = assert_failed_cleanly(vetorial_env, result, before, "cannot connect to the Chatwoot database",
-                                    f"127.0.0.1:{port}")
+    message = assert_failed_cleanly(
+        vetorial_env, result, before, "cannot connect to the Chatwoot database", f"127.0.0.1:{port}"
+    )
     assert "Connection refused" in message and "postgres:***@" in message
 
 
@@ -173,8 +188,7 @@ def test_a_statement_timeout_on_the_source_fails_clearly(make_defs, instance, ve
         blocker.execute("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE")
         result = sync(impatient, instance)
         blocker.rollback()
-    assert_failed_cleanly(vetorial_env, result, before, "statement timeout", "statement_timeout_ms=300",
-                          "127.0.0.1")
+    assert_failed_cleanly(vetorial_env, result, before, "statement timeout", "statement_timeout_ms=300", "127.0.0.1")
     assert sync(defs, instance).success
     assert warehouse_count(vetorial_env) == source_count(src)
 
@@ -190,6 +204,11 @@ def test_the_source_session_killed_between_runs_is_replaced(make_defs, instance,
     assert sync(defs, instance).success
     assert warehouse_count(vetorial_env) == source_count(src)
     with psycopg.connect(db.conninfo) as conn:  # the source itself was only read
-        assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-                            " AND application_name = 'vetorial_assets' AND state = 'active'",
-                            (db.name,)).fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                " AND application_name = 'vetorial_assets' AND state = 'active'",
+                (db.name,),
+            ).fetchone()[0]
+            == 0
+        )

@@ -101,8 +101,11 @@ def failed_run(make_defs, instance, graph_api):
 def evaluate_failure_sensor(instance, run, notifier):
     record = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_FAILURE).records[-1]
     with build_run_status_sensor_context(
-        sensor_name="discord_on_run_failure", dagster_event=record.event_log_entry.dagster_event,
-        dagster_instance=instance, dagster_run=run, resources={"discord": notifier},
+        sensor_name="discord_on_run_failure",
+        dagster_event=record.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"discord": notifier},
     ) as ctx:
         return discord_on_run_failure(ctx.for_run_failure())
 
@@ -164,9 +167,10 @@ def test_discord_answering_500_is_tried_three_times_then_given_up(failed_run, in
 def test_a_429_is_waited_for_as_discord_says_then_delivered(failed_run, instance, receiver, logs):
     _, run = failed_run
     sleeps = Sleeps()
-    discord = receiver((429, {"message": "You are being rate limited.", "retry_after": 2.5, "global": False},
-                        None, 0),
-                       (204, None, None, 0))
+    discord = receiver(
+        (429, {"message": "You are being rate limited.", "retry_after": 2.5, "global": False}, None, 0),
+        (204, None, None, 0),
+    )
     assert evaluate_failure_sensor(instance, run, notifier(discord.url, sleeps)) is None
     assert sleeps == [2.5] and len(discord.posts) == 2
     assert_alert(discord.posts[-1][1], run)
@@ -184,8 +188,9 @@ def test_a_429_with_only_a_retry_after_header_is_honoured(failed_run, instance, 
 def test_a_429_longer_than_the_budget_gives_up_at_once(failed_run, instance, receiver, logs):
     _, run = failed_run
     sleeps = Sleeps()
-    discord = receiver((429, {"message": "You are being rate limited.", "retry_after": 3600.0, "global": True},
-                        None, 0))
+    discord = receiver(
+        (429, {"message": "You are being rate limited.", "retry_after": 3600.0, "global": True}, None, 0)
+    )
     assert evaluate_failure_sensor(instance, run, notifier(discord.url, sleeps, budget_seconds=40)) is None
     assert sleeps == [] and len(discord.posts) == 1  # bounded: no hour-long sleep inside a sensor
     assert "HTTP 429 (rate limited for 3600.0s)" in give_up_lines(logs)[-1]
@@ -205,8 +210,9 @@ def test_a_slow_webhook_times_out_and_the_sensor_returns(failed_run, instance, r
     _, run = failed_run
     sleeps = Sleeps()
     discord = receiver((204, None, None, 3.0))  # answers after 3 s; the notifier waits 0.3 s
-    assert evaluate_failure_sensor(instance, run, notifier(discord.url, sleeps, timeout_seconds=0.3,
-                                                           attempts=2)) is None
+    assert (
+        evaluate_failure_sensor(instance, run, notifier(discord.url, sleeps, timeout_seconds=0.3, attempts=2)) is None
+    )
     assert len(discord.posts) == 2 and sleeps == [1]
     assert_alert(discord.posts[0][1], run)
     assert "timed out" in give_up_lines(logs)[-1]
@@ -221,8 +227,11 @@ def test_the_recovery_alert_with_discord_down_does_not_fail_the_sensor(failed_ru
     sleeps = Sleeps()
     url = f"http://127.0.0.1:{closed_port()}{WEBHOOK_PATH}"
     with build_run_status_sensor_context(
-        sensor_name="discord_on_recovery", dagster_event=record.event_log_entry.dagster_event,
-        dagster_instance=instance, dagster_run=run, resources={"discord": notifier(url, sleeps)},
+        sensor_name="discord_on_recovery",
+        dagster_event=record.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"discord": notifier(url, sleeps)},
     ) as ctx:
         assert discord_on_recovery(ctx) is None
     assert sleeps == [1, 2] and "Recovered" in give_up_lines(logs)[-1]

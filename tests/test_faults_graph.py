@@ -48,10 +48,12 @@ def sleeps():
 def defs(make_defs, graph_api, sleeps):
     """The project's definitions, with the Meta resource's sleep hook recording instead of
     sleeping and small pages (so a range spans several)."""
+
     def make(**config):
         settings = dict(graph_url=graph_api.base_url, page_limit=PAGE)
         settings.update(config)
         return with_resources(make_defs(), meta=MetaAdsResource(**settings).set_sleep(sleeps))
+
     return make
 
 
@@ -84,6 +86,7 @@ def assert_same_as_a_clean_run(defs, instance, db, graph_api):
 # ---- retried -------------------------------------------------------------------------------
 # Several faults armed on one page are served one after the other (each once): the page is
 # asked again after each, and the run's log says why it waited each time.
+
 
 def retry_lines(instance, run_id) -> list[str]:
     return [r.user_message for r in instance.all_logs(run_id) if "; retry " in (r.user_message or "")]
@@ -119,8 +122,10 @@ HTTP_5XX = {
     "502 json": dict(code=2, http_status=502),
     "503 bare": dict(http_status=503),
     "503 json": dict(code=2, http_status=503),
-    "503 json without code": dict(http_status=503, body='{"error": {"message": "Service temporarily '
-                                                        'unavailable", "type": "FacebookApiException"}}'),
+    "503 json without code": dict(
+        http_status=503,
+        body='{"error": {"message": "Service temporarily unavailable", "type": "FacebookApiException"}}',
+    ),
 }
 
 
@@ -131,9 +136,9 @@ def test_http_5xx_with_or_without_a_json_body_is_retried(defs, instance, vetoria
     assert result.success
     assert [f.hits for f in faults] == [1] * len(HTTP_5XX)
     assert len(insight_requests(graph_api)) == PAGES + len(HTTP_5XX) and len(sleeps) == len(HTTP_5XX)
-    assert [("HTTP 500" in line, "HTTP 502" in line, "HTTP 503" in line)
-            for line in retry_lines(instance, result.run_id)] == [
-        (True, False, False)] * 2 + [(False, True, False)] * 2 + [(False, False, True)] * 3
+    assert [
+        ("HTTP 500" in line, "HTTP 502" in line, "HTTP 503" in line) for line in retry_lines(instance, result.run_id)
+    ] == [(True, False, False)] * 2 + [(False, True, False)] * 2 + [(False, False, True)] * 3
     assert_same_as_a_clean_run(d, instance, vetorial_env, graph_api)
 
 
@@ -155,7 +160,7 @@ def test_a_broken_page_is_fetched_again(defs, instance, vetorial_env, graph_api,
     requests = insight_requests(graph_api)
     assert len(requests) == PAGES + len(BROKEN_PAGES) and len(sleeps) == len(BROKEN_PAGES)
     # The page asked again is the same page (same cursor), never the next one.
-    again = requests[1:2 + len(BROKEN_PAGES)]
+    again = requests[1 : 2 + len(BROKEN_PAGES)]
     assert again[0].params.get("after") and all(r.params == again[0].params for r in again)
     lines = retry_lines(instance, result.run_id)
     assert sum("not a JSON object" in line for line in lines) == 3
@@ -181,8 +186,10 @@ def test_a_failed_async_report_job_falls_back_to_smaller_ranges(defs, instance, 
     # The failed 5-day job, then its halves: 2 days (under the threshold: read synchronously)
     # and 3 days (an async job again, which completes).
     mid = FIRST + timedelta(days=1)
-    assert posts == [{"since": str(FIRST), "until": str(LAST)},
-                     {"since": str(mid + timedelta(days=1)), "until": str(LAST)}]
+    assert posts == [
+        {"since": str(FIRST), "until": str(LAST)},
+        {"since": str(mid + timedelta(days=1)), "until": str(LAST)},
+    ]
     assert [graph_api.jobs[j].fail for j in sorted(graph_api.jobs)] == [True, False]
     assert sleeps and all(0 < s <= 1.0 for s in sleeps)  # the status polls waited through the hook
     assert_same_as_a_clean_run(d, instance, vetorial_env, graph_api)
@@ -206,6 +213,7 @@ def test_a_rate_limit_error_waits_as_long_as_meta_says(defs, instance, vetorial_
 
 
 # ---- failed fast, nothing half-written ------------------------------------------------------
+
 
 @pytest.fixture
 def loaded(defs, instance, vetorial_env, graph_api, sleeps):
@@ -231,8 +239,9 @@ FAIL_FAST = {
 
 
 @pytest.mark.parametrize("case", FAIL_FAST.values(), ids=FAIL_FAST.keys())
-def test_auth_permission_and_request_errors_fail_fast_writing_nothing(loaded, instance, vetorial_env, graph_api,
-                                                                      sleeps, case):
+def test_auth_permission_and_request_errors_fail_fast_writing_nothing(
+    loaded, instance, vetorial_env, graph_api, sleeps, case
+):
     d, before = loaded
     code, status, remedy = case
     graph_api.faults.add(code=code, http_status=status, times=None, path_contains="insights", skip=1)
@@ -249,8 +258,7 @@ def test_auth_permission_and_request_errors_fail_fast_writing_nothing(loaded, in
     assert latest(instance, STAGING)["rows_updated"] > 0
 
 
-def test_the_sandbox_bad_token_fails_on_the_first_request(defs, instance, vetorial_env, graph_api, sleeps,
-                                                          monkeypatch):
+def test_the_sandbox_bad_token_fails_on_the_first_request(defs, instance, vetorial_env, graph_api, sleeps, monkeypatch):
     from vetorial_assets.sandbox.graph_api import INVALID_TOKEN
 
     monkeypatch.setenv("META_ACCESS_TOKEN", INVALID_TOKEN)
@@ -261,13 +269,14 @@ def test_the_sandbox_bad_token_fails_on_the_first_request(defs, instance, vetori
     assert fingerprints(vetorial_env, META_TABLES) == {t: (0, None) for t in META_TABLES}
 
 
-@pytest.mark.parametrize("answer", [dict(code=17), dict(http_status=502), dict(disconnect_after=10)],
-                         ids=["17", "502", "disconnect"])
-def test_retries_that_run_out_fail_clearly_writing_nothing(loaded, instance, vetorial_env, graph_api, sleeps,
-                                                           answer):
+@pytest.mark.parametrize(
+    "answer", [dict(code=17), dict(http_status=502), dict(disconnect_after=10)], ids=["17", "502", "disconnect"]
+)
+def test_retries_that_run_out_fail_clearly_writing_nothing(loaded, instance, vetorial_env, graph_api, sleeps, answer):
     d, before = loaded
-    d = with_resources(d, meta=MetaAdsResource(graph_url=graph_api.base_url, page_limit=PAGE,
-                                               max_retries=3).set_sleep(sleeps))
+    d = with_resources(
+        d, meta=MetaAdsResource(graph_url=graph_api.base_url, page_limit=PAGE, max_retries=3).set_sleep(sleeps)
+    )
     graph_api.faults.add(times=None, path_contains="insights", skip=1, **answer)
     result = meta_run(d, instance)
     assert not result.success
@@ -286,8 +295,11 @@ def ig_run(defs, instance):
     return run_range(defs, IG_JOB, "account", IG_ACCOUNT, *IG_DAYS, instance, raise_on_error=False)
 
 
-@pytest.mark.parametrize("answer", [dict(code=613), dict(http_status=503), dict(disconnect_after=40),
-                                    dict(body='{"data": [')], ids=["613", "503", "disconnect", "truncated"])
+@pytest.mark.parametrize(
+    "answer",
+    [dict(code=613), dict(http_status=503), dict(disconnect_after=40), dict(body='{"data": [')],
+    ids=["613", "503", "disconnect", "truncated"],
+)
 def test_instagram_transient_faults_are_retried(defs, instance, vetorial_env, graph_api, sleeps, answer):
     d = defs()
     graph_api.faults.add(times=1, path_contains="insights", skip=1, **answer)
@@ -312,7 +324,8 @@ def test_instagram_bad_token_fails_fast_writing_nothing(defs, instance, vetorial
 
 
 def test_a_page_with_an_unparsable_header_loads_and_urllib3s_warning_shows_no_token(
-        defs, instance, vetorial_env, graph_api, sleeps, caplog):
+    defs, instance, vetorial_env, graph_api, sleeps, caplog
+):
     """urllib3 warns "Failed to parse headers (url=...)" with the request's whole URL, at
     WARNING (printed by default): the token in its query string must be masked."""
     from tests.conftest import FAKE_TOKEN

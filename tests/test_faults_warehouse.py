@@ -54,8 +54,9 @@ def warehouse(server, vetorial_env, monkeypatch):
 
     class Db:
         def connect(self, **kwargs):
-            return psycopg.connect(host="127.0.0.1", port=server.port, user=role, password=password, dbname=role,
-                                   **kwargs)
+            return psycopg.connect(
+                host="127.0.0.1", port=server.port, user=role, password=password, dbname=role, **kwargs
+            )
 
     yield Db(), password
     if not server.pgdata.joinpath("postmaster.pid").exists():
@@ -70,47 +71,54 @@ def meta(defs, instance):
 
 
 def chatwoot(defs, instance):
-    return defs.resolve_job_def(CHATWOOT_JOB).execute_in_process(instance=instance, partition_key=TENANT,
-                                                                 raise_on_error=False)
+    return defs.resolve_job_def(CHATWOOT_JOB).execute_in_process(
+        instance=instance, partition_key=TENANT, raise_on_error=False
+    )
 
 
 def chatwoot_rows(db) -> int:
     with db.connect() as conn:
-        return conn.execute("SELECT count(*) FROM raw.conversas_analytics WHERE tenant_id = %s",
-                            (TENANT,)).fetchone()[0]
+        return conn.execute("SELECT count(*) FROM raw.conversas_analytics WHERE tenant_id = %s", (TENANT,)).fetchone()[
+            0
+        ]
 
 
 def source_rows(src) -> int:
     with src.connect() as conn:
-        return conn.execute("SELECT count(*) FROM vw_conversations_analytics_final WHERE account_id = 1"
-                            " AND inbox_id IN (14, 15)").fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM vw_conversations_analytics_final WHERE account_id = 1 AND inbox_id IN (14, 15)"
+        ).fetchone()[0]
 
 
-def test_runs_after_a_warehouse_restart_succeed_on_fresh_connections(make_defs, instance, server, warehouse,
-                                                                     graph_api, chatwoot_source):
+def test_runs_after_a_warehouse_restart_succeed_on_fresh_connections(
+    make_defs, instance, server, warehouse, graph_api, chatwoot_source
+):
     db, _ = warehouse
     defs = make_defs()
     assert meta(defs, instance).success and chatwoot(defs, instance).success
     with db.connect() as conn:
-        backends_before = {r[0] for r in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")}
+        backends_before = {
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        }
     assert backends_before  # the runs' pooled connections, idle in this process
     server.stop()
     server.start()
     graph_api.restate(ACCOUNT, FIRST)
     chatwoot_source.add(1, 14, 5, at=chatwoot_source.now() + timedelta(hours=1))
     assert meta(defs, instance).success
-    assert instance.get_latest_materialization_event(STAGING).asset_materialization.metadata[
-        "rows_updated"].value > 0
+    assert instance.get_latest_materialization_event(STAGING).asset_materialization.metadata["rows_updated"].value > 0
     assert chatwoot(defs, instance).success
     assert chatwoot_rows(db) == source_rows(chatwoot_source)
     with db.connect() as conn:
         assert [r[0] for r in conn.execute("SELECT status FROM ops.etl_control ORDER BY id")] == ["success"] * 2
 
 
-def test_a_run_while_the_warehouse_is_down_fails_clearly_and_the_rerun_succeeds(make_defs, instance, server,
-                                                                                warehouse, graph_api,
-                                                                                chatwoot_source):
+def test_a_run_while_the_warehouse_is_down_fails_clearly_and_the_rerun_succeeds(
+    make_defs, instance, server, warehouse, graph_api, chatwoot_source
+):
     db, password = warehouse
     defs = make_defs()
     assert meta(defs, instance).success and chatwoot(defs, instance).success
@@ -122,7 +130,7 @@ def test_a_run_while_the_warehouse_is_down_fails_clearly_and_the_rerun_succeeds(
         for result in (meta(defs, instance), chatwoot(defs, instance)):
             assert not result.success
             message = root_cause(result)
-            assert f"127.0.0.1\", port {server.port} failed" in message and "Connection refused" in message
+            assert f'127.0.0.1", port {server.port} failed' in message and "Connection refused" in message
             assert password not in message
     finally:
         server.start()

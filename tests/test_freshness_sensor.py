@@ -5,7 +5,7 @@ stale and fresh-again are posted once to a local Discord receiver, linking to th
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dagster import AssetMaterialization, build_sensor_context
@@ -24,7 +24,7 @@ from vetorial_assets.meta.assets import RAW_KEY as META_RAW
 from vetorial_assets.meta.assets import STAGING_KEY as META_STAGING
 
 # 11:00 in São Paulo: "today" is 2026-03-10 for every date partition (and still is 9 hours later).
-T0 = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -62,8 +62,9 @@ def _materialize_all_but(instance, newest, stale_partition, at: datetime):
 def _tick(defs, instance, receiver, at: datetime, cursor: str | None):
     notifier = DiscordNotifier(webhook_url=receiver.url).set_sleep(lambda s: None)
     with freeze_time(at):
-        context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                       resources={"discord": notifier})
+        context = build_sensor_context(
+            instance=instance, cursor=cursor, definitions=defs, resources={"discord": notifier}
+        )
         result = defs.resolve_sensor_def(SENSOR_NAME)(context)
     return result, result.cursor
 
@@ -78,10 +79,10 @@ def test_only_the_stale_asset_and_partition_is_requested_once(location, instance
             _materialize(instance, key, partition, T0 - (timedelta(hours=1) if fresh else timedelta(hours=10)))
 
     result, cursor = _tick(defs, instance, receiver, T0, None)
-    request, = result.run_requests
+    (request,) = result.run_requests
     assert request.partition_key == stale_partition
     assert set(request.asset_selection) == {META_RAW, META_STAGING}  # one op: one run
-    (path, payload), = receiver.posts
+    ((path, payload),) = receiver.posts
     embed = payload["embeds"][0]
     assert embed["color"] == RED and embed["title"].startswith("Stale: ")
     assert embed["url"].startswith("http://ui.example:3000/assets/raw/meta_ads_insights?view=partitions")

@@ -18,8 +18,10 @@ from vetorial_assets.sandbox.graph_guard import LoopbackGuard
 ACCOUNT = "act_100000000000001"
 TODAY = date(2025, 3, 31)
 TOKEN = "EAAtestSANDBOXtoken42"
-FIELDS = ("account_id,account_name,campaign_id,campaign_name,adset_id,adset_name,ad_id,ad_name,"
-          "spend,impressions,reach,inline_link_clicks,actions")
+FIELDS = (
+    "account_id,account_name,campaign_id,campaign_name,adset_id,adset_name,ad_id,ad_name,"
+    "spend,impressions,reach,inline_link_clicks,actions"
+)
 
 
 @pytest.fixture
@@ -42,9 +44,16 @@ def sdk(base_url: str, token: str = TOKEN) -> FacebookAdsApi:
 
 
 def insights(fb: FacebookAdsApi, since: str, until: str, path=(ACCOUNT, "insights"), **extra) -> dict:
-    params = {"level": "ad", "fields": FIELDS, "time_range": {"since": since, "until": until},
-              "time_increment": 1, "breakdowns": ["publisher_platform", "platform_position"],
-              "action_breakdowns": ["action_type"], "limit": 500, **extra}
+    params = {
+        "level": "ad",
+        "fields": FIELDS,
+        "time_range": {"since": since, "until": until},
+        "time_increment": 1,
+        "breakdowns": ["publisher_platform", "platform_position"],
+        "action_breakdowns": ["action_type"],
+        "limit": 500,
+        **extra,
+    }
     return fb.call("GET", path, params=params).json()
 
 
@@ -79,15 +88,18 @@ def test_insights_rows_follow_meta_shape(api):
         acts = actions(r)
         # Meta's `lead` is the sum of on-Facebook form leads and website pixel leads.
         assert acts.get("lead", 0) == acts.get("onsite_conversion.lead_grouped", 0) + acts.get(
-            "offsite_conversion.fb_pixel_lead", 0)
+            "offsite_conversion.fb_pixel_lead", 0
+        )
         assert acts.get("post_engagement", 0) >= acts.get("link_click", 0)
         assert all(v > 0 for v in acts.values())  # zero actions are left out
         assert int(r["reach"]) <= int(r["impressions"])
 
 
 def test_data_is_deterministic_across_servers(guard):
-    with SandboxGraphAPI(ads_per_account=4, placements=3, today=TODAY) as a, \
-            SandboxGraphAPI(ads_per_account=4, placements=3, today=TODAY) as b:
+    with (
+        SandboxGraphAPI(ads_per_account=4, placements=3, today=TODAY) as a,
+        SandboxGraphAPI(ads_per_account=4, placements=3, today=TODAY) as b,
+    ):
         first = insights(sdk(a.base_url), "2025-02-01", "2025-02-03")["data"]
         second = insights(sdk(b.base_url), "2025-02-01", "2025-02-03")["data"]
     assert first == second
@@ -96,8 +108,12 @@ def test_data_is_deterministic_across_servers(guard):
 def test_fields_level_and_breakdowns_are_honoured(api):
     fb = sdk(api.base_url)
     by_ad = insights(fb, "2025-03-01", "2025-03-01")["data"]
-    params = {"level": "campaign", "fields": "campaign_id,spend,impressions", "time_increment": 1,
-              "time_range": {"since": "2025-03-01", "until": "2025-03-01"}}
+    params = {
+        "level": "campaign",
+        "fields": "campaign_id,spend,impressions",
+        "time_increment": 1,
+        "time_range": {"since": "2025-03-01", "until": "2025-03-01"},
+    }
     by_campaign = fb.call("GET", (ACCOUNT, "insights"), params=params).json()["data"]
     assert set(by_campaign[0]) == {"campaign_id", "spend", "impressions", "date_start", "date_stop"}
     assert sum(int(r["impressions"]) for r in by_campaign) == sum(int(r["impressions"]) for r in by_ad)
@@ -154,8 +170,13 @@ def test_vanish_day_and_ads(api):
 
 def test_async_report_job(api):
     fb = sdk(api.base_url)
-    params = {"level": "ad", "fields": FIELDS, "time_range": {"since": "2025-03-01", "until": "2025-03-03"},
-              "time_increment": 1, "breakdowns": ["publisher_platform", "platform_position"]}
+    params = {
+        "level": "ad",
+        "fields": FIELDS,
+        "time_range": {"since": "2025-03-01", "until": "2025-03-03"},
+        "time_increment": 1,
+        "breakdowns": ["publisher_platform", "platform_position"],
+    }
     run_id = fb.call("POST", (ACCOUNT, "insights"), params=params).json()["report_run_id"]
     statuses = []
     while not statuses or statuses[-1] not in ("Job Completed", "Job Failed"):
@@ -178,10 +199,19 @@ def test_async_job_failure_fault(api):
     assert [fb.call("GET", (run_id,)).json()["async_status"] for _ in range(3)][-1] == "Job Completed"
 
 
-@pytest.mark.parametrize("code, subcode, transient", [
-    (4, None, True), (17, 2446079, True), (32, None, True), (613, 1487742, True), (80000, None, True),
-    (80014, None, True), (100, 1487534, False), (200, None, False),
-])
+@pytest.mark.parametrize(
+    "code, subcode, transient",
+    [
+        (4, None, True),
+        (17, 2446079, True),
+        (32, None, True),
+        (613, 1487742, True),
+        (80000, None, True),
+        (80014, None, True),
+        (100, 1487534, False),
+        (200, None, False),
+    ],
+)
 def test_error_faults_answer_like_graph(api, code, subcode, transient):
     fb = sdk(api.base_url)
     api.faults.add(code=code, subcode=subcode, times=1, path_contains="insights")
@@ -234,8 +264,14 @@ def test_tokens_and_usage_headers(api):
 def test_instagram_follows_and_unfollows(api):
     fb = sdk(api.base_url)
     day = TODAY - timedelta(days=5)
-    params = {"metric": "follows_and_unfollows", "period": "day", "metric_type": "total_value",
-              "breakdown": "follow_type", "since": day.isoformat(), "until": (day + timedelta(days=1)).isoformat()}
+    params = {
+        "metric": "follows_and_unfollows",
+        "period": "day",
+        "metric_type": "total_value",
+        "breakdown": "follow_type",
+        "since": day.isoformat(),
+        "until": (day + timedelta(days=1)).isoformat(),
+    }
     body = fb.call("GET", ("17841400000000001", "insights"), params=params).json()
     metric = body["data"][0]
     assert metric["name"] == "follows_and_unfollows" and metric["period"] == "day"

@@ -20,7 +20,9 @@ def rows(db, account):
     with db.connect() as conn:
         return conn.execute(
             "SELECT data_registro, status, follows, unfollows, net FROM raw.ig_follows"
-            " WHERE ig_account_id = %s ORDER BY data_registro", (account,)).fetchall()
+            " WHERE ig_account_id = %s ORDER BY data_registro",
+            (account,),
+        ).fetchall()
 
 
 def test_accounts_days_and_no_data(make_defs, instance, vetorial_env, graph_api):
@@ -71,14 +73,14 @@ def test_transient_fault_is_retried_and_auth_fault_fails_without_writing(make_de
     assert len(rows(vetorial_env, BIG)) == 3
     graph_api.faults.add(code=190, times=1, path_contains="insights", skip=1)
     graph_api.release_ig_day(BIG, today - timedelta(days=1))
-    result = run_range(defs, JOB_NAME, "account", BIG, first, today - timedelta(days=1), instance,
-                       raise_on_error=False)
+    result = run_range(defs, JOB_NAME, "account", BIG, first, today - timedelta(days=1), instance, raise_on_error=False)
     assert not result.success
     assert len(rows(vetorial_env, BIG)) == 3  # nothing of the failed run landed
 
 
-def test_a_day_whose_answer_does_not_parse_is_left_out_and_the_rest_lands(make_defs, instance, vetorial_env,
-                                                                          graph_api, monkeypatch):
+def test_a_day_whose_answer_does_not_parse_is_left_out_and_the_rest_lands(
+    make_defs, instance, vetorial_env, graph_api, monkeypatch
+):
     from dagster import AssetCheckKey
 
     from vetorial_assets.instagram import assets as ig_assets
@@ -100,11 +102,16 @@ def test_a_day_whose_answer_does_not_parse_is_left_out_and_the_rest_lands(make_d
     assert result.success
     assert [r[0] for r in rows(vetorial_env, BIG)] == [first, last]
     with vetorial_env.connect() as conn:
-        (table, key, column, reason, value, action, run_id), = conn.execute(
-            "SELECT table_name, row_key, column_name, reason, value, action, run_id FROM ops.rejected_values").fetchall()
+        ((table, key, column, reason, value, action, run_id),) = conn.execute(
+            "SELECT table_name, row_key, column_name, reason, value, action, run_id FROM ops.rejected_values"
+        ).fetchall()
     assert (table, key, column, action, run_id) == (
-        "raw.ig_follows", {"ig_account_id": BIG, "data_registro": str(first + timedelta(days=1))}, "payload",
-        "row_skipped", result.run_id)
+        "raw.ig_follows",
+        {"ig_account_id": BIG, "data_registro": str(first + timedelta(days=1))},
+        "payload",
+        "row_skipped",
+        result.run_id,
+    )
     assert "not a non-negative count: -5" in reason and value.startswith('{"data": [')  # cut short
     meta = instance.get_latest_materialization_event(KEY).asset_materialization.metadata
     assert (meta["rows_inserted"].value, meta["rows_skipped"].value) == (2, 1)

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vetorial_assets.meta.graph.errors import MetaApiError, MetaAuthError
 from resources.meta import MetaAdsResource
+from vetorial_assets.meta.graph.errors import MetaApiError, MetaAuthError
 from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
 from vetorial_assets.sandbox.graph_guard import LoopbackGuard
 
@@ -37,8 +37,9 @@ def sleeps():
 @pytest.fixture
 def meta(api, sleeps, monkeypatch):
     monkeypatch.setenv("META_ACCESS_TOKEN", SECRET)
-    return MetaAdsResource(graph_url=api.base_url, backoff_base_seconds=0.01, backoff_max_seconds=0.02,
-                           request_timeout_seconds=5).set_sleep(sleeps.append)
+    return MetaAdsResource(
+        graph_url=api.base_url, backoff_base_seconds=0.01, backoff_max_seconds=0.02, request_timeout_seconds=5
+    ).set_sleep(sleeps.append)
 
 
 def follow_types(body: dict) -> dict[str, int]:
@@ -57,9 +58,14 @@ def test_one_day_per_account_with_follow_type_breakdown(api, meta):
     assert answers[IG_ACCOUNTS[0]] != answers[IG_ACCOUNTS[1]]
     sent = api.requests_to("17841400000000001/insights")[0].params
     midnight = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("America/Sao_Paulo"))
-    assert sent == {"metric": "follows_and_unfollows", "period": "day", "metric_type": "total_value",
-                    "breakdown": "follow_type", "since": str(int(midnight.timestamp())),
-                    "until": str(int((midnight + timedelta(days=1)).timestamp()))}
+    assert sent == {
+        "metric": "follows_and_unfollows",
+        "period": "day",
+        "metric_type": "total_value",
+        "breakdown": "follow_type",
+        "since": str(int(midnight.timestamp())),
+        "until": str(int((midnight + timedelta(days=1)).timestamp())),
+    }
 
 
 def test_day_bounds_follow_the_configured_time_zone(meta):

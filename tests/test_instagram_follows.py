@@ -77,8 +77,10 @@ def test_string_numbers_are_tolerated():
 def test_follow_type_found_among_several_dimension_keys():
     answer = response(value=5)
     answer["data"][0]["total_value"]["breakdowns"] = [
-        {"dimension_keys": ["media_product_type", "follow_type"],
-         "results": [{"dimension_values": ["REEL", "FOLLOWER"], "value": 5}]}
+        {
+            "dimension_keys": ["media_product_type", "follow_type"],
+            "results": [{"dimension_values": ["REEL", "FOLLOWER"], "value": 5}],
+        }
     ]
     assert parse_follows(answer) == FollowsDay(5, 0, 5)
 
@@ -96,6 +98,7 @@ def _without(path):
             target = target[key]
         del target[path[-1]]
         return answer
+
     return mutate
 
 
@@ -106,38 +109,57 @@ def _replace(path, value):
             target = target[key]
         target[path[-1]] = value
         return answer
+
     return mutate
 
 
 BREAKDOWN = ("data", 0, "total_value", "breakdowns", 0)
 MALFORMED = {
-    "no breakdowns, non-zero total": (_without(("data", 0, "total_value", "breakdowns")),
-                                      r"no 'breakdowns'.*breakdown=follow_type"),
-    "empty breakdowns, non-zero total": (_replace(("data", 0, "total_value", "breakdowns"), []),
-                                         r"no 'breakdowns'"),
+    "no breakdowns, non-zero total": (
+        _without(("data", 0, "total_value", "breakdowns")),
+        r"no 'breakdowns'.*breakdown=follow_type",
+    ),
+    "empty breakdowns, non-zero total": (_replace(("data", 0, "total_value", "breakdowns"), []), r"no 'breakdowns'"),
     "no total_value": (_without(("data", 0, "total_value")), r"no 'total_value'.*metric_type=total_value"),
     "no data key": (lambda a: {"paging": {}}, r"no 'data' list"),
     "data not a list": (_replace(("data",), {"name": "follows_and_unfollows"}), r"'data' must be a list"),
     "graph error": (lambda a: {"error": {"message": "Invalid OAuth", "code": 190}}, r"Graph API error \(code 190\)"),
-    "wrong breakdown": (_replace(BREAKDOWN + ("dimension_keys",), ["media_product_type"]),
-                        r"no breakdown by follow_type"),
+    "wrong breakdown": (
+        _replace(BREAKDOWN + ("dimension_keys",), ["media_product_type"]),
+        r"no breakdown by follow_type",
+    ),
     "no results": (_without(BREAKDOWN + ("results",)), r"no 'results' list"),
-    "new follow_type": (_replace(BREAKDOWN + ("results",), [{"dimension_values": ["FRIEND"], "value": 1}]),
-                        r"unknown follow_type 'FRIEND'"),
-    "repeated follow_type": (_replace(BREAKDOWN + ("results",),
-                                      [{"dimension_values": ["FOLLOWER"], "value": 1},
-                                       {"dimension_values": ["FOLLOWER"], "value": 2}]),
-                             r"'FOLLOWER' appears more than once"),
-    "garbage count": (_replace(BREAKDOWN + ("results",), [{"dimension_values": ["FOLLOWER"], "value": "abc"}]),
-                      r"FOLLOWER is not a count"),
-    "negative count": (_replace(BREAKDOWN + ("results",), [{"dimension_values": ["FOLLOWER"], "value": -2}]),
-                       r"not a non-negative count"),
-    "fractional count": (_replace(BREAKDOWN + ("results",), [{"dimension_values": ["FOLLOWER"], "value": 1.5}]),
-                         r"not a non-negative count"),
-    "missing count": (_replace(BREAKDOWN + ("results",), [{"dimension_values": ["FOLLOWER"]}]),
-                      r"not a non-negative count: None"),
-    "no dimension value": (_replace(BREAKDOWN + ("results",), [{"value": 3}]),
-                           r"without a follow_type dimension value"),
+    "new follow_type": (
+        _replace(BREAKDOWN + ("results",), [{"dimension_values": ["FRIEND"], "value": 1}]),
+        r"unknown follow_type 'FRIEND'",
+    ),
+    "repeated follow_type": (
+        _replace(
+            BREAKDOWN + ("results",),
+            [{"dimension_values": ["FOLLOWER"], "value": 1}, {"dimension_values": ["FOLLOWER"], "value": 2}],
+        ),
+        r"'FOLLOWER' appears more than once",
+    ),
+    "garbage count": (
+        _replace(BREAKDOWN + ("results",), [{"dimension_values": ["FOLLOWER"], "value": "abc"}]),
+        r"FOLLOWER is not a count",
+    ),
+    "negative count": (
+        _replace(BREAKDOWN + ("results",), [{"dimension_values": ["FOLLOWER"], "value": -2}]),
+        r"not a non-negative count",
+    ),
+    "fractional count": (
+        _replace(BREAKDOWN + ("results",), [{"dimension_values": ["FOLLOWER"], "value": 1.5}]),
+        r"not a non-negative count",
+    ),
+    "missing count": (
+        _replace(BREAKDOWN + ("results",), [{"dimension_values": ["FOLLOWER"]}]),
+        r"not a non-negative count: None",
+    ),
+    "no dimension value": (
+        _replace(BREAKDOWN + ("results",), [{"value": 3}]),
+        r"without a follow_type dimension value",
+    ),
     "only another metric": (_replace(("data", 0, "name"), "reach"), r"no follows_and_unfollows entry"),
     "two days in one answer": (lambda a: {"data": a["data"] * 2}, r"expected one entry for the day, got 2"),
 }

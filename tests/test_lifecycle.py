@@ -44,8 +44,9 @@ class User:
     """A process of ours using the server until `leave()` (or until it is killed)."""
 
     def __init__(self, home: Path):
-        self.proc = subprocess.Popen([sys.executable, "-c", HOLD, str(home)], cwd=REPO, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(home)], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert self.proc.stdout.readline().strip() == "ready"
 
     def leave(self) -> None:
@@ -82,7 +83,8 @@ def test_a_stale_postmaster_pid_after_a_reboot_does_not_stop_a_start(home_dir):
     # After a reboot, postmaster.pid may name a pid that now belongs to another program (here:
     # this test's own process, alive and not a PostgreSQL server).
     (pgdata / "postmaster.pid").write_text(
-        f"{os.getpid()}\n{pgdata}\n{int(time.time())}\n5432\n{pgdata}\n\n     0      0\nready   \n")
+        f"{os.getpid()}\n{pgdata}\n{int(time.time())}\n5432\n{pgdata}\n\n     0      0\nready   \n"
+    )
     user = User(home_dir)
     assert server_pid(home_dir) != os.getpid()
     user.leave()
@@ -126,11 +128,15 @@ def test_up_keeps_the_server_for_dagster_commands_until_down(home_dir):
 def test_vetorial_dev_with_a_clean_path_serves_and_stops_on_sigint(home_dir, tmp_path):
     port = free_port()
     # As the README says to run it: the venv's script, no venv activated, nothing on PATH.
-    dev = Service([str(BIN / "vetorial"), "dev", "--port", str(port)], clean_env(VETORIAL_HOME=str(home_dir)),
-                  tmp_path / "dev.log")
+    dev = Service(
+        [str(BIN / "vetorial"), "dev", "--port", str(port)],
+        clean_env(VETORIAL_HOME=str(home_dir)),
+        tmp_path / "dev.log",
+    )
     try:
-        assert wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/server_info"), timeout=120, interval=0.5), \
+        assert wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/server_info"), timeout=120, interval=0.5), (
             dev.output()[-3000:]
+        )
         family = psutil.Process(dev.proc.pid).children(recursive=True)
         # dagster dev and its services run the venv's Python, as vetorial does.
         pythons = {Path(p.cmdline()[0]).parent for p in family if p.name().startswith("python")}
@@ -170,17 +176,22 @@ def test_a_killed_run_is_marked_failed_by_run_monitoring(home_dir, tmp_path):
     definitions = tmp_path / "sleepy.py"
     definitions.write_text(SLEEPY)
     dagster_env = clean_env(DAGSTER_HOME=str(home_dir / "dagster_home"))
-    worker = Service([str(BIN / "dagster"), "asset", "materialize", "-f", str(definitions), "--select", "sleepy"],
-                     dagster_env, tmp_path / "run.log")
+    worker = Service(
+        [str(BIN / "dagster"), "asset", "materialize", "-f", str(definitions), "--select", "sleepy"],
+        dagster_env,
+        tmp_path / "run.log",
+    )
     daemon = None
     try:
         with embedded_server(home_dir), DagsterInstance.from_config(str(home_dir / "dagster_home")) as instance:
+
             def status():
                 runs = instance.get_runs()
                 return runs[0].status if runs else None
 
-            assert wait_until(lambda: status() == DagsterRunStatus.STARTED, timeout=90, interval=0.5), \
-                worker.output()[-3000:]
+            assert wait_until(lambda: status() == DagsterRunStatus.STARTED, timeout=90, interval=0.5), worker.output()[
+                -3000:
+            ]
             (started,) = instance.get_runs()
             assert instance.run_launcher.check_run_worker_health(started).status.value == "RUNNING"
             os.killpg(worker.proc.pid, signal.SIGKILL)  # the run worker and its step process, mid-run
@@ -188,10 +199,12 @@ def test_a_killed_run_is_marked_failed_by_run_monitoring(home_dir, tmp_path):
             time.sleep(1)
             assert status() == DagsterRunStatus.STARTED  # nothing else notices
             # The daemon's run monitoring (first pass at start, then every poll_interval_seconds).
-            daemon = Service([str(BIN / "dagster-daemon"), "run", "-f", str(definitions)], dagster_env,
-                             tmp_path / "daemon.log")
-            assert wait_until(lambda: status() == DagsterRunStatus.FAILURE, timeout=90, interval=0.5), \
-                daemon.output()[-3000:]
+            daemon = Service(
+                [str(BIN / "dagster-daemon"), "run", "-f", str(definitions)], dagster_env, tmp_path / "daemon.log"
+            )
+            assert wait_until(lambda: status() == DagsterRunStatus.FAILURE, timeout=90, interval=0.5), daemon.output()[
+                -3000:
+            ]
             messages = [e.message for e in instance.all_logs(started.run_id)]
             assert any("run worker pid" in m and "is gone" in m for m in messages), messages
             assert daemon.interrupt() == 0
@@ -203,13 +216,28 @@ def test_a_killed_run_is_marked_failed_by_run_monitoring(home_dir, tmp_path):
     assert nothing_left(home_dir)
 
 
-@pytest.mark.parametrize("command", [
-    ["vetorial", "demo"],
-    ["benchmarks/load_bench.py", "--rows", "2000", "--chunk", "500"],
-    ["benchmarks/meta_bench.py", "--accounts", "1", "--ads", "2", "--placements", "1", "--days", "3",
-     "--concurrency", "1"],
-    ["benchmarks/chatwoot_bench.py", "--rows", "2000", "--concurrency", "1"],
-], ids=["demo", "load_bench", "meta_bench", "chatwoot_bench"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["vetorial", "demo"],
+        ["benchmarks/load_bench.py", "--rows", "2000", "--chunk", "500"],
+        [
+            "benchmarks/meta_bench.py",
+            "--accounts",
+            "1",
+            "--ads",
+            "2",
+            "--placements",
+            "1",
+            "--days",
+            "3",
+            "--concurrency",
+            "1",
+        ],
+        ["benchmarks/chatwoot_bench.py", "--rows", "2000", "--concurrency", "1"],
+    ],
+    ids=["demo", "load_bench", "meta_bench", "chatwoot_bench"],
+)
 def test_commands_stop_the_server_they_started(home_dir, command):
     if command[0] == "vetorial":
         argv, env = [str(BIN / "vetorial"), *command[1:]], clean_env(VETORIAL_HOME=str(home_dir))

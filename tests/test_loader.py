@@ -10,37 +10,44 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from resources.load import merge as merge_sql
 from resources.load import LoadError
+from resources.load import merge as merge_sql
 from resources.warehouse import Warehouse
 from vetorial_assets.warehouse.tables import insights_meta_ads
 
 
 def staging_frame(n: int, start: int = 0, account: str = "act_1", spend_bump: float = 0.0) -> pd.DataFrame:
     idx = range(start, start + n)
-    return pd.DataFrame({
-        "hash_id": [f"h{i:08d}" for i in idx],
-        "data": [date(2025, 1, 1) + timedelta(days=i % 5) for i in idx],
-        "account_id": account,
-        "ad_id": [f"ad{i}" for i in idx],
-        "plataforma": "facebook",
-        "posicionamento": "feed",
-        "valor_gasto": [round(i * 0.37 + spend_bump, 2) for i in idx],
-        "impressoes": [i * 10 for i in idx],
-        "alcance": [i * 7 for i in idx],
-        "cliques": [i % 13 for i in idx],
-        "leads_formulario": 1, "leads_site": 0, "leads_mensagem": 2, "leads_total": 3,
-        "seguidores_instagram": 0,
-        "ctr": [None if i % 4 == 0 else i / 100 for i in idx],
-        "cpc": 0.5, "cpl": float("nan"),
-    })
+    return pd.DataFrame(
+        {
+            "hash_id": [f"h{i:08d}" for i in idx],
+            "data": [date(2025, 1, 1) + timedelta(days=i % 5) for i in idx],
+            "account_id": account,
+            "ad_id": [f"ad{i}" for i in idx],
+            "plataforma": "facebook",
+            "posicionamento": "feed",
+            "valor_gasto": [round(i * 0.37 + spend_bump, 2) for i in idx],
+            "impressoes": [i * 10 for i in idx],
+            "alcance": [i * 7 for i in idx],
+            "cliques": [i % 13 for i in idx],
+            "leads_formulario": 1,
+            "leads_site": 0,
+            "leads_mensagem": 2,
+            "leads_total": 3,
+            "seguidores_instagram": 0,
+            "ctr": [None if i % 4 == 0 else i / 100 for i in idx],
+            "cpc": 0.5,
+            "cpl": float("nan"),
+        }
+    )
 
 
 def table_snapshot(wh: Warehouse) -> list[tuple]:
     with wh.transaction() as conn:
         return conn.execute(
             "SELECT hash_id, data, valor_gasto, impressoes, ctr, cpl, updated_at"
-            " FROM staging.insights_meta_ads ORDER BY hash_id").fetchall()
+            " FROM staging.insights_meta_ads ORDER BY hash_id"
+        ).fetchall()
 
 
 @pytest.fixture
@@ -52,7 +59,7 @@ def wh(fresh_db) -> Warehouse:
 
 def chunks_of(df: pd.DataFrame, size: int):
     for i in range(0, len(df), size):
-        yield df.iloc[i:i + size]
+        yield df.iloc[i : i + size]
 
 
 def test_first_load_inserts_everything_and_keeps_nulls(wh):
@@ -61,7 +68,8 @@ def test_first_load_inserts_everything_and_keeps_nulls(wh):
     with wh.transaction() as conn:
         count, null_ctr, null_cpl, spend = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE ctr IS NULL), count(*) FILTER (WHERE cpl IS NULL),"
-            " sum(valor_gasto) FROM staging.insights_meta_ads").fetchone()
+            " sum(valor_gasto) FROM staging.insights_meta_ads"
+        ).fetchone()
     assert count == 1000 and null_ctr == 250 and null_cpl == 1000
     assert float(spend) == pytest.approx(sum(round(i * 0.37, 2) for i in range(1000)))
 
@@ -87,9 +95,9 @@ def test_same_rows_twice_changes_nothing(wh, merge_form):
 
 def test_mixed_changes_are_counted(wh, merge_form):
     wh.load(insights_meta_ads, [staging_frame(100)])
-    changed = staging_frame(30, start=0, spend_bump=1.0)   # 30 updated
-    same = staging_frame(50, start=30)                     # 50 unchanged
-    new = staging_frame(20, start=1000)                    # 20 inserted
+    changed = staging_frame(30, start=0, spend_bump=1.0)  # 30 updated
+    same = staging_frame(50, start=30)  # 50 unchanged
+    new = staging_frame(20, start=1000)  # 20 inserted
     result = wh.load(insights_meta_ads, [changed, same, new])
     assert (result.inserted, result.updated, result.unchanged) == (20, 30, 50)
     assert wh.row_count(insights_meta_ads) == 120
@@ -107,7 +115,9 @@ def test_merging_each_chunk_counts_like_one_merge(wh, merge_form):
     assert (result.rows, result.inserted, result.updated, result.unchanged) == (100, 20, 30, 50)
     assert wh.row_count(insights_meta_ads) == 120
     with wh.transaction() as conn:
-        spend = conn.execute("SELECT valor_gasto FROM staging.insights_meta_ads WHERE hash_id = 'h00000003'").fetchone()[0]
+        spend = conn.execute(
+            "SELECT valor_gasto FROM staging.insights_meta_ads WHERE hash_id = 'h00000003'"
+        ).fetchone()[0]
     assert float(spend) == pytest.approx(round(3 * 0.37 + 1.0, 2))
 
 
@@ -161,8 +171,9 @@ def test_replace_scope_removes_rows_that_vanished(wh, merge_form):
     wh.load(insights_meta_ads, [staging_frame(100, account="act_1"), staging_frame(10, start=500, account="act_2")])
     kept = staging_frame(100, account="act_1")
     kept = kept[kept["data"] != date(2025, 1, 3)]  # the API no longer returns that day
-    result = wh.load(insights_meta_ads, [kept],
-                     replace_scope={"account_id": "act_1", "data": (date(2025, 1, 1), date(2025, 1, 5))})
+    result = wh.load(
+        insights_meta_ads, [kept], replace_scope={"account_id": "act_1", "data": (date(2025, 1, 1), date(2025, 1, 5))}
+    )
     assert result.deleted == 20 and result.unchanged == 80
     # Other accounts are outside the scope and untouched.
     assert wh.row_count(insights_meta_ads, {"account_id": "act_2"}) == 10
@@ -212,7 +223,9 @@ def test_first_load_into_an_empty_scope_is_a_direct_copy_and_still_atomic(wh):
     result = wh.load(insights_meta_ads, chunks_of(staging_frame(100, account="act_1"), 30), replace_scope=scope)
     assert (result.inserted, result.updated, result.unchanged, result.deleted) == (100, 0, 0, 0)
     with wh.transaction() as conn:
-        spend = conn.execute("SELECT sum(valor_gasto) FROM staging.insights_meta_ads WHERE account_id = 'act_1'").fetchone()[0]
+        spend = conn.execute(
+            "SELECT sum(valor_gasto) FROM staging.insights_meta_ads WHERE account_id = 'act_1'"
+        ).fetchone()[0]
     assert float(spend) == pytest.approx(sum(round(i * 0.37, 2) for i in range(100)))
 
 
@@ -234,8 +247,12 @@ def test_wire_values_are_copied_as_they_are(wh):
 
     def sent(values):
         with wh.transaction() as conn:
-            return [r[0] for r in conn.execute("SELECT numeric_send(v) FROM unnest(%s::numeric[]) WITH ORDINALITY"
-                                               " AS u(v, i) ORDER BY i", (values,))]
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT numeric_send(v) FROM unnest(%s::numeric[]) WITH ORDINALITY AS u(v, i) ORDER BY i", (values,)
+                )
+            ]
 
     spend = [Decimal(i) / 4 for i in range(20)]
     first = staging_frame(20).assign(valor_gasto=sent(spend))
@@ -244,8 +261,10 @@ def test_wire_values_are_copied_as_they_are(wh):
     with wh.transaction() as conn:
         target = loader.describe_table(conn, "staging", "insights_meta_ads", {"updated_at"})
         scope = {"account_id": "act_1"}
-        assert loader.load_stream(conn, target, [first], scope=scope, scope_has_rows=False,
-                                  wire={"valor_gasto"}).inserted == 20
+        assert (
+            loader.load_stream(conn, target, [first], scope=scope, scope_has_rows=False, wire={"valor_gasto"}).inserted
+            == 20
+        )
         result = loader.load_stream(conn, target, [changed], scope=scope, scope_has_rows=True, wire={"valor_gasto"})
         stored = [r[0] for r in conn.execute("SELECT valor_gasto FROM staging.insights_meta_ads ORDER BY hash_id")]
     assert (result.inserted, result.updated, result.unchanged) == (0, 5, 15)

@@ -20,19 +20,23 @@ ROWS = 36_000  # the size of the Meta re-pull that took 38.7 s
 
 
 def frame(bump: int = 0) -> pd.DataFrame:
-    return pd.DataFrame({
-        "hash_id": [f"h{i:06d}" for i in range(ROWS)],
-        "account_id": "act_1",
-        "data": [date(2025, 1, 1) + timedelta(days=i % 30) for i in range(ROWS)],
-        "v": [i + bump for i in range(ROWS)],
-    })
+    return pd.DataFrame(
+        {
+            "hash_id": [f"h{i:06d}" for i in range(ROWS)],
+            "account_id": "act_1",
+            "data": [date(2025, 1, 1) + timedelta(days=i % 30) for i in range(ROWS)],
+            "v": [i + bump for i in range(ROWS)],
+        }
+    )
 
 
 @pytest.fixture
 def conn(fresh_db):
     with fresh_db.connect() as conn:
-        conn.execute("CREATE TABLE t (hash_id text PRIMARY KEY, account_id text NOT NULL, data date NOT NULL,"
-                     " v bigint) WITH (autovacuum_enabled = false)")
+        conn.execute(
+            "CREATE TABLE t (hash_id text PRIMARY KEY, account_id text NOT NULL, data date NOT NULL,"
+            " v bigint) WITH (autovacuum_enabled = false)"
+        )
         conn.execute("CREATE INDEX ON t (account_id, data)")
         conn.commit()
         plans: list[str] = []
@@ -77,7 +81,7 @@ def _rescanned_inner_sides(plan: str) -> list[str]:
     for i, (depth, text) in enumerate(nodes):
         if not text.startswith("Nested Loop"):
             continue
-        children = [n for n in nodes[i + 1:] if n[0] > depth]
+        children = [n for n in nodes[i + 1 :] if n[0] > depth]
         child_depth = min((d for d, _ in children), default=None)
         direct = [t for d, t in children if d == child_depth]
         if len(direct) == 2 and not direct[1].startswith(("Index Scan", "Index Only Scan", "Bitmap Heap Scan")):
@@ -93,8 +97,9 @@ def test_replace_scope_delete_and_merge_plans_do_not_depend_on_statistics(conn, 
     scope = {"account_id": "act_1", "data": (date(2025, 1, 1), date(2025, 1, 30))}
     assert loader.load(conn, target, [frame()], replace_scope=scope).inserted == ROWS  # direct COPY
     conn.commit()
-    assert conn.execute("SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables WHERE relname = 't'"
-                        ).fetchone() == (None, None)
+    assert conn.execute(
+        "SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables WHERE relname = 't'"
+    ).fetchone() == (None, None)
 
     smaller = frame(bump=1).iloc[: ROWS - 10]  # 10 rows vanish: the DELETE has work to do
     result, plans = _explained(conn, lambda: loader.load(conn, target, [smaller], replace_scope=scope))
@@ -116,8 +121,12 @@ def test_the_old_statement_is_quadratic_on_the_same_target(conn):
     conn.commit()
     conn.execute("CREATE TEMP TABLE s AS SELECT * FROM t")
     conn.execute("ANALYZE s (hash_id)")
-    plan = "\n".join(r[0] for r in conn.execute(
-        "EXPLAIN DELETE FROM t WHERE account_id = 'act_1' AND data BETWEEN '2025-01-01' AND '2025-01-30'"
-        " AND NOT EXISTS (SELECT 1 FROM s WHERE s.hash_id = t.hash_id)"))
+    plan = "\n".join(
+        r[0]
+        for r in conn.execute(
+            "EXPLAIN DELETE FROM t WHERE account_id = 'act_1' AND data BETWEEN '2025-01-01' AND '2025-01-30'"
+            " AND NOT EXISTS (SELECT 1 FROM s WHERE s.hash_id = t.hash_id)"
+        )
+    )
     rescanned = _rescanned_inner_sides(plan)
     assert len(rescanned) == 1 and "Seq Scan on s " in rescanned[0], plan

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resources.load import engine as loader
 from resources.load import LoadError
+from resources.load import engine as loader
 from resources.load.rejections import Quarantine, key_json
 from resources.warehouse import Warehouse
 
@@ -32,11 +32,27 @@ CREATE TABLE s.v (
     req text NOT NULL DEFAULT 'x'
 )
 """
-GOOD = {"id": 1, "i2": 7, "i4": 2**31 - 1, "i8": 2**63 - 1, "n": Decimal("87.5"), "n64": Decimal("99.9999"),
-        "f8": 0.25, "f4": 1.5, "t": "olá 😀", "vc": "abcde", "b": True, "d": date(2025, 1, 2),
-        "ts": datetime(2025, 1, 2, 3, 4, tzinfo=UTC), "tsn": datetime(2025, 1, 2, 3, 4),
-        "j": '{"a": [1, "é", "\\ud83d\\ude00"]}', "js": '{"b": 2}', "labels": ["lead", "vip"], "name": "Ana",
-        "req": "ok"}
+GOOD = {
+    "id": 1,
+    "i2": 7,
+    "i4": 2**31 - 1,
+    "i8": 2**63 - 1,
+    "n": Decimal("87.5"),
+    "n64": Decimal("99.9999"),
+    "f8": 0.25,
+    "f4": 1.5,
+    "t": "olá 😀",
+    "vc": "abcde",
+    "b": True,
+    "d": date(2025, 1, 2),
+    "ts": datetime(2025, 1, 2, 3, 4, tzinfo=UTC),
+    "tsn": datetime(2025, 1, 2, 3, 4),
+    "j": '{"a": [1, "é", "\\ud83d\\ude00"]}',
+    "js": '{"b": 2}',
+    "labels": ["lead", "vip"],
+    "name": "Ana",
+    "req": "ok",
+}
 SOURCE = Quarantine("test/values", partition="p1", run_id="run-1")
 
 
@@ -72,12 +88,17 @@ def _load(db, rows, path, shape, **kwargs):
         quarantine = Quarantine(SOURCE.source, SOURCE.partition, SOURCE.run_id)
         result = loader.load(conn, _target(conn), [_shape(rows, shape)], quarantine=quarantine, **kwargs)
         conn.commit()
-        stored = {r[0]: r for r in conn.execute(
-            "SELECT id, i2, i4, i8, n, n64, f8, f4, t, vc, b, d, ts, tsn, j, js, labels, name, req FROM s.v"
-            " WHERE id <> 99 ORDER BY id")}
+        stored = {
+            r[0]: r
+            for r in conn.execute(
+                "SELECT id, i2, i4, i8, n, n64, f8, f4, t, vc, b, d, ts, tsn, j, js, labels, name, req FROM s.v"
+                " WHERE id <> 99 ORDER BY id"
+            )
+        }
         rejected = conn.execute(
             "SELECT source, partition, run_id, table_name, row_key, column_name, reason, value, action"
-            " FROM ops.rejected_values ORDER BY id").fetchall()
+            " FROM ops.rejected_values ORDER BY id"
+        ).fetchall()
     return result, stored, rejected
 
 
@@ -140,20 +161,31 @@ def test_a_bad_value_is_nulled_and_recorded_and_the_rest_lands(db, column, value
             _expect_good(stored[3], GOOD | {"id": 3})
             _expect_good(stored[2], GOOD | {"id": 2, column: None})  # NULL, never wrapped or cut
             assert (result.rows, result.nulled, result.skipped) == (3, 1, 0), where
-            (source, partition, run_id, table, key, col, why, shown, action), = rejected
+            ((source, partition, run_id, table, key, col, why, shown, action),) = rejected
             assert (source, partition, run_id, table, key, col, action) == (
-                "test/values", "p1", "run-1", "s.v", {"id": 2}, column, "nulled"), where
+                "test/values",
+                "p1",
+                "run-1",
+                "s.v",
+                {"id": 2},
+                column,
+                "nulled",
+            ), where
             assert reason in why, (where, why)
             assert shown is not None and "\x00" not in shown
 
 
-@pytest.mark.parametrize(("column", "value", "reason"), [
-    ("id", None, "NULL in a NOT NULL column"),
-    ("id", 2**64, "out of range for bigint"),
-    ("id", "7", "is not a bigint"),
-    ("req", None, "NULL in a NOT NULL column"),
-    ("req", "x\x00", "NUL byte"),
-], ids=["null-key", "key-past-range", "str-key", "null-required", "nul-in-required"])
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("id", None, "NULL in a NOT NULL column"),
+        ("id", 2**64, "out of range for bigint"),
+        ("id", "7", "is not a bigint"),
+        ("req", None, "NULL in a NOT NULL column"),
+        ("req", "x\x00", "NUL byte"),
+    ],
+    ids=["null-key", "key-past-range", "str-key", "null-required", "nul-in-required"],
+)
 def test_a_bad_key_or_required_value_leaves_its_row_out(db, column, value, reason):
     for path in ("direct", "merge"):
         for shape in ("frame", "dicts", "columns"):
@@ -161,7 +193,7 @@ def test_a_bad_key_or_required_value_leaves_its_row_out(db, column, value, reaso
             result, stored, rejected = _load(db, rows, path, shape)
             assert sorted(stored) == [1, 3]
             assert (result.rows, result.inserted, result.nulled, result.skipped) == (2, 2, 0, 1)
-            (*_, key, col, why, _shown, action), = rejected
+            ((*_, key, col, why, _shown, action),) = rejected
             assert (col, action) == (column, "row_skipped") and reason in why
             assert key == ({"id": 2} if column != "id" else key_json({"id": value}))
 
@@ -171,8 +203,7 @@ def test_every_problem_of_a_skipped_row_is_recorded_as_skipped_and_text_is_maske
     with caplog.at_level(logging.WARNING, logger="vetorial.loader"):
         result, stored, rejected = _load(db, rows, "direct", "frame")
     assert sorted(stored) == [1] and result.skipped == 1 and result.nulled == 0
-    assert [(r[5], r[8]) for r in rejected] == [("i4", "row_skipped"), ("t", "row_skipped"),
-                                                ("req", "row_skipped")]
+    assert [(r[5], r[8]) for r in rejected] == [("i4", "row_skipped"), ("t", "row_skipped"), ("req", "row_skipped")]
     shown = {r[5]: r[7] for r in rejected}
     assert shown["i4"] == "1099511627776"
     assert len(shown["t"]) < 300 and shown["t"].endswith("(5001 characters)")
@@ -184,36 +215,48 @@ def test_personal_data_is_masked_in_the_record(db):
     rows = [dict(GOOD, id=1, name="Ana\x00Silva " + "x" * 4990)]
     _result, stored, rejected = _load(db, rows, "merge", "dicts")
     assert stored[1][17] is None
-    (*_, col, why, shown, action), = rejected
+    ((*_, col, why, shown, action),) = rejected
     assert col == "name" and action == "nulled" and "NUL byte" in why
     assert "Ana" not in shown and "Silva" not in shown and shown == "<masked str: 5000 characters>"
 
 
 def test_good_values_at_the_edges_land_exactly(db):
-    edge = dict(GOOD, id=2, i2=-(2**15), i4=-(2**31), i8=-(2**63), n=Decimal("1e-40"), n64=Decimal("-99.99994"),
-                f8=float("inf"), f4=-3.4e38)
+    edge = dict(
+        GOOD,
+        id=2,
+        i2=-(2**15),
+        i4=-(2**31),
+        i8=-(2**63),
+        n=Decimal("1e-40"),
+        n64=Decimal("-99.99994"),
+        f8=float("inf"),
+        f4=-3.4e38,
+    )
     for value in (Decimal("NaN"), Decimal("Infinity"), 10**40, 3.5):
         rows = [dict(edge, n=value)]
         result, stored, rejected = _load(db, rows, "merge", "frame")
         assert rejected == [] and result.nulled == 0
         got = stored[2][4]
-        assert (got.is_nan() if isinstance(value, Decimal) and value.is_nan() else got == Decimal(str(value)))
+        assert got.is_nan() if isinstance(value, Decimal) and value.is_nan() else got == Decimal(str(value))
     assert stored[2][1:4] == (-(2**15), -(2**31), -(2**63))
     assert stored[2][5] == Decimal("-99.9999")  # rounded to the scale: the type's own rule
 
 
 def test_typed_frames_are_checked_with_numpy(db):
-    frame = pd.DataFrame({
-        "id": np.arange(1, 7, dtype=np.int64),
-        "i4": np.array([1, 2**31, 3, -(2**31) - 5, 5, 6], dtype=np.int64),
-        "i8": [1.0, 2.5, np.nan, np.inf, 2.0**63, 6.0],  # floats: pandas' integer column with NULLs
-        "n64": [0.5, 99.99996, np.nan, 1.0, -np.inf, 2.0],
-        "f4": [1.0, 1e39, 2.0, np.nan, 3.0, 4.0],
-        "d": pd.to_datetime(["2025-01-01", "2025-01-02 10:00", "2025-01-03", None, "2025-01-05", "2025-01-06"],
-                            format="ISO8601"),
-        "b": np.array([True, False, True, False, True, False]),
-        "t": [1.5, np.nan, 2.5, 3.5, 4.5, 5.5],  # floats into text: the wrong type
-    })
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(1, 7, dtype=np.int64),
+            "i4": np.array([1, 2**31, 3, -(2**31) - 5, 5, 6], dtype=np.int64),
+            "i8": [1.0, 2.5, np.nan, np.inf, 2.0**63, 6.0],  # floats: pandas' integer column with NULLs
+            "n64": [0.5, 99.99996, np.nan, 1.0, -np.inf, 2.0],
+            "f4": [1.0, 1e39, 2.0, np.nan, 3.0, 4.0],
+            "d": pd.to_datetime(
+                ["2025-01-01", "2025-01-02 10:00", "2025-01-03", None, "2025-01-05", "2025-01-06"], format="ISO8601"
+            ),
+            "b": np.array([True, False, True, False, True, False]),
+            "t": [1.5, np.nan, 2.5, 3.5, 4.5, 5.5],  # floats into text: the wrong type
+        }
+    )
     for path in ("direct", "merge"):
         with db.connect() as conn:
             conn.execute("TRUNCATE s.v")
@@ -222,8 +265,9 @@ def test_typed_frames_are_checked_with_numpy(db):
                 conn.execute("INSERT INTO s.v (id, req) VALUES (99, 'other')")
             result = loader.load(conn, _target(conn), [frame], quarantine=Quarantine("test/values"))
             stored = conn.execute("SELECT id, i4, i8, n64, f4, d, b, t FROM s.v WHERE id < 99 ORDER BY id").fetchall()
-            rejected = conn.execute("SELECT row_key->>'id', column_name, action FROM ops.rejected_values"
-                                    " ORDER BY 1, 2").fetchall()
+            rejected = conn.execute(
+                "SELECT row_key->>'id', column_name, action FROM ops.rejected_values ORDER BY 1, 2"
+            ).fetchall()
             conn.commit()
         assert stored == [
             (1, 1, 1, Decimal("0.5000"), 1.0, date(2025, 1, 1), True, None),
@@ -233,12 +277,20 @@ def test_typed_frames_are_checked_with_numpy(db):
             (5, 5, None, None, 3.0, date(2025, 1, 5), True, None),
             (6, 6, 6, Decimal("2.0000"), 4.0, date(2025, 1, 6), False, None),
         ], path
-        assert rejected == sorted([
-            ("2", "i4", "nulled"), ("2", "i8", "nulled"), ("2", "n64", "nulled"), ("2", "f4", "nulled"),
-            ("2", "d", "nulled"), ("4", "i4", "nulled"), ("4", "i8", "nulled"), ("5", "i8", "nulled"),
-            ("5", "n64", "nulled"),
-            *[(str(i), "t", "nulled") for i in (1, 3, 4, 5, 6)],
-        ]), path
+        assert rejected == sorted(
+            [
+                ("2", "i4", "nulled"),
+                ("2", "i8", "nulled"),
+                ("2", "n64", "nulled"),
+                ("2", "f4", "nulled"),
+                ("2", "d", "nulled"),
+                ("4", "i4", "nulled"),
+                ("4", "i8", "nulled"),
+                ("5", "i8", "nulled"),
+                ("5", "n64", "nulled"),
+                *[(str(i), "t", "nulled") for i in (1, 3, 4, 5, 6)],
+            ]
+        ), path
         assert result.nulled == len(rejected) and result.skipped == 0
 
 
@@ -247,11 +299,12 @@ def test_wrong_python_types_name_the_column_instead_of_a_bare_type_error(db):
     # for built-in operation` named no column. Floats into numeric now land; a value of the
     # wrong type is refused with table, key and column named.
     with db.connect() as conn:
-        rows = pd.DataFrame({"id": [1, 2], "n": [Decimal("1.5"), 2.25], "t": ["a", 7], "req": ["x", "y"]},
-                            dtype=object)
+        rows = pd.DataFrame({"id": [1, 2], "n": [Decimal("1.5"), 2.25], "t": ["a", 7], "req": ["x", "y"]}, dtype=object)
         result = loader.load(conn, _target(conn), [rows], quarantine=Quarantine("test/values"))
         assert conn.execute("SELECT id, n, t FROM s.v ORDER BY id").fetchall() == [
-            (1, Decimal("1.5"), "a"), (2, Decimal("2.25"), None)]
+            (1, Decimal("1.5"), "a"),
+            (2, Decimal("2.25"), None),
+        ]
         why = conn.execute("SELECT table_name, row_key, column_name, reason FROM ops.rejected_values").fetchall()
     assert result.nulled == 1
     assert why == [("s.v", {"id": 2}, "t", "int value 7 is not a text (values are not converted)")]

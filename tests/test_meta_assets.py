@@ -26,7 +26,9 @@ def days(n_back_first: int, n_back_last: int = 1):
 def counts(db, account=ACCOUNT):
     with db.connect() as conn:
         raw = conn.execute("SELECT count(*) FROM raw.meta_ads_insights WHERE account_id = %s", (account,)).fetchone()[0]
-        stg = conn.execute("SELECT count(*) FROM staging.insights_meta_ads WHERE account_id = %s", (account,)).fetchone()[0]
+        stg = conn.execute(
+            "SELECT count(*) FROM staging.insights_meta_ads WHERE account_id = %s", (account,)
+        ).fetchone()[0]
     return raw, stg
 
 
@@ -62,14 +64,18 @@ def test_rerun_changes_nothing(make_defs, instance, vetorial_env):
     first, last = days(3)
     assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
     with vetorial_env.connect() as conn:
-        before = conn.execute("SELECT hash_id, valor_gasto, updated_at FROM staging.insights_meta_ads ORDER BY 1").fetchall()
+        before = conn.execute(
+            "SELECT hash_id, valor_gasto, updated_at FROM staging.insights_meta_ads ORDER BY 1"
+        ).fetchall()
     assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
     for key in (RAW, STAGING):
         meta = materialization(instance, key)
         assert (meta["rows_inserted"], meta["rows_updated"], meta["rows_deleted"]) == (0, 0, 0)
         assert meta["rows_unchanged"] == meta["rows_in_batch"] > 0
     with vetorial_env.connect() as conn:
-        after = conn.execute("SELECT hash_id, valor_gasto, updated_at FROM staging.insights_meta_ads ORDER BY 1").fetchall()
+        after = conn.execute(
+            "SELECT hash_id, valor_gasto, updated_at FROM staging.insights_meta_ads ORDER BY 1"
+        ).fetchall()
     assert after == before
 
 
@@ -79,10 +85,12 @@ def test_restated_day_updates_and_vanished_day_is_cleaned(make_defs, instance, v
     assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
     restated, vanished = first + timedelta(days=1), first + timedelta(days=2)
     with vetorial_env.connect() as conn:
-        spend_before = conn.execute("SELECT sum(valor_gasto) FROM staging.insights_meta_ads WHERE data = %s",
-                                    (restated,)).fetchone()[0]
-        vanished_rows = conn.execute("SELECT count(*) FROM raw.meta_ads_insights WHERE data = %s",
-                                     (vanished,)).fetchone()[0]
+        spend_before = conn.execute(
+            "SELECT sum(valor_gasto) FROM staging.insights_meta_ads WHERE data = %s", (restated,)
+        ).fetchone()[0]
+        vanished_rows = conn.execute(
+            "SELECT count(*) FROM raw.meta_ads_insights WHERE data = %s", (vanished,)
+        ).fetchone()[0]
     assert vanished_rows > 0
     graph_api.restate(ACCOUNT, restated)
     graph_api.vanish(ACCOUNT, vanished)
@@ -90,10 +98,13 @@ def test_restated_day_updates_and_vanished_day_is_cleaned(make_defs, instance, v
     meta = materialization(instance, STAGING)
     assert meta["rows_updated"] > 0 and meta["rows_deleted"] == vanished_rows
     with vetorial_env.connect() as conn:
-        spend_after = conn.execute("SELECT sum(valor_gasto) FROM staging.insights_meta_ads WHERE data = %s",
-                                   (restated,)).fetchone()[0]
-        left = [conn.execute(f"SELECT count(*) FROM {t} WHERE data = %s", (vanished,)).fetchone()[0]
-                for t in ("raw.meta_ads_insights", "staging.insights_meta_ads")]
+        spend_after = conn.execute(
+            "SELECT sum(valor_gasto) FROM staging.insights_meta_ads WHERE data = %s", (restated,)
+        ).fetchone()[0]
+        left = [
+            conn.execute(f"SELECT count(*) FROM {t} WHERE data = %s", (vanished,)).fetchone()[0]
+            for t in ("raw.meta_ads_insights", "staging.insights_meta_ads")
+        ]
     assert spend_after != spend_before
     assert left == [0, 0]
 
@@ -126,8 +137,9 @@ def test_token_never_reaches_logs_event_log_or_raw(make_defs, instance, vetorial
         for record in instance.all_logs(run.run_id):
             assert FAKE_TOKEN not in str(record)
     with vetorial_env.connect() as conn:
-        hits = conn.execute("SELECT count(*) FROM raw.meta_ads_insights WHERE payload::text LIKE %s",
-                            (f"%{FAKE_TOKEN}%",)).fetchone()[0]
+        hits = conn.execute(
+            "SELECT count(*) FROM raw.meta_ads_insights WHERE payload::text LIKE %s", (f"%{FAKE_TOKEN}%",)
+        ).fetchone()[0]
     assert hits == 0
 
 
@@ -145,8 +157,9 @@ def test_staging_checks_pass_and_land_in_the_instance(make_defs, instance, vetor
     first, last = days(3)
     assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
     for name in ("reconciles_with_raw", "lead_origins_add_up"):
-        record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            [AssetCheckKey(STAGING, name)])[AssetCheckKey(STAGING, name)]
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([AssetCheckKey(STAGING, name)])[
+            AssetCheckKey(STAGING, name)
+        ]
         evaluation = record.event.dagster_event.event_specific_data
         assert evaluation.passed, name
 
@@ -161,19 +174,25 @@ def test_reconciliation_check_fails_when_staging_drifts_from_raw(vetorial_env, m
     first, last = days(2)
     assert run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance).success
     with vetorial_env.connect() as conn:
-        conn.execute("DELETE FROM staging.insights_meta_ads WHERE ctid IN "
-                     "(SELECT ctid FROM staging.insights_meta_ads LIMIT 1)")
+        conn.execute(
+            "DELETE FROM staging.insights_meta_ads WHERE ctid IN (SELECT ctid FROM staging.insights_meta_ads LIMIT 1)"
+        )
         results = {r.check_name: r for r in evaluate(conn, [DateRange(ACCOUNT, first, last)])}
     assert not results["reconciles_with_raw"].passed
     assert results["lead_origins_add_up"].passed
     # The same checks run alone through Dagster, from the UI's "Execute checks": the blocking
     # one fails the run, nothing re-materialized.
     check = AssetCheckKey(STAGING, "reconciles_with_raw")
-    checks_only = define_asset_job("staging_checks_alone", selection=AssetSelection.checks(check),
-                                   partitions_def=defs.resolve_job_def(JOB_NAME).partitions_def)
-    alone = Definitions.merge(defs, Definitions(jobs=[checks_only])).resolve_job_def(
-        "staging_checks_alone").execute_in_process(instance=instance, tags=range_tags(ACCOUNT, str(first), str(last)),
-                                                   raise_on_error=False)
+    checks_only = define_asset_job(
+        "staging_checks_alone",
+        selection=AssetSelection.checks(check),
+        partitions_def=defs.resolve_job_def(JOB_NAME).partitions_def,
+    )
+    alone = (
+        Definitions.merge(defs, Definitions(jobs=[checks_only]))
+        .resolve_job_def("staging_checks_alone")
+        .execute_in_process(instance=instance, tags=range_tags(ACCOUNT, str(first), str(last)), raise_on_error=False)
+    )
     assert not alone.success
     evaluations = {e.check_name: e for e in alone.get_asset_check_evaluations()}
     assert set(evaluations) == {"reconciles_with_raw"} and not evaluations["reconciles_with_raw"].passed
@@ -187,14 +206,20 @@ def test_reconciliation_check_fails_when_staging_drifts_from_raw(vetorial_env, m
     def downstream() -> None:
         ran.append(True)
 
-    blocked = define_asset_job("blocked", selection=AssetSelection.checks(check) | AssetSelection.assets(downstream),
-                               partitions_def=partitions)
-    result = Definitions.merge(defs, Definitions(assets=[downstream], jobs=[blocked])).resolve_job_def(
-        "blocked").execute_in_process(instance=instance, tags=range_tags(ACCOUNT, str(first), str(last)),
-                                      raise_on_error=False)
+    blocked = define_asset_job(
+        "blocked", selection=AssetSelection.checks(check) | AssetSelection.assets(downstream), partitions_def=partitions
+    )
+    result = (
+        Definitions.merge(defs, Definitions(assets=[downstream], jobs=[blocked]))
+        .resolve_job_def("blocked")
+        .execute_in_process(instance=instance, tags=range_tags(ACCOUNT, str(first), str(last)), raise_on_error=False)
+    )
     assert not result.success and ran == []
-    assert not [e for e in result.get_asset_materialization_events()
-                if e.asset_key == AssetKey(["mart", "downstream_of_staging"])]
+    assert not [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == AssetKey(["mart", "downstream_of_staging"])
+    ]
 
 
 def test_staging_alone_is_rebuilt_from_raw_without_an_api_call(make_defs, instance, vetorial_env, graph_api):
@@ -225,8 +250,9 @@ def _check(instance, key, name):
 
 
 @pytest.mark.parametrize("how", ["alongside", "rebuilt"])
-def test_a_row_the_cleaner_rejects_is_left_out_and_the_rest_of_the_range_lands(make_defs, instance, vetorial_env,
-                                                                                graph_api, how):
+def test_a_row_the_cleaner_rejects_is_left_out_and_the_rest_of_the_range_lands(
+    make_defs, instance, vetorial_env, graph_api, how
+):
     # Issue 11 defect 5: a malformed `actions` row made staging fail on every re-run. Now the
     # row is left out of staging (raw keeps what the API sent), recorded, and reported.
     defs = make_defs()
@@ -235,22 +261,32 @@ def test_a_row_the_cleaner_rejects_is_left_out_and_the_rest_of_the_range_lands(m
     result = run_range(defs, JOB_NAME, "account", ACCOUNT, first, last, instance)
     if how == "rebuilt":  # staging alone, cleaned again from raw: the same outcome
         tags = range_tags(ACCOUNT, str(first), str(last))
-        result = defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance, tags=tags,
-                                                                   asset_selection=[STAGING])
+        result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+            instance=instance, tags=tags, asset_selection=[STAGING]
+        )
     assert result.success
     raw, stg = counts(vetorial_env)
     assert raw > 1 and stg == raw - 1
     with vetorial_env.connect() as conn:
         rejected = conn.execute(
             "SELECT source, partition, run_id, table_name, row_key, column_name, reason, action"
-            " FROM ops.rejected_values WHERE run_id = %s", (result.run_id,)).fetchall()
+            " FROM ops.rejected_values WHERE run_id = %s",
+            (result.run_id,),
+        ).fetchall()
         payload = conn.execute(
             "SELECT payload->>'ad_id', data FROM raw.meta_ads_insights WHERE jsonb_typeof(payload->'actions')"
-            " = 'object'").fetchall()
-    (ad_id, day), = payload
-    (source, partition, run_id, table, key, column, reason, action), = rejected
+            " = 'object'"
+        ).fetchall()
+    ((ad_id, day),) = payload
+    ((source, partition, run_id, table, key, column, reason, action),) = rejected
     assert (source, partition, run_id, table, column, action) == (
-        "staging/insights_meta_ads", ACCOUNT, result.run_id, "staging.insights_meta_ads", "actions", "row_skipped")
+        "staging/insights_meta_ads",
+        ACCOUNT,
+        result.run_id,
+        "staging.insights_meta_ads",
+        "actions",
+        "row_skipped",
+    )
     assert (key["ad_id"], key["data"], key["account_id"]) == (ad_id, str(day), ACCOUNT)
     assert "'actions' must be a list" in reason
     assert materialization(instance, STAGING)["rows_skipped"] == 1
@@ -263,8 +299,9 @@ def test_a_row_the_cleaner_rejects_is_left_out_and_the_rest_of_the_range_lands(m
         assert _check(instance, RAW, "rejected_values").passed
 
 
-def test_raw_leaves_out_a_row_outside_the_requested_range_and_lands_the_rest(make_defs, instance, vetorial_env,
-                                                                             graph_api, monkeypatch):
+def test_raw_leaves_out_a_row_outside_the_requested_range_and_lands_the_rest(
+    make_defs, instance, vetorial_env, graph_api, monkeypatch
+):
     from vetorial_assets.meta import assets as meta_assets
 
     real = meta_assets.raw_rows
@@ -281,6 +318,8 @@ def test_raw_leaves_out_a_row_outside_the_requested_range_and_lands_the_rest(mak
     with vetorial_env.connect() as conn:
         rejected = conn.execute("SELECT table_name, column_name, reason, action FROM ops.rejected_values").fetchall()
     assert raw > 0 and raw == stg  # staging cleans only what raw kept
-    assert rejected and all(r[:2] == ("raw.meta_ads_insights", "date_start") and "outside the requested" in r[2]
-                            and r[3] == "row_skipped" for r in rejected)
+    assert rejected and all(
+        r[:2] == ("raw.meta_ads_insights", "date_start") and "outside the requested" in r[2] and r[3] == "row_skipped"
+        for r in rejected
+    )
     assert materialization(instance, RAW)["rows_skipped"] == len(rejected)

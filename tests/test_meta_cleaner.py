@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -62,19 +62,36 @@ def test_columns_dtypes_and_order_match_the_staging_contract():
     assert frame["data"].dtype == "datetime64[ns]"
     for name in ("valor_gasto", "ctr", "cpc", "cpl"):
         assert frame[name].dtype == np.float64, name
-    for name in ("impressoes", "alcance", "cliques", "leads_formulario", "leads_site",
-                 "leads_mensagem", "leads_total", "seguidores_instagram"):
+    for name in (
+        "impressoes",
+        "alcance",
+        "cliques",
+        "leads_formulario",
+        "leads_site",
+        "leads_mensagem",
+        "leads_total",
+        "seguidores_instagram",
+    ):
         assert frame[name].dtype == np.int64, name
     row = frame.iloc[0]
     assert row["data"] == pd.Timestamp("2024-03-05")
     assert (row["account_id"], row["campaign_name"], row["adset_name"], row["ad_name"]) == (
-        "act_100000000000001", "Leads | Março", "Feminino 25-44", "Vídeo depoimento")
+        "act_100000000000001",
+        "Leads | Março",
+        "Feminino 25-44",
+        "Vídeo depoimento",
+    )
     assert (row["plataforma"], row["posicionamento"]) == ("instagram", "instagram_stories")
 
 
 def test_hash_id_is_md5_of_ad_date_platform_position_without_separator():
-    row = clean_one(ad_id="23851234567890123", date_start="2024-11-30", date_stop="2024-11-30",
-                    publisher_platform="facebook", platform_position="feed")
+    row = clean_one(
+        ad_id="23851234567890123",
+        date_start="2024-11-30",
+        date_stop="2024-11-30",
+        publisher_platform="facebook",
+        platform_position="feed",
+    )
     expected = hashlib.md5(b"238512345678901232024-11-30facebookfeed").hexdigest()
     assert row["hash_id"] == expected
 
@@ -116,33 +133,52 @@ def test_clicks_are_link_clicks_never_post_engagement(inline_link_clicks, action
 # offsite (pixel) leads, so a total built by adding `lead` to its parts double counts:
 # the seed's rule gave 2x form leads in the first case and 14 in the third.
 LEAD_CASES = {
-    "instant form campaign": ({"lead": "3", "onsite_conversion.lead_grouped": "3",
-                               "leadgen_grouped": "3"}, 3, 0, 0, 3),
+    "instant form campaign": ({"lead": "3", "onsite_conversion.lead_grouped": "3", "leadgen_grouped": "3"}, 3, 0, 0, 3),
     "pixel campaign": ({"lead": "2", "offsite_conversion.fb_pixel_lead": "2"}, 0, 2, 0, 2),
-    "every origin": ({"lead": "5", "onsite_conversion.lead_grouped": "3",
-                      "offsite_conversion.fb_pixel_lead": "2",
-                      "onsite_conversion.messaging_first_reply": "4"}, 3, 2, 4, 9),
-    "components without lead": ({"onsite_conversion.lead_grouped": "3",
-                                 "offsite_conversion.fb_pixel_lead": "2"}, 3, 2, 0, 5),
+    "every origin": (
+        {
+            "lead": "5",
+            "onsite_conversion.lead_grouped": "3",
+            "offsite_conversion.fb_pixel_lead": "2",
+            "onsite_conversion.messaging_first_reply": "4",
+        },
+        3,
+        2,
+        4,
+        9,
+    ),
+    "components without lead": (
+        {"onsite_conversion.lead_grouped": "3", "offsite_conversion.fb_pixel_lead": "2"},
+        3,
+        2,
+        0,
+        5,
+    ),
     "lead alone is offsite": ({"lead": "4"}, 0, 4, 0, 4),
-    "lead and form: rest is offsite": ({"lead": "5", "onsite_conversion.lead_grouped": "3"},
-                                       3, 2, 0, 5),
-    "offsite beyond the pixel": ({"lead": "5", "offsite_conversion.fb_pixel_lead": "2"},
-                                 0, 5, 0, 5),
-    "lead lagging its parts": ({"lead": "2", "onsite_conversion.lead_grouped": "3",
-                                "offsite_conversion.fb_pixel_lead": "1"}, 3, 1, 0, 4),
+    "lead and form: rest is offsite": ({"lead": "5", "onsite_conversion.lead_grouped": "3"}, 3, 2, 0, 5),
+    "offsite beyond the pixel": ({"lead": "5", "offsite_conversion.fb_pixel_lead": "2"}, 0, 5, 0, 5),
+    "lead lagging its parts": (
+        {"lead": "2", "onsite_conversion.lead_grouped": "3", "offsite_conversion.fb_pixel_lead": "1"},
+        3,
+        1,
+        0,
+        4,
+    ),
     "messaging only": ({"onsite_conversion.messaging_first_reply": "2"}, 0, 0, 2, 2),
     "no leads": ({"link_click": "40"}, 0, 0, 0, 0),
     "short messaging name is not Meta's": ({"messaging_first_reply": "7"}, 0, 0, 0, 0),
 }
 
 
-@pytest.mark.parametrize(("actions", "form", "site", "messaging", "total"),
-                         LEAD_CASES.values(), ids=LEAD_CASES.keys())
+@pytest.mark.parametrize(("actions", "form", "site", "messaging", "total"), LEAD_CASES.values(), ids=LEAD_CASES.keys())
 def test_leads_by_origin_and_a_total_that_never_double_counts(actions, form, site, messaging, total):
     row = clean_one(actions=actions)
     assert (row["leads_formulario"], row["leads_site"], row["leads_mensagem"], row["leads_total"]) == (
-        form, site, messaging, total)
+        form,
+        site,
+        messaging,
+        total,
+    )
     assert row["leads_formulario"] + row["leads_site"] + row["leads_mensagem"] == row["leads_total"]
 
 
@@ -176,8 +212,13 @@ def test_instagram_followers_follow_the_seed_priority(actions, expected):
 
 @pytest.mark.parametrize("garbage", ["abc", "", None, float("nan"), "-5", "inf", "1,234", [1]])
 def test_garbage_numbers_become_zero_and_ratios_null(garbage):
-    row = clean_one(spend=garbage, impressions=garbage, reach=garbage, inline_link_clicks=garbage,
-                    actions={"link_click": garbage, "lead": garbage})
+    row = clean_one(
+        spend=garbage,
+        impressions=garbage,
+        reach=garbage,
+        inline_link_clicks=garbage,
+        actions={"link_click": garbage, "lead": garbage},
+    )
     assert row["valor_gasto"] == 0.0
     assert (row["impressoes"], row["alcance"], row["cliques"], row["leads_total"]) == (0, 0, 0, 0)
     assert math.isnan(row["ctr"]) and math.isnan(row["cpc"]) and math.isnan(row["cpl"])
@@ -192,16 +233,25 @@ def test_missing_number_fields_and_actions_are_zero():
 
 
 def test_numbers_parse_from_strings_and_json_numbers():
-    row = clean_one(spend="12.3456", impressions=" 2000 ", reach=1500, inline_link_clicks="2.5",
-                    actions={"lead": 1.5, "onsite_conversion.lead_grouped": "1.5"})
+    row = clean_one(
+        spend="12.3456",
+        impressions=" 2000 ",
+        reach=1500,
+        inline_link_clicks="2.5",
+        actions={"lead": 1.5, "onsite_conversion.lead_grouped": "1.5"},
+    )
     assert row["valor_gasto"] == 12.35  # 2 decimals
     assert (row["impressoes"], row["alcance"], row["cliques"]) == (2000, 1500, 3)  # half up
     assert row["leads_formulario"] == 2 and row["leads_total"] == 2
 
 
 def test_derived_ratios():
-    row = clean_one(spend="30.00", impressions="2000", inline_link_clicks="10",
-                    actions={"link_click": "5", "lead": "4", "onsite_conversion.lead_grouped": "4"})
+    row = clean_one(
+        spend="30.00",
+        impressions="2000",
+        inline_link_clicks="10",
+        actions={"link_click": "5", "lead": "4", "onsite_conversion.lead_grouped": "4"},
+    )
     assert row["ctr"] == pytest.approx(0.75)  # 15 / 2000 * 100, in percent
     assert row["cpc"] == pytest.approx(2.0)  # 30 / 15
     assert row["cpl"] == pytest.approx(7.5)  # 30 / 4
@@ -222,20 +272,17 @@ def test_ratios_are_null_when_their_denominator_is_zero(fields, null):
 
 
 def test_unknown_and_malformed_action_types_are_ignored():
-    row = clean_one(actions={"video_view": "900", "omni_purchase": "3", "post_reaction": "12"},
-                    inline_link_clicks="0")
+    row = clean_one(actions={"video_view": "900", "omni_purchase": "3", "post_reaction": "12"}, inline_link_clicks="0")
     assert (row["cliques"], row["leads_total"], row["seguidores_instagram"]) == (0, 0, 0)
     raw = insight(actions={"lead": "2"})
-    raw["actions"] += [{"value": "99"}, {"action_type": None, "value": "1"},
-                       {"action_type": ["lead"], "value": "5"}]
+    raw["actions"] += [{"value": "99"}, {"action_type": None, "value": "1"}, {"action_type": ["lead"], "value": "5"}]
     assert clean_insights([raw]).iloc[0]["leads_total"] == 2
 
 
 def test_ids_sent_as_json_integers_are_text():
     row = clean_one(ad_id=120200000000000301, account_id=100000000000001)
     assert row["ad_id"] == "120200000000000301" and row["account_id"] == "act_100000000000001"
-    assert row["hash_id"] == hashlib.md5(
-        b"1202000000000003012024-03-05instagraminstagram_stories").hexdigest()
+    assert row["hash_id"] == hashlib.md5(b"1202000000000003012024-03-05instagraminstagram_stories").hexdigest()
 
 
 def test_missing_names_are_null():
@@ -245,7 +292,7 @@ def test_missing_names_are_null():
 
 
 def test_fetched_at_is_an_optional_utc_column():
-    moment = datetime(2024, 3, 6, 9, 30, tzinfo=timezone.utc)
+    moment = datetime(2024, 3, 6, 9, 30, tzinfo=UTC)
     frame = clean_insights([insight()], fetched_at=moment)
     assert list(frame.columns) == [*STAGING_COLUMNS, "fetched_at"]
     assert frame["fetched_at"].iloc[0] == pd.Timestamp(moment)
@@ -275,13 +322,18 @@ AD, DAY = "insight ad_id='120200000000000301'", "date='2024-03-05'"
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"date_start": "05/03/2024", "date_stop": "05/03/2024"}, rf"{AD} date='05/03/2024' .*: date_start .* YYYY-MM-DD"),
+        (
+            {"date_start": "05/03/2024", "date_stop": "05/03/2024"},
+            rf"{AD} date='05/03/2024' .*: date_start .* YYYY-MM-DD",
+        ),
         ({"date_start": "2024-02-30", "date_stop": "2024-02-30"}, rf"{AD} date='2024-02-30' .*: date_start"),
         ({"date_stop": "2024-03-06"}, rf"{AD} {DAY} .*: date_stop .* daily"),
         ({"actions": "lead:3"}, rf"{AD} {DAY} .*: 'actions' must be a list"),
         ({"actions": ["lead"]}, rf"{AD} {DAY} .*: each action must be a dict"),
-        ({"actions": [{"action_type": "lead", "value": "1"}, {"action_type": "lead", "value": "2"}]},
-         rf"{AD} {DAY} .*: action_type 'lead' appears more than once"),
+        (
+            {"actions": [{"action_type": "lead", "value": "1"}, {"action_type": "lead", "value": "2"}]},
+            rf"{AD} {DAY} .*: action_type 'lead' appears more than once",
+        ),
         ({"ad_id": {"id": "1"}}, r"insight ad_id=\"\{'id': '1'\}\" .*: key field 'ad_id' must be a string"),
     ],
 )
@@ -295,12 +347,15 @@ def test_a_row_that_is_not_a_dict_is_a_clear_error():
         clean_insights([insight(), ["not", "a", "row"]])
 
 
-@pytest.mark.parametrize(("fields", "field"), [
-    ({"actions": {"action_type": "lead", "value": "1"}}, "actions"),  # the sandbox's malform_actions
-    ({"date_start": "2024-13-01", "date_stop": "2024-13-01"}, "date_start"),
-    ({"publisher_platform": ""}, "publisher_platform"),
-    ({"actions": [{"action_type": "lead", "value": "1"}, {"action_type": "lead", "value": "1"}]}, "actions"),
-])
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"actions": {"action_type": "lead", "value": "1"}}, "actions"),  # the sandbox's malform_actions
+        ({"date_start": "2024-13-01", "date_stop": "2024-13-01"}, "date_start"),
+        ({"publisher_platform": ""}, "publisher_platform"),
+        ({"actions": [{"action_type": "lead", "value": "1"}, {"action_type": "lead", "value": "1"}]}, "actions"),
+    ],
+)
 def test_with_a_rejection_list_a_bad_row_is_left_out_and_the_rest_cleaned(fields, field):
     from vetorial_assets.meta.cleaner import RejectedRow
 
@@ -308,7 +363,7 @@ def test_with_a_rejection_list_a_bad_row_is_left_out_and_the_rest_cleaned(fields
     bad_row.update(fields)  # as given: insight() would turn a dict of actions into a list
     rows = [insight(ad_id="1"), bad_row, insight(ad_id="3")]
     rejected: list[RejectedRow] = []
-    frame = clean_insights(rows, fetched_at=[datetime(2024, 3, 5, tzinfo=timezone.utc)] * 3, rejected=rejected)
+    frame = clean_insights(rows, fetched_at=[datetime(2024, 3, 5, tzinfo=UTC)] * 3, rejected=rejected)
     assert list(frame["ad_id"]) == ["1", "3"]
     assert check_dagster_type(InsightsMetaAdsFrame, frame).success
     (bad,) = rejected
@@ -335,8 +390,10 @@ def test_two_rows_with_the_same_hash_id_are_an_error_not_a_silent_dedup():
 
 
 def test_same_ad_and_day_on_other_placements_are_distinct_rows():
-    rows = [insight(publisher_platform=p, platform_position=q)
-            for p, q in [("facebook", "feed"), ("instagram", "feed"), ("instagram", "instagram_stories")]]
+    rows = [
+        insight(publisher_platform=p, platform_position=q)
+        for p, q in [("facebook", "feed"), ("instagram", "feed"), ("instagram", "instagram_stories")]
+    ]
     assert clean_insights(rows)["hash_id"].nunique() == 3
 
 
@@ -345,9 +402,8 @@ def test_same_ad_and_day_on_other_placements_are_distinct_rows():
 
 def good_frame() -> pd.DataFrame:
     return clean_insights(
-        [insight(ad_id=str(i), actions=LEAD_CASES["every origin"][0], inline_link_clicks=str(i))
-         for i in range(4)],
-        fetched_at=datetime(2024, 3, 6, tzinfo=timezone.utc),
+        [insight(ad_id=str(i), actions=LEAD_CASES["every origin"][0], inline_link_clicks=str(i)) for i in range(4)],
+        fetched_at=datetime(2024, 3, 6, tzinfo=UTC),
     )
 
 
@@ -361,6 +417,7 @@ def _set(column, index, value):
     def mutate(frame):
         frame.loc[index, column] = value
         return frame
+
     return mutate
 
 

@@ -10,11 +10,11 @@ from datetime import date, timedelta
 
 import pytest
 
+from resources.meta import MetaAdsResource
+from resources.support.redaction import redact
 from vetorial_assets.meta.graph.client import RetryPolicy, parse_usage
 from vetorial_assets.meta.graph.errors import MetaApiError, MetaAuthError, MetaConfigError, MetaConnectionError
-from resources.meta import MetaAdsResource
 from vetorial_assets.meta.graph.insights import INSIGHTS_FIELDS, split_range
-from resources.support.redaction import redact
 from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
 from vetorial_assets.sandbox.graph_guard import LoopbackGuard
 
@@ -60,10 +60,17 @@ def sleeps():
 @pytest.fixture
 def meta(api, sleeps):
     def make(**config) -> MetaAdsResource:
-        settings = dict(graph_url=api.base_url, page_limit=50, backoff_base_seconds=0.01, backoff_max_seconds=0.05,
-                        async_first_poll_seconds=0.0, request_timeout_seconds=5.0)
+        settings = dict(
+            graph_url=api.base_url,
+            page_limit=50,
+            backoff_base_seconds=0.01,
+            backoff_max_seconds=0.05,
+            async_first_poll_seconds=0.0,
+            request_timeout_seconds=5.0,
+        )
         settings.update(config)
         return MetaAdsResource(**settings).set_sleep(sleeps)
+
     return make
 
 
@@ -86,6 +93,7 @@ def assert_complete(rows: list[dict], since: date, until: date) -> None:
 
 
 # ---- request shape and paging ------------------------------------------------------------
+
 
 def test_paging_across_pages_sends_the_seed_request(api, meta, guard):
     since, until = date(2025, 3, 1), date(2025, 3, 20)  # 120 rows, pages of 50 -> 3 pages
@@ -116,8 +124,7 @@ def test_rows_are_untouched_graph_dicts(api, meta):
 
 def test_async_report_job_for_long_ranges(api, meta, sleeps):
     since, until = date(2025, 1, 1), date(2025, 1, 10)
-    rows = flat(fetch(meta(async_threshold_days=5, async_first_poll_seconds=1.5, async_poll_seconds=2.0),
-                      since, until))
+    rows = flat(fetch(meta(async_threshold_days=5, async_first_poll_seconds=1.5, async_poll_seconds=2.0), since, until))
     assert_complete(rows, since, until)
     assert len(api.requests_to("act_100000000000001/insights", method="POST")) == 1
     [run_id] = list(api.jobs)
@@ -141,8 +148,9 @@ def test_failed_async_job_falls_back_to_smaller_ranges(api, meta):
 def test_async_job_that_never_finishes_times_out_and_falls_back(api, meta, sleeps):
     api.job_polls = 1000
     since, until = date(2025, 1, 1), date(2025, 1, 8)
-    resource = meta(async_threshold_days=5, async_first_poll_seconds=0.5, async_poll_seconds=0.5,
-                    async_timeout_seconds=1.0)
+    resource = meta(
+        async_threshold_days=5, async_first_poll_seconds=0.5, async_poll_seconds=0.5, async_timeout_seconds=1.0
+    )
     rows = flat(fetch(resource, since, until))
     assert_complete(rows, since, until)
     assert sleeps == [0.5, 0.5]  # then the job is given up on and two 4-day halves read synchronously
@@ -164,8 +172,10 @@ def test_reduce_data_before_any_row_splits_the_range(api, meta):
     rows = flat(fetch(meta(), since, until))
     assert_complete(rows, since, until)
     ranges = [json.loads(r.params["time_range"]) for r in api.requests_to("insights") if "after" not in r.params]
-    assert ranges[1:] == [{"since": "2025-03-01", "until": "2025-03-02"},
-                          {"since": "2025-03-03", "until": "2025-03-04"}]
+    assert ranges[1:] == [
+        {"since": "2025-03-01", "until": "2025-03-02"},
+        {"since": "2025-03-03", "until": "2025-03-04"},
+    ]
 
 
 def test_reduce_data_mid_stream_halves_the_page_size(api, meta):
@@ -184,11 +194,14 @@ def test_reduce_data_mid_stream_halves_the_page_size(api, meta):
 
 def test_split_range_halves():
     assert split_range(date(2025, 1, 1), date(2025, 1, 31)) == [
-        (date(2025, 1, 1), date(2025, 1, 15)), (date(2025, 1, 16), date(2025, 1, 31))]
+        (date(2025, 1, 1), date(2025, 1, 15)),
+        (date(2025, 1, 16), date(2025, 1, 31)),
+    ]
     assert split_range(date(2025, 1, 1), date(2025, 1, 1)) == [(date(2025, 1, 1), date(2025, 1, 1))]
 
 
 # ---- faults: retried and recovered -------------------------------------------------------
+
 
 @pytest.mark.parametrize("code", [1, 2, 4, 17, 32, 341, 613, 80000, 80004, 80014])
 def test_transient_graph_errors_are_retried(api, meta, sleeps, code):
@@ -232,6 +245,7 @@ def test_retries_run_out_with_a_clear_error(api, meta, sleeps):
 
 def test_backoff_grows_exponentially_with_jitter():
     import random
+
     policy = RetryPolicy(max_retries=5, backoff_base_seconds=2, backoff_max_seconds=20, jitter=0.5)
     rng = random.Random(1)
     delays = [policy.delay(n, rng) for n in range(1, 6)]
@@ -242,6 +256,7 @@ def test_backoff_grows_exponentially_with_jitter():
 
 # ---- faults: fail fast -------------------------------------------------------------------
 
+
 def test_invalid_token_fails_at_once(api, meta, sleeps, monkeypatch):
     monkeypatch.setenv("META_ACCESS_TOKEN", "EAA-sandbox-INVALID-token")
     with pytest.raises(MetaAuthError) as err:
@@ -250,8 +265,10 @@ def test_invalid_token_fails_at_once(api, meta, sleeps, monkeypatch):
     assert len(api.requests) == 1 and sleeps == []
 
 
-@pytest.mark.parametrize("code, status, kind", [(190, 401, MetaAuthError), (200, 400, MetaAuthError),
-                                                 (10, 400, MetaAuthError), (100, 400, MetaApiError)])
+@pytest.mark.parametrize(
+    "code, status, kind",
+    [(190, 401, MetaAuthError), (200, 400, MetaAuthError), (10, 400, MetaAuthError), (100, 400, MetaApiError)],
+)
 def test_non_transient_errors_fail_at_once(api, meta, sleeps, code, status, kind):
     api.faults.add(code=code, http_status=status, times=1, path_contains="insights")
     with pytest.raises(kind) as err:
@@ -277,6 +294,7 @@ def test_per_tenant_token_env(api, meta, monkeypatch):
 
 # ---- throttling on usage headers ---------------------------------------------------------
 
+
 def test_throttles_when_usage_passes_the_threshold(api, meta, sleeps):
     api.usage.set(pct=90, regain_minutes=3, times=1)
     fetch(meta(usage_throttle_pct=75), date(2025, 3, 1), date(2025, 3, 1))
@@ -291,19 +309,32 @@ def test_throttles_when_usage_passes_the_threshold(api, meta, sleeps):
 
 
 def test_parse_usage_headers():
-    usage = parse_usage({
-        "x-business-use-case-usage": json.dumps({"1": [{"type": "ads_insights", "call_count": 12,
-                                                        "total_cputime": 81, "total_time": 30,
-                                                        "estimated_time_to_regain_access": 4}]}),
-        "X-Ad-Account-Usage": json.dumps({"acc_id_util_pct": 40.5, "reset_time_duration": 30}),
-        "x-app-usage": "not json",
-    })
+    usage = parse_usage(
+        {
+            "x-business-use-case-usage": json.dumps(
+                {
+                    "1": [
+                        {
+                            "type": "ads_insights",
+                            "call_count": 12,
+                            "total_cputime": 81,
+                            "total_time": 30,
+                            "estimated_time_to_regain_access": 4,
+                        }
+                    ]
+                }
+            ),
+            "X-Ad-Account-Usage": json.dumps({"acc_id_util_pct": 40.5, "reset_time_duration": 30}),
+            "x-app-usage": "not json",
+        }
+    )
     assert usage.pct == 81 and usage.regain_seconds == 240 and usage.source == "x-business-use-case-usage"
     assert parse_usage({}).pct == 0
     assert parse_usage({"X-Ad-Account-Usage": json.dumps({"acc_id_util_pct": 99})}).pct == 99
 
 
 # ---- the token never leaks ---------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -312,8 +343,9 @@ def _free_port() -> int:
 
 
 def _everything(exc: BaseException) -> str:
-    return "\n".join([str(exc), repr(exc), "".join(traceback.format_exception(exc)), json.dumps(exc.__dict__,
-                                                                                               default=str)])
+    return "\n".join(
+        [str(exc), repr(exc), "".join(traceback.format_exception(exc)), json.dumps(exc.__dict__, default=str)]
+    )
 
 
 def test_token_never_reaches_logs_errors_or_rows(api, meta, caplog, guard):
@@ -330,8 +362,9 @@ def test_token_never_reaches_logs_errors_or_rows(api, meta, caplog, guard):
             meta().account_metadata(ACCOUNT)
         failures.append(err.value)
     # Connection errors: requests puts the full URL, access_token included, in its message.
-    refused = MetaAdsResource(graph_url=f"http://127.0.0.1:{_free_port()}", max_retries=1,
-                              backoff_base_seconds=0.001).set_sleep(lambda s: None)
+    refused = MetaAdsResource(
+        graph_url=f"http://127.0.0.1:{_free_port()}", max_retries=1, backoff_base_seconds=0.001
+    ).set_sleep(lambda s: None)
     with pytest.raises(MetaConnectionError) as err:
         list(refused.iter_insights(ACCOUNT, date(2025, 3, 1), date(2025, 3, 1)))
     failures.append(err.value)
@@ -348,14 +381,17 @@ def test_token_never_reaches_logs_errors_or_rows(api, meta, caplog, guard):
 
 
 def test_redact_masks_tokens_in_any_form():
-    text = (f"GET /v26.0/act_1/insights?access_token={SECRET}&after=x failed; token {SECRET}; "
-            "url http://h/?a=1&access_token=OTHER-token-NOT-registered-123&b=2; Authorization: Bearer abcdefgh12345")
+    text = (
+        f"GET /v26.0/act_1/insights?access_token={SECRET}&after=x failed; token {SECRET}; "
+        "url http://h/?a=1&access_token=OTHER-token-NOT-registered-123&b=2; Authorization: Bearer abcdefgh12345"
+    )
     clean = redact(text, [SECRET])
     assert SECRET not in clean and "OTHER-token-NOT-registered-123" not in clean and "abcdefgh12345" not in clean
     assert "after=x" in clean and "a=1" in clean
 
 
 # ---- metadata, diagnostics, sandbox mode -------------------------------------------------
+
 
 def test_account_metadata(api, meta):
     info = meta().account_metadata("100000000000002")
@@ -382,8 +418,7 @@ def test_a_long_async_job_logs_its_percentage_and_what_is_left(api, meta, sleeps
     caplog.set_level(logging.INFO)
     api.job_polls = 8
     since, until = date(2025, 1, 1), date(2025, 1, 10)
-    rows = flat(fetch(meta(async_threshold_days=5, async_first_poll_seconds=2.0, async_poll_seconds=2.0),
-                      since, until))
+    rows = flat(fetch(meta(async_threshold_days=5, async_first_poll_seconds=2.0, async_poll_seconds=2.0), since, until))
     assert_complete(rows, since, until)
     lines = [r.getMessage() for r in caplog.records if "% after" in r.getMessage()]
     # Polled every 2 s (not slept: recorded), a line every 5 s or more of waiting.

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
 
 from resources.load import engine as loader
+from resources.meta import MetaAdsResource
 from resources.support.gc_control import gc_paused
 from vetorial_assets.meta.graph.client import GraphClient, PageRows, loads_page
-from resources.meta import MetaAdsResource
 from vetorial_assets.meta.raw_rows import canonical_json, raw_rows
 from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
 
@@ -25,13 +25,16 @@ TODAY = date(2025, 3, 31)
 SECRET = "EAAtest-SECRET-token-0123456789abcdef"
 
 
-@pytest.mark.parametrize("text", [
-    '{"data":[{"a":1},{"b":[1,{"c":"é"}]}],"paging":{"cursors":{"after":"x"},"next":"http://h/?after=x"}}',
-    '{"data":[]}',
-    ' { "data" : [ {"a": 1} ,\n {"b":2} ] , "summary": {"n": 2} } ',
-    '{"data":[1,"two",null]}',
-    '{"data":[{"a":"\\u00e9\\"q\\""}]}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"data":[{"a":1},{"b":[1,{"c":"é"}]}],"paging":{"cursors":{"after":"x"},"next":"http://h/?after=x"}}',
+        '{"data":[]}',
+        ' { "data" : [ {"a": 1} ,\n {"b":2} ] , "summary": {"n": 2} } ',
+        '{"data":[1,"two",null]}',
+        '{"data":[{"a":"\\u00e9\\"q\\""}]}',
+    ],
+)
 def test_page_rows_parse_like_json_loads_and_keep_each_row_text(text):
     body = loads_page(text)
     assert body == json.loads(text)
@@ -41,11 +44,14 @@ def test_page_rows_parse_like_json_loads_and_keep_each_row_text(text):
         assert row_text in text and json.loads(row_text) == row
 
 
-@pytest.mark.parametrize("text", [
-    '{"error":{"code":190}}',  # not a list response
-    '{"paging":{},"data":[{"a":1}]}',  # data not first: plain parse
-    '{"data":[{"a":1}],"data":[{"b":2}]}',  # repeated key: json.loads keeps the last
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"error":{"code":190}}',  # not a list response
+        '{"paging":{},"data":[{"a":1}]}',  # data not first: plain parse
+        '{"data":[{"a":1}],"data":[{"b":2}]}',  # repeated key: json.loads keeps the last
+    ],
+)
 def test_other_documents_parse_plainly(text):
     body = loads_page(text)
     assert body == json.loads(text)
@@ -79,16 +85,26 @@ def test_a_token_inside_the_data_drops_the_texts_and_redacts_the_rows():
 
 
 def _api_row(day: str = "2025-03-01", name: str = "Anúncio 1") -> dict:
-    return {"account_id": "100000000000001", "ad_id": "1203", "ad_name": name, "date_start": day,
-            "date_stop": day, "publisher_platform": "facebook", "platform_position": "feed", "spend": "1.50"}
+    return {
+        "account_id": "100000000000001",
+        "ad_id": "1203",
+        "ad_name": name,
+        "date_start": day,
+        "date_stop": day,
+        "publisher_platform": "facebook",
+        "platform_position": "feed",
+        "spend": "1.50",
+    }
 
 
 def test_raw_rows_store_and_hash_the_text_as_sent():
     row = _api_row()
-    sent = '{"ad_id":"1203","account_id":"100000000000001","ad_name":"An\\u00fancio 1","date_start":"2025-03-01",' \
-           '"date_stop":"2025-03-01","publisher_platform":"facebook","platform_position":"feed","spend":"1.50"}'
+    sent = (
+        '{"ad_id":"1203","account_id":"100000000000001","ad_name":"An\\u00fancio 1","date_start":"2025-03-01",'
+        '"date_stop":"2025-03-01","publisher_platform":"facebook","platform_position":"feed","spend":"1.50"}'
+    )
     assert json.loads(sent) == row
-    fetched = datetime(2025, 3, 2, tzinfo=timezone.utc)
+    fetched = datetime(2025, 3, 2, tzinfo=UTC)
     with_text = raw_rows(PageRows([row], [sent]), ACCOUNT, date(2025, 3, 1), date(2025, 3, 1), fetched)
     assert with_text["payload"] == [sent]
     assert with_text["content_hash"] == [hashlib.md5(sent.encode()).hexdigest()]
@@ -138,6 +154,7 @@ def test_gc_paused_held_by_two_threads_ends_with_the_last():
 
 
 # ---- the load path streams chunks through one COPY when the producer leaves the connection alone
+
 
 def _frames():
     yield pd.DataFrame({"k": ["a", "b"], "v": [1, 2]})

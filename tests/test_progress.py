@@ -57,7 +57,8 @@ MAX_GAP_SECONDS = 10.0
 
 @pytest.mark.slow
 def test_a_million_row_chatwoot_full_load_logs_progress_at_least_every_10_seconds(
-        make_db, vetorial_env, monkeypatch, tmp_path, instance):
+    make_db, vetorial_env, monkeypatch, tmp_path, instance
+):
     from vetorial_assets.definitions import build_definitions
     from vetorial_assets.sandbox.chatwoot_db import SandboxChatwoot
     from vetorial_assets.settings import load_settings
@@ -75,10 +76,16 @@ def test_a_million_row_chatwoot_full_load_logs_progress_at_least_every_10_second
     result = defs.resolve_job_def("chatwoot_sync").execute_in_process(instance=instance, partition_key="bigco")
     assert result.success
     records = instance.all_logs(result.run_id)
-    step = [r for r in records if r.dagster_event and r.dagster_event.event_type == DagsterEventType.STEP_START
-            and r.dagster_event.step_key == "raw__conversas_analytics"][0]
-    materialized = [r for r in records if r.dagster_event
-                    and r.dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION][0]
+    step = [
+        r
+        for r in records
+        if r.dagster_event
+        and r.dagster_event.event_type == DagsterEventType.STEP_START
+        and r.dagster_event.step_key == "raw__conversas_analytics"
+    ][0]
+    materialized = [
+        r for r in records if r.dagster_event and r.dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+    ][0]
     progress = [r for r in records if "rows/s" in (r.user_message or "") and r.user_message.startswith("bigco")]
     assert progress[-1].user_message.startswith(f"bigco (full): {ROWS:,} rows of {ROWS:,} (100%)")
     assert len(progress) >= 2  # the load lasts longer than one interval

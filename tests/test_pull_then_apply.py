@@ -46,7 +46,10 @@ class RangeRun:
         with open(self._out, "w") as out:  # a file, not a pipe: a full pipe would stall the run
             self.proc = subprocess.Popen(
                 [sys.executable, str(WORKER), job, account, str(first), str(last), json.dumps(run_config or {})],
-                stdout=out, stderr=subprocess.STDOUT, text=True)
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
 
     def result(self, timeout: float = 180) -> dict:
         self.proc.wait(timeout)
@@ -54,8 +57,9 @@ class RangeRun:
         for line in text.splitlines():
             if line.startswith("RESULT "):
                 return json.loads(line.removeprefix("RESULT "))
-        raise AssertionError(f"the run process ended without a result (exit code {self.proc.returncode}):\n"
-                             f"{text[-3000:]}")
+        raise AssertionError(
+            f"the run process ended without a result (exit code {self.proc.returncode}):\n{text[-3000:]}"
+        )
 
     def kill(self) -> None:
         self.proc.kill()
@@ -79,34 +83,55 @@ def query(db, statement: str, params=()) -> list[tuple]:
 
 
 def advisory_locks(db) -> list[tuple]:
-    return query(db, "SELECT pid, granted FROM pg_locks WHERE locktype = 'advisory'"
-                     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    return query(
+        db,
+        "SELECT pid, granted FROM pg_locks WHERE locktype = 'advisory'"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
 
 
 def open_transactions(db) -> list[tuple]:
     """Sessions of the database, other than the asking one, inside a transaction."""
-    return query(db, "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database()"
-                     " AND pid <> pg_backend_pid() AND (xact_start IS NOT NULL OR backend_xid IS NOT NULL)")
+    return query(
+        db,
+        "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND (xact_start IS NOT NULL OR backend_xid IS NOT NULL)",
+    )
 
 
 def sessions(db) -> set[int]:
-    return {pid for (pid,) in query(db, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                                        " AND pid <> pg_backend_pid() AND backend_type = 'client backend'")}
+    return {
+        pid
+        for (pid,) in query(
+            db,
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+        )
+    }
 
 
 def spool_tables(db) -> list[str]:
-    return [name for (name,) in query(db, "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
-                                          "c.relnamespace WHERE n.nspname LIKE 'pg\\_temp\\_%' "
-                                          "AND c.relname LIKE '\\_spool\\_%'")]
+    return [
+        name
+        for (name,) in query(
+            db,
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+            "c.relnamespace WHERE n.nspname LIKE 'pg\\_temp\\_%' "
+            "AND c.relname LIKE '\\_spool\\_%'",
+        )
+    ]
 
 
 def checksum(db, table: str, volatile: bool = True) -> tuple[int, str]:
     """(rows, md5 of every row) of `table`; volatile=False leaves out its audit times (fetched_at,
     updated_at), which differ between two runs that store the same data."""
     left_out = [] if volatile else sorted(VOLATILE[table])
-    return query(db, f"SELECT count(*), md5(coalesce(string_agg(r, E'\\n' ORDER BY r), '')) FROM ("  # noqa: S608
-                     f"SELECT CAST(to_jsonb(t) - CAST(%s AS text[]) AS text) AS r FROM {table} AS t) AS s",
-                 (left_out,))[0]
+    return query(
+        db,
+        f"SELECT count(*), md5(coalesce(string_agg(r, E'\\n' ORDER BY r), '')) FROM ("  # noqa: S608
+        f"SELECT CAST(to_jsonb(t) - CAST(%s AS text[]) AS text) AS r FROM {table} AS t) AS s",
+        (left_out,),
+    )[0]
 
 
 def tables(db, volatile: bool = True) -> dict[str, tuple[int, str]]:
@@ -133,8 +158,9 @@ def days(n_back_first: int, n_back_last: int = 1):
     return today - timedelta(days=n_back_first), today - timedelta(days=n_back_last)
 
 
-def test_a_meta_run_stuck_in_graph_retries_holds_no_lock_and_another_run_applies(make_defs, instance, vetorial_env,
-                                                                               graph_api, tmp_path):
+def test_a_meta_run_stuck_in_graph_retries_holds_no_lock_and_another_run_applies(
+    make_defs, instance, vetorial_env, graph_api, tmp_path
+):
     first, last = days(3)
     graph_api.faults.add(http_status=500, times=1, path_contains="insights")
     held = graph_api.faults.add(hold=True, times=1, path_contains="insights")  # the retry waits on the network
@@ -157,8 +183,9 @@ def test_a_meta_run_stuck_in_graph_retries_holds_no_lock_and_another_run_applies
     assert tables(vetorial_env) == landed  # not even fetched_at / updated_at rewritten
 
 
-def test_an_instagram_run_waiting_on_graph_holds_no_lock_and_keeps_the_newer_day(make_defs, instance, vetorial_env,
-                                                                                graph_api, tmp_path):
+def test_an_instagram_run_waiting_on_graph_holds_no_lock_and_keeps_the_newer_day(
+    make_defs, instance, vetorial_env, graph_api, tmp_path
+):
     late, next_day = days(4, 3)
     graph_api.withhold_ig_day(IG_ACCOUNT, late)  # Meta has no data for it yet
     # The first day answered ("no data yet"), the second day's request waits on the network.
@@ -175,9 +202,17 @@ def test_an_instagram_run_waiting_on_graph_holds_no_lock_and_keeps_the_newer_day
     assert result["success"], result["errors"]
     meta = result["materialized"]["raw/ig_follows"]
     # Its "no data yet" for the late day is older than what is stored: left out, not written.
-    assert (meta["rows_superseded"], meta["rows_unchanged"], meta["rows_inserted"], meta["rows_updated"]) == (1, 1, 0, 0)
-    statuses = query(vetorial_env, "SELECT data_registro, status FROM raw.ig_follows WHERE ig_account_id = %s"
-                                   " ORDER BY 1", (IG_ACCOUNT,))
+    assert (meta["rows_superseded"], meta["rows_unchanged"], meta["rows_inserted"], meta["rows_updated"]) == (
+        1,
+        1,
+        0,
+        0,
+    )
+    statuses = query(
+        vetorial_env,
+        "SELECT data_registro, status FROM raw.ig_follows WHERE ig_account_id = %s ORDER BY 1",
+        (IG_ACCOUNT,),
+    )
     assert statuses == [(late, "ok"), (next_day, "ok")]
 
 
@@ -192,7 +227,8 @@ def big_graph_api(monkeypatch, vetorial_env):
 
 @pytest.mark.parametrize("stop", ["while pulling", "while applying raw", "between raw and staging"])
 def test_a_run_killed_while_pulling_or_applying_leaves_raw_and_staging_as_they_were(
-        stop, make_defs, make_db, instance, vetorial_env, big_graph_api, monkeypatch, tmp_path):
+    stop, make_defs, make_db, instance, vetorial_env, big_graph_api, monkeypatch, tmp_path
+):
     first, last = days(7)  # 8,400 rows, 7,200 once a day vanished: 15 pages of 500
     assert run_range(make_defs(), META_JOB, "account", ACCOUNT, first, last, instance).success
     # What the killed run would change if it committed: a restated day, a vanished one.
@@ -213,16 +249,26 @@ def test_a_run_killed_while_pulling_or_applying_leaves_raw_and_staging_as_they_w
                 assert held.reached.wait(90)
                 # The pages read ahead of the held one get spooled (rows of the range are in a
                 # spool), then the run only waits on the network: no transaction, no lock.
-                wait_for(lambda: spool_tables(vetorial_env) and not open_transactions(vetorial_env),
-                         "the run to have spooled rows and to wait on the network only")
+                wait_for(
+                    lambda: spool_tables(vetorial_env) and not open_transactions(vetorial_env),
+                    "the run to have spooled rows and to wait on the network only",
+                )
                 assert advisory_locks(vetorial_env) == []
             else:
                 blocked = STAGING if stop == "between raw and staging" else RAW
-                waiter = wait_for(lambda: query(vetorial_env, "SELECT pid FROM pg_locks WHERE relation = "
-                                                              "CAST(%s AS regclass) AND NOT granted", (blocked,)),
-                                  f"the run to wait for {blocked}")[0][0]
-                held_by_waiter = query(vetorial_env, "SELECT locktype, CAST(relation AS regclass)::text, mode "
-                                                     "FROM pg_locks WHERE pid = %s AND granted", (waiter,))
+                waiter = wait_for(
+                    lambda: query(
+                        vetorial_env,
+                        "SELECT pid FROM pg_locks WHERE relation = CAST(%s AS regclass) AND NOT granted",
+                        (blocked,),
+                    ),
+                    f"the run to wait for {blocked}",
+                )[0][0]
+                held_by_waiter = query(
+                    vetorial_env,
+                    "SELECT locktype, CAST(relation AS regclass)::text, mode FROM pg_locks WHERE pid = %s AND granted",
+                    (waiter,),
+                )
                 # Both locks of the account are taken before anything is written...
                 assert sum(1 for t, _, _ in held_by_waiter if t == "advisory") == 2
                 if stop == "between raw and staging":
@@ -239,12 +285,14 @@ def test_a_run_killed_while_pulling_or_applying_leaves_raw_and_staging_as_they_w
     assert advisory_locks(vetorial_env) == []
     # The next run completes the range: the tables a run that never crashed leaves.
     assert run_range(make_defs(), META_JOB, "account", ACCOUNT, first, last, instance).success
-    assert tables(vetorial_env, volatile=False) == reference_tables(make_db, make_defs, monkeypatch, vetorial_env,
-                                                                    META_JOB, ACCOUNT, first, last)
+    assert tables(vetorial_env, volatile=False) == reference_tables(
+        make_db, make_defs, monkeypatch, vetorial_env, META_JOB, ACCOUNT, first, last
+    )
 
 
 def test_two_runs_of_one_range_at_once_leave_one_copy_and_the_second_finds_it_unchanged(
-        make_defs, make_db, vetorial_env, graph_api, monkeypatch, tmp_path):
+    make_defs, make_db, vetorial_env, graph_api, monkeypatch, tmp_path
+):
     first, last = days(5)
     # Both runs' first requests wait until both are in: the two pulls overlap for sure.
     held = graph_api.faults.add(hold=True, times=2, path_contains="insights")
@@ -257,11 +305,17 @@ def test_two_runs_of_one_range_at_once_leave_one_copy_and_the_second_finds_it_un
     assert all(r["success"] for r in results), [r["errors"] for r in results]
     stored = tables(vetorial_env)
     for table, key in ((RAW, "raw/meta_ads_insights"), (STAGING, "staging/insights_meta_ads")):
-        first_applied, second_applied = sorted((r["materialized"][key] for r in results),
-                                               key=lambda meta: meta["rows_inserted"], reverse=True)
+        first_applied, second_applied = sorted(
+            (r["materialized"][key] for r in results), key=lambda meta: meta["rows_inserted"], reverse=True
+        )
         assert first_applied["rows_inserted"] == stored[table][0] > 0
-        assert (second_applied["rows_inserted"], second_applied["rows_updated"], second_applied["rows_deleted"],
-                second_applied["rows_superseded"]) == (0, 0, 0, 0)
+        assert (
+            second_applied["rows_inserted"],
+            second_applied["rows_updated"],
+            second_applied["rows_deleted"],
+            second_applied["rows_superseded"],
+        ) == (0, 0, 0, 0)
         assert second_applied["rows_unchanged"] == second_applied["rows_in_batch"] == stored[table][0]
-    assert tables(vetorial_env, volatile=False) == reference_tables(make_db, make_defs, monkeypatch, vetorial_env,
-                                                                    META_JOB, ACCOUNT, first, last)
+    assert tables(vetorial_env, volatile=False) == reference_tables(
+        make_db, make_defs, monkeypatch, vetorial_env, META_JOB, ACCOUNT, first, last
+    )

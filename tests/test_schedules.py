@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dagster import DefaultScheduleStatus, RunsFilter
+
 # Private Dagster entry points (no public API drives the scheduler in-process); pinned by dagster<1.14.
 from dagster._core.scheduler.instigation import InstigatorType
 from dagster._daemon.daemon import get_default_daemon_logger
@@ -25,8 +26,11 @@ SCHEDULES = {"meta_ads_every_4_hours", "instagram_follows_daily", "chatwoot_dail
 
 
 def scheduler_iteration(workspace, at: datetime) -> None:
-    list(launch_scheduled_runs(workspace, get_default_daemon_logger("SchedulerDaemon"), end_datetime_utc=at,
-                               iteration_times={}))
+    list(
+        launch_scheduled_runs(
+            workspace, get_default_daemon_logger("SchedulerDaemon"), end_datetime_utc=at, iteration_times={}
+        )
+    )
 
 
 def launched_by_schedules(workspace) -> tuple[set[str], list]:
@@ -49,13 +53,13 @@ def daemon(vetorial_env):
 
 def test_schedules_run_by_default(vetorial_env, daemon):
     defs = build_definitions(load_settings())
-    assert {s.name: s.default_status for s in defs.schedules} == dict.fromkeys(SCHEDULES,
-                                                                               DefaultScheduleStatus.RUNNING)
+    assert {s.name: s.default_status for s in defs.schedules} == dict.fromkeys(SCHEDULES, DefaultScheduleStatus.RUNNING)
     states, runs = launched_by_schedules(daemon)
     assert states == SCHEDULES  # every schedule is tracked as running, declared in code
     # The Meta tick: one queued run per ad account, nobody having turned anything on.
     assert sorted((r.job_name, r.tags["dagster/asset_partition_range_start"].split("|")[0]) for r in runs) == [
-        ("meta_ads_refresh", f"act_10000000000000{i}") for i in (1, 2, 3)]
+        ("meta_ads_refresh", f"act_10000000000000{i}") for i in (1, 2, 3)
+    ]
 
 
 def test_vetorial_schedules_off_keeps_them_stopped(vetorial_env, monkeypatch):

@@ -115,7 +115,8 @@ def secrets_env(deployment, tmp_path, monkeypatch, graph_api, discord_endpoint):
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "VETORIAL_WAREHOUSE_URL": server.url("warehouse", "vetorial", passwords["vetorial"]),
         "VETORIAL_DAGSTER_STORAGE_URL": server.url("dagster", "vetorial", passwords["vetorial"]).replace(
-            "postgresql://", "postgresql+psycopg2://", 1),
+            "postgresql://", "postgresql+psycopg2://", 1
+        ),
         "VETORIAL_CHATWOOT_URL": server.url("chatwoot", "chatwoot_reader", passwords["chatwoot_reader"]),
         "VETORIAL_META_GRAPH_URL": graph_api.base_url,
         "META_ACCESS_TOKEN": token,
@@ -125,12 +126,28 @@ def secrets_env(deployment, tmp_path, monkeypatch, graph_api, discord_endpoint):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("VETORIAL_TENANTS_FILE", raising=False)
     secrets = set()
-    for secret in (token, hook_token, f"{hook_id}/{hook_token}", f"/api/webhooks/{hook_id}/{hook_token}", webhook,
-                   wrong_password, *passwords.values(),
-                   server.superuser_password):
+    for secret in (
+        token,
+        hook_token,
+        f"{hook_id}/{hook_token}",
+        f"/api/webhooks/{hook_id}/{hook_token}",
+        webhook,
+        wrong_password,
+        *passwords.values(),
+        server.superuser_password,
+    ):
         secrets |= forms(secret)
-    return {"server": server, "passwords": passwords, "token": token, "webhook": webhook, "posts": posts,
-            "discord_status": status, "wrong_password": wrong_password, "secrets": secrets, "env": env}
+    return {
+        "server": server,
+        "passwords": passwords,
+        "token": token,
+        "webhook": webhook,
+        "posts": posts,
+        "discord_status": status,
+        "wrong_password": wrong_password,
+        "secrets": secrets,
+        "env": env,
+    }
 
 
 @pytest.fixture
@@ -142,8 +159,11 @@ def pg_instance(secrets_env):
     prepare_environment(load_settings())
     config_path = Path(secrets_env["env"]["DAGSTER_HOME"]) / "dagster.yaml"
     config = yaml.safe_load(config_path.read_text())
-    config["python_logs"] = {**config.get("python_logs", {}), "python_log_level": "DEBUG",
-                             "managed_python_loggers": MANAGED_LOGGERS}
+    config["python_logs"] = {
+        **config.get("python_logs", {}),
+        "python_log_level": "DEBUG",
+        "managed_python_loggers": MANAGED_LOGGERS,
+    }
     config_path.write_text(yaml.safe_dump(config))
     with DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
@@ -158,14 +178,18 @@ def alert(instance, defs, result) -> None:
     record = instance.get_records_for_run(run.run_id, of_type=event_type).records[-1]
     sensor = discord_on_recovery if result.success else discord_on_run_failure
     with build_run_status_sensor_context(
-        sensor_name=sensor.name, dagster_event=record.event_log_entry.dagster_event, dagster_instance=instance,
-        dagster_run=run, resources={"discord": defs.resources["discord"]},
+        sensor_name=sensor.name,
+        dagster_event=record.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"discord": defs.resources["discord"]},
     ) as ctx:
         sensor(ctx if result.success else ctx.for_run_failure())
 
 
-def test_no_secret_anywhere_after_good_and_failing_runs_with_alerts(secrets_env, pg_instance, graph_api, caplog,
-                                                                    capfd, monkeypatch):
+def test_no_secret_anywhere_after_good_and_failing_runs_with_alerts(
+    secrets_env, pg_instance, graph_api, caplog, capfd, monkeypatch
+):
     from vetorial_assets.definitions import build_definitions
     from vetorial_assets.settings import load_settings
 
@@ -175,24 +199,31 @@ def test_no_secret_anywhere_after_good_and_failing_runs_with_alerts(secrets_env,
     defs = with_resources(
         build_definitions(load_settings()),
         meta=MetaAdsResource(graph_url=graph_api.base_url, page_limit=50).set_sleep(sleeps),
-        discord=DiscordNotifier(webhook_url=EnvVar("VETORIAL_DISCORD_WEBHOOK_URL")).set_sleep(sleeps))
-    unreachable = with_resources(defs, meta=MetaAdsResource(
-        graph_url=f"http://127.0.0.1:{closed_port()}", max_retries=1).set_sleep(sleeps))
+        discord=DiscordNotifier(webhook_url=EnvVar("VETORIAL_DISCORD_WEBHOOK_URL")).set_sleep(sleeps),
+    )
+    unreachable = with_resources(
+        defs, meta=MetaAdsResource(graph_url=f"http://127.0.0.1:{closed_port()}", max_retries=1).set_sleep(sleeps)
+    )
     results = []
 
     def meta(d=defs):
-        results.append(run_range(d, META_JOB, "account", ACCOUNT, DAY - timedelta(days=3), DAY, instance,
-                                 raise_on_error=False))
+        results.append(
+            run_range(d, META_JOB, "account", ACCOUNT, DAY - timedelta(days=3), DAY, instance, raise_on_error=False)
+        )
         return results[-1]
 
     def instagram():
-        results.append(run_range(defs, IG_JOB, "account", IG_ACCOUNT, DAY - timedelta(days=2), DAY, instance,
-                                 raise_on_error=False))
+        results.append(
+            run_range(defs, IG_JOB, "account", IG_ACCOUNT, DAY - timedelta(days=2), DAY, instance, raise_on_error=False)
+        )
         return results[-1]
 
     def chatwoot():
-        results.append(defs.resolve_job_def(CHATWOOT_JOB).execute_in_process(
-            instance=instance, partition_key=TENANT, raise_on_error=False))
+        results.append(
+            defs.resolve_job_def(CHATWOOT_JOB).execute_in_process(
+                instance=instance, partition_key=TENANT, raise_on_error=False
+            )
+        )
         return results[-1]
 
     # Good runs, with a retried error, a throttle pause and a broken page on the way.
@@ -207,8 +238,7 @@ def test_no_secret_anywhere_after_good_and_failing_runs_with_alerts(secrets_env,
     # takes the first alerts and answers 500 to the last ones.
     graph_api.faults.add(code=190, times=2, path_contains="insights")
     failed = [meta(), instagram(), meta(unreachable)]
-    monkeypatch.setenv("VETORIAL_CHATWOOT_URL", env["server"].url("chatwoot", "chatwoot_reader",
-                                                                  env["wrong_password"]))
+    monkeypatch.setenv("VETORIAL_CHATWOOT_URL", env["server"].url("chatwoot", "chatwoot_reader", env["wrong_password"]))
     failed.append(chatwoot())
     assert not any(r.success for r in failed)
     for result in failed[:2]:
@@ -242,15 +272,17 @@ def test_no_secret_anywhere_after_good_and_failing_runs_with_alerts(secrets_env,
     # query), requests' errors (the whole URL; the webhook's path), the failed connection (the
     # URL's password), psycopg2's DSN of the Dagster storage.
     assert "access_token=***" in haystacks["event log"] and "access_token=***" in haystacks["python logging"]
-    assert "Max retries exceeded with url: /v26.0/act_100000000000001/insights?access_token=***" in haystacks[
-        "event log"]
+    assert (
+        "Max retries exceeded with url: /v26.0/act_100000000000001/insights?access_token=***" in haystacks["event log"]
+    )
     assert "for url: ***" in haystacks["python logging"]  # Discord's 500
     assert "Max retries exceeded with url: ***" in haystacks["python logging"]  # Discord unreachable
     assert "chatwoot_reader:***@127.0.0.1" in haystacks["dagster database"]
     assert "password=xxx" in haystacks["python logging"]
     assert "Failed to parse headers (url=http://127.0.0.1" in haystacks["python logging"]
-    leaks = {(place, secret[:12] + "…") for place, text in haystacks.items() for secret in env["secrets"]
-             if secret in text}
+    leaks = {
+        (place, secret[:12] + "…") for place, text in haystacks.items() for secret in env["secrets"] if secret in text
+    }
     assert not leaks, f"secrets found in: {sorted(leaks)}"
 
 
@@ -264,15 +296,21 @@ def places_runs_write(instance, env, results, caplog, capfd) -> dict[str, str]:
     # Every table of the Dagster database, as stored.
     out["dagster database"] = dump_database(server, "dagster", "vetorial", passwords["vetorial"], schemas=None)
     # Every file under the homes: compute logs, dagster.yaml, anything else.
-    files = [p for home in (env["env"]["DAGSTER_HOME"], env["env"]["VETORIAL_HOME"])
-             for p in Path(home).rglob("*") if p.is_file()]
+    files = [
+        p
+        for home in (env["env"]["DAGSTER_HOME"], env["env"]["VETORIAL_HOME"])
+        for p in Path(home).rglob("*")
+        if p.is_file()
+    ]
     compute = [p for p in files if p.suffix in (".out", ".err", ".complete") or "compute_logs" in str(p)]
     out["compute logs"] = "\n".join(p.read_text(errors="replace") for p in compute)
     out["files"] = "\n".join(p.read_text(errors="replace") for p in files)
     out["warehouse"] = dump_database(server, "warehouse", "vetorial", passwords["vetorial"], schemas=WAREHOUSE_SCHEMAS)
     out["python logging"] = "\n".join(
-        [r.getMessage() for r in caplog.records] + [caplog.text]
-        + [logging.Formatter().formatException(r.exc_info) for r in caplog.records if r.exc_info])
+        [r.getMessage() for r in caplog.records]
+        + [caplog.text]
+        + [logging.Formatter().formatException(r.exc_info) for r in caplog.records if r.exc_info]
+    )
     captured = capfd.readouterr()
     out["stdout/stderr"] = captured.out + captured.err
     out["discord payloads"] = json.dumps([payload for _, payload in env["posts"]])
@@ -287,11 +325,14 @@ def dump_database(server, database: str, user: str, password: str, schemas) -> s
             "SELECT table_schema, table_name FROM information_schema.tables"
             " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
             " AND (%(schemas)s::text[] IS NULL OR table_schema = ANY(%(schemas)s::text[]))"
-            " ORDER BY 1, 2", {"schemas": list(schemas) if schemas else None}).fetchall()
+            " ORDER BY 1, 2",
+            {"schemas": list(schemas) if schemas else None},
+        ).fetchall()
         assert relations, f"no tables in {database}"
         for schema, name in relations:
-            rows = conn.execute(psycopg.sql.SQL("SELECT t::text FROM {} t").format(
-                psycopg.sql.Identifier(schema, name))).fetchall()
+            rows = conn.execute(
+                psycopg.sql.SQL("SELECT t::text FROM {} t").format(psycopg.sql.Identifier(schema, name))
+            ).fetchall()
             parts.append(f"-- {schema}.{name}\n" + "\n".join(r[0] for r in rows))
     if schemas:
         dumped = {p.split("\n", 1)[0][3:].split(".")[0] for p in parts}

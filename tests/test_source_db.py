@@ -10,16 +10,41 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from resources.source_db import (
+    SourceConnectionError,
+    SourceDatabase,
+    SourceReadError,
+    SourceSchemaError,
+    parse_url,
+    safe_url,
+)
 from resources.support.redaction import redact
-from resources.source_db import (SourceConnectionError, SourceDatabase, SourceReadError, SourceSchemaError, parse_url,
-                                 safe_url)
 from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME, SandboxChatwoot
 
 ANCHOR = datetime(2025, 6, 1, tzinfo=UTC)
-CONTRACT = ["conversation_id", "account_id", "inbox_id", "inbox_name", "channel_type", "contact_id",
-            "contact_name", "contact_phone", "contact_email", "status", "assignee_id", "labels",
-            "conversation_created_at", "conversation_updated_at", "first_response_at", "message_count",
-            "is_lead", "visit_scheduled", "crm_converted", "ai_probability_label", "ai_probability_score"]
+CONTRACT = [
+    "conversation_id",
+    "account_id",
+    "inbox_id",
+    "inbox_name",
+    "channel_type",
+    "contact_id",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "status",
+    "assignee_id",
+    "labels",
+    "conversation_created_at",
+    "conversation_updated_at",
+    "first_response_at",
+    "message_count",
+    "is_lead",
+    "visit_scheduled",
+    "crm_converted",
+    "ai_probability_label",
+    "ai_probability_score",
+]
 PASSWORD = "s3cr3t-Pw_do_not_log"
 
 
@@ -63,7 +88,8 @@ def expected(sb: SandboxChatwoot, columns, account_id, inbox_ids=None, since=Non
             "AND (%s::int[] IS NULL OR inbox_id = ANY(%s::int[])) "
             "AND (%s::timestamptz IS NULL OR conversation_updated_at > %s) "
             "ORDER BY conversation_updated_at, conversation_id",
-            (account_id, inbox_ids, inbox_ids, since, since)).fetchall()
+            (account_id, inbox_ids, inbox_ids, since, since),
+        ).fetchall()
 
 
 def collect(chunks) -> list[tuple]:
@@ -71,6 +97,7 @@ def collect(chunks) -> list[tuple]:
 
 
 # ---------------------------------------------------------------- schema verification
+
 
 def test_verify_schema_passes_and_reports_extra_columns(source, caplog):
     with caplog.at_level(logging.DEBUG):
@@ -113,6 +140,7 @@ def test_schema_qualified_relation(sandbox, make_source):
 
 # ---------------------------------------------------------------- reading
 
+
 def test_full_stream_equals_the_view_for_the_tenant_in_chunks(sandbox, source):
     chunks = list(source.stream(CONTRACT, 1, [14, 15], chunk_rows=7))
     assert all(0 < len(chunk) <= 7 for chunk in chunks) and len(chunks) == -(-80 // 7)
@@ -153,10 +181,10 @@ def test_stream_unordered_returns_the_same_rows(sandbox, source):
 def test_stream_reads_one_snapshot(sandbox, source):
     stream = source.stream(["conversation_id"], 2, [21], chunk_rows=5)
     first = next(stream)
-    sandbox.add(2, 21, 3)                      # committed while the stream is open
+    sandbox.add(2, 21, 3)  # committed while the stream is open
     sandbox.delete([r[0] for r in first[:2]])
     rest = collect(stream)
-    assert len(first) + len(rest) == 40        # neither the new rows nor the deletions show up
+    assert len(first) + len(rest) == 40  # neither the new rows nor the deletions show up
 
 
 def test_closing_a_stream_early_returns_the_connection(source):
@@ -212,10 +240,14 @@ def test_max_watermark_and_count(sandbox, source):
 
 def test_max_watermark_is_an_index_probe(sandbox, source):
     with source.read_only_transaction() as conn:
-        plan = "\n".join(r[0] for r in conn.execute(
-            f"EXPLAIN SELECT conversation_updated_at FROM {VIEW_NAME} WHERE account_id = 1 "
-            "AND inbox_id = ANY('{14,15}') AND conversation_updated_at IS NOT NULL "
-            "ORDER BY conversation_updated_at DESC LIMIT 1"))
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                f"EXPLAIN SELECT conversation_updated_at FROM {VIEW_NAME} WHERE account_id = 1 "
+                "AND inbox_id = ANY('{14,15}') AND conversation_updated_at IS NOT NULL "
+                "ORDER BY conversation_updated_at DESC LIMIT 1"
+            )
+        )
     assert "Index Scan Backward using vetorial_conversations_account_updated_utc" in plan
     assert "messages" not in plan and "contacts" not in plan  # view joins planned away
 
@@ -233,7 +265,8 @@ def test_naive_timestamp_source_is_read_as_utc(sandbox, make_source):
     with sandbox.connect() as conn:
         conn.execute(
             "CREATE VIEW vw_raw AS SELECT id AS conversation_id, account_id, inbox_id, "
-            "created_at AS conversation_created_at, updated_at AS conversation_updated_at FROM conversations")
+            "created_at AS conversation_created_at, updated_at AS conversation_updated_at FROM conversations"
+        )
     raw = make_source(relation="vw_raw")
     assert raw.describe().columns["conversation_updated_at"] == "timestamp without time zone"
     cols = ["conversation_id", "conversation_created_at", "conversation_updated_at"]
@@ -255,7 +288,8 @@ def test_wire_columns_come_undecoded_in_their_binary_format(sandbox, source):
     with sandbox.connect() as conn:
         sent = conn.execute(
             f"SELECT conversation_id, array_send(labels), numeric_send(ai_probability_score), textsend(status)"
-            f" FROM {VIEW_NAME} WHERE account_id = 2 ORDER BY conversation_id").fetchall()
+            f" FROM {VIEW_NAME} WHERE account_id = 2 ORDER BY conversation_id"
+        ).fetchall()
     assert rows == [tuple(v if v is None or isinstance(v, int) else bytes(v) for v in r) for r in sent]
     assert all(isinstance(r[1], bytes) for r in rows)
     # A wire column of another type than the caller expects fails before anything is read.
@@ -272,22 +306,23 @@ def test_first_fetches_are_small_then_grow_to_chunk_rows(sandbox, source, monkey
 
 
 @pytest.mark.parametrize("depth", [0, 1])
-def test_every_chunk_arrives_however_the_fetches_interleave_with_the_consumer(sandbox, source, monkeypatch,
-                                                                              depth):
+def test_every_chunk_arrives_however_the_fetches_interleave_with_the_consumer(sandbox, source, monkeypatch, depth):
     # The consumer parses and closes each FETCH's cursor. With the fetches run inline (or a
     # fetching thread that checks its cursor late), that close used to come before the
     # producer read the cursor's row count to tell whether the result was exhausted: it saw
     # -1 and stopped after the first chunk, a silently short read.
-    from resources.support import read_ahead as read_ahead_module
     from resources import source_db
+    from resources.support import read_ahead as read_ahead_module
 
-    monkeypatch.setattr(source_db, "read_ahead",
-                        lambda items, depth_=1, name="", **kw: read_ahead_module.read_ahead(items, depth, name))
+    monkeypatch.setattr(
+        source_db, "read_ahead", lambda items, depth_=1, name="", **kw: read_ahead_module.read_ahead(items, depth, name)
+    )
     rows = collect(source.stream(CONTRACT, 1, [14, 15], chunk_rows=7))
     assert rows == expected(sandbox, CONTRACT, 1, [14, 15])
 
 
 # ---------------------------------------------------------------- secrets
+
 
 def test_password_never_shows(sandbox, make_source):
     url = with_password(sandbox.url)
@@ -299,8 +334,9 @@ def test_password_never_shows(sandbox, make_source):
     with pytest.raises(SourceSchemaError) as schema_err:
         make_source(url=url, relation="nope").verify_schema(CONTRACT)
     assert PASSWORD not in str(schema_err.value) and "***" in str(schema_err.value)
-    unreachable = make_source(url=f"postgresql://someone:{PASSWORD}@/chatwoot?host=/nonexistent-dir&port=5999",
-                              connect_timeout=2)
+    unreachable = make_source(
+        url=f"postgresql://someone:{PASSWORD}@/chatwoot?host=/nonexistent-dir&port=5999", connect_timeout=2
+    )
     with pytest.raises(SourceConnectionError) as conn_err:
         unreachable.max_watermark(1, [14])
     assert PASSWORD not in str(conn_err.value) and conn_err.value.__cause__ is None
@@ -311,5 +347,7 @@ def test_url_helpers_do_not_echo_bad_input():
     with pytest.raises(ValueError) as err:
         parse_url(f"not a url {PASSWORD}")
     assert PASSWORD not in str(err.value)
-    assert safe_url(f"postgres://u:{PASSWORD}@db.example:5432/chatwoot") == \
-        "postgresql+psycopg://u:***@db.example:5432/chatwoot"
+    assert (
+        safe_url(f"postgres://u:{PASSWORD}@db.example:5432/chatwoot")
+        == "postgresql+psycopg://u:***@db.example:5432/chatwoot"
+    )

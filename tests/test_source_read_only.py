@@ -87,10 +87,13 @@ def test_a_raw_connection_in_autocommit_is_refused(sandbox, source):
     assert written(sandbox) == []
 
 
-@pytest.mark.parametrize("statements", [
-    ["COMMIT", "INSERT INTO intrusion VALUES ('after commit')", "COMMIT"],
-    ["COMMIT; INSERT INTO intrusion VALUES ('after commit, one string'); COMMIT"],
-])
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ["COMMIT", "INSERT INTO intrusion VALUES ('after commit')", "COMMIT"],
+        ["COMMIT; INSERT INTO intrusion VALUES ('after commit, one string'); COMMIT"],
+    ],
+)
 def test_a_commit_inside_the_read_only_transaction_then_an_insert_is_refused(sandbox, source, statements):
     src = source()
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction, match="cannot execute INSERT in a read-only"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import psycopg
@@ -38,15 +38,32 @@ def wh(fresh_db) -> Warehouse:
 def raw_columns(n: int, spend: str = "1.00", days: tuple[date, date] = (FIRST, LAST)) -> dict[str, list]:
     """Raw rows of ACCOUNT spread over `days` (inclusive)."""
     span = (days[1] - days[0]).days + 1
-    cols: dict[str, list] = {c: [] for c in ("account_id", "data", "ad_id", "publisher_platform",
-                                             "platform_position", "payload", "content_hash", "fetched_at")}
+    cols: dict[str, list] = {
+        c: []
+        for c in (
+            "account_id",
+            "data",
+            "ad_id",
+            "publisher_platform",
+            "platform_position",
+            "payload",
+            "content_hash",
+            "fetched_at",
+        )
+    }
     for i in range(n):
         day = days[0] + timedelta(days=i % span)
         payload = json.dumps({"ad_id": f"ad{i}", "date_start": day.isoformat(), "spend": spend})
-        for name, value in (("account_id", ACCOUNT), ("data", day), ("ad_id", f"ad{i}"),
-                            ("publisher_platform", "facebook"), ("platform_position", "feed"), ("payload", payload),
-                            ("content_hash", hashlib.md5(payload.encode()).hexdigest()),
-                            ("fetched_at", datetime(2025, 1, 6, tzinfo=timezone.utc))):
+        for name, value in (
+            ("account_id", ACCOUNT),
+            ("data", day),
+            ("ad_id", f"ad{i}"),
+            ("publisher_platform", "facebook"),
+            ("platform_position", "feed"),
+            ("payload", payload),
+            ("content_hash", hashlib.md5(payload.encode()).hexdigest()),
+            ("fetched_at", datetime(2025, 1, 6, tzinfo=UTC)),
+        ):
             cols[name].append(value)
     return cols
 
@@ -73,8 +90,9 @@ def session_state(db, pid: int) -> tuple[str, object, int]:
     """(state, backend_xid, advisory locks) of a backend, seen from another connection."""
     with db.connect(autocommit=True) as conn:
         state, xid = conn.execute("SELECT state, backend_xid FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
-        locks = conn.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'",
-                             (pid,)).fetchone()[0]
+        locks = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'", (pid,)
+        ).fetchone()[0]
     return state, xid, locks
 
 
@@ -91,9 +109,13 @@ def idle(db, pid: int) -> tuple[str, object, int]:
 def spool_tables(db) -> list[str]:
     """Temp tables named like spools, of any session of the database."""
     with db.connect(autocommit=True) as conn:
-        return [r[0] for r in conn.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname LIKE 'pg\\_temp\\_%' AND c.relname LIKE '\\_spool\\_%'").fetchall()]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname LIKE 'pg\\_temp\\_%' AND c.relname LIKE '\\_spool\\_%'"
+            ).fetchall()
+        ]
 
 
 def test_spooling_holds_no_lock_and_no_open_transaction(wh, fresh_db):
@@ -131,26 +153,32 @@ def test_a_busy_lock_is_waited_for_then_reported_and_nothing_is_written(wh, fres
         with wh.spooler() as spooler:
             raw = spooler.spool(meta_ads_insights_raw, lock=RAW_LOCK)
             raw.write(raw_columns(20))
-            staging = spooler.spool(insights_meta_ads, lock=STAGING_LOCK,
-                                    quarantine=Quarantine("staging/insights_meta_ads", ACCOUNT, "r1"))
+            staging = spooler.spool(
+                insights_meta_ads, lock=STAGING_LOCK, quarantine=Quarantine("staging/insights_meta_ads", ACCOUNT, "r1")
+            )
             bad = staging_frame(20)
             bad["impressoes"] = bad["impressoes"].astype(object)
             bad.loc[0, "impressoes"] = 2**64  # bigint cannot hold it: its row is left out and recorded
             staging.write(bad)
-            with pytest.raises(LockBusyError, match=r"staging/insights_meta_ads/act_1 is already running "
-                                                    r"\(waited 0.2s\)"):
+            with pytest.raises(
+                LockBusyError,
+                match=r"staging/insights_meta_ads/act_1 is already running "
+                r"\(waited 0.2s\)",
+            ):
                 spooler.apply([raw, staging], RANGE, replace=True, lock_wait_seconds=0.2, run_id="r1")
             # The raw lock was free, but nothing of the range landed, nor its rejections.
             assert wh.row_count(meta_ads_insights_raw) == 0
             with fresh_db.connect() as conn:
                 assert conn.execute("SELECT count(*) FROM ops.rejected_values").fetchone()[0] == 0
             holder.rollback()  # the other run is done: the same spools apply now
-            raw_result, staging_result = spooler.apply([raw, staging], RANGE, replace=True, lock_wait_seconds=0.2,
-                                                       run_id="r1")
+            raw_result, staging_result = spooler.apply(
+                [raw, staging], RANGE, replace=True, lock_wait_seconds=0.2, run_id="r1"
+            )
     assert (raw_result.inserted, staging_result.inserted, staging_result.skipped) == (20, 19, 1)
     with fresh_db.connect() as conn:
-        recorded = conn.execute("SELECT run_id, source, partition, column_name, action FROM ops.rejected_values"
-                                ).fetchall()
+        recorded = conn.execute(
+            "SELECT run_id, source, partition, column_name, action FROM ops.rejected_values"
+        ).fetchall()
     assert recorded == [("r1", "staging/insights_meta_ads", ACCOUNT, "impressoes", "row_skipped")]
 
 
@@ -180,7 +208,8 @@ def test_locks_are_taken_in_one_order_so_two_applies_never_deadlock(wh, fresh_db
         for _ in range(600):
             waiting, granted = watcher.execute(
                 "SELECT count(*) FILTER (WHERE NOT granted), count(*) FILTER (WHERE granted)"
-                " FROM pg_locks WHERE locktype = 'advisory'").fetchone()
+                " FROM pg_locks WHERE locktype = 'advisory'"
+            ).fetchone()
             if waiting == 2 or errors:
                 break
             threading.Event().wait(0.05)
@@ -208,12 +237,16 @@ def test_days_a_later_pull_applied_are_left_as_it_stored_them(wh, fresh_db):
         (result,) = early.apply([early_spool], RANGE, replace=True, lock_wait_seconds=5, run_id="early")
     assert (result.rows, result.inserted, result.superseded, result.unchanged) == (100, 60, 40, 0)
     with fresh_db.connect() as conn:
-        spend = dict(conn.execute("SELECT data, sum(valor_gasto) FROM staging.insights_meta_ads GROUP BY data"
-                                  ).fetchall())
-        pulled = dict(conn.execute("SELECT day, run_id FROM ops.pulled_days WHERE partition = %s", (ACCOUNT,)
-                                   ).fetchall())
-    expected = {d: sum(float(v) for v in frame.loc[frame["data"] == d, "valor_gasto"])
-                for d, frame in ((FIRST + timedelta(days=i), older if i < 3 else newer) for i in range(5))}
+        spend = dict(
+            conn.execute("SELECT data, sum(valor_gasto) FROM staging.insights_meta_ads GROUP BY data").fetchall()
+        )
+        pulled = dict(
+            conn.execute("SELECT day, run_id FROM ops.pulled_days WHERE partition = %s", (ACCOUNT,)).fetchall()
+        )
+    expected = {
+        d: sum(float(v) for v in frame.loc[frame["data"] == d, "valor_gasto"])
+        for d, frame in ((FIRST + timedelta(days=i), older if i < 3 else newer) for i in range(5))
+    }
     assert {d: float(v) for d, v in spend.items()} == pytest.approx(expected)
     assert pulled == {FIRST + timedelta(days=i): ("early" if i < 3 else "late") for i in range(5)}
 
@@ -232,8 +265,9 @@ def test_an_empty_pull_restates_its_scope_only(wh):
     pull(wh, None, staging_frame(100))
     wh.load(insights_meta_ads, [staging_frame(10, start=500, account="act_2")])  # another account
     with wh.spooler() as spooler:
-        (result,) = spooler.apply([spooler.spool(insights_meta_ads, lock=STAGING_LOCK)], RANGE, replace=True,
-                                  lock_wait_seconds=5)
+        (result,) = spooler.apply(
+            [spooler.spool(insights_meta_ads, lock=STAGING_LOCK)], RANGE, replace=True, lock_wait_seconds=5
+        )
     assert (result.rows, result.deleted) == (0, 100)
     assert wh.row_count(insights_meta_ads) == 10
 

@@ -13,17 +13,31 @@ from resources.source_db import SourceRelation
 from vetorial_assets.chatwoot import source_types
 
 
-@pytest.mark.parametrize(("name", "kind", "extra"), [
-    ("smallint", "int", {"bits": 16}), ("integer", "int", {"bits": 32}), ("bigint", "int", {"bits": 64}),
-    ("numeric", "numeric", {"precision": None}), ("numeric(6,4)", "numeric", {"precision": 6, "scale": 4}),
-    ("numeric(10)", "numeric", {"precision": 10, "scale": 0}),
-    ("double precision", "float", {"bits": 64}), ("real", "float", {"bits": 32}),
-    ("text", "text", {"length": None}), ("character varying(20)", "text", {"length": 20}),
-    ("character(2)", "text", {"length": 2}), ("boolean", "bool", {}), ("date", "date", {}),
-    ("timestamp with time zone", "timestamptz", {}), ("timestamp(3) with time zone", "timestamptz", {}),
-    ("timestamp without time zone", "timestamp", {}), ("jsonb", "json", {"binary_json": True}),
-    ("json", "json", {"binary_json": False}), ("uuid", "other", {}), ("bytea", "other", {}),
-])
+@pytest.mark.parametrize(
+    ("name", "kind", "extra"),
+    [
+        ("smallint", "int", {"bits": 16}),
+        ("integer", "int", {"bits": 32}),
+        ("bigint", "int", {"bits": 64}),
+        ("numeric", "numeric", {"precision": None}),
+        ("numeric(6,4)", "numeric", {"precision": 6, "scale": 4}),
+        ("numeric(10)", "numeric", {"precision": 10, "scale": 0}),
+        ("double precision", "float", {"bits": 64}),
+        ("real", "float", {"bits": 32}),
+        ("text", "text", {"length": None}),
+        ("character varying(20)", "text", {"length": 20}),
+        ("character(2)", "text", {"length": 2}),
+        ("boolean", "bool", {}),
+        ("date", "date", {}),
+        ("timestamp with time zone", "timestamptz", {}),
+        ("timestamp(3) with time zone", "timestamptz", {}),
+        ("timestamp without time zone", "timestamp", {}),
+        ("jsonb", "json", {"binary_json": True}),
+        ("json", "json", {"binary_json": False}),
+        ("uuid", "other", {}),
+        ("bytea", "other", {}),
+    ],
+)
 def test_format_type_text_is_parsed(name, kind, extra):
     parsed = vc.column_type(name)
     assert parsed.kind == kind and parsed.name == name
@@ -41,17 +55,20 @@ def test_numeric_limit_rounds_like_postgresql():
     assert ctype.limit == Decimal("99.99995")  # 99.99995 rounds to 100.0000: too big
 
 
-@pytest.mark.parametrize(("type_name", "values"), [
-    ("bigint", [1, None, 2**63 - 1]),
-    ("integer", [1, -(2**31), None]),
-    ("numeric", [Decimal("1.5"), 3, None, Decimal("NaN")]),
-    ("text", ["a", None, "é😀"]),
-    ("character varying(3)", ["abc", None]),
-    ("timestamp with time zone", []),
-    ("jsonb", ['{"a": 1}', None, '"\\u00e9"']),
-    ("text[]", [["a", None], None, []]),
-    ("boolean", [True, None]),
-])
+@pytest.mark.parametrize(
+    ("type_name", "values"),
+    [
+        ("bigint", [1, None, 2**63 - 1]),
+        ("integer", [1, -(2**31), None]),
+        ("numeric", [Decimal("1.5"), 3, None, Decimal("NaN")]),
+        ("text", ["a", None, "é😀"]),
+        ("character varying(3)", ["abc", None]),
+        ("timestamp with time zone", []),
+        ("jsonb", ['{"a": 1}', None, '"\\u00e9"']),
+        ("text[]", [["a", None], None, []]),
+        ("boolean", [True, None]),
+    ],
+)
 def test_a_clean_column_is_passed_on_as_it_is(type_name, values):
     # The clean path looks at the column as a whole and hands back the very same array:
     # nothing converted, nothing copied.
@@ -90,25 +107,41 @@ def test_shown_values_mask_personal_data_and_cut_the_rest():
 
 
 def _rel(types: dict[str, str], oids: dict[str, int] | None = None) -> SourceRelation:
-    base = {name: text.split("(")[0] if "(" in text and not text.endswith("[]") else text
-            for name, text in types.items()}
+    base = {
+        name: text.split("(")[0] if "(" in text and not text.endswith("[]") else text for name, text in types.items()
+    }
     return SourceRelation("public", "v", base, oids or {}, {}, types)
 
 
-@pytest.mark.parametrize(("source", "warehouse", "verdict"), [
-    ("integer", "bigint", "fits"), ("bigint", "integer", "may_not_fit"), ("smallint", "integer", "fits"),
-    ("numeric(6,4)", "numeric", "fits"), ("numeric", "numeric(6,4)", "may_not_fit"),
-    ("numeric(4,2)", "numeric(6,4)", "fits"), ("numeric(6,4)", "numeric(6,2)", "may_not_fit"),
-    ("numeric", "bigint", "may_not_fit"), ("double precision", "numeric", "fits"),
-    ("double precision", "bigint", "may_not_fit"), ("integer", "double precision", "fits"),
-    ("bigint", "double precision", "may_not_fit"), ("text", "bigint", "may_not_fit"),
-    ("character varying(20)", "text", "fits"), ("text", "character varying(20)", "may_not_fit"),
-    ("bigint", "text", "fits"), ("boolean", "timestamp with time zone", "incompatible"),
-    ("boolean", "bigint", "incompatible"), ("date", "numeric", "incompatible"),
-    ("timestamp without time zone", "timestamp with time zone", "fits"),
-    ("timestamp with time zone", "date", "incompatible"), ("jsonb", "jsonb", "fits"),
-    ("character varying(10)[]", "text[]", "fits"), ("bigint[]", "text[]", "incompatible"),
-])
+@pytest.mark.parametrize(
+    ("source", "warehouse", "verdict"),
+    [
+        ("integer", "bigint", "fits"),
+        ("bigint", "integer", "may_not_fit"),
+        ("smallint", "integer", "fits"),
+        ("numeric(6,4)", "numeric", "fits"),
+        ("numeric", "numeric(6,4)", "may_not_fit"),
+        ("numeric(4,2)", "numeric(6,4)", "fits"),
+        ("numeric(6,4)", "numeric(6,2)", "may_not_fit"),
+        ("numeric", "bigint", "may_not_fit"),
+        ("double precision", "numeric", "fits"),
+        ("double precision", "bigint", "may_not_fit"),
+        ("integer", "double precision", "fits"),
+        ("bigint", "double precision", "may_not_fit"),
+        ("text", "bigint", "may_not_fit"),
+        ("character varying(20)", "text", "fits"),
+        ("text", "character varying(20)", "may_not_fit"),
+        ("bigint", "text", "fits"),
+        ("boolean", "timestamp with time zone", "incompatible"),
+        ("boolean", "bigint", "incompatible"),
+        ("date", "numeric", "incompatible"),
+        ("timestamp without time zone", "timestamp with time zone", "fits"),
+        ("timestamp with time zone", "date", "incompatible"),
+        ("jsonb", "jsonb", "fits"),
+        ("character varying(10)[]", "text[]", "fits"),
+        ("bigint[]", "text[]", "incompatible"),
+    ],
+)
 def test_source_type_verdicts(source, warehouse, verdict):
     comparison = source_types.compare(_rel({"c": source}), {"c": warehouse}, ["c"])
     (match,) = comparison.matches
@@ -118,7 +151,9 @@ def test_source_type_verdicts(source, warehouse, verdict):
 def test_text_is_coerced_toward_the_warehouse_kind_and_what_does_not_parse_is_left_for_the_load_path():
     comparison = source_types.compare(
         _rel({"n": "text", "b": "text", "d": "text", "s": "numeric"}),
-        {"n": "bigint", "b": "boolean", "d": "date", "s": "text"}, ["n", "b", "d", "s"])
+        {"n": "bigint", "b": "boolean", "d": "date", "s": "text"},
+        ["n", "b", "d", "s"],
+    )
     coerce = comparison.coercions()
     values = np.array([" 42 ", "abc", None, "3.5"], dtype=object)
     assert coerce["n"](values).tolist() == [42, "abc", None, "3.5"]
@@ -128,8 +163,10 @@ def test_text_is_coerced_toward_the_warehouse_kind_and_what_does_not_parse_is_le
 
 
 def test_incompatible_columns_fail_naming_column_and_both_types():
-    comparison = source_types.compare(_rel({"a": "boolean", "b": "date"}),
-                                      {"a": "timestamp with time zone", "b": "bigint"}, ["a", "b"])
-    with pytest.raises(source_types.SourceTypeError,
-                       match=r"a \(boolean -> timestamp with time zone\); b \(date -> bigint\)"):
+    comparison = source_types.compare(
+        _rel({"a": "boolean", "b": "date"}), {"a": "timestamp with time zone", "b": "bigint"}, ["a", "b"]
+    )
+    with pytest.raises(
+        source_types.SourceTypeError, match=r"a \(boolean -> timestamp with time zone\); b \(date -> bigint\)"
+    ):
         comparison.raise_if_incompatible()

@@ -23,7 +23,7 @@ DROP TABLE ops.rejected_values;
 DROP VIEW ops.vw_etl_stats;
 ALTER TABLE raw.conversas_analytics ALTER COLUMN message_count TYPE integer,
     ALTER COLUMN ai_probability_score TYPE numeric(6,4), RESET (fillfactor);
-CREATE INDEX {OLD_INDEX.split('.')[1]} ON raw.conversas_analytics (tenant_id, conversation_updated_at);
+CREATE INDEX {OLD_INDEX.split(".")[1]} ON raw.conversas_analytics (tenant_id, conversation_updated_at);
 ALTER TABLE raw.ig_follows ALTER COLUMN follows TYPE integer, ALTER COLUMN unfollows TYPE integer,
     ALTER COLUMN net TYPE integer;
 ALTER TABLE staging.insights_meta_ads ALTER COLUMN valor_gasto TYPE numeric(14,2);
@@ -80,8 +80,11 @@ def _recorded(wh: Warehouse) -> list[str]:
 
 
 def _conversas_state(wh: Warehouse) -> tuple:
-    return _query(wh, "SELECT to_regclass(%s)::text, reloptions FROM pg_class"
-                      " WHERE oid = 'raw.conversas_analytics'::regclass", (OLD_INDEX,))[0]
+    return _query(
+        wh,
+        "SELECT to_regclass(%s)::text, reloptions FROM pg_class WHERE oid = 'raw.conversas_analytics'::regclass",
+        (OLD_INDEX,),
+    )[0]
 
 
 @pytest.fixture
@@ -106,14 +109,19 @@ def test_a_new_warehouse_is_current_and_records_every_migration_without_running_
 
 
 def test_an_older_warehouse_is_migrated_once_and_keeps_its_rows(old_wh, make_db, monkeypatch):
-    conversas = "SELECT conversation_id, message_count, ai_probability_score, contact_name" \
-                " FROM raw.conversas_analytics ORDER BY 1"
-    kept = {q: _query(old_wh, q) for q in (
-        conversas,
-        "SELECT ig_account_id, data_registro, follows, unfollows, net FROM raw.ig_follows",
-        "SELECT hash_id, valor_gasto FROM staging.insights_meta_ads",
-        "SELECT execution_id, rows_extracted, rows_inserted, duration_seconds FROM ops.etl_control",
-    )}
+    conversas = (
+        "SELECT conversation_id, message_count, ai_probability_score, contact_name"
+        " FROM raw.conversas_analytics ORDER BY 1"
+    )
+    kept = {
+        q: _query(old_wh, q)
+        for q in (
+            conversas,
+            "SELECT ig_account_id, data_registro, follows, unfollows, net FROM raw.ig_follows",
+            "SELECT hash_id, valor_gasto FROM staging.insights_meta_ads",
+            "SELECT execution_id, rows_extracted, rows_inserted, duration_seconds FROM ops.etl_control",
+        )
+    }
     assert _conversas_state(old_wh) == (OLD_INDEX, None)
 
     _fresh_pass(old_wh, monkeypatch)
@@ -128,11 +136,15 @@ def test_an_older_warehouse_is_migrated_once_and_keeps_its_rows(old_wh, make_db,
     assert _query(old_wh, COLUMNS) == _query(current, COLUMNS)
     # The widened columns now take what the old ones could not.
     with old_wh.transaction() as conn:
-        conn.execute("UPDATE raw.conversas_analytics SET message_count = 3000000000, ai_probability_score = 87.5"
-                     " WHERE conversation_id = 2")
+        conn.execute(
+            "UPDATE raw.conversas_analytics SET message_count = 3000000000, ai_probability_score = 87.5"
+            " WHERE conversation_id = 2"
+        )
         conn.execute("UPDATE staging.insights_meta_ads SET valor_gasto = 1e15 + 0.125")
-        conn.execute("INSERT INTO raw.ig_follows (ig_account_id, data_registro, status, follows, unfollows, net,"
-                     " payload) VALUES ('1784', '2025-01-02', 'ok', 3000000000, 0, 3000000000, '{}')")
+        conn.execute(
+            "INSERT INTO raw.ig_follows (ig_account_id, data_registro, status, follows, unfollows, net,"
+            " payload) VALUES ('1784', '2025-01-02', 'ok', 3000000000, 0, 3000000000, '{}')"
+        )
     assert _query(old_wh, conversas)[1][1:3] == (3_000_000_000, Decimal("87.5"))
     assert _query(old_wh, "SELECT valor_gasto FROM staging.insights_meta_ads") == [(Decimal("1000000000000000.125"),)]
     assert _query(old_wh, "SELECT count(*) FROM ops.vw_etl_stats") == [(1,)]
@@ -157,9 +169,12 @@ def test_a_warehouse_older_than_a_table_gets_it_current(old_wh, monkeypatch):
     with old_wh.transaction() as conn:
         conn.execute("DROP TABLE raw.ig_follows")
     _fresh_pass(old_wh, monkeypatch)
-    types = _query(old_wh, "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
-                           " WHERE attrelid = 'raw.ig_follows'::regclass AND attname IN ('follows', 'net')"
-                           " ORDER BY 1")
+    types = _query(
+        old_wh,
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+        " WHERE attrelid = 'raw.ig_follows'::regclass AND attname IN ('follows', 'net')"
+        " ORDER BY 1",
+    )
     assert types == [("follows", "bigint"), ("net", "bigint")]
     assert _recorded(old_wh) == VERSIONS
 
@@ -183,7 +198,6 @@ def test_migrations_run_under_the_lock_once_when_processes_race(old_wh, monkeypa
         t.join()
     assert not errors
     assert _recorded(old_wh) == VERSIONS
-
 
 
 def test_the_contract_types_are_the_catalog_types(wh):

@@ -43,12 +43,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
     env = prepare_environment(load_settings())
     workspace = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "workspace.yaml")
     target = ["-w", workspace] if os.path.exists(workspace) else ["-m", "vetorial_assets.definitions"]
-    print(f"Dagster UI: http://{args.host}:{args.port}  (DAGSTER_HOME={env['DAGSTER_HOME']}; Ctrl-C stops it)",
-          flush=True)
+    print(
+        f"Dagster UI: http://{args.host}:{args.port}  (DAGSTER_HOME={env['DAGSTER_HOME']}; Ctrl-C stops it)", flush=True
+    )
     # This interpreter, not a `dagster` found on PATH: works with no venv activated, and
     # dagster dev starts its webserver, daemon and code servers with it too.
-    code = run_until_interrupted([sys.executable, "-m", "dagster", "dev", *target, "-h", args.host,
-                                  "-p", str(args.port)])
+    code = run_until_interrupted(
+        [sys.executable, "-m", "dagster", "dev", *target, "-h", args.host, "-p", str(args.port)]
+    )
     print("Dagster stopped" if code == 0 else f"dagster dev exited with code {code}", flush=True)
     return code
 
@@ -56,8 +58,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def _describe_server(home, status) -> str:
     if not status.running:
         return f"embedded PostgreSQL under {home}: stopped"
-    owner = "pinned by `vetorial up`" if status.pinned else (
-        "started by a vetorial/Dagster process" if status.started_by_us else "found running (left as found)")
+    owner = (
+        "pinned by `vetorial up`"
+        if status.pinned
+        else ("started by a vetorial/Dagster process" if status.started_by_us else "found running (left as found)")
+    )
     others = [pid for pid in status.users if pid != os.getpid()]
     users = f"; in use by pid {', '.join(map(str, others))}" if others else ""
     return f"embedded PostgreSQL under {home}: running (pid {status.pid}), {owner}{users}"
@@ -120,7 +125,9 @@ def cmd_audit_payload(args: argparse.Namespace) -> int:
 
 def cmd_audit_metadata(args: argparse.Namespace) -> int:
     meta, tenant = _meta_for_account(args.account)
-    print(json.dumps(meta.account_metadata(args.account, token_env=tenant.meta_token_env), indent=2, ensure_ascii=False))
+    print(
+        json.dumps(meta.account_metadata(args.account, token_env=tenant.meta_token_env), indent=2, ensure_ascii=False)
+    )
     return 0
 
 
@@ -132,10 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=cmd_dev)
-    sub.add_parser("up", help="start the embedded PostgreSQL and keep it running until `vetorial down`"
-                   ).set_defaults(func=cmd_up)
-    sub.add_parser("down", help="stop the embedded PostgreSQL (now, or when the last process using it ends)"
-                   ).set_defaults(func=cmd_down)
+    sub.add_parser("up", help="start the embedded PostgreSQL and keep it running until `vetorial down`").set_defaults(
+        func=cmd_up
+    )
+    sub.add_parser(
+        "down", help="stop the embedded PostgreSQL (now, or when the last process using it ends)"
+    ).set_defaults(func=cmd_down)
     sub.add_parser("doctor", help="check configuration, connectivity and source schemas").set_defaults(func=cmd_doctor)
     audit = sub.add_parser("audit-payload", help="one raw insights call, printed as JSON (token redacted)")
     audit.add_argument("account", help="ad account id, e.g. act_100000000000001")

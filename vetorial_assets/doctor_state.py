@@ -36,19 +36,26 @@ def freshness_checks(defs, instance) -> list[tuple[str, Check]]:
             if stale or late:
                 worst = stale or late
                 names = ", ".join(j.partition or "-" for j in worst[:5]) + (" ..." if len(worst) > 5 else "")
-                raise DoctorWarning(f"{'stale' if stale else 'late'} ({len(worst)} of {len(judged)} newest "
-                                    f"partitions: {names}; oldest {_age(oldest.age)})")
+                raise DoctorWarning(
+                    f"{'stale' if stale else 'late'} ({len(worst)} of {len(judged)} newest "
+                    f"partitions: {names}; oldest {_age(oldest.age)})"
+                )
             return f"fresh ({len(judged)} newest partition(s), oldest {_age(oldest.age)})"
+
         return check
 
     def not_yet() -> str:
         return "not materialized yet"
 
     graph = defs.resolve_asset_graph()
-    keys = sorted((n.key for n in graph.asset_nodes if n.freshness_policy is not None and n.is_materializable),
-                  key=lambda k: k.to_user_string())
-    return [(f"freshness {key.to_user_string()}", check_of(key, by_asset[key]) if by_asset.get(key) else not_yet)
-            for key in keys]
+    keys = sorted(
+        (n.key for n in graph.asset_nodes if n.freshness_policy is not None and n.is_materializable),
+        key=lambda k: k.to_user_string(),
+    )
+    return [
+        (f"freshness {key.to_user_string()}", check_of(key, by_asset[key]) if by_asset.get(key) else not_yet)
+        for key in keys
+    ]
 
 
 class FailedCheck(Exception):
@@ -72,8 +79,11 @@ def failed_checks(defs, instance) -> Check:
             line = f"{key.to_user_string()}" + (f" ({evaluation.description})" if evaluation.description else "")
             (errors if evaluation.severity == AssetCheckSeverity.ERROR else warnings).append(line)
         if errors:
-            raise FailedCheck(f"{len(errors)} failed at ERROR: " + "; ".join(errors)
-                              + (f"; {len(warnings)} at WARN: " + "; ".join(warnings) if warnings else ""))
+            raise FailedCheck(
+                f"{len(errors)} failed at ERROR: "
+                + "; ".join(errors)
+                + (f"; {len(warnings)} at WARN: " + "; ".join(warnings) if warnings else "")
+            )
         if warnings:
             raise DoctorWarning(f"{len(warnings)} failed at WARN: " + "; ".join(warnings))
         return f"latest evaluations pass ({evaluated} of {len(keys)} checks evaluated)"

@@ -27,12 +27,19 @@ def _env_or_none(name: str):
 def build_resources(settings: Settings) -> dict:
     # A loopback Graph URL is a sandbox too (a test's or a benchmark's): an unset token
     # variable gets the sandbox's token there.
-    sandbox_meta = settings.sandbox_meta or (settings.meta_graph_url is not None and is_loopback(settings.meta_graph_url))
-    meta = (SandboxMetaAdsResource(graph_url=settings.meta_graph_url) if sandbox_meta
-            else MetaAdsResource(graph_url=settings.meta_graph_url))
-    source_db = (SourceDatabase(url=EnvVar("VETORIAL_CHATWOOT_URL"), relation=settings.chatwoot_relation)
-                 if settings.chatwoot_url else
-                 SandboxSourceDatabase(home=str(settings.home), relation=settings.chatwoot_relation))
+    sandbox_meta = settings.sandbox_meta or (
+        settings.meta_graph_url is not None and is_loopback(settings.meta_graph_url)
+    )
+    meta = (
+        SandboxMetaAdsResource(graph_url=settings.meta_graph_url)
+        if sandbox_meta
+        else MetaAdsResource(graph_url=settings.meta_graph_url)
+    )
+    source_db = (
+        SourceDatabase(url=EnvVar("VETORIAL_CHATWOOT_URL"), relation=settings.chatwoot_relation)
+        if settings.chatwoot_url
+        else SandboxSourceDatabase(home=str(settings.home), relation=settings.chatwoot_relation)
+    )
     return {
         "warehouse": Warehouse(url=_env_or_none("VETORIAL_WAREHOUSE_URL"), home=str(settings.home)),
         "meta": meta,

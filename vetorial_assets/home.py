@@ -25,7 +25,7 @@ def recorded_home(dagster_home: str | Path) -> Path | None:
         return None
     for line in text.splitlines():
         if line.startswith(HOME_LINE):
-            return Path(line[len(HOME_LINE):].strip())
+            return Path(line[len(HOME_LINE) :].strip())
     try:
         storage = (yaml.safe_load(text) or {}).get("storage") or {}
         home = ((storage.get("custom") or {}).get("config") or {}).get("home")

@@ -53,8 +53,9 @@ class Source:
 FRESHNESS_DAY_OFFSET = "vetorial/freshness_day_offset"
 
 
-def with_freshness(defs: Definitions, policies: dict[AssetKey, FreshnessPolicy],
-                   day_offsets: dict[AssetKey, int] | None = None) -> Definitions:
+def with_freshness(
+    defs: Definitions, policies: dict[AssetKey, FreshnessPolicy], day_offsets: dict[AssetKey, int] | None = None
+) -> Definitions:
     """`defs` with each asset's freshness policy set from `policies` (keyed by asset key), and
     the newest day it is judged on from `day_offsets` (default: the newest date partition)."""
 

@@ -137,11 +137,15 @@ class _StrictLoader(yaml.SafeLoader):
         self._stack.append((parent, index))
         try:
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-                raise self._rejected(event.start_mark, "YAML anchors and aliases (&name, *name) are not allowed "
-                                                       "in a tenants file; write each value out")
+                raise self._rejected(
+                    event.start_mark,
+                    "YAML anchors and aliases (&name, *name) are not allowed in a tenants file; write each value out",
+                )
             if getattr(event, "tag", None) is not None:
-                raise self._rejected(event.start_mark, f"YAML tags ({_show(event.tag)}) are not allowed in a "
-                                                       "tenants file; write plain values")
+                raise self._rejected(
+                    event.start_mark,
+                    f"YAML tags ({_show(event.tag)}) are not allowed in a tenants file; write plain values",
+                )
             if len(self._stack) > MAX_DEPTH:
                 raise self._rejected(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
             return super().compose_node(parent, index)
@@ -154,8 +158,11 @@ class _StrictLoader(yaml.SafeLoader):
         for key, _value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 if key.value in first_line:
-                    raise self._rejected(key.start_mark, f"duplicate key (first at line {first_line[key.value]}); "
-                                                         "YAML would keep only the last one", (node, key.value))
+                    raise self._rejected(
+                        key.start_mark,
+                        f"duplicate key (first at line {first_line[key.value]}); YAML would keep only the last one",
+                        (node, key.value),
+                    )
                 first_line[key.value] = key.start_mark.line + 1
         return node
 
@@ -180,23 +187,31 @@ class _StrictLoader(yaml.SafeLoader):
 _DROPPED_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:merge"}
 _StrictLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_TAGS]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]{1,30}$"),
-                                    list("-+0123456789"))
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]{1,30}$"), list("-+0123456789"))
 
 
 def _where(steps: list[tuple[object, str | int]]) -> str:
-    """"tenant 'a', field 'chatwoot.account_id'" (or "field 'tenants'") for a path in the file."""
+    """ "tenant 'a', field 'chatwoot.account_id'" (or "field 'tenants'") for a path in the file."""
     names = [step for _node, step in steps]
     if len(names) >= 2 and names[0] == "tenants" and isinstance(names[1], int):
         tenant_node = steps[2][0] if len(steps) > 2 else None
         tenant_id = None
         if isinstance(tenant_node, yaml.MappingNode):
-            tenant_id = next((v.value for k, v in tenant_node.value
-                              if isinstance(k, yaml.ScalarNode) and k.value == "id" and isinstance(v, yaml.ScalarNode)),
-                             None)
-        label = (f"tenant {tenant_id!r}" if isinstance(tenant_id, str) and _TENANT_ID.fullmatch(tenant_id)
-                 else f"tenants[{names[1]}]")
+            tenant_id = next(
+                (
+                    v.value
+                    for k, v in tenant_node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == "id" and isinstance(v, yaml.ScalarNode)
+                ),
+                None,
+            )
+        label = (
+            f"tenant {tenant_id!r}"
+            if isinstance(tenant_id, str) and _TENANT_ID.fullmatch(tenant_id)
+            else f"tenants[{names[1]}]"
+        )
         field_names = [str(n) for n in names[2:]]
         return f"{label}, field {_show('.'.join(field_names))}" if field_names else label
     return f"field {_show('.'.join(str(n) for n in names))}" if names else "document"
@@ -236,8 +251,9 @@ def _id_list(path: Path, where: str, value, pattern: re.Pattern, example: str) -
 
 def _chatwoot_id(path: Path, where: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BIGINT:
-        raise _fail(path, where, f"must be a positive whole number of at most {MAX_BIGINT} (a Chatwoot id), "
-                                 f"got {_show(value)}")
+        raise _fail(
+            path, where, f"must be a positive whole number of at most {MAX_BIGINT} (a Chatwoot id), got {_show(value)}"
+        )
     return value
 
 
@@ -252,8 +268,9 @@ def _name(path: Path, where: str, value, default: str) -> str:
         # Control characters (NUL, escapes) and unpaired surrogates ("\ud800" in a quoted
         # YAML string) cannot be logged or stored as text; emoji and right-to-left text can.
         if unicodedata.category(char) in ("Cc", "Cs"):
-            raise _fail(path, where, f"holds the control character or unpaired surrogate {char!r} at "
-                                     f"character {position}")
+            raise _fail(
+                path, where, f"holds the control character or unpaired surrogate {char!r} at character {position}"
+            )
     return value
 
 
@@ -264,20 +281,30 @@ def _parse_tenant(path: Path, index: int, raw) -> Tenant:
     label = f"tenant {raw_id!r}" if isinstance(raw_id, str) and _TENANT_ID.fullmatch(raw_id) else f"tenants[{index}]"
     for key in raw:
         if key in _INLINE_SECRET_KEYS:
-            raise _fail(path, f"{label}, field '{key}'",
-                        "tokens must not be written in the file; put the env var name in 'meta_token_env'")
+            raise _fail(
+                path,
+                f"{label}, field '{key}'",
+                "tokens must not be written in the file; put the env var name in 'meta_token_env'",
+            )
         if key not in _TENANT_KEYS:
-            raise _fail(path, f"{label}, field {_show(key)}",
-                        f"unknown key (allowed: {', '.join(sorted(_TENANT_KEYS))})")
+            raise _fail(
+                path, f"{label}, field {_show(key)}", f"unknown key (allowed: {', '.join(sorted(_TENANT_KEYS))})"
+            )
     tenant_id = raw.get("id")
     if not isinstance(tenant_id, str) or not _TENANT_ID.fullmatch(tenant_id):
-        raise _fail(path, f"{label}, field 'id'", "required; 1 to 63 lowercase letters, digits, '-' or '_', "
-                                                  "starting with a letter or digit")
+        raise _fail(
+            path,
+            f"{label}, field 'id'",
+            "required; 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+        )
     token_env = raw.get("meta_token_env", "META_ACCESS_TOKEN")
     if not isinstance(token_env, str) or not _ENV_NAME.fullmatch(token_env):
         # Do not echo the value: it may be a pasted token.
-        raise _fail(path, f"{label}, field 'meta_token_env'",
-                    "must be the NAME of an env var (like META_TOKEN_ALLPFIT), not a token")
+        raise _fail(
+            path,
+            f"{label}, field 'meta_token_env'",
+            "must be the NAME of an env var (like META_TOKEN_ALLPFIT), not a token",
+        )
     chatwoot = None
     if raw.get("chatwoot") is not None:
         cw = raw["chatwoot"]
@@ -285,8 +312,9 @@ def _parse_tenant(path: Path, index: int, raw) -> Tenant:
             raise _fail(path, f"{label}, field 'chatwoot'", "must be a mapping with account_id and inbox_ids")
         for key in cw:
             if key not in _CHATWOOT_KEYS:
-                raise _fail(path, f"{label}, field {_show(f'chatwoot.{key}')}",
-                            "unknown key (allowed: account_id, inbox_ids)")
+                raise _fail(
+                    path, f"{label}, field {_show(f'chatwoot.{key}')}", "unknown key (allowed: account_id, inbox_ids)"
+                )
         if "account_id" not in cw:
             raise _fail(path, f"{label}, field 'chatwoot.account_id'", "required")
         inboxes = cw.get("inbox_ids")
@@ -300,10 +328,16 @@ def _parse_tenant(path: Path, index: int, raw) -> Tenant:
     return Tenant(
         id=tenant_id,
         name=_name(path, f"{label}, field 'name'", raw.get("name"), tenant_id),
-        meta_ad_accounts=_id_list(path, f"{label}, field 'meta_ad_accounts'", raw.get("meta_ad_accounts"),
-                                  _AD_ACCOUNT, "act_1234567890"),
-        instagram_accounts=_id_list(path, f"{label}, field 'instagram_accounts'", raw.get("instagram_accounts"),
-                                    _NUMERIC_ID, "17841400000000000"),
+        meta_ad_accounts=_id_list(
+            path, f"{label}, field 'meta_ad_accounts'", raw.get("meta_ad_accounts"), _AD_ACCOUNT, "act_1234567890"
+        ),
+        instagram_accounts=_id_list(
+            path,
+            f"{label}, field 'instagram_accounts'",
+            raw.get("instagram_accounts"),
+            _NUMERIC_ID,
+            "17841400000000000",
+        ),
         chatwoot=chatwoot,
         meta_token_env=token_env,
     )
@@ -340,15 +374,21 @@ def parse_tenants(text: str, path: Path) -> Tenants:
         for kind, account in keys:
             other = owners.setdefault((kind, account), tenant.id)
             if other != tenant.id:
-                raise ConfigError(f"{path}: tenant {tenant.id!r}, field '{kind}': {account!r} "
-                                  f"already belongs to tenant {other!r}")
+                raise ConfigError(
+                    f"{path}: tenant {tenant.id!r}, field '{kind}': {account!r} already belongs to tenant {other!r}"
+                )
     for tenant in tenants:
         if tenant.chatwoot and not tenant.chatwoot.inbox_ids:
-            shared = [t.id for t in tenants if t is not tenant and t.chatwoot
-                      and t.chatwoot.account_id == tenant.chatwoot.account_id]
+            shared = [
+                t.id
+                for t in tenants
+                if t is not tenant and t.chatwoot and t.chatwoot.account_id == tenant.chatwoot.account_id
+            ]
             if shared:
-                raise ConfigError(f"{path}: tenant {tenant.id!r}, field 'chatwoot.inbox_ids': required because "
-                                  f"Chatwoot account {tenant.chatwoot.account_id} is shared with {shared}")
+                raise ConfigError(
+                    f"{path}: tenant {tenant.id!r}, field 'chatwoot.inbox_ids': required because "
+                    f"Chatwoot account {tenant.chatwoot.account_id} is shared with {shared}"
+                )
     return Tenants(tuple(tenants), path)
 
 

@@ -19,6 +19,20 @@ from .rejections import Quarantine
 from .spool import PulledRange, Spool, Spooler
 
 __all__ = [
-    "Chunk", "LoadError", "LoadResult", "LockBusyError", "PulledRange", "Quarantine", "ScopeValue", "Spool", "Spooler",
-    "TargetColumn", "TargetTable", "advisory_xact_lock", "describe_table", "load", "load_stream", "plan_columns",
+    "Chunk",
+    "LoadError",
+    "LoadResult",
+    "LockBusyError",
+    "PulledRange",
+    "Quarantine",
+    "ScopeValue",
+    "Spool",
+    "Spooler",
+    "TargetColumn",
+    "TargetTable",
+    "advisory_xact_lock",
+    "describe_table",
+    "load",
+    "load_stream",
+    "plan_columns",
 ]

@@ -42,9 +42,13 @@ class LoadResult:
     def total(cls, table: str, results: Iterable[LoadResult]) -> LoadResult:
         """The sum of several loads of one table (e.g. one per account range of a run)."""
         results = list(results)
-        return cls(table, *(sum(getattr(r, f) for r in results)
-                            for f in ("rows", "inserted", "updated", "unchanged", "deleted", "nulled", "skipped",
-                                      "superseded")))
+        return cls(
+            table,
+            *(
+                sum(getattr(r, f) for r in results)
+                for f in ("rows", "inserted", "updated", "unchanged", "deleted", "nulled", "skipped", "superseded")
+            ),
+        )
 
     def as_metadata(self) -> dict[str, int]:
         return {
@@ -110,8 +114,9 @@ ORDER BY k.ord
 """
 
 
-def describe_table(conn: psycopg.Connection, schema: str, name: str,
-                   volatile: Iterable[str] = (), pii: Iterable[str] = ()) -> TargetTable:
+def describe_table(
+    conn: psycopg.Connection, schema: str, name: str, volatile: Iterable[str] = (), pii: Iterable[str] = ()
+) -> TargetTable:
     """Read the target's columns and primary key from the catalog (the contract)."""
     rel = sql.Identifier(schema, name).as_string(conn)
     try:

@@ -30,8 +30,8 @@ import logging
 import queue
 import struct
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,7 @@ from psycopg.copy import QueuedLibpqWriter
 from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
 
+from ..support.read_ahead import read_ahead
 from . import rejections as rej
 from . import value_checks as vc
 from .contract import Chunk, LoadError, LoadResult, ScopeValue, TargetColumn, TargetTable, describe_table
@@ -50,10 +51,8 @@ from .locks import LockBusyError, advisory_xact_lock
 from .merge import delete_outside_batch, merge_statement, scope_delete
 from .progress import Progress
 from .rejections import Quarantine, Rejection
-from ..support.read_ahead import read_ahead
 
 log = logging.getLogger("vetorial.loader")
-
 
 
 # --------------------------------------------------------------------------- chunks
@@ -173,8 +172,9 @@ def _series_column(series: pd.Series, j: int, plan: Plan) -> tuple[list, list[_P
             out[mask] = None
             return out.tolist(), problems
         return arr.tolist(), problems
-    if np.issubdtype(dtype, np.integer) and (ctype.kind in ("int", "float")
-                                              or (ctype.kind == "numeric" and name not in plan.as_float)):
+    if np.issubdtype(dtype, np.integer) and (
+        ctype.kind in ("int", "float") or (ctype.kind == "numeric" and name not in plan.as_float)
+    ):
         arr = series.to_numpy()
         problems = [(i, j, reason, int(arr[i])) for i, reason in vc.check_ints(arr, ctype)]
         return arr.tolist(), problems
@@ -266,8 +266,9 @@ def prepare_chunk(chunk: Chunk, plan: Plan) -> _Prepared:
     for i, j, reason, value in sorted(problems, key=lambda p: (p[0], p[1])):
         name = plan.names[j]
         action = rej.ROW_SKIPPED if i in skipped else rej.NULLED
-        rejections.append(Rejection(table.qualified, key_of(i), name, reason,
-                                    rej.shown_value(value, name in table.pii), action))
+        rejections.append(
+            Rejection(table.qualified, key_of(i), name, reason, rej.shown_value(value, name in table.pii), action)
+        )
         if action == rej.NULLED:
             nulled += 1
             if columns is None:
@@ -284,6 +285,7 @@ def prepare_chunk(chunk: Chunk, plan: Plan) -> _Prepared:
             keep_list[i] = False
         rows = itertools.compress(zip(*columns), keep_list)
     return _Prepared(rows, n - len(skip), rejections, nulled, len(skip))
+
 
 # --------------------------------------------------------------------------- contract
 
@@ -323,8 +325,11 @@ def floats_staged(cols: list[TargetColumn], first_chunk: Chunk, wire: Collection
     """Binary COPY cannot dump a Python float as numeric: a numeric column whose first chunk
     holds floats is staged as float8 and cast to the target type in the merge (through
     its text, so the stored number is the float's shortest digits, as on the direct path)."""
-    return frozenset(c.name for c in cols if c.type_name.startswith("numeric") and c.name not in wire
-                     and _is_float_input(first_chunk, c.name))
+    return frozenset(
+        c.name
+        for c in cols
+        if c.type_name.startswith("numeric") and c.name not in wire and _is_float_input(first_chunk, c.name)
+    )
 
 
 def _stage_type(column: TargetColumn, as_float: frozenset[str]) -> _StageType:
@@ -449,8 +454,7 @@ def copy_in(cur: psycopg.Cursor, stmt: sql.Composable | bytes):
     return cur.copy(stmt, writer=_QueuedWriter(cur))
 
 
-def target_empty(conn: psycopg.Connection, table: TargetTable,
-                         scope: Mapping[str, ScopeValue] | None) -> bool:
+def target_empty(conn: psycopg.Connection, table: TargetTable, scope: Mapping[str, ScopeValue] | None) -> bool:
     if scope:
         where, params = scope_clause(table, scope, "t")
         query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})").format(table.ident, where)
@@ -494,8 +498,10 @@ def _unencodable(row: Sequence, plan: Plan, exc: Exception) -> str:
     key = {plan.names[k]: row[k] for k in plan.key_index}
     for name, ctype, value in zip(plan.names, plan.types, row):
         if value is not None and name not in plan.wire and ctype.kind == "other":
-            return (f"row {rej.key_json(key)}: column {name} ({ctype.name}) got {type(value).__name__} "
-                    f"{vc.show(value)} that COPY cannot encode ({type(exc).__name__}: {exc})")
+            return (
+                f"row {rej.key_json(key)}: column {name} ({ctype.name}) got {type(value).__name__} "
+                f"{vc.show(value)} that COPY cannot encode ({type(exc).__name__}: {exc})"
+            )
     return f"row {rej.key_json(key)}: a value COPY cannot encode ({type(exc).__name__}: {exc})"
 
 
@@ -507,11 +513,18 @@ def server_refused(table: TargetTable, exc: psycopg.Error) -> LoadError:
     return LoadError(f"{table.qualified}: the server refused a value: {diag.message_primary}{where}")
 
 
-def _copy_direct(conn: psycopg.Connection, plan: Plan, first_chunk: Chunk, chunks: Iterable[Chunk],
-                 tally: Tally, chunks_use_conn: bool = True) -> int:
+def _copy_direct(
+    conn: psycopg.Connection,
+    plan: Plan,
+    first_chunk: Chunk,
+    chunks: Iterable[Chunk],
+    tally: Tally,
+    chunks_use_conn: bool = True,
+) -> int:
     table, cols, wire = plan.table, plan.cols, plan.wire
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        table.ident, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols))
+        table.ident, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
+    )
     rows = 0
     cur = copy_cursor(conn, wire)
     register_json(cur, cols)
@@ -557,7 +570,9 @@ def scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, ali
         col = sql.Identifier(alias, name)
         if isinstance(value, tuple):
             low, high = value
-            parts.append(sql.SQL("{} BETWEEN {} AND {}").format(col, sql.Placeholder(f"s{i}lo"), sql.Placeholder(f"s{i}hi")))
+            parts.append(
+                sql.SQL("{} BETWEEN {} AND {}").format(col, sql.Placeholder(f"s{i}lo"), sql.Placeholder(f"s{i}hi"))
+            )
             params[f"s{i}lo"], params[f"s{i}hi"] = low, high
         elif isinstance(value, list | set | frozenset):
             parts.append(sql.SQL("{} = ANY({})").format(col, sql.Placeholder(f"s{i}")))
@@ -626,9 +641,20 @@ def load(
     result (`nulled`, `skipped`) and summarized in one warning. A replace scope deletes a
     stored row whose new version was left out: the scope is restated by the batch.
     """
-    return _run(conn, table, chunks, replace_scope=replace_scope, logger=logger, direct=True,
-                chunks_use_conn=chunks_use_conn, direct_scope=None, wire=(), merge_each_chunk=False,
-                quarantine=quarantine, progress=progress)
+    return _run(
+        conn,
+        table,
+        chunks,
+        replace_scope=replace_scope,
+        logger=logger,
+        direct=True,
+        chunks_use_conn=chunks_use_conn,
+        direct_scope=None,
+        wire=(),
+        merge_each_chunk=False,
+        quarantine=quarantine,
+        progress=progress,
+    )
 
 
 def load_stream(
@@ -662,14 +688,51 @@ def load_stream(
     """
     ahead = read_ahead(chunks, depth=1, name=f"load-{table.name}")
     if scope_has_rows:
-        return _run(conn, table, ahead, replace_scope=None, logger=logger, direct=False, chunks_use_conn=True,
-                    direct_scope=None, wire=wire, merge_each_chunk=True, quarantine=quarantine, progress=progress)
-    return _run(conn, table, ahead, replace_scope=None, logger=logger, direct=True, chunks_use_conn=False,
-                direct_scope=scope, wire=wire, merge_each_chunk=False, quarantine=quarantine, progress=progress)
+        return _run(
+            conn,
+            table,
+            ahead,
+            replace_scope=None,
+            logger=logger,
+            direct=False,
+            chunks_use_conn=True,
+            direct_scope=None,
+            wire=wire,
+            merge_each_chunk=True,
+            quarantine=quarantine,
+            progress=progress,
+        )
+    return _run(
+        conn,
+        table,
+        ahead,
+        replace_scope=None,
+        logger=logger,
+        direct=True,
+        chunks_use_conn=False,
+        direct_scope=scope,
+        wire=wire,
+        merge_each_chunk=False,
+        quarantine=quarantine,
+        progress=progress,
+    )
 
 
-def _run(conn, table, chunks, *, replace_scope, logger, direct, chunks_use_conn, direct_scope, wire,
-         merge_each_chunk, quarantine, progress=None) -> LoadResult:
+def _run(
+    conn,
+    table,
+    chunks,
+    *,
+    replace_scope,
+    logger,
+    direct,
+    chunks_use_conn,
+    direct_scope,
+    wire,
+    merge_each_chunk,
+    quarantine,
+    progress=None,
+) -> LoadResult:
     """direct: COPY straight into an empty target (or scope); direct_scope: only this scope need
     be empty; merge_each_chunk: merge every chunk as it arrives (not with replace_scope)."""
     if merge_each_chunk and replace_scope is not None:
@@ -677,9 +740,19 @@ def _run(conn, table, chunks, *, replace_scope, logger, direct, chunks_use_conn,
     tally = Tally()
     if progress is not None:
         chunks = progress.track(chunks, chunk_len)
-    result = _load(conn, table, iter(chunks), tally, replace_scope=replace_scope, logger=logger, direct=direct,
-                   chunks_use_conn=chunks_use_conn, direct_scope=direct_scope, wire=frozenset(wire),
-                   merge_each_chunk=merge_each_chunk)
+    result = _load(
+        conn,
+        table,
+        iter(chunks),
+        tally,
+        replace_scope=replace_scope,
+        logger=logger,
+        direct=direct,
+        chunks_use_conn=chunks_use_conn,
+        direct_scope=direct_scope,
+        wire=frozenset(wire),
+        merge_each_chunk=merge_each_chunk,
+    )
     if progress is not None:
         progress.finish()
     found = quarantine.take_found() if quarantine is not None else []
@@ -696,8 +769,20 @@ def _run(conn, table, chunks, *, replace_scope, logger, direct, chunks_use_conn,
     return dataclasses.replace(result, nulled=nulled, skipped=skipped)
 
 
-def _load(conn, table: TargetTable, chunks, tally: Tally, *, replace_scope, logger, direct, chunks_use_conn,
-          direct_scope, wire: frozenset[str], merge_each_chunk) -> LoadResult:
+def _load(
+    conn,
+    table: TargetTable,
+    chunks,
+    tally: Tally,
+    *,
+    replace_scope,
+    logger,
+    direct,
+    chunks_use_conn,
+    direct_scope,
+    wire: frozenset[str],
+    merge_each_chunk,
+) -> LoadResult:
     stage = sql.Identifier(f"_stage_{table.name}_{next(_stage_counter)}")
     plan: Plan | None = None
     rows = inserted = updated = 0
@@ -714,13 +799,21 @@ def _load(conn, table: TargetTable, chunks, tally: Tally, *, replace_scope, logg
                 return LoadResult(table.qualified, rows, rows, 0, 0, 0)
             plan = Plan(table, planned, wire, floats_staged(planned, chunk, wire))
             stage_types = [_stage_type(c, plan.as_float) for c in planned]
-            conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
-                stage, sql.SQL(", ").join(
-                    sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(t.name))
-                    for c, t in zip(planned, stage_types))))
+            conn.execute(
+                sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+                    stage,
+                    sql.SQL(", ").join(
+                        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(t.name))
+                        for c, t in zip(planned, stage_types)
+                    ),
+                )
+            )
             # Composed once per load, not per chunk.
-            copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-                stage, sql.SQL(", ").join(sql.Identifier(c.name) for c in planned)).as_bytes(conn)
+            copy_stmt = (
+                sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)")
+                .format(stage, sql.SQL(", ").join(sql.Identifier(c.name) for c in planned))
+                .as_bytes(conn)
+            )
             copy_types = _copy_types((t.oid for t in stage_types), (c.name for c in planned), wire)
             merge_batch = [
                 # The merge's plan needs the batch's size and key statistics (probe the
@@ -772,6 +865,15 @@ def _load(conn, table: TargetTable, chunks, tally: Tally, *, replace_scope, logg
 
 
 __all__ = [
-    "Chunk", "LoadError", "LoadResult", "LockBusyError", "TargetTable", "TargetColumn",
-    "advisory_xact_lock", "describe_table", "load", "load_stream", "plan_columns",
+    "Chunk",
+    "LoadError",
+    "LoadResult",
+    "LockBusyError",
+    "TargetTable",
+    "TargetColumn",
+    "advisory_xact_lock",
+    "describe_table",
+    "load",
+    "load_stream",
+    "plan_columns",
 ]

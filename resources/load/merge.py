@@ -25,6 +25,7 @@ MERGE_RETURNING_SINCE = 170000  # server_version_num with MERGE … RETURNING me
 
 def _row(alias: str, names: list[str], as_text: frozenset[str] = frozenset()) -> sql.Composable:
     """ROW(alias.a, alias.b, …); `as_text` columns compared by their text (json has no =)."""
+
     def item(n: str) -> sql.Composable:
         ident = sql.Identifier(alias, n)
         return sql.SQL("CAST({} AS text)").format(ident) if n in as_text else ident
@@ -42,6 +43,7 @@ def _cast_batch(stage: sql.Identifier, cols: list[TargetColumn], via_text: froze
     their text: float8 -> numeric keeps 15 significant digits, float8's text the shortest
     exact ones (what the direct COPY stores, from Python's repr), so a row loaded either way
     compares equal."""
+
     def cast(c) -> sql.Composable:
         value = sql.Identifier(c.name)
         if c.name in via_text:
@@ -51,41 +53,62 @@ def _cast_batch(stage: sql.Identifier, cols: list[TargetColumn], via_text: froze
     return sql.SQL("(SELECT {} FROM {})").format(sql.SQL(", ").join(map(cast, cols)), stage)
 
 
-def insert_statement(table: TargetTable, stage: sql.Identifier, cols: list[TargetColumn],
-                     via_text: frozenset[str] = frozenset()) -> sql.Composed:
+def insert_statement(
+    table: TargetTable, stage: sql.Identifier, cols: list[TargetColumn], via_text: frozenset[str] = frozenset()
+) -> sql.Composed:
     """The staged batch inserted as it is: for a target holding no row it could conflict
     with (its scope is empty), where there is nothing to compare. A key the batch has
     twice, or that exists outside the scope anyway, fails it (unique violation)."""
     names = sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
     return sql.SQL("INSERT INTO {target} ({names}) SELECT {names} FROM {batch} AS s").format(
-        target=table.ident, names=names, batch=_cast_batch(stage, cols, via_text))
+        target=table.ident, names=names, batch=_cast_batch(stage, cols, via_text)
+    )
 
 
-def identical_count(table: TargetTable, stage: sql.Identifier, cols: list[TargetColumn], where: sql.Composable,
-                    via_text: frozenset[str] = frozenset()) -> sql.Composed:
+def identical_count(
+    table: TargetTable,
+    stage: sql.Identifier,
+    cols: list[TargetColumn],
+    where: sql.Composable,
+    via_text: frozenset[str] = frozenset(),
+) -> sql.Composed:
     """How many staged rows matching `where` (on alias s) equal their stored row, compared
     as the merge compares them (volatile columns ignored)."""
     names = [c.name for c in cols]
     compared = [n for n in names if n not in table.key and n not in table.volatile]
     json_cols = frozenset(c.name for c in cols if c.type_name == "json")
-    same = sql.SQL(" AND {} IS NOT DISTINCT FROM {}").format(_row("t", compared, json_cols),
-                                                             _row("s", compared, json_cols)) \
-        if compared else sql.SQL("")
+    same = (
+        sql.SQL(" AND {} IS NOT DISTINCT FROM {}").format(
+            _row("t", compared, json_cols), _row("s", compared, json_cols)
+        )
+        if compared
+        else sql.SQL("")
+    )
     return sql.SQL("SELECT count(*) FROM {batch} AS s JOIN {target} AS t ON {key_match}{same} WHERE {where}").format(
-        batch=_cast_batch(stage, cols, via_text), target=table.ident, key_match=key_match(list(table.key)),
-        same=same, where=where)
+        batch=_cast_batch(stage, cols, via_text),
+        target=table.ident,
+        key_match=key_match(list(table.key)),
+        same=same,
+        where=where,
+    )
 
 
 def scope_delete(table: TargetTable, stage: sql.Identifier, where: sql.Composable) -> sql.Composed:
     """Rows of the replace scope (`where`, on alias t) that the staged batch lacks. An
     anti-join: the loader runs it with nested loops off, so its cost is linear whatever
     the statistics (see loader._delete_outside_batch)."""
-    return sql.SQL("DELETE FROM {target} AS t WHERE {where} AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {km})"
-                   ).format(target=table.ident, where=where, stage=stage, km=key_match(table.key))
+    return sql.SQL(
+        "DELETE FROM {target} AS t WHERE {where} AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {km})"
+    ).format(target=table.ident, where=where, stage=stage, km=key_match(table.key))
 
 
-def merge_statement(table: TargetTable, stage: sql.Identifier, cols: list[TargetColumn],
-                    server_version: int, via_text: frozenset[str] = frozenset()) -> sql.Composed:
+def merge_statement(
+    table: TargetTable,
+    stage: sql.Identifier,
+    cols: list[TargetColumn],
+    server_version: int,
+    via_text: frozenset[str] = frozenset(),
+) -> sql.Composed:
     """The statement for `server_version` (libpq's server_version_num)."""
     names = [c.name for c in cols]
     key = list(table.key)
@@ -104,9 +127,12 @@ def _merge_into(table, batch, names, key, compared, updated, json_cols) -> sql.C
     when_matched = sql.SQL("")
     if compared:
         when_matched = sql.SQL(" WHEN MATCHED AND {t} IS DISTINCT FROM {s} THEN UPDATE SET {sets}").format(
-            t=_row("t", compared, json_cols), s=_row("s", compared, json_cols),
-            sets=sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(n), sql.Identifier("s", n))
-                                    for n in updated))
+            t=_row("t", compared, json_cols),
+            s=_row("s", compared, json_cols),
+            sets=sql.SQL(", ").join(
+                sql.SQL("{} = {}").format(sql.Identifier(n), sql.Identifier("s", n)) for n in updated
+            ),
+        )
     return sql.SQL(
         "WITH changed AS ("
         " MERGE INTO {target} AS t USING {batch} AS s ON {key_match}{when_matched}"
@@ -114,24 +140,34 @@ def _merge_into(table, batch, names, key, compared, updated, json_cols) -> sql.C
         " RETURNING merge_action() AS action)"
         " SELECT count(*) FILTER (WHERE action = 'INSERT'), count(*) FILTER (WHERE action = 'UPDATE') FROM changed"
     ).format(
-        target=table.ident, batch=batch, key_match=key_match(key), when_matched=when_matched,
+        target=table.ident,
+        batch=batch,
+        key_match=key_match(key),
+        when_matched=when_matched,
         cols=sql.SQL(", ").join(map(sql.Identifier, names)),
         values=sql.SQL(", ").join(sql.Identifier("s", n) for n in names),
     )
 
 
 def _insert_on_conflict(table, batch, names, key, compared, updated, json_cols) -> sql.Composed:
-    same = sql.SQL(" AND {} IS NOT DISTINCT FROM {}").format(_row("t", compared, json_cols),
-                                                             _row("s", compared, json_cols)) \
-        if compared else sql.SQL("")
+    same = (
+        sql.SQL(" AND {} IS NOT DISTINCT FROM {}").format(
+            _row("t", compared, json_cols), _row("s", compared, json_cols)
+        )
+        if compared
+        else sql.SQL("")
+    )
     if updated:
         conflict = sql.SQL("DO UPDATE SET {sets}{guard}").format(
-            sets=sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
-                                    for c in updated),
+            sets=sql.SQL(", ").join(
+                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updated
+            ),
             # Guards against a concurrent writer changing the row between filter and upsert.
-            guard=sql.SQL(" WHERE {} IS DISTINCT FROM {}").format(_row("t", compared, json_cols),
-                                                                  _row("excluded", compared, json_cols))
-            if compared else sql.SQL(""),
+            guard=sql.SQL(" WHERE {} IS DISTINCT FROM {}").format(
+                _row("t", compared, json_cols), _row("excluded", compared, json_cols)
+            )
+            if compared
+            else sql.SQL(""),
         )
     else:
         conflict = sql.SQL("DO NOTHING")
@@ -145,8 +181,13 @@ def _insert_on_conflict(table, batch, names, key, compared, updated, json_cols) 
         " RETURNING (xmax = 0) AS inserted)"
         " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM changed"
     ).format(
-        target=table.ident, cols=col_list, batch=batch, key_match=key_match(key), same=same,
-        key=sql.SQL(", ").join(map(sql.Identifier, key)), conflict=conflict,
+        target=table.ident,
+        cols=col_list,
+        batch=batch,
+        key_match=key_match(key),
+        same=same,
+        key=sql.SQL(", ").join(map(sql.Identifier, key)),
+        conflict=conflict,
     )
 
 
@@ -159,8 +200,9 @@ def delete_outside_batch(conn: psycopg.Connection, statement: sql.Composable, pa
     "Measurements behind the code"). Every row of the scope has to be visited whatever the plan, so a
     hash (or merge) anti-join is never worse: this makes the plan linear whatever the
     statistics say. The setting is put back right after, in the same transaction."""
-    previous = conn.execute("SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
-                            ).fetchone()[0]
+    previous = conn.execute(
+        "SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
+    ).fetchone()[0]
     try:
         return conn.execute(statement, params).rowcount
     finally:

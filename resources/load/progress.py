@@ -35,8 +35,15 @@ def _duration(seconds: float) -> str:
 
 
 class Progress:
-    def __init__(self, label: str, logger: logging.Logger | Any = log, *, total: int | None = None,
-                 every: float = PROGRESS_EVERY_SECONDS, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        label: str,
+        logger: logging.Logger | Any = log,
+        *,
+        total: int | None = None,
+        every: float = PROGRESS_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.label, self.logger, self.total, self.every, self.clock = label, logger, total, every, clock
         self.rows = 0
         self.started = clock()

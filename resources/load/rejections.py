@@ -102,8 +102,9 @@ class Quarantine:
     run_id: str | None = None
     found: list[Rejection] = field(default_factory=list)
 
-    def skip_row(self, table: str, key: Mapping[str, Any], column: str, reason: str, value: Any = None,
-                 pii: bool = False) -> None:
+    def skip_row(
+        self, table: str, key: Mapping[str, Any], column: str, reason: str, value: Any = None, pii: bool = False
+    ) -> None:
         self.found.append(Rejection(table, dict(key), column, reason, shown_value(value, pii), ROW_SKIPPED))
 
     def take_found(self) -> list[Rejection]:
@@ -111,8 +112,10 @@ class Quarantine:
         return found
 
 
-_COPY = ("COPY ops.rejected_values (run_id, source, partition, table_name, row_key, column_name, reason, value, "
-         "action) FROM STDIN (FORMAT BINARY)")
+_COPY = (
+    "COPY ops.rejected_values (run_id, source, partition, table_name, row_key, column_name, reason, value, "
+    "action) FROM STDIN (FORMAT BINARY)"
+)
 _TYPES = ["text", "text", "text", "text", "jsonb", "text", "text", "text", "text"]
 
 
@@ -120,8 +123,7 @@ class RejectionsNotRecorded(RuntimeError):
     """ops.rejected_values is missing: the rejections cannot be kept, so the load fails."""
 
 
-def record(conn: psycopg.Connection, quarantine: Quarantine | None, rejections: list[Rejection],
-           source: str) -> None:
+def record(conn: psycopg.Connection, quarantine: Quarantine | None, rejections: list[Rejection], source: str) -> None:
     """Write `rejections` into ops.rejected_values on `conn` (the load's transaction)."""
     if not rejections:
         return
@@ -130,17 +132,31 @@ def record(conn: psycopg.Connection, quarantine: Quarantine | None, rejections: 
         with conn.cursor().copy(_COPY) as copy:
             copy.set_types(_TYPES)
             for r in rejections:
-                copy.write_row((q.run_id, q.source, q.partition, r.table, Jsonb(key_json(r.key)), r.column,
-                                _printable(r.reason), r.value, r.action))
+                copy.write_row(
+                    (
+                        q.run_id,
+                        q.source,
+                        q.partition,
+                        r.table,
+                        Jsonb(key_json(r.key)),
+                        r.column,
+                        _printable(r.reason),
+                        r.value,
+                        r.action,
+                    )
+                )
     except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
         raise RejectionsNotRecorded(
             f"{len(rejections)} value(s) could not be stored and ops.rejected_values does not exist "
-            f"(was the warehouse schema created?); first: {rejections[0].describe()}") from None
+            f"(was the warehouse schema created?); first: {rejections[0].describe()}"
+        ) from None
 
 
 def summary(table: str, rejections: list[Rejection], nulled: int, skipped: int, shown: int = 3) -> str:
     """One log line for a load's rejections: the counts and the first few, each naming
     table, key and column."""
     first = "; ".join(r.describe() for r in rejections[:shown])
-    return (f"{table}: {nulled} value(s) stored as NULL and {skipped} row(s) left out, recorded in "
-            f"ops.rejected_values; {first}")
+    return (
+        f"{table}: {nulled} value(s) stored as NULL and {skipped} row(s) left out, recorded in "
+        f"ops.rejected_values; {first}"
+    )

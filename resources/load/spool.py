@@ -101,8 +101,17 @@ class _Writer:
 class Spool:
     """One table's rows of a pulled range, in a temp table of the spooler's session."""
 
-    def __init__(self, conn: psycopg.Connection, writer: _Writer, target: TargetTable, lock: tuple[str, ...],
-                 account_column: str, day_column: str, quarantine: Quarantine | None, logger: Any):
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        writer: _Writer,
+        target: TargetTable,
+        lock: tuple[str, ...],
+        account_column: str,
+        day_column: str,
+        quarantine: Quarantine | None,
+        logger: Any,
+    ):
         self.target = target
         self.lock = lock
         self._conn, self._writer, self._logger = conn, writer, logger
@@ -147,11 +156,21 @@ class Spool:
         # their text on apply (the loader's stage does the same). JSON keeps its type: parsed
         # once by the COPY, while the pull waits on the network, not inside the apply.
         types = [("float8", 701) if c.name in self._plan.as_float else (c.type_name, c.type_oid) for c in cols]
-        self._create_table = sql.SQL("CREATE TEMP TABLE {} ({})").format(
-            self._ident, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(t))
-                                            for c, (t, _) in zip(cols, types))).as_bytes(self._conn)
-        self._copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            self._ident, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)).as_bytes(self._conn)
+        self._create_table = (
+            sql.SQL("CREATE TEMP TABLE {} ({})")
+            .format(
+                self._ident,
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(t)) for c, (t, _) in zip(cols, types)
+                ),
+            )
+            .as_bytes(self._conn)
+        )
+        self._copy = (
+            sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)")
+            .format(self._ident, sql.SQL(", ").join(sql.Identifier(c.name) for c in cols))
+            .as_bytes(self._conn)
+        )
         self._copy_types = [oid for _, oid in types]
 
     def _store(self, rows: Iterable[Sequence], create: bool) -> None:
@@ -175,13 +194,13 @@ class Spool:
         """Outside the apply's transaction (no lock needed): the spool's key statistics for
         the merge's plan, when its table already has rows of the range (else the apply
         inserts, and nothing needs them)."""
-        if self._plan is not None and not loader.target_empty(self._conn, self.target,
-                                                                        self._scope(pulled, [])):
+        if self._plan is not None and not loader.target_empty(self._conn, self.target, self._scope(pulled, [])):
             self._analyze()
 
     def _analyze(self) -> None:
-        self._conn.execute(sql.SQL("ANALYZE {} ({})").format(
-            self._ident, sql.SQL(", ").join(map(sql.Identifier, self.target.key))))
+        self._conn.execute(
+            sql.SQL("ANALYZE {} ({})").format(self._ident, sql.SQL(", ").join(map(sql.Identifier, self.target.key)))
+        )
         self._analyzed = True
 
     def _apply(self, pulled: PulledRange, newer: list[date], replace: bool) -> LoadResult:
@@ -197,27 +216,38 @@ class Spool:
         elif plan is None:  # the pull returned no row: a replace empties the scope
             if replace:
                 where, params = loader.scope_clause(target, scope, "t")
-                deleted = conn.execute(sql.SQL("DELETE FROM {} AS t WHERE {}").format(target.ident, where),
-                                       params).rowcount
+                deleted = conn.execute(
+                    sql.SQL("DELETE FROM {} AS t WHERE {}").format(target.ident, where), params
+                ).rowcount
         elif loader.target_empty(conn, target, scope):
             try:
                 inserted = conn.execute(insert_statement(target, self._ident, plan.cols, plan.as_float)).rowcount
             except psycopg.errors.UniqueViolation:
-                raise LoadError(f"{target.qualified}: the batch has the same key ({', '.join(target.key)}) more "
-                                "than once, or a key that exists outside the scope") from None
+                raise LoadError(
+                    f"{target.qualified}: the batch has the same key ({', '.join(target.key)}) more "
+                    "than once, or a key that exists outside the scope"
+                ) from None
             except psycopg.errors.DataError as exc:
                 raise loader.server_refused(target, exc) from None
         else:
             if not self._analyzed:  # the range's rows arrived while this run was pulling
                 self._analyze()
-            statement = merge_statement(target, self._ident, plan.cols, conn.info.server_version,
-                                        via_text=plan.as_float)
+            statement = merge_statement(
+                target, self._ident, plan.cols, conn.info.server_version, via_text=plan.as_float
+            )
             inserted, updated = loader.apply_merge(conn, target, statement.as_bytes(conn))
             if replace:
                 where, params = loader.scope_clause(target, scope, "t")
                 deleted = delete_outside_batch(conn, scope_delete(target, self._ident, where), params)
-        result = LoadResult(target.qualified, self.rows, inserted, updated,
-                            self.rows - superseded - inserted - updated, deleted, superseded=superseded)
+        result = LoadResult(
+            target.qualified,
+            self.rows,
+            inserted,
+            updated,
+            self.rows - superseded - inserted - updated,
+            deleted,
+            superseded=superseded,
+        )
         return self._record_rejections(result)
 
     def _leave_out(self, newer: list[date]) -> int:
@@ -225,11 +255,17 @@ class Spool:
         what it stored (the others count as unchanged, as a merge would find them)."""
         conn, plan = self._conn, self._plan
         day = sql.Identifier(self._day_column)
-        same = conn.execute(identical_count(self.target, self._ident, plan.cols,
-                                            sql.SQL("{} = ANY(%s)").format(sql.Identifier("s", self._day_column)),
-                                            plan.as_float), (newer,)).fetchone()[0]
-        dropped = conn.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(self._ident, day),
-                               (newer,)).rowcount
+        same = conn.execute(
+            identical_count(
+                self.target,
+                self._ident,
+                plan.cols,
+                sql.SQL("{} = ANY(%s)").format(sql.Identifier("s", self._day_column)),
+                plan.as_float,
+            ),
+            (newer,),
+        ).fetchone()[0]
+        dropped = conn.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(self._ident, day), (newer,)).rowcount
         return dropped - same
 
     def _record_rejections(self, result: LoadResult) -> LoadResult:
@@ -261,8 +297,10 @@ class Spooler:
 
     def __init__(self, conn: psycopg.Connection, describe: Callable[[Table], TargetTable], logger: Any = log):
         if not conn.autocommit:
-            raise ValueError("a spooler needs a connection in autocommit: no transaction may stay open while "
-                             "the pull waits on the network")
+            raise ValueError(
+                "a spooler needs a connection in autocommit: no transaction may stay open while "
+                "the pull waits on the network"
+            )
         self._conn, self._describe, self._logger = conn, describe, logger
         self._writer = _Writer()
         self._spools: list[Spool] = []
@@ -274,19 +312,41 @@ class Spooler:
         """The server process of this session (pg_stat_activity, pg_locks)."""
         return self._conn.info.backend_pid
 
-    def spool(self, table: Table, *, lock: tuple[str, ...], account_column: str = "account_id",
-              day_column: str = "data", quarantine: Quarantine | None = None) -> Spool:
+    def spool(
+        self,
+        table: Table,
+        *,
+        lock: tuple[str, ...],
+        account_column: str = "account_id",
+        day_column: str = "data",
+        quarantine: Quarantine | None = None,
+    ) -> Spool:
         """A spool for `table`'s rows of the range. `lock`: the advisory lock (asset,
         account) its rows are applied under; `account_column` / `day_column`: where the
         table keeps the account and the day (the apply's scope); `quarantine`: who is
         loading, and the rows the producer left out itself (recorded on apply)."""
-        spool = Spool(self._conn, self._writer, self._describe(table), tuple(lock), account_column, day_column,
-                      quarantine, self._logger)
+        spool = Spool(
+            self._conn,
+            self._writer,
+            self._describe(table),
+            tuple(lock),
+            account_column,
+            day_column,
+            quarantine,
+            self._logger,
+        )
         self._spools.append(spool)
         return spool
 
-    def apply(self, spools: Sequence[Spool], pulled: PulledRange, *, replace: bool,
-              lock_wait_seconds: float | None, run_id: str | None = None) -> list[LoadResult]:
+    def apply(
+        self,
+        spools: Sequence[Spool],
+        pulled: PulledRange,
+        *,
+        replace: bool,
+        lock_wait_seconds: float | None,
+        run_id: str | None = None,
+    ) -> list[LoadResult]:
         """Apply `spools` in one transaction (see the module docstring); their results, in order.
 
         replace: the range is restated by the pull: rows of the scope (account and days) the
@@ -299,14 +359,21 @@ class Spooler:
         with conn.transaction():
             for lock in sorted({spool.lock for spool in spools}):
                 advisory_xact_lock(conn, *lock, timeout_seconds=lock_wait_seconds)
-            params = {"source": pulled.source, "partition": pulled.account, "first": pulled.first,
-                      "last": pulled.last, "pulled_at": self.pulled_at, "run_id": run_id}
+            params = {
+                "source": pulled.source,
+                "partition": pulled.account,
+                "first": pulled.first,
+                "last": pulled.last,
+                "pulled_at": self.pulled_at,
+                "run_id": run_id,
+            }
             newer = [row[0] for row in conn.execute(_sql("pulled_days_newer.sql"), params).fetchall()]
             if newer:
                 self._logger.warning(
                     f"{pulled.account}: {len(newer)} day(s) of {pulled.first}..{pulled.last} "
                     f"({_days_text(newer)}) were applied meanwhile by a run whose pull began later: "
-                    "left as it stored them")
+                    "left as it stored them"
+                )
             results = [spool._apply(pulled, newer, replace) for spool in spools]
             conn.execute(_sql("pulled_days_record.sql"), params)
         return results

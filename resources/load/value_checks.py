@@ -109,14 +109,25 @@ class ColumnType:
 
 
 _SIMPLE_KINDS = {
-    "smallint": ("int", 16), "integer": ("int", 32), "bigint": ("int", 64),
-    "real": ("float", 32), "double precision": ("float", 64),
-    "numeric": ("numeric", 0), "decimal": ("numeric", 0),
-    "text": ("text", 0), "character varying": ("text", 0), "character": ("text", 0), "varchar": ("text", 0),
-    "citext": ("text", 0), "name": ("text", 0),
-    "boolean": ("bool", 0), "date": ("date", 0),
-    "timestamp with time zone": ("timestamptz", 0), "timestamp without time zone": ("timestamp", 0),
-    "json": ("json", 0), "jsonb": ("json", 0),
+    "smallint": ("int", 16),
+    "integer": ("int", 32),
+    "bigint": ("int", 64),
+    "real": ("float", 32),
+    "double precision": ("float", 64),
+    "numeric": ("numeric", 0),
+    "decimal": ("numeric", 0),
+    "text": ("text", 0),
+    "character varying": ("text", 0),
+    "character": ("text", 0),
+    "varchar": ("text", 0),
+    "citext": ("text", 0),
+    "name": ("text", 0),
+    "boolean": ("bool", 0),
+    "date": ("date", 0),
+    "timestamp with time zone": ("timestamptz", 0),
+    "timestamp without time zone": ("timestamp", 0),
+    "json": ("json", 0),
+    "jsonb": ("json", 0),
 }
 
 
@@ -192,8 +203,9 @@ def normalize_missing(values: np.ndarray) -> tuple[np.ndarray, set[type]]:
     if not mask.any():
         return values, types
     out = values.copy()
-    out[mask] = [None if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v) else v
-                 for v in out[mask]]
+    out[mask] = [
+        None if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v) else v for v in out[mask]
+    ]
     return out, value_types(out)
 
 
@@ -280,8 +292,10 @@ def _numeric_one(ctype: ColumnType, as_float: bool) -> Callable[[Any], tuple[Any
             number: Any = int(value)
             if as_float:
                 if abs(number) > _FLOAT_EXACT[64]:
-                    return value, (f"{show(number)} cannot be staged exactly with the floats this load's first "
-                                   f"chunk sent for {ctype.name}: send one kind of number per column")
+                    return value, (
+                        f"{show(number)} cannot be staged exactly with the floats this load's first "
+                        f"chunk sent for {ctype.name}: send one kind of number per column"
+                    )
                 number = float(number)
         elif isinstance(value, (float, np.floating)):
             number = float(value)
@@ -292,8 +306,10 @@ def _numeric_one(ctype: ColumnType, as_float: bool) -> Callable[[Any], tuple[Any
             if as_float:
                 converted = float(value)
                 if value.is_finite() and Decimal(repr(converted)) != value:
-                    return value, (f"{show(value)} cannot be staged exactly with the floats this load's first "
-                                   f"chunk sent for {ctype.name}: send one kind of number per column")
+                    return value, (
+                        f"{show(value)} cannot be staged exactly with the floats this load's first "
+                        f"chunk sent for {ctype.name}: send one kind of number per column"
+                    )
                 number = converted
         else:
             return value, _wrong_type(value, ctype)
@@ -304,8 +320,10 @@ def _numeric_one(ctype: ColumnType, as_float: bool) -> Callable[[Any], tuple[Any
         if limit is not None:
             magnitude = Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
             if magnitude.is_infinite() or (magnitude.is_finite() and abs(magnitude) >= limit):
-                return value, (f"{show(value)} does not fit {ctype.name} (at most {ctype.precision - ctype.scale} "
-                               "digits before the decimal point)")
+                return value, (
+                    f"{show(value)} does not fit {ctype.name} (at most {ctype.precision - ctype.scale} "
+                    "digits before the decimal point)"
+                )
         return number, None
 
     return one
@@ -338,8 +356,11 @@ def _decimals_fit(values: list) -> bool:
     if not decimals:
         return True
     adjusted = list(map(Decimal.adjusted, decimals))
-    return (max(adjusted) < NUMERIC_MAX_INTEGER_DIGITS and min(adjusted) > -11_000
-            and max(map(sys.getsizeof, decimals)) <= 2048)
+    return (
+        max(adjusted) < NUMERIC_MAX_INTEGER_DIGITS
+        and min(adjusted) > -11_000
+        and max(map(sys.getsizeof, decimals)) <= 2048
+    )
 
 
 def _check_numeric_objects(values: np.ndarray, types: set[type], ctype: ColumnType, as_float: bool) -> Checked:
@@ -562,7 +583,8 @@ def _check_json_objects(values: np.ndarray, types: set[type], ctype: ColumnType)
     if _all_str(types):
         texts = _present(values, types).tolist()
         if _texts_clean(texts, ColumnType("text", "text")) and not _json_suspect(
-                "\n".join(texts), max(map(len, texts), default=0)):
+            "\n".join(texts), max(map(len, texts), default=0)
+        ):
             return Checked(values)
     return _per_value(values, lambda value: _json_one(value, ctype.binary_json), converts=True)
 
@@ -596,8 +618,9 @@ def _check_array_objects(values: np.ndarray, types: set[type], ctype: ColumnType
 # --------------------------------------------------------------------------- entry points
 
 
-def check_objects(values: np.ndarray, ctype: ColumnType, *, numbers_as_float: bool = False,
-                  types: set[type] | None = None) -> Checked:
+def check_objects(
+    values: np.ndarray, ctype: ColumnType, *, numbers_as_float: bool = False, types: set[type] | None = None
+) -> Checked:
     """Check (and convert, where a value needs it for the binary dumper) a 1-D object array
     whose NULLs are None (see normalize_missing, which also gives `types`, the set of value
     types). `numbers_as_float`: a numeric column staged as float8 (its values must be
@@ -700,15 +723,21 @@ def check_datetimes(values: pd.Series, ctype: ColumnType) -> list[tuple[int, str
         else:
             arr = values.to_numpy()
             days = arr.astype("datetime64[D]")
-            bad = present & ((arr != days.astype(arr.dtype)) | (days < np.datetime64("0001-01-01"))
-                             | (days > np.datetime64("9999-12-31")))
+            bad = present & (
+                (arr != days.astype(arr.dtype))
+                | (days < np.datetime64("0001-01-01"))
+                | (days > np.datetime64("9999-12-31"))
+            )
             reason = "has a time of day (or is outside years 1-9999): a date would change it"
     elif ctype.kind in ("timestamptz", "timestamp"):
         if zoned == (ctype.kind == "timestamptz"):
             return []
         bad = present
-        reason = ("has no time zone: not a timestamp with time zone" if not zoned
-                  else "has a time zone: not a timestamp without time zone")
+        reason = (
+            "has no time zone: not a timestamp with time zone"
+            if not zoned
+            else "has a time zone: not a timestamp without time zone"
+        )
     else:
         bad = present
         reason = f"a datetime is not a {ctype.name}"

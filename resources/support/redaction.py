@@ -108,8 +108,13 @@ class RedactingFilter(logging.Filter):
 # connection warns "Failed to parse headers (url=...)" at WARNING, printed by default, when a
 # server or proxy sends a header it cannot parse; retry and poolmanager log URLs on retries
 # and redirects. A filter on a logger does not see its children's records: each one is named.
-URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.response", "urllib3.poolmanager",
-                   "urllib3.util.retry")
+URLLIB3_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.response",
+    "urllib3.poolmanager",
+    "urllib3.util.retry",
+)
 _installed: set[str] = set()
 
 
@@ -119,8 +124,11 @@ def install_log_redaction(*logger_names: str) -> None:
     names: list[str] = []
     for name in logger_names or ("dagster.builtin.vetorial.meta", "urllib3"):
         if name == "urllib3":
-            names += [*URLLIB3_LOGGERS, "urllib3",
-                      *(n for n in list(logging.root.manager.loggerDict) if n.startswith("urllib3."))]
+            names += [
+                *URLLIB3_LOGGERS,
+                "urllib3",
+                *(n for n in list(logging.root.manager.loggerDict) if n.startswith("urllib3.")),
+            ]
         else:
             names.append(name)
     for name in names:

@@ -26,7 +26,8 @@ SENSOR_NAME = "discord_on_check_failure"
 def latest_result(instance, key: AssetCheckKey) -> AssetCheckExecutionRecord | None:
     """The latest completed evaluation of the check (a planned one still running is skipped)."""
     records = instance.event_log_storage.get_asset_check_execution_history(
-        key, limit=1, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES)
+        key, limit=1, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
+    )
     return records[0] if records else None
 
 
@@ -48,16 +49,29 @@ def _label(key: AssetCheckKey) -> str:
 
 def _failed_alert(key: AssetCheckKey, record: AssetCheckExecutionRecord) -> Alert:
     evaluation = evaluation_of(record)
-    description = (evaluation.description if evaluation and evaluation.description else "The check failed.")
-    return Alert(title=f"Check failed: {_label(key)}", description=description, color=RED, url=check_url(key),
-                 fields={"asset": key.asset_key.to_user_string(), "check": key.name,
-                         "partition": record.partition or "-", "run": run_url(record.run_id)})
+    description = evaluation.description if evaluation and evaluation.description else "The check failed."
+    return Alert(
+        title=f"Check failed: {_label(key)}",
+        description=description,
+        color=RED,
+        url=check_url(key),
+        fields={
+            "asset": key.asset_key.to_user_string(),
+            "check": key.name,
+            "partition": record.partition or "-",
+            "run": run_url(record.run_id),
+        },
+    )
 
 
 def _recovered_alert(key: AssetCheckKey, record: AssetCheckExecutionRecord) -> Alert:
-    return Alert(title=f"Check passes again: {_label(key)}", description="The check's latest evaluation passed.",
-                 color=GREEN, url=check_url(key),
-                 fields={"asset": key.asset_key.to_user_string(), "check": key.name, "run": run_url(record.run_id)})
+    return Alert(
+        title=f"Check passes again: {_label(key)}",
+        description="The check's latest evaluation passed.",
+        color=GREEN,
+        url=check_url(key),
+        fields={"asset": key.asset_key.to_user_string(), "check": key.name, "run": run_url(record.run_id)},
+    )
 
 
 def evaluate(context, discord: DiscordNotifier):
@@ -83,8 +97,12 @@ def evaluate(context, discord: DiscordNotifier):
     return None
 
 
-@sensor(name=SENSOR_NAME, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
-        description="Posts a red Discord embed when a check fails at ERROR severity, a green one when it passes "
-                    "again (once each).")
+@sensor(
+    name=SENSOR_NAME,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Posts a red Discord embed when a check fails at ERROR severity, a green one when it passes "
+    "again (once each).",
+)
 def discord_on_check_failure(context: SensorEvaluationContext, discord: DiscordNotifier):
     return evaluate(context, discord)

@@ -119,7 +119,8 @@ def _previous_day(days: TimeWindowPartitionsDefinition, key: str | None) -> str 
 def last_materialized(instance, key: AssetKey, partition: str | None) -> datetime | None:
     """When THIS partition last materialized (not any partition of the asset)."""
     records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1).records
+        AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1
+    ).records
     return datetime.fromtimestamp(records[0].timestamp, tz=now_utc().tzinfo) if records else None
 
 
@@ -150,8 +151,9 @@ def judge(graph, instance, now: datetime) -> Iterator[Judged]:
 
 def evaluate(context, discord: DiscordNotifier, job_names: Sequence[str], now: datetime | None = None) -> SensorResult:
     now = now or now_utc()
-    job_of = {key: name for name in job_names
-              for key in context.repository_def.get_job(name).asset_layer.selected_asset_keys}
+    job_of = {
+        key: name for name in job_names for key in context.repository_def.get_job(name).asset_layer.selected_asset_keys
+    }
     cursor: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
     graph = context.repository_def.asset_graph
     due, turned_stale, recovered, kept = [], [], [], {}
@@ -173,18 +175,25 @@ def evaluate(context, discord: DiscordNotifier, job_names: Sequence[str], now: d
     # One run per partition and op: the stale assets of a multi-asset go together.
     for partition, members in _grouped(graph, due)[:MAX_REQUESTS_PER_TICK]:
         keys = [j.key for j in members]
-        requests.append(RunRequest(
-            run_key=f"freshness:{'+'.join(k.to_user_string() for k in keys)}:{partition}:{int(now.timestamp())}",
-            job_name=job_of[keys[0]], asset_selection=keys, partition_key=partition,
-            tags={TRIGGER_TAG: "freshness"}))
+        requests.append(
+            RunRequest(
+                run_key=f"freshness:{'+'.join(k.to_user_string() for k in keys)}:{partition}:{int(now.timestamp())}",
+                job_name=job_of[keys[0]],
+                asset_selection=keys,
+                partition_key=partition,
+                tags={TRIGGER_TAG: "freshness"},
+            )
+        )
         for judged in members:
             kept[judged.cursor_id]["requested"] = now.timestamp()
     alerts = [_stale_alert(members) for _, members in _grouped(graph, turned_stale)]
     alerts += [_recovered_alert(members) for _, members in _grouped(graph, recovered)]
     send_alerts(discord, alerts, logger=context.log)
     if not requests and not alerts:
-        return SensorResult(skip_reason=SkipReason("every source's newest partition is fresh or already requested"),
-                            cursor=json.dumps(kept, sort_keys=True))
+        return SensorResult(
+            skip_reason=SkipReason("every source's newest partition is fresh or already requested"),
+            cursor=json.dumps(kept, sort_keys=True),
+        )
     return SensorResult(run_requests=requests, cursor=json.dumps(kept, sort_keys=True))
 
 
@@ -194,8 +203,10 @@ def _grouped(graph, judged: list[Judged]) -> list[tuple[str | None, list[Judged]
     groups: dict[tuple, list[Judged]] = {}
     for j in judged:
         groups.setdefault((graph.assets_def_for_key(j.key).node_def.name, j.partition or ""), []).append(j)
-    return [(members[0].partition, sorted(members, key=lambda j: j.key.to_user_string()))
-            for _, members in sorted(groups.items())]
+    return [
+        (members[0].partition, sorted(members, key=lambda j: j.key.to_user_string()))
+        for _, members in sorted(groups.items())
+    ]
 
 
 def _label(members: list[Judged]) -> str:
@@ -209,17 +220,25 @@ def _last(judged: Judged) -> str:
 
 def _stale_alert(members: list[Judged]) -> Alert:
     first = members[0]
-    return Alert(title=f"Stale: {_label(members)}", color=RED, url=asset_url(first.key, first.partition),
-                 description=f"The newest partition is older than its freshness policy allows "
-                             f"({_hours(first.fail_window)} h); a refresh run was requested.",
-                 fields={"partition": first.partition or "-", "last materialized": _last(first)})
+    return Alert(
+        title=f"Stale: {_label(members)}",
+        color=RED,
+        url=asset_url(first.key, first.partition),
+        description=f"The newest partition is older than its freshness policy allows "
+        f"({_hours(first.fail_window)} h); a refresh run was requested.",
+        fields={"partition": first.partition or "-", "last materialized": _last(first)},
+    )
 
 
 def _recovered_alert(members: list[Judged]) -> Alert:
     first = members[0]
-    return Alert(title=f"Fresh again: {_label(members)}", color=GREEN, url=asset_url(first.key, first.partition),
-                 description="The newest partition is within its freshness policy again.",
-                 fields={"partition": first.partition or "-", "last materialized": _last(first)})
+    return Alert(
+        title=f"Fresh again: {_label(members)}",
+        color=GREEN,
+        url=asset_url(first.key, first.partition),
+        description="The newest partition is within its freshness policy again.",
+        fields={"partition": first.partition or "-", "last materialized": _last(first)},
+    )
 
 
 def _hours(delta: timedelta) -> str:
@@ -231,10 +250,14 @@ def build_freshness_sensor(jobs: Sequence) -> SensorDefinition:
     asset, for its partition and that asset (with the stale assets of the same op)."""
     names = [job.name for job in jobs]
 
-    @sensor(name=SENSOR_NAME, jobs=list(jobs), minimum_interval_seconds=300,
-            default_status=DefaultSensorStatus.RUNNING,
-            description="Requests a refresh run for a source asset whose newest partition is stale under its "
-                        "freshness policy (once per fail window), and posts stale / fresh-again to Discord.")
+    @sensor(
+        name=SENSOR_NAME,
+        jobs=list(jobs),
+        minimum_interval_seconds=300,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Requests a refresh run for a source asset whose newest partition is stale under its "
+        "freshness policy (once per fail window), and posts stale / fresh-again to Discord.",
+    )
     def freshness_refresh(context: SensorEvaluationContext, discord: DiscordNotifier):
         return evaluate(context, discord, job_names=names)
 

@@ -15,13 +15,18 @@ def send_alerts(discord: DiscordNotifier, alerts: Sequence[Alert], logger=None) 
     posts Discord took. Never raises: a broken webhook is logged by the notifier."""
     if not alerts:
         return 0
-    shown = list(alerts[:MAX_ALERTS_PER_TICK]) if len(alerts) <= MAX_ALERTS_PER_TICK + 1 \
+    shown = (
+        list(alerts[:MAX_ALERTS_PER_TICK])
+        if len(alerts) <= MAX_ALERTS_PER_TICK + 1
         else list(alerts[:MAX_ALERTS_PER_TICK])
-    rest = list(alerts[len(shown):])
+    )
+    rest = list(alerts[len(shown) :])
     if rest:
-        shown.append(Alert(
-            title=f"... and {len(rest)} more alert(s)",
-            description="\n".join(f"- {a.title}" + (f" ({a.url})" if a.url else "") for a in rest[:30]),
-            color=rest[0].color,
-        ))
+        shown.append(
+            Alert(
+                title=f"... and {len(rest)} more alert(s)",
+                description="\n".join(f"- {a.title}" + (f" ({a.url})" if a.url else "") for a in rest[:30]),
+                color=rest[0].color,
+            )
+        )
     return sum(discord.send(alert, logger=logger) for alert in shown)

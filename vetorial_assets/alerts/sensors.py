@@ -7,8 +7,8 @@ from dagster import (
     DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
-    RunStatusSensorContext,
     RunsFilter,
+    RunStatusSensorContext,
     run_failure_sensor,
     run_status_sensor,
 )
@@ -41,8 +41,11 @@ def _root_cause(error) -> str:
 def failure_alert(context: RunFailureSensorContext) -> Alert:
     run = context.dagster_run
     message = context.failure_event.message or "run failed"
-    step_errors = [_root_cause(e.step_failure_data.error) for e in context.get_step_failure_events()
-                   if e.step_failure_data and e.step_failure_data.error]
+    step_errors = [
+        _root_cause(e.step_failure_data.error)
+        for e in context.get_step_failure_events()
+        if e.step_failure_data and e.step_failure_data.error
+    ]
     detail = step_errors[0] if step_errors else message
     return Alert(
         title=f"Run failed: {run.job_name}",
@@ -53,7 +56,9 @@ def failure_alert(context: RunFailureSensorContext) -> Alert:
     )
 
 
-@run_failure_sensor(default_status=DefaultSensorStatus.RUNNING, description="Posts a red Discord embed for every failed run.")
+@run_failure_sensor(
+    default_status=DefaultSensorStatus.RUNNING, description="Posts a red Discord embed for every failed run."
+)
 def discord_on_run_failure(context: RunFailureSensorContext, discord: DiscordNotifier):
     discord.send(failure_alert(context), logger=context.log)
 
@@ -75,16 +80,24 @@ def _previous_run_failed(context: RunStatusSensorContext) -> bool:
     return False
 
 
-@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, default_status=DefaultSensorStatus.RUNNING,
-                   description="Posts a green Discord embed when a job and partition succeed after a failure.")
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Posts a green Discord embed when a job and partition succeed after a failure.",
+)
 def discord_on_recovery(context: RunStatusSensorContext, discord: DiscordNotifier):
     if _previous_run_failed(context):
         run = context.dagster_run
-        discord.send(Alert(title=f"Recovered: {run.job_name}", description="The last run of this job and "
-                           "partition failed; this one succeeded.", color=GREEN,
-                           fields={"partition": _partition_label(run.tags), "run id": run.run_id},
-                           url=run_url(run.run_id)),
-                     logger=context.log)
+        discord.send(
+            Alert(
+                title=f"Recovered: {run.job_name}",
+                description="The last run of this job and partition failed; this one succeeded.",
+                color=GREEN,
+                fields={"partition": _partition_label(run.tags), "run id": run.run_id},
+                url=run_url(run.run_id),
+            ),
+            logger=context.log,
+        )
 
 
 ALERT_SENSORS = [discord_on_run_failure, discord_on_recovery, discord_on_check_failure]

@@ -14,14 +14,13 @@ from datetime import timedelta
 from importlib import resources as pkg_resources
 
 import numpy as np
-from dagster import (AssetExecutionContext, AssetKey, Config, MaterializeResult,
-                     StaticPartitionsDefinition, asset)
+from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, StaticPartitionsDefinition, asset
 from psycopg import sql
 from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
-from resources.load import engine as loader
 from resources.load import LoadResult, TargetTable, advisory_xact_lock
+from resources.load import engine as loader
 from resources.load.progress import Progress
 from resources.load.rejections import Quarantine
 from resources.source_db import SourceDatabase, SourceRelation
@@ -45,13 +44,20 @@ def _sql(name: str) -> str:
 
 class ChatwootSyncConfig(Config):
     full_refresh: bool = Field(default=False, description="Ignore the watermark and read the tenant's whole source.")
-    reconcile: bool = Field(default=False, description="Re-read everything (unchanged rows are not rewritten) and "
-                                                       "mark conversations deleted in the source.")
+    reconcile: bool = Field(
+        default=False,
+        description="Re-read everything (unchanged rows are not rewritten) and "
+        "mark conversations deleted in the source.",
+    )
     overlap_minutes: int = Field(default=15, ge=0, description="Re-read this far behind the watermark.")
-    chunk_rows: int = Field(default=10_000, ge=10, description="Most rows per streamed chunk (bounds "
-                                                                   "memory); the first fetches are smaller.")
-    lock_wait_seconds: float = Field(default=300, ge=0, description="How long a second run of the same tenant "
-                                                                     "waits for the first before failing.")
+    chunk_rows: int = Field(
+        default=10_000,
+        ge=10,
+        description="Most rows per streamed chunk (bounds memory); the first fetches are smaller.",
+    )
+    lock_wait_seconds: float = Field(
+        default=300, ge=0, description="How long a second run of the same tenant waits for the first before failing."
+    )
 
 
 def target_table(conn) -> TargetTable:
@@ -61,8 +67,9 @@ def target_table(conn) -> TargetTable:
 def compare_types(rel: SourceRelation, target: TargetTable) -> TypeComparison:
     """The source relation's column types against the warehouse table's (see
     chatwoot/source_types.py); `vetorial doctor` runs the same comparison."""
-    return compare(rel, {c.name: c.type_name for c in target.columns}, SOURCE_COLUMNS,
-                   {c.name: c.type_oid for c in target.columns})
+    return compare(
+        rel, {c.name: c.type_name for c in target.columns}, SOURCE_COLUMNS, {c.name: c.type_oid for c in target.columns}
+    )
 
 
 def wire_columns(types: TypeComparison, conn) -> dict[str, int]:
@@ -78,23 +85,41 @@ def wire_columns(types: TypeComparison, conn) -> dict[str, int]:
     return types.wire(DECODED_COLUMNS)
 
 
-def _load(conn, target: TargetTable, chunks, tenant: Tenant, logger, had_rows: bool,
-          wire: dict[str, int], quarantine: Quarantine, progress: Progress | None = None) -> LoadResult:
+def _load(
+    conn,
+    target: TargetTable,
+    chunks,
+    tenant: Tenant,
+    logger,
+    had_rows: bool,
+    wire: dict[str, int],
+    quarantine: Quarantine,
+    progress: Progress | None = None,
+) -> LoadResult:
     """The tenant's rows into the warehouse (the schema is ensured by the caller; the tenant
     lock is held). Chatwoot numbers conversations with one sequence across accounts, and a
     conversation never changes account: the account is a scope no other row shares a key
     with, so a first load COPYs straight in even next to other tenants' rows (docs/design.md,
     "Measurements behind the code"). A tenant has rows exactly when it
     has a watermark (`had_rows`): no need to look (a scan through the other tenants' rows)."""
-    return loader.load_stream(conn, target, chunks, scope={"account_id": tenant.chatwoot.account_id},
-                              scope_has_rows=had_rows, wire=wire, logger=logger, quarantine=quarantine,
-                              progress=progress)
+    return loader.load_stream(
+        conn,
+        target,
+        chunks,
+        scope={"account_id": tenant.chatwoot.account_id},
+        scope_has_rows=had_rows,
+        wire=wire,
+        logger=logger,
+        quarantine=quarantine,
+        progress=progress,
+    )
 
 
 def _row_count(conn, tenant_id: str) -> int:
     table = sql.Identifier(conversas_analytics_raw.schema, conversas_analytics_raw.name)
-    return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE tenant_id = %s").format(table),
-                        (tenant_id,)).fetchone()[0]
+    return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE tenant_id = %s").format(table), (tenant_id,)).fetchone()[
+        0
+    ]
 
 
 def _mark_deleted(conn, tenant: Tenant, keys: list[np.ndarray]) -> int:
@@ -110,8 +135,9 @@ def _mark_deleted(conn, tenant: Tenant, keys: list[np.ndarray]) -> int:
     return deleted
 
 
-def _rows_now(conn, tenant_id: str, counts: control.RunCounts, had_rows: bool, read_all: bool,
-              last_total: int | None) -> int:
+def _rows_now(
+    conn, tenant_id: str, counts: control.RunCounts, had_rows: bool, read_all: bool, last_total: int | None
+) -> int:
     """The tenant's row count after this load. A first load's is the batch's. An incremental
     one adds its inserts to the count the last committing run recorded in ops.etl_control
     (rows are marked deleted, never removed, and the lock kept other runs out since):
@@ -124,8 +150,13 @@ def _rows_now(conn, tenant_id: str, counts: control.RunCounts, had_rows: bool, r
     return _row_count(conn, tenant_id)
 
 
-def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, warehouse: Warehouse,
-                source_db: SourceDatabase, tenant: Tenant) -> tuple[int, dict]:
+def sync_tenant(
+    context: AssetExecutionContext,
+    config: ChatwootSyncConfig,
+    warehouse: Warehouse,
+    source_db: SourceDatabase,
+    tenant: Tenant,
+) -> tuple[int, dict]:
     """Sync one tenant; returns its row count in the warehouse and the run summary."""
     asset_key = RAW_KEY.to_user_string()
     scope = tenant.chatwoot
@@ -143,8 +174,14 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             previous, _ = conn.execute(_sql("tenant_state.sql"), params).fetchone()
             expected = control.load_type(config.full_refresh, config.reconcile, previous)
             control_id = control.start_run(
-                engine, execution_id=run_id, asset_key=asset_key, tenant_id=tenant.id, load_type=expected,
-                triggered_by=triggered_by(context.run.tags), watermark_start=None if expected == "full" else previous)
+                engine,
+                execution_id=run_id,
+                asset_key=asset_key,
+                tenant_id=tenant.id,
+                load_type=expected,
+                triggered_by=triggered_by(context.run.tags),
+                watermark_start=None if expected == "full" else previous,
+            )
             # Fails with every missing column named, before anything is read or written.
             rel = source_db.describe()
             extra = source_db.verify_schema(SOURCE_COLUMNS, rel)
@@ -153,10 +190,13 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
             counts = control.RunCounts()
             advisory_xact_lock(conn, asset_key, tenant.id, timeout_seconds=config.lock_wait_seconds)
             # Under the lock no other run of the tenant is live: close the rows of dead ones.
-            for abandoned in control.close_abandoned(engine, asset_key=asset_key, tenant_id=tenant.id,
-                                                     current_id=control_id, closed_by=run_id):
-                context.log.warning(f"{tenant.id}: closed the 'running' row of run {abandoned} as failed: "
-                                    f"it was abandoned (its process is gone)")
+            for abandoned in control.close_abandoned(
+                engine, asset_key=asset_key, tenant_id=tenant.id, current_id=control_id, closed_by=run_id
+            ):
+                context.log.warning(
+                    f"{tenant.id}: closed the 'running' row of run {abandoned} as failed: "
+                    f"it was abandoned (its process is gone)"
+                )
             # Re-read under the lock: a run that waited continues from the first one's watermark,
             # and its audit row says what it does now, not what it expected before waiting.
             watermark, last_total = conn.execute(_sql("tenant_state.sql"), params).fetchone()
@@ -190,8 +230,15 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
                 # Unordered: the whole read commits in this one transaction and the watermark is
                 # the max over every chunk, written only at the end, so the order in which rows
                 # arrive cannot matter; it spares the source a sort of the tenant's rows.
-                for rows in source_db.stream(SOURCE_COLUMNS, scope.account_id, list(scope.inbox_ids), since,
-                                             chunk_rows=config.chunk_rows, ordered=False, wire=wire):
+                for rows in source_db.stream(
+                    SOURCE_COLUMNS,
+                    scope.account_id,
+                    list(scope.inbox_ids),
+                    since,
+                    chunk_rows=config.chunk_rows,
+                    ordered=False,
+                    wire=wire,
+                ):
                     frame = to_raw_frame(rows, SOURCE_COLUMNS, tenant.id, coerce=coerce)
                     newest_seen.append(newest(frame["conversation_updated_at"].to_numpy()))
                     if keys is not None:
@@ -201,16 +248,27 @@ def sync_tenant(context: AssetExecutionContext, config: ChatwootSyncConfig, ware
                     yield frame
 
             # The source's count of what this run reads: the progress lines' total and estimate.
-            progress = Progress(f"{tenant.id} ({load_type})", context.log,
-                                total=source_db.count(scope.account_id, list(scope.inbox_ids), since))
+            progress = Progress(
+                f"{tenant.id} ({load_type})",
+                context.log,
+                total=source_db.count(scope.account_id, list(scope.inbox_ids), since),
+            )
             result = _load(conn, target, chunks(), tenant, context.log, had_rows, wire, quarantine, progress)
             counts.add(result)
             if keys is not None:
                 counts.deleted = _mark_deleted(conn, tenant, keys)
             rows_now = _rows_now(conn, tenant.id, counts, had_rows, read_all, last_total)
             watermark_end = max((w for w in newest_seen if w is not None), default=None)
-            control.finish_success(conn, control_id, counts, None if full else watermark, watermark_end,
-                                   rows_now, started, time.monotonic())
+            control.finish_success(
+                conn,
+                control_id,
+                counts,
+                None if full else watermark,
+                watermark_end,
+                rows_now,
+                started,
+                time.monotonic(),
+            )
     except BaseException as exc:
         if control_id is not None:
             control.finish_failed(engine, control_id, exc, started, time.monotonic(), redact=source_db.redact)
@@ -242,16 +300,18 @@ def build_chatwoot_assets(tenants: Tenants, partitions: StaticPartitionsDefiniti
         metadata=table_definition_metadata(conversas_analytics_raw),
         check_specs=[rejected_checks.check_spec(RAW_KEY)],
         description="Chatwoot conversations from vw_conversations_analytics_final, synced incrementally per "
-                    "tenant by watermark (conversation_updated_at); deletions in the source are marked "
-                    "deleted_at. Every run is audited in ops.etl_control.",
+        "tenant by watermark (conversation_updated_at); deletions in the source are marked "
+        "deleted_at. Every run is audited in ops.etl_control.",
     )
-    def conversas_analytics(context: AssetExecutionContext, config: ChatwootSyncConfig, warehouse: Warehouse,
-                            source_db: SourceDatabase) -> MaterializeResult:
+    def conversas_analytics(
+        context: AssetExecutionContext, config: ChatwootSyncConfig, warehouse: Warehouse, source_db: SourceDatabase
+    ) -> MaterializeResult:
         tenant = tenants.by_id(context.partition_key)
         rows_now, summary = sync_tenant(context, config, warehouse, source_db, tenant)
         with warehouse.transaction() as conn:
             check = rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)
-        return MaterializeResult(metadata=materialization_metadata(conversas_analytics_raw, rows_now, **summary),
-                                 check_results=[check])
+        return MaterializeResult(
+            metadata=materialization_metadata(conversas_analytics_raw, rows_now, **summary), check_results=[check]
+        )
 
     return [conversas_analytics]

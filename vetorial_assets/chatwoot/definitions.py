@@ -26,10 +26,16 @@ FRESHNESS = {
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     partitions = by_tenant([t.id for t in tenants.chatwoot_tenants])
     job, schedule = build_chatwoot_jobs(partitions, schedule_status)
-    return with_freshness(Definitions(assets=build_chatwoot_assets(tenants, partitions), asset_checks=TABLE_CHECKS,
-                                      jobs=[job],
-                                      schedules=[schedule], sensors=[build_chatwoot_sensor(tenants, job)]),
-                          FRESHNESS)
+    return with_freshness(
+        Definitions(
+            assets=build_chatwoot_assets(tenants, partitions),
+            asset_checks=TABLE_CHECKS,
+            jobs=[job],
+            schedules=[schedule],
+            sensors=[build_chatwoot_sensor(tenants, job)],
+        ),
+        FRESHNESS,
+    )
 
 
 def doctor_checks(defs: Definitions, tenants: Tenants) -> list[tuple[str, Check]]:
@@ -38,5 +44,6 @@ def doctor_checks(defs: Definitions, tenants: Tenants) -> list[tuple[str, Check]
     return [("chatwoot source schema", source_schema_check(defs)), ("chatwoot source role", source_role_check(defs))]
 
 
-SOURCE = Source(name="chatwoot", defs=defs, demo=[DemoJob(JOB_NAME, "chatwoot", runs_per="tenant")],
-                doctor_checks=doctor_checks)
+SOURCE = Source(
+    name="chatwoot", defs=defs, demo=[DemoJob(JOB_NAME, "chatwoot", runs_per="tenant")], doctor_checks=doctor_checks
+)

@@ -27,8 +27,10 @@ def source_schema_check(defs):
         line = f"{source.relation} at {source.safe_url()} has all {len(SOURCE_COLUMNS)} columns{note}"
         risky = types.may_not_fit
         if risky:
-            raise DoctorWarning(f"{line}; values of {len(risky)} column(s) may not fit the warehouse (each one "
-                                f"that does not is quarantined): {'; '.join(m.describe() for m in risky)}")
+            raise DoctorWarning(
+                f"{line}; values of {len(risky)} column(s) may not fit the warehouse (each one "
+                f"that does not is quarantined): {'; '.join(m.describe() for m in risky)}"
+            )
         return line
 
     return check
@@ -42,11 +44,16 @@ def source_role_check(defs):
         access = source.write_access()
         if access.can_write:
             # A superuser may write anything: listing its grants would add nothing.
-            how = (["it is a superuser"] if access.superuser else
-                   [f"{'/'.join(privileges)} on {relation}" for relation, privileges in access.writable.items()])
-            raise DoctorWarning(f"role {access.role!r} can write to the Chatwoot database ({'; '.join(how)}); "
-                                "sessions are read-only, but only a read-only role guarantees it: see "
-                                "docs/reliability.md, \"Chatwoot source: read-only role\"")
+            how = (
+                ["it is a superuser"]
+                if access.superuser
+                else [f"{'/'.join(privileges)} on {relation}" for relation, privileges in access.writable.items()]
+            )
+            raise DoctorWarning(
+                f"role {access.role!r} can write to the Chatwoot database ({'; '.join(how)}); "
+                "sessions are read-only, but only a read-only role guarantees it: see "
+                'docs/reliability.md, "Chatwoot source: read-only role"'
+            )
         return f"role {access.role!r} cannot write to the relation or the tables it reads"
 
     return check

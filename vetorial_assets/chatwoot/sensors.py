@@ -19,9 +19,13 @@ MIN_INTERVAL_SECONDS = 120
 
 
 def build_chatwoot_sensor(tenants: Tenants, job, minimum_interval_seconds: int = MIN_INTERVAL_SECONDS):
-    @sensor(job=job, minimum_interval_seconds=minimum_interval_seconds, default_status=DefaultSensorStatus.RUNNING,
-            description="Requests a tenant's Chatwoot sync when the source's newest updated_at passes the "
-                        "warehouse watermark.")
+    @sensor(
+        job=job,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Requests a tenant's Chatwoot sync when the source's newest updated_at passes the "
+        "warehouse watermark.",
+    )
     def chatwoot_source_sensor(context: SensorEvaluationContext, source_db: SourceDatabase, warehouse: Warehouse):
         cursor = json.loads(context.cursor) if context.cursor else {}
         requests = []
@@ -32,13 +36,17 @@ def build_chatwoot_sensor(tenants: Tenants, job, minimum_interval_seconds: int =
             if source_max is None:
                 continue
             with warehouse.transaction() as conn:
-                stored, _ = conn.execute(_sql("tenant_state.sql"),
-                                         {"asset_key": RAW_KEY.to_user_string(), "tenant_id": tenant.id}).fetchone()
+                stored, _ = conn.execute(
+                    _sql("tenant_state.sql"), {"asset_key": RAW_KEY.to_user_string(), "tenant_id": tenant.id}
+                ).fetchone()
             seen = source_max.isoformat()
             if (stored is None or source_max > stored) and cursor.get(tenant.id) != seen:
                 cursor[tenant.id] = seen
-                requests.append(RunRequest(run_key=f"{tenant.id}:{seen}", partition_key=tenant.id,
-                                           tags={TRIGGERED_BY_TAG: "sensor"}))
+                requests.append(
+                    RunRequest(
+                        run_key=f"{tenant.id}:{seen}", partition_key=tenant.id, tags={TRIGGERED_BY_TAG: "sensor"}
+                    )
+                )
         context.update_cursor(json.dumps(cursor, sort_keys=True))
         return requests or SkipReason("no tenant's source moved past its watermark")
 

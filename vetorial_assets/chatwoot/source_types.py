@@ -29,8 +29,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from resources.source_db import SourceRelation, SourceSchemaError
 from resources.load.value_checks import ColumnType, column_type
+from resources.source_db import SourceRelation, SourceSchemaError
 
 FITS = "fits"
 MAY_NOT_FIT = "may_not_fit"
@@ -106,8 +106,13 @@ def _to_text(value):
     return str(value) if isinstance(value, (int, Decimal)) else value
 
 
-_FROM_TEXT = {"int": _text_to_int, "numeric": _text_to_numeric, "float": _text_to_float, "bool": _text_to_bool,
-              "date": _text_to_date}
+_FROM_TEXT = {
+    "int": _text_to_int,
+    "numeric": _text_to_numeric,
+    "float": _text_to_float,
+    "bool": _text_to_bool,
+    "date": _text_to_date,
+}
 
 
 def _coercer(source: ColumnType, target: ColumnType) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -194,15 +199,18 @@ class TypeComparison:
         if bad:
             raise SourceTypeError(
                 f"source relation {self.relation}: {len(bad)} column(s) have a type no value of which the "
-                f"warehouse column can store: {'; '.join(m.describe() for m in bad)}")
+                f"warehouse column can store: {'; '.join(m.describe() for m in bad)}"
+            )
 
     def warning(self) -> str | None:
         risky = self.may_not_fit
         if not risky:
             return None
-        return (f"source relation {self.relation}: some values of {len(risky)} column(s) may not fit the "
-                f"warehouse: {'; '.join(m.describe() for m in risky)}; each one that does not is stored as NULL "
-                "(or its row left out) and recorded in ops.rejected_values")
+        return (
+            f"source relation {self.relation}: some values of {len(risky)} column(s) may not fit the "
+            f"warehouse: {'; '.join(m.describe() for m in risky)}; each one that does not is stored as NULL "
+            "(or its row left out) and recorded in ops.rejected_values"
+        )
 
     def wire(self, decoded: Sequence[str] = ()) -> dict[str, int]:
         """{column: source type oid} of the columns that may be read undecoded."""
@@ -212,8 +220,12 @@ class TypeComparison:
         return {m.column: m.coerce for m in self.matches if m.coerce is not None}
 
 
-def compare(rel: SourceRelation, warehouse: Mapping[str, str], columns: Sequence[str],
-            warehouse_oids: Mapping[str, int] | None = None) -> TypeComparison:
+def compare(
+    rel: SourceRelation,
+    warehouse: Mapping[str, str],
+    columns: Sequence[str],
+    warehouse_oids: Mapping[str, int] | None = None,
+) -> TypeComparison:
     """Compare the source `columns` (as described from its catalog) with the warehouse
     column types (`warehouse`: name -> format_type text; `warehouse_oids`: name -> type oid,
     needed to decide which columns may be read undecoded)."""

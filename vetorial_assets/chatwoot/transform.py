@@ -35,10 +35,27 @@ import pandas as pd
 from ..settings import DEFAULT_TIMEZONE
 
 SOURCE_COLUMNS = (
-    "conversation_id", "account_id", "inbox_id", "inbox_name", "channel_type", "contact_id", "contact_name",
-    "contact_phone", "contact_email", "status", "assignee_id", "labels", "conversation_created_at",
-    "conversation_updated_at", "first_response_at", "message_count", "is_lead", "visit_scheduled",
-    "crm_converted", "ai_probability_label", "ai_probability_score",
+    "conversation_id",
+    "account_id",
+    "inbox_id",
+    "inbox_name",
+    "channel_type",
+    "contact_id",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "status",
+    "assignee_id",
+    "labels",
+    "conversation_created_at",
+    "conversation_updated_at",
+    "first_response_at",
+    "message_count",
+    "is_lead",
+    "visit_scheduled",
+    "crm_converted",
+    "ai_probability_label",
+    "ai_probability_score",
 )
 TIMESTAMP_COLUMNS = ("conversation_created_at", "conversation_updated_at", "first_response_at")
 LOCAL_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
@@ -141,8 +158,12 @@ def int_keys(values: np.ndarray) -> np.ndarray:
     return np.array([v for v in values.tolist() if type(v) is int and -(2**63) <= v < 2**63], dtype=np.int64)
 
 
-def to_raw_frame(rows: Sequence[tuple], columns: Sequence[str], tenant_id: str,
-                 coerce: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> pd.DataFrame:
+def to_raw_frame(
+    rows: Sequence[tuple],
+    columns: Sequence[str],
+    tenant_id: str,
+    coerce: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
+) -> pd.DataFrame:
     columns = list(columns)
     missing = [c for c in ("conversation_id", "account_id", "conversation_updated_at") if c not in columns]
     if missing:

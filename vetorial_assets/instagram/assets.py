@@ -17,7 +17,7 @@ run's answer (an older "no data yet" never overwrites a newer count).
 """
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetExecutionContext,
@@ -32,9 +32,9 @@ from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
 from resources.load import LoadResult
-from resources.meta import MetaAdsResource
 from resources.load.rejections import Quarantine
 from resources.load.spool import PulledRange
+from resources.meta import MetaAdsResource
 from resources.warehouse import Warehouse
 
 from ..partitions import DateRange, run_date_ranges
@@ -49,17 +49,23 @@ GROUP = "instagram"
 
 class FollowsLoadConfig(Config):
     lock_wait_seconds: float = Field(
-        default=300, ge=0, description="How long applying a pulled range waits for another run of the same account "
-                                       "before failing; pulling never waits.")
+        default=300,
+        ge=0,
+        description="How long applying a pulled range waits for another run of the same account "
+        "before failing; pulling never waits.",
+    )
 
 
-def follows_rows(meta: MetaAdsResource, rng: DateRange, token_env: str,
-                 quarantine: Quarantine | None = None) -> dict[str, list]:
+def follows_rows(
+    meta: MetaAdsResource, rng: DateRange, token_env: str, quarantine: Quarantine | None = None
+) -> dict[str, list]:
     """One row per day of the range; a day whose answer does not parse is left out and
     recorded in `quarantine` (without one, its ValueError is raised)."""
-    fetched_at = datetime.now(timezone.utc)
-    cols: dict[str, list] = {c: [] for c in ("ig_account_id", "data_registro", "status", "follows", "unfollows",
-                                             "net", "payload", "fetched_at")}
+    fetched_at = datetime.now(UTC)
+    cols: dict[str, list] = {
+        c: []
+        for c in ("ig_account_id", "data_registro", "status", "follows", "unfollows", "net", "payload", "fetched_at")
+    }
     day = rng.first
     while day <= rng.last:
         response = meta.ig_follows_and_unfollows(rng.account, day, token_env=token_env)
@@ -68,8 +74,13 @@ def follows_rows(meta: MetaAdsResource, rng: DateRange, token_env: str,
         except ValueError as exc:
             if quarantine is None:
                 raise ValueError(f"{rng.account} {day}: {exc}") from None
-            quarantine.skip_row(ig_follows_raw.fullname, {"ig_account_id": rng.account, "data_registro": day},
-                                "payload", str(exc), json.dumps(response, sort_keys=True, default=repr))
+            quarantine.skip_row(
+                ig_follows_raw.fullname,
+                {"ig_account_id": rng.account, "data_registro": day},
+                "payload",
+                str(exc),
+                json.dumps(response, sort_keys=True, default=repr),
+            )
             day += timedelta(days=1)
             continue
         cols["ig_account_id"].append(rng.account)
@@ -95,27 +106,35 @@ def build_instagram_assets(tenants: Tenants, partitions: MultiPartitionsDefiniti
         metadata=table_definition_metadata(ig_follows_raw),
         check_specs=[rejected_checks.check_spec(RAW_KEY)],
         description="Instagram follows and unfollows per account and day (metric follows_and_unfollows, "
-                    "breakdown follow_type); days Meta has no data for yet are stored as status='no_data'.",
+        "breakdown follow_type); days Meta has no data for yet are stored as status='no_data'.",
     )
-    def ig_follows(context: AssetExecutionContext, config: FollowsLoadConfig, warehouse: Warehouse,
-                   meta: MetaAdsResource) -> MaterializeResult:
+    def ig_follows(
+        context: AssetExecutionContext, config: FollowsLoadConfig, warehouse: Warehouse, meta: MetaAdsResource
+    ) -> MaterializeResult:
         results = []
         no_data = 0
         for rng in run_date_ranges(context):
             tenant = tenants.tenant_of_instagram_account(rng.account)
             quarantine = Quarantine(RAW_KEY.to_user_string(), rng.account, context.run.run_id)
             with warehouse.spooler(logger=context.log) as spooler:
-                spool = spooler.spool(ig_follows_raw, lock=(RAW_KEY.to_user_string(), rng.account),
-                                      account_column="ig_account_id", day_column="data_registro",
-                                      quarantine=quarantine)
+                spool = spooler.spool(
+                    ig_follows_raw,
+                    lock=(RAW_KEY.to_user_string(), rng.account),
+                    account_column="ig_account_id",
+                    day_column="data_registro",
+                    quarantine=quarantine,
+                )
                 # One row per day: the whole range is a few kB, spooled once it is all in.
                 rows = follows_rows(meta, rng, tenant.meta_token_env, quarantine)
                 no_data += rows["status"].count("no_data")
                 spool.write(rows)
-                result, = spooler.apply([spool], PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first,
-                                                             rng.last),
-                                        replace=False, lock_wait_seconds=config.lock_wait_seconds,
-                                        run_id=context.run.run_id)
+                (result,) = spooler.apply(
+                    [spool],
+                    PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first, rng.last),
+                    replace=False,
+                    lock_wait_seconds=config.lock_wait_seconds,
+                    run_id=context.run.run_id,
+                )
             context.log.info(f"{rng.account} {rng.first}..{rng.last}: {result}")
             results.append(result)
         if no_data:
@@ -123,7 +142,11 @@ def build_instagram_assets(tenants: Tenants, partitions: MultiPartitionsDefiniti
         total = LoadResult.total(ig_follows_raw.fullname, results)
         with warehouse.transaction() as conn:
             check = rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)
-        return MaterializeResult(metadata=materialization_metadata(
-            ig_follows_raw, total.rows, days_without_data=no_data, **total.as_metadata()), check_results=[check])
+        return MaterializeResult(
+            metadata=materialization_metadata(
+                ig_follows_raw, total.rows, days_without_data=no_data, **total.as_metadata()
+            ),
+            check_results=[check],
+        )
 
     return [ig_follows]

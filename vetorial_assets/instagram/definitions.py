@@ -26,9 +26,16 @@ FRESHNESS_DAY_OFFSET = {RAW_KEY: 1}
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     partitions = date_by_account(settings.partitions_start, tenants.instagram_accounts)
     job, schedule = build_instagram_schedule(partitions, schedule_status)
-    return with_freshness(Definitions(assets=build_instagram_assets(tenants, partitions), asset_checks=TABLE_CHECKS,
-                                      jobs=[job],
-                                      schedules=[schedule]), FRESHNESS, FRESHNESS_DAY_OFFSET)
+    return with_freshness(
+        Definitions(
+            assets=build_instagram_assets(tenants, partitions),
+            asset_checks=TABLE_CHECKS,
+            jobs=[job],
+            schedules=[schedule],
+        ),
+        FRESHNESS,
+        FRESHNESS_DAY_OFFSET,
+    )
 
 
 SOURCE = Source(name="instagram", defs=defs, demo=[DemoJob(JOB_NAME, "instagram", runs_per="range")])

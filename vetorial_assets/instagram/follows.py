@@ -56,9 +56,7 @@ def parse_follows(response: dict) -> FollowsDay | None:
     if "error" in response:
         # Graph errors belong to the client; reaching here means it let one through.
         error = response["error"] if isinstance(response["error"], dict) else {}
-        raise ValueError(
-            f"{METRIC}: response is a Graph API error (code {error.get('code')!r}), not data"
-        )
+        raise ValueError(f"{METRIC}: response is a Graph API error (code {error.get('code')!r}), not data")
     if "data" not in response:
         raise ValueError(f"{METRIC}: response has no 'data' list (keys: {sorted(response)})")
     data = response["data"]
@@ -69,14 +67,10 @@ def parse_follows(response: dict) -> FollowsDay | None:
     entry = _the_metric(data)
     total = entry.get("total_value")
     if not isinstance(total, dict):
-        raise ValueError(
-            f"{METRIC}: no 'total_value' object; was the request made with metric_type=total_value?"
-        )
+        raise ValueError(f"{METRIC}: no 'total_value' object; was the request made with metric_type=total_value?")
     counts = _follow_type_counts(total)
     follows, unfollows = counts[GAINED], counts[LOST]
-    return FollowsDay(
-        follows=follows, unfollows=unfollows, net=follows - unfollows, unknown=counts[UNKNOWN]
-    )
+    return FollowsDay(follows=follows, unfollows=unfollows, net=follows - unfollows, unknown=counts[UNKNOWN])
 
 
 def _the_metric(data: list) -> dict:
@@ -111,18 +105,14 @@ def _follow_type_counts(total: dict) -> dict[str, int]:
     seen: set[str] = set()
     for result in results:
         if not isinstance(result, dict):
-            raise ValueError(
-                f"{METRIC}: each result must be an object, got {type(result).__name__}"
-            )
+            raise ValueError(f"{METRIC}: each result must be an object, got {type(result).__name__}")
         values = result.get("dimension_values")
         if not isinstance(values, list) or len(values) <= position:
             raise ValueError(f"{METRIC}: result without a {BREAKDOWN} dimension value: {result!r}")
         kind = values[position]
         if not isinstance(kind, str) or kind not in counts:
             # A new follow_type would change what "gained" and "lost" mean: stop, don't guess.
-            raise ValueError(
-                f"{METRIC}: unknown {BREAKDOWN} {kind!r} (known: {list(_FOLLOW_TYPES)})"
-            )
+            raise ValueError(f"{METRIC}: unknown {BREAKDOWN} {kind!r} (known: {list(_FOLLOW_TYPES)})")
         if kind in seen:
             raise ValueError(f"{METRIC}: {BREAKDOWN} {kind!r} appears more than once")
         seen.add(kind)
@@ -134,9 +124,7 @@ def _the_breakdown(breakdowns: list) -> dict:
     matching = [
         b
         for b in breakdowns
-        if isinstance(b, dict)
-        and isinstance(b.get("dimension_keys"), list)
-        and BREAKDOWN in b["dimension_keys"]
+        if isinstance(b, dict) and isinstance(b.get("dimension_keys"), list) and BREAKDOWN in b["dimension_keys"]
     ]
     if not matching:
         keys = [b.get("dimension_keys") if isinstance(b, dict) else None for b in breakdowns]

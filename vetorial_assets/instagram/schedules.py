@@ -23,13 +23,23 @@ CRON = "30 6 * * *"
 LATE_DAYS = 2
 
 
-def build_instagram_schedule(partitions: MultiPartitionsDefinition,
-                             default_status: DefaultScheduleStatus = DefaultScheduleStatus.RUNNING):
-    job = define_asset_job(JOB_NAME, selection=AssetSelection.assets(RAW_KEY), partitions_def=partitions,
-                           description="Instagram follows for a date range of one account.")
+def build_instagram_schedule(
+    partitions: MultiPartitionsDefinition, default_status: DefaultScheduleStatus = DefaultScheduleStatus.RUNNING
+):
+    job = define_asset_job(
+        JOB_NAME,
+        selection=AssetSelection.assets(RAW_KEY),
+        partitions_def=partitions,
+        description="Instagram follows for a date range of one account.",
+    )
 
-    @schedule(job=job, cron_schedule=CRON, execution_timezone=DEFAULT_TIMEZONE, default_status=default_status,
-              description="Every day: D-1 and D-2 for every Instagram account (late data is re-asked).")
+    @schedule(
+        job=job,
+        cron_schedule=CRON,
+        execution_timezone=DEFAULT_TIMEZONE,
+        default_status=default_status,
+        description="Every day: D-1 and D-2 for every Instagram account (late data is re-asked).",
+    )
     def instagram_follows_daily(context: ScheduleEvaluationContext):
         now = context.scheduled_execution_time or datetime.now(ZoneInfo(DEFAULT_TIMEZONE))
         today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()

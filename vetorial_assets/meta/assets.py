@@ -38,10 +38,10 @@ from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
 from resources.load import LoadResult
-from resources.meta import MetaAdsResource
 from resources.load.progress import Progress, combined_metadata
 from resources.load.rejections import Quarantine
 from resources.load.spool import PulledRange, Spool
+from resources.meta import MetaAdsResource
 from resources.warehouse import Warehouse
 
 from ..partitions import DateRange, run_date_ranges
@@ -64,8 +64,11 @@ RAW_SPOOL_ROWS = 5_000
 
 class MetaLoadConfig(Config):
     lock_wait_seconds: float = Field(
-        default=300, ge=0, description="How long applying a pulled range waits for another run of the same account "
-                                       "(its apply, or a staging rebuild) before failing; pulling never waits.")
+        default=300,
+        ge=0,
+        description="How long applying a pulled range waits for another run of the same account "
+        "(its apply, or a staging rebuild) before failing; pulling never waits.",
+    )
 
 
 def _scope(rng: DateRange) -> dict:
@@ -122,7 +125,7 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         owners=["team:analytics-engineering"],
         metadata=table_definition_metadata(meta_ads_insights_raw),
         description="Meta Ads insights rows exactly as the Graph API returned them "
-                    "(level=ad, daily, by publisher platform and position), with a content hash.",
+        "(level=ad, daily, by publisher platform and position), with a content hash.",
     )
     staging_spec = AssetSpec(
         STAGING_KEY,
@@ -133,8 +136,8 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         metadata=table_definition_metadata(insights_meta_ads),
         automation_condition=automation_condition,
         description="Meta Ads insights cleaned by the Vetorial business rules (clicks, leads by origin, "
-                    "followers, CTR/CPC/CPL), keyed by hash_id = md5(ad_id+date+platform+position). "
-                    "Alone, it is rebuilt from raw: no API call.",
+        "followers, CTR/CPC/CPL), keyed by hash_id = md5(ad_id+date+platform+position). "
+        "Alone, it is rebuilt from raw: no API call.",
     )
 
     @multi_asset(
@@ -146,8 +149,9 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
     )
-    def meta_ads_insights(context: AssetExecutionContext, config: MetaLoadConfig, warehouse: Warehouse,
-                          meta: MetaAdsResource):
+    def meta_ads_insights(
+        context: AssetExecutionContext, config: MetaLoadConfig, warehouse: Warehouse, meta: MetaAdsResource
+    ):
         selected = context.selected_asset_keys
         ranges = run_date_ranges(context)
         staged: dict[DateRange, LoadResult] = {}
@@ -155,17 +159,22 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
             results, pulls = [], []
             for rng in ranges:
                 pulls.append(Progress(f"{rng.account} {rng.first}..{rng.last}", context.log))
-                raw, staging = _pull_and_apply(context, config, rng, warehouse, meta, tenants,
-                                               staging=STAGING_KEY in selected, progress=pulls[-1])
+                raw, staging = _pull_and_apply(
+                    context, config, rng, warehouse, meta, tenants, staging=STAGING_KEY in selected, progress=pulls[-1]
+                )
                 results.append(raw)
                 if staging is not None:
                     staged[rng] = staging
             total = LoadResult.total(meta_ads_insights_raw.fullname, results)
             with warehouse.transaction() as conn:
                 checks = _selected(context, [rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)])
-            yield MaterializeResult(asset_key=RAW_KEY, metadata=materialization_metadata(
-                meta_ads_insights_raw, total.rows, **total.as_metadata(), **combined_metadata(pulls)),
-                check_results=checks)
+            yield MaterializeResult(
+                asset_key=RAW_KEY,
+                metadata=materialization_metadata(
+                    meta_ads_insights_raw, total.rows, **total.as_metadata(), **combined_metadata(pulls)
+                ),
+                check_results=checks,
+            )
         if STAGING_KEY in selected:
             timer = Progress("staging", context.log)
             results = [staged[rng] if rng in staged else _rebuild_staging(context, rng, warehouse) for rng in ranges]
@@ -175,8 +184,11 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
             total = LoadResult.total(insights_meta_ads.fullname, results)
             # Staging pulled with raw shares its time: its rate is the pull's.
             timing = combined_metadata(pulls) if RAW_KEY in selected else timer.metadata()
-            yield MaterializeResult(asset_key=STAGING_KEY, metadata=materialization_metadata(
-                insights_meta_ads, total.rows, **total.as_metadata(), **timing), check_results=checks)
+            yield MaterializeResult(
+                asset_key=STAGING_KEY,
+                metadata=materialization_metadata(insights_meta_ads, total.rows, **total.as_metadata(), **timing),
+                check_results=checks,
+            )
 
     return [meta_ads_insights]
 
@@ -185,8 +197,16 @@ def _selected(context, results: list) -> list:
     return [c for c in results if AssetCheckKey(c.asset_key, c.check_name) in context.selected_asset_check_keys]
 
 
-def _pull_and_apply(context, config: MetaLoadConfig, rng: DateRange, warehouse: Warehouse, meta: MetaAdsResource,
-                    tenants: Tenants, staging: bool, progress: Progress) -> tuple[LoadResult, LoadResult | None]:
+def _pull_and_apply(
+    context,
+    config: MetaLoadConfig,
+    rng: DateRange,
+    warehouse: Warehouse,
+    meta: MetaAdsResource,
+    tenants: Tenants,
+    staging: bool,
+    progress: Progress,
+) -> tuple[LoadResult, LoadResult | None]:
     """Raw for one account range from the API and, when asked, staging cleaned from the same
     rows: spooled while the pages arrive (no lock, no open transaction), then applied together
     in one transaction under both locks. (raw result, staging result or None)."""
@@ -195,29 +215,46 @@ def _pull_and_apply(context, config: MetaLoadConfig, rng: DateRange, warehouse: 
     raw_quarantine = _quarantine(context, RAW_KEY, rng)
     staging_quarantine = _quarantine(context, STAGING_KEY, rng) if staging else None
     with warehouse.spooler(logger=context.log) as spooler:
-        raw = spooler.spool(meta_ads_insights_raw, lock=(RAW_KEY.to_user_string(), rng.account),
-                            quarantine=raw_quarantine)
+        raw = spooler.spool(
+            meta_ads_insights_raw, lock=(RAW_KEY.to_user_string(), rng.account), quarantine=raw_quarantine
+        )
         spools = [raw]
         if staging:
-            spools.append(spooler.spool(insights_meta_ads, lock=(STAGING_KEY.to_user_string(), rng.account),
-                                        quarantine=staging_quarantine))
+            spools.append(
+                spooler.spool(
+                    insights_meta_ads, lock=(STAGING_KEY.to_user_string(), rng.account), quarantine=staging_quarantine
+                )
+            )
         # Rows so far and rows/s while the pages arrive (a line every few seconds).
-        pages = progress.track(meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env),
-                               len)
-        _spool_pages(pages, rng, spooler.pulled_at, raw, spools[1] if staging else None,
-                     raw_quarantine, staging_quarantine)
+        pages = progress.track(
+            meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env), len
+        )
+        _spool_pages(
+            pages, rng, spooler.pulled_at, raw, spools[1] if staging else None, raw_quarantine, staging_quarantine
+        )
         # Restating a range replaces it: rows Meta no longer returns are removed.
-        results = spooler.apply(spools, PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first, rng.last),
-                                replace=True, lock_wait_seconds=config.lock_wait_seconds,
-                                run_id=context.run.run_id)
+        results = spooler.apply(
+            spools,
+            PulledRange(RAW_KEY.to_user_string(), rng.account, rng.first, rng.last),
+            replace=True,
+            lock_wait_seconds=config.lock_wait_seconds,
+            run_id=context.run.run_id,
+        )
     progress.finish()
     for result in results:
         context.log.info(f"{rng.account}: {result}")
     return results[0], (results[1] if staging else None)
 
 
-def _spool_pages(pages, rng: DateRange, fetched_at: datetime, raw: Spool, staging: Spool | None,
-                 raw_quarantine: Quarantine, staging_quarantine: Quarantine | None) -> None:
+def _spool_pages(
+    pages,
+    rng: DateRange,
+    fetched_at: datetime,
+    raw: Spool,
+    staging: Spool | None,
+    raw_quarantine: Quarantine,
+    staging_quarantine: Quarantine | None,
+) -> None:
     """API pages -> raw rows into `raw`, and (given `staging`) the same rows cleaned into it,
     in batches: memory stays bounded whatever the range."""
     rejected: list[RejectedRow] = []
@@ -257,9 +294,15 @@ def _rebuild_staging(context, rng: DateRange, warehouse: Warehouse) -> LoadResul
     context.log.info(f"{rng.account}: rebuilding staging from raw")
     quarantine = _quarantine(context, STAGING_KEY, rng)
     with warehouse.bulk_transaction() as conn:
-        result = warehouse.load(insights_meta_ads, _staging_frames(conn, rng, quarantine), replace_scope=_scope(rng),
-                                lock=(STAGING_KEY.to_user_string(), rng.account), logger=context.log, conn=conn,
-                                quarantine=quarantine)
+        result = warehouse.load(
+            insights_meta_ads,
+            _staging_frames(conn, rng, quarantine),
+            replace_scope=_scope(rng),
+            lock=(STAGING_KEY.to_user_string(), rng.account),
+            logger=context.log,
+            conn=conn,
+            quarantine=quarantine,
+        )
     context.log.info(f"{rng.account}: {result}")
     return result
 

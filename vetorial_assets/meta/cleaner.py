@@ -135,8 +135,10 @@ class RejectedRow:
         if "row" in self.key:  # not even a dict: no ad_id to name
             return f"insight row {self.key['row']}: {self.reason}"
         k = self.key
-        return (f"insight ad_id={k['ad_id']!r} date={k['data']!r} ({k['publisher_platform']}/"
-                f"{k['platform_position']}, {k['account_id']}): {self.reason}")
+        return (
+            f"insight ad_id={k['ad_id']!r} date={k['data']!r} ({k['publisher_platform']}/"
+            f"{k['platform_position']}, {k['account_id']}): {self.reason}"
+        )
 
 
 def clean_insights(
@@ -227,9 +229,9 @@ def _clean(rows: list, fetched_at) -> pd.DataFrame:
     leads_total = leads_form + leads_site + messaging
     # Seed: instagram_follower_count_total wins when reported, else post_save_follow.
     # Facebook Page likes (`like`) are never Instagram followers.
-    followers = np.where(
-        np.isnan(ig_follower_total), post_save_follow, _round_count(ig_follower_total)
-    ).astype(np.int64)
+    followers = np.where(np.isnan(ig_follower_total), post_save_follow, _round_count(ig_follower_total)).astype(
+        np.int64
+    )
 
     columns: dict[str, Any] = {"hash_id": hashes, "data": day_values}
     for field, name in _TEXT_FIELDS.items():
@@ -367,9 +369,7 @@ class _Text:
     def require(self) -> None:
         missing = np.flatnonzero(self.codes == -1)
         if len(missing):
-            raise ValueError(
-                f"insight row {int(missing[0])}: key field {self.field!r} is missing or empty"
-            )
+            raise ValueError(f"insight row {int(missing[0])}: key field {self.field!r} is missing or empty")
         if "" in self.uniques:
             row = self.first_row(self.uniques.index(""))
             raise ValueError(f"insight row {row}: key field {self.field!r} is missing or empty")
@@ -393,9 +393,7 @@ def _parse_days(day: _Text) -> np.ndarray:
             except ValueError:
                 pass
         if value is None:
-            raise ValueError(
-                f"insight row {day.first_row(code)}: date_start {text!r} is not a YYYY-MM-DD date"
-            )
+            raise ValueError(f"insight row {day.first_row(code)}: date_start {text!r} is not a YYYY-MM-DD date")
         parsed[code] = np.datetime64(value, "ns")
     return parsed[day.codes]
 
@@ -436,10 +434,7 @@ def _hash_ids(ad: _Text, day: _Text, platform: _Text, position: _Text) -> np.nda
         )
     ads, md5 = ad.uniques, hashlib.md5
     return _object_array(
-        [
-            md5((ads[a] + suffixes[c]).encode()).hexdigest()
-            for a, c in zip(ad.codes.tolist(), combo.tolist())
-        ]
+        [md5((ads[a] + suffixes[c]).encode()).hexdigest() for a, c in zip(ad.codes.tolist(), combo.tolist())]
     )
 
 
@@ -462,8 +457,7 @@ def _extract_actions(actions: np.ndarray) -> list[list]:
             if acts is None or acts != acts:  # missing field (None or NaN): no actions
                 continue
             raise ValueError(
-                f"insight row {i}: 'actions' must be a list of {{action_type, value}}, "
-                f"got {type(acts).__name__}"
+                f"insight row {i}: 'actions' must be a list of {{action_type, value}}, got {type(acts).__name__}"
             )
         try:  # fast path for well-formed actions; the careful one explains anything else
             for act in acts:
@@ -487,9 +481,7 @@ def _extract_row_carefully(i: int, acts: list, slots: list[list]) -> None:
     seen: set[str] = set()
     for act in acts:
         if not isinstance(act, dict):
-            raise ValueError(
-                f"insight row {i}: each action must be a dict, got {type(act).__name__}"
-            )
+            raise ValueError(f"insight row {i}: each action must be a dict, got {type(act).__name__}")
         kind = act.get("action_type")
         if type(kind) is not str or kind not in _ACTION_SLOT:
             continue  # unknown (or absent) action type: ignored
@@ -518,9 +510,13 @@ def row_key(row: Any) -> dict[str, Any]:
     account = _key_text(row.get("account_id"))
     if isinstance(account, str) and not account.startswith("act_"):
         account = "act_" + account
-    return {"account_id": account, "ad_id": _key_text(row.get("ad_id")), "data": _key_text(row.get("date_start")),
-            "publisher_platform": _key_text(row.get("publisher_platform")),
-            "platform_position": _key_text(row.get("platform_position"))}
+    return {
+        "account_id": account,
+        "ad_id": _key_text(row.get("ad_id")),
+        "data": _key_text(row.get("date_start")),
+        "publisher_platform": _key_text(row.get("publisher_platform")),
+        "platform_position": _key_text(row.get("platform_position")),
+    }
 
 
 def _missing(value: Any) -> bool:
@@ -560,8 +556,11 @@ def _row_problem(row: Any) -> tuple[str, str, Any] | None:
         return "date_start", f"date_start {day!r} is not a YYYY-MM-DD date", row["date_start"]
     stop = row.get("date_stop")
     if not _missing(stop) and stop != day:
-        return ("date_stop", f"date_stop {stop!r} differs from date_start {day!r}; expected daily rows "
-                "(time_increment=1)", stop)
+        return (
+            "date_stop",
+            f"date_stop {stop!r} differs from date_start {day!r}; expected daily rows (time_increment=1)",
+            stop,
+        )
     for field in ("spend", *_COUNT_FIELDS):
         problem = _number_problem(row.get(field), field)
         if problem:
@@ -660,8 +659,10 @@ def _too_big(number: float, field: str) -> str | None:
     if math.isfinite(number) and number >= limit:
         unit = "cents" if field == "spend" else "a count"
         shown = "past a float's range" if number == OVERFLOW else repr(number)
-        return (f"{field} {shown} is larger than the cleaner holds exactly ({unit} below 2^53); "
-                "Meta reports nothing near it")
+        return (
+            f"{field} {shown} is larger than the cleaner holds exactly ({unit} below 2^53); "
+            "Meta reports nothing near it"
+        )
     return None
 
 

@@ -26,10 +26,15 @@ FRESHNESS = {
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     partitions = date_by_account(settings.partitions_start, tenants.ad_accounts)
     job, schedule = build_meta_schedule(partitions, settings.meta_lookback_days, schedule_status)
-    return with_freshness(Definitions(assets=build_meta_assets(tenants, partitions),
-                                      asset_checks=[*meta_staging.build_checks(partitions), *TABLE_CHECKS],
-                                      jobs=[job],
-                                      schedules=[schedule]), FRESHNESS)
+    return with_freshness(
+        Definitions(
+            assets=build_meta_assets(tenants, partitions),
+            asset_checks=[*meta_staging.build_checks(partitions), *TABLE_CHECKS],
+            jobs=[job],
+            schedules=[schedule],
+        ),
+        FRESHNESS,
+    )
 
 
 SOURCE = Source(name="meta", defs=defs, demo=[DemoJob(JOB_NAME, "meta", runs_per="range")])

@@ -26,8 +26,16 @@ from .cleaner import RejectedRow, row_key
 from .graph.client import PageRows
 
 KEY_FIELDS = ("ad_id", "date_start", "publisher_platform", "platform_position")
-RAW_COLUMNS = ("account_id", "data", "ad_id", "publisher_platform", "platform_position",
-               "payload", "content_hash", "fetched_at")
+RAW_COLUMNS = (
+    "account_id",
+    "data",
+    "ad_id",
+    "publisher_platform",
+    "platform_position",
+    "payload",
+    "content_hash",
+    "fetched_at",
+)
 
 
 def canonical_json(row: Mapping[str, Any]) -> str:
@@ -61,15 +69,23 @@ def _problem(row: Any, account_id: str, first: date, last: date) -> tuple[str, s
     return None
 
 
-def raw_rows(api_rows: Iterable[Mapping[str, Any]], account_id: str, first: date, last: date,
-             fetched_at: datetime, rejected: list[RejectedRow] | None = None) -> dict[str, list]:
+def raw_rows(
+    api_rows: Iterable[Mapping[str, Any]],
+    account_id: str,
+    first: date,
+    last: date,
+    fetched_at: datetime,
+    rejected: list[RejectedRow] | None = None,
+) -> dict[str, list]:
     """Column lists for the raw table; rows outside the requested account or dates, or
     without a key, are left out into `rejected` (or, without it, raise ValueError)."""
     if not isinstance(api_rows, list):
         # A page whose `data` is an object or a string would be read key by key, or
         # character by character, as rows; a number would fail with a bare TypeError.
-        raise ValueError(f"Meta insights for {account_id} {first}..{last}: a page's 'data' is a "
-                         f"{type(api_rows).__name__}, not a list of rows")
+        raise ValueError(
+            f"Meta insights for {account_id} {first}..{last}: a page's 'data' is a "
+            f"{type(api_rows).__name__}, not a list of rows"
+        )
     cols: dict[str, list] = {name: [] for name in RAW_COLUMNS}
     # The rows exactly as Graph sent them, when the page came from the client (PageRows).
     texts = api_rows.texts if isinstance(api_rows, PageRows) else None

@@ -32,13 +32,25 @@ def window_days(now: datetime, lookback_days: int) -> list[str]:
     return [(today - timedelta(days=n)).isoformat() for n in range(lookback_days - 1, -1, -1)]
 
 
-def build_meta_schedule(partitions: MultiPartitionsDefinition, lookback_days: int,
-                        default_status: DefaultScheduleStatus = DefaultScheduleStatus.RUNNING):
-    job = define_asset_job(JOB_NAME, selection=AssetSelection.assets(RAW_KEY, STAGING_KEY),
-                           partitions_def=partitions, description="Raw and staging Meta insights for a date range.")
+def build_meta_schedule(
+    partitions: MultiPartitionsDefinition,
+    lookback_days: int,
+    default_status: DefaultScheduleStatus = DefaultScheduleStatus.RUNNING,
+):
+    job = define_asset_job(
+        JOB_NAME,
+        selection=AssetSelection.assets(RAW_KEY, STAGING_KEY),
+        partitions_def=partitions,
+        description="Raw and staging Meta insights for a date range.",
+    )
 
-    @schedule(job=job, cron_schedule=CRON, execution_timezone=DEFAULT_TIMEZONE, default_status=default_status,
-              description=f"Re-pull the last {lookback_days} days of every ad account (Meta restates recent days).")
+    @schedule(
+        job=job,
+        cron_schedule=CRON,
+        execution_timezone=DEFAULT_TIMEZONE,
+        default_status=default_status,
+        description=f"Re-pull the last {lookback_days} days of every ad account (Meta restates recent days).",
+    )
     def meta_ads_every_4_hours(context: ScheduleEvaluationContext):
         now = context.scheduled_execution_time or datetime.now(ZoneInfo(DEFAULT_TIMEZONE))
         days = window_days(now, lookback_days)

@@ -105,16 +105,13 @@ class LeadsAddUp(DataFrameConstraint):
         super().__init__(error_description=description, markdown_description=description)
 
     def validate(self, dataframe: pd.DataFrame) -> None:
-        parts = (
-            dataframe["leads_formulario"] + dataframe["leads_site"] + dataframe["leads_mensagem"]
-        )
+        parts = dataframe["leads_formulario"] + dataframe["leads_site"] + dataframe["leads_mensagem"]
         bad = np.flatnonzero((parts != dataframe["leads_total"]).to_numpy())
         if len(bad):
             raise DataFrameConstraintViolationException(
                 constraint_name=self.name,
                 constraint_description=(
-                    f"{self.error_description} {len(bad)} rows differ, first at index "
-                    f"{dataframe.index[bad[0]]}."
+                    f"{self.error_description} {len(bad)} rows differ, first at index {dataframe.index[bad[0]]}."
                 ),
             )
 
@@ -125,9 +122,7 @@ class RatiosNullOnlyForZero(DataFrameConstraint):
     _DENOMINATORS = {"ctr": "impressoes", "cpc": "cliques", "cpl": "leads_total"}
 
     def __init__(self):
-        description = (
-            "ctr, cpc, cpl must be NULL exactly when impressoes, cliques, leads_total is 0."
-        )
+        description = "ctr, cpc, cpl must be NULL exactly when impressoes, cliques, leads_total is 0."
         super().__init__(error_description=description, markdown_description=description)
 
     def validate(self, dataframe: pd.DataFrame) -> None:
@@ -167,18 +162,10 @@ def _columns() -> list[PandasColumn]:
         PandasColumn.datetime_column("data", non_nullable=True),
         *(_text_column(name) for name in TEXT_COLUMNS),
         PandasColumn.float_column("valor_gasto", min_value=0.0, non_nullable=True),
-        *(
-            PandasColumn.integer_column(name, min_value=0, non_nullable=True)
-            for name in COUNT_COLUMNS
-        ),
+        *(PandasColumn.integer_column(name, min_value=0, non_nullable=True) for name in COUNT_COLUMNS),
         # NULL is the rule for a zero denominator, so only present values are range-checked.
-        *(
-            PandasColumn.float_column(name, min_value=0.0, ignore_missing_vals=True)
-            for name in RATIO_COLUMNS
-        ),
-        PandasColumn.datetime_column(
-            FETCHED_AT_COLUMN, non_nullable=True, is_required=False, tz="UTC"
-        ),
+        *(PandasColumn.float_column(name, min_value=0.0, ignore_missing_vals=True) for name in RATIO_COLUMNS),
+        PandasColumn.datetime_column(FETCHED_AT_COLUMN, non_nullable=True, is_required=False, tz="UTC"),
     ]
 
 

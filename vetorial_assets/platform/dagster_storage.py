@@ -68,7 +68,8 @@ def embedded_storage_url(home: str | Path, database: str = DEFAULT_DATABASE) -> 
     except Exception as exc:
         raise StorageConfigError(
             f"Dagster storage: the embedded PostgreSQL under {home} could not be started "
-            f"({type(exc).__name__}); run `vetorial up` to see why") from None
+            f"({type(exc).__name__}); run `vetorial up` to see why"
+        ) from None
     # dagster-postgres cannot use SQLAlchemy 2.1's psycopg 3 dialect.
     return server.url(database, driver="psycopg2")
 
@@ -90,8 +91,14 @@ def _use_pool(storage) -> None:
     its connection-per-call one (as optimize_for_webserver does, without its statement timeout)."""
     storage._engine.dispose()
     storage._engine = create_pg_engine(
-        storage.postgres_url, storage._token_provider, isolation_level="AUTOCOMMIT", pool_size=POOL_SIZE,
-        max_overflow=-1, pool_recycle=POOL_RECYCLE_SECONDS, pool_pre_ping=True)
+        storage.postgres_url,
+        storage._token_provider,
+        isolation_level="AUTOCOMMIT",
+        pool_size=POOL_SIZE,
+        max_overflow=-1,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        pool_pre_ping=True,
+    )
     dispose = storage.dispose
 
     def dispose_with_pool() -> None:  # DagsterInstance.dispose() disposes each storage
@@ -105,8 +112,13 @@ class VetorialDagsterStorage(DagsterPostgresStorage):
     """dagster-postgres storage on the embedded server (by home) or the warehouse's server,
     with pooled connections and asynchronous commits (see the module docstring)."""
 
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
-                 inst_data: ConfigurableClassData | None = None, token_provider=None):
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: ConfigurableClassData | None = None,
+        token_provider=None,
+    ):
         super().__init__(with_session_options(postgres_url), should_autocreate_tables, inst_data, token_provider)
         for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
             _use_pool(storage)
@@ -114,10 +126,14 @@ class VetorialDagsterStorage(DagsterPostgresStorage):
     @classmethod
     def config_type(cls) -> dict[str, Any]:
         return {
-            "home": Field(StringSource, is_required=False,
-                          description="VETORIAL_HOME of the embedded server (absolute path)."),
-            "warehouse_url": Field(StringSource, is_required=False,
-                                   description="Warehouse URL (use `env:`): database `database` on its server."),
+            "home": Field(
+                StringSource, is_required=False, description="VETORIAL_HOME of the embedded server (absolute path)."
+            ),
+            "warehouse_url": Field(
+                StringSource,
+                is_required=False,
+                description="Warehouse URL (use `env:`): database `database` on its server.",
+            ),
             "database": Field(StringSource, is_required=False, default_value=DEFAULT_DATABASE),
         }
 
@@ -126,8 +142,10 @@ class VetorialDagsterStorage(DagsterPostgresStorage):
         home, warehouse_url = config_value.get("home"), config_value.get("warehouse_url")
         database = config_value.get("database") or DEFAULT_DATABASE
         if bool(home) == bool(warehouse_url):
-            raise StorageConfigError("Dagster storage: set exactly one of `home` and `warehouse_url` "
-                                     "in dagster.yaml (run a `vetorial` command to rewrite it)")
+            raise StorageConfigError(
+                "Dagster storage: set exactly one of `home` and `warehouse_url` "
+                "in dagster.yaml (run a `vetorial` command to rewrite it)"
+            )
         url = embedded_storage_url(home, database) if home else storage_url_from_warehouse(warehouse_url, database)
         return cls(postgres_url=url, inst_data=inst_data)
 

@@ -130,18 +130,21 @@ def _ensure_system_user() -> None:
     try:
         pwd.getpwnam(user)
     except KeyError:
-        useradd = shutil.which("useradd", path=os.pathsep.join(
-            [os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/local/sbin"]))
+        useradd = shutil.which(
+            "useradd", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/local/sbin"])
+        )
         if useradd is None:
-            raise RuntimeError(f"cannot create the OS user {user!r} for the embedded PostgreSQL: "
-                               "useradd not found") from None
+            raise RuntimeError(
+                f"cannot create the OS user {user!r} for the embedded PostgreSQL: useradd not found"
+            ) from None
         done = subprocess.run([useradd, "-s", "/bin/bash", user], capture_output=True, text=True)
         if done.returncode != 0:
             try:
                 pwd.getpwnam(user)  # another process created it meanwhile
             except KeyError:
-                raise RuntimeError(f"cannot create the OS user {user!r} for the embedded PostgreSQL: "
-                                   f"{done.stderr.strip()}") from None
+                raise RuntimeError(
+                    f"cannot create the OS user {user!r} for the embedded PostgreSQL: {done.stderr.strip()}"
+                ) from None
 
 
 def _prepare_runtime_dir() -> None:
@@ -206,8 +209,12 @@ def _start(home: Path, pgdata: Path):
                 conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")  # constants above, not input
         log.info("embedded PostgreSQL initialised in %s; restarting once to apply tuning", pgdata)
         # -l: the restarted server logs where the first one did (else to pg_ctl's output).
-        pg_ctl(["-w", "-l", str(pgdata / "log"), "restart"], pgdata=pgdata, user=server.system_user,
-               timeout=_START_TIMEOUT_S)
+        pg_ctl(
+            ["-w", "-l", str(pgdata / "log"), "restart"],
+            pgdata=pgdata,
+            user=server.system_user,
+            timeout=_START_TIMEOUT_S,
+        )
         info = PostmasterInfo.read_from_pgdata(pgdata)
     return info
 
@@ -228,16 +235,21 @@ def _stop(pgdata: Path, info) -> None:
     except psutil.NoSuchProcess:
         pass
     except psutil.TimeoutExpired:
-        raise RuntimeError(f"the embedded PostgreSQL (pid {info.pid}) did not stop within "
-                           f"{_START_TIMEOUT_S} s") from None
+        raise RuntimeError(
+            f"the embedded PostgreSQL (pid {info.pid}) did not stop within {_START_TIMEOUT_S} s"
+        ) from None
 
 
 def _spawn_reaper(home: Path) -> Proc:
     # Its own session and no inherited pipes: a caller reading our output is not kept waiting.
     process = subprocess.Popen(
         [sys.executable, "-m", "vetorial_assets.platform.reaper", str(home)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        close_fds=True, start_new_session=True, cwd="/",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        start_new_session=True,
+        cwd="/",
     )
     return Proc.of(process.pid)
 

@@ -18,10 +18,9 @@ import json
 import os
 from pathlib import Path
 
-from .embedded import DAGSTER_DB, WAREHOUSE_DB, ensure_server
-
 from ..home import HOME_LINE
 from ..settings import Settings
+from .embedded import DAGSTER_DB, WAREHOUSE_DB, ensure_server
 
 _MARKER = "# written by `vetorial` (delete this line to keep your own edits)"
 
@@ -104,9 +103,13 @@ def storage_block(settings: Settings) -> str:
 
 
 def dagster_yaml(settings: Settings) -> str:
-    return DAGSTER_YAML.format(marker=_MARKER, home_line=f"{HOME_LINE}{settings.home}",
-                               storage=storage_block(settings), log_level=LOG_LEVEL,
-                               max_runtime=MAX_RUNTIME_SECONDS)
+    return DAGSTER_YAML.format(
+        marker=_MARKER,
+        home_line=f"{HOME_LINE}{settings.home}",
+        storage=storage_block(settings),
+        log_level=LOG_LEVEL,
+        max_runtime=MAX_RUNTIME_SECONDS,
+    )
 
 
 def write_dagster_yaml(settings: Settings, dagster_home: Path) -> Path:

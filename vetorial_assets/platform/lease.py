@@ -39,8 +39,10 @@ class Proc:
     def alive(self) -> bool:
         try:
             process = psutil.Process(self.pid)
-            return (abs(process.create_time() - self.started) < _START_TOLERANCE
-                    and process.status() != psutil.STATUS_ZOMBIE)
+            return (
+                abs(process.create_time() - self.started) < _START_TOLERANCE
+                and process.status() != psutil.STATUS_ZOMBIE
+            )
         except psutil.Error:
             return False
 
@@ -94,10 +96,15 @@ def read_lease(home: Path) -> Lease:
 def write_lease(home: Path, lease: Lease) -> None:
     path = lease_path(home)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps({
-        "started_pid": lease.started_pid,
-        "pinned": lease.pinned,
-        "users": [[user.pid, user.started] for user in lease.users],
-        "reaper": [lease.reaper.pid, lease.reaper.started] if lease.reaper else None,
-    }), encoding="utf-8")
+    tmp.write_text(
+        json.dumps(
+            {
+                "started_pid": lease.started_pid,
+                "pinned": lease.pinned,
+                "users": [[user.pid, user.started] for user in lease.users],
+                "reaper": [lease.reaper.pid, lease.reaper.started] if lease.reaper else None,
+            }
+        ),
+        encoding="utf-8",
+    )
     tmp.replace(path)  # atomic: a reader never sees half a file

@@ -24,8 +24,7 @@ _CLOCK_SLACK_S = 1.0
 def worker_alive(pid: int, event_timestamp: float) -> bool:
     try:
         process = psutil.Process(pid)
-        return (process.status() != psutil.STATUS_ZOMBIE
-                and process.create_time() <= event_timestamp + _CLOCK_SLACK_S)
+        return process.status() != psutil.STATUS_ZOMBIE and process.create_time() <= event_timestamp + _CLOCK_SLACK_S
     except psutil.Error:
         return False
 
@@ -39,7 +38,8 @@ class LocalRunLauncher(DefaultRunLauncher):
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
         records = self._instance.get_records_for_run(
-            run.run_id, of_type=DagsterEventType.RUN_START, limit=1, ascending=False).records
+            run.run_id, of_type=DagsterEventType.RUN_START, limit=1, ascending=False
+        ).records
         if not records:
             return CheckRunHealthResult(WorkerStatus.RUNNING, "no RUN_START event yet")
         entry = records[0].event_log_entry

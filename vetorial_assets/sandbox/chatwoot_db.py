@@ -45,13 +45,30 @@ TENANT_INBOXES = (14, 15, 21)
 UNLISTED_INBOXES = (16,)
 USERS = (
     # id, account, name
-    (1, 1, "Carla Mendes"), (2, 1, "Rafael Souza"), (3, 1, "Beatriz Lima"), (4, 1, "Diego Araújo"),
-    (5, 2, "Helena Castro"), (6, 2, "Marcos Teixeira"),
+    (1, 1, "Carla Mendes"),
+    (2, 1, "Rafael Souza"),
+    (3, 1, "Beatriz Lima"),
+    (4, 1, "Diego Araújo"),
+    (5, 2, "Helena Castro"),
+    (6, 2, "Marcos Teixeira"),
 )
 LABELS = ("lead", "visita-agendada", "convertido-crm", "suporte", "financeiro", "matricula", "reclamacao")
 _BASE_TIME = datetime(2024, 1, 15, 12, 0)
-_TABLES = ("taggings", "tags", "labels", "messages", "conversations", "contact_inboxes", "contacts",
-           "inboxes", "channel_web_widgets", "channel_whatsapp", "account_users", "users", "accounts")
+_TABLES = (
+    "taggings",
+    "tags",
+    "labels",
+    "messages",
+    "conversations",
+    "contact_inboxes",
+    "contacts",
+    "inboxes",
+    "channel_web_widgets",
+    "channel_whatsapp",
+    "account_users",
+    "users",
+    "accounts",
+)
 # Tables a bulk seed writes (their secondary indexes are rebuilt after the load).
 _BULK_TABLES = ("contacts", "contact_inboxes", "conversations", "messages", "taggings")
 _BULK_THRESHOLD = 50_000
@@ -72,8 +89,13 @@ def _generate_steps() -> list[str]:
 def conninfo_from_url(url: str) -> str:
     """libpq conninfo for a SQLAlchemy URL (any postgresql+driver:// form)."""
     parsed = make_url(url)
-    params = {"host": parsed.host, "port": parsed.port, "user": parsed.username,
-              "password": parsed.password, "dbname": parsed.database}
+    params = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "user": parsed.username,
+        "password": parsed.password,
+        "dbname": parsed.database,
+    }
     for key, value in parsed.query.items():
         params[key] = value if isinstance(value, str) else value[-1]
     return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v not in (None, "")})
@@ -111,8 +133,14 @@ class SandboxChatwoot:
 
     # ------------------------------------------------------------------ seeding
 
-    def seed(self, conversations_per_inbox: int = 200, seed: int = 7,
-             anchor: datetime | None = None, days: int = 90, max_messages: int = 6) -> int:
+    def seed(
+        self,
+        conversations_per_inbox: int = 200,
+        seed: int = 7,
+        anchor: datetime | None = None,
+        days: int = 90,
+        max_messages: int = 6,
+    ) -> int:
         """Replace all data with the demo accounts, inboxes, agents and labels, plus
         `conversations_per_inbox` conversations in each tenant inbox (a quarter of that in
         the unlisted inbox 16) created over the `days` before `anchor`.
@@ -126,8 +154,12 @@ class SandboxChatwoot:
         t1 = _utc_naive(anchor)
         t0 = t1 - timedelta(days=days)
         self.create()
-        per_inbox = {14: conversations_per_inbox, 15: conversations_per_inbox,
-                     21: conversations_per_inbox, 16: conversations_per_inbox // 4}
+        per_inbox = {
+            14: conversations_per_inbox,
+            15: conversations_per_inbox,
+            21: conversations_per_inbox,
+            16: conversations_per_inbox // 4,
+        }
         total = 0
         with self.connect() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SEED_LOCK,))
@@ -142,8 +174,14 @@ class SandboxChatwoot:
         log.info("sandbox Chatwoot seeded: %d conversations", total)
         return total
 
-    def bulk_seed(self, n_conversations: int, seed: int = 11, anchor: datetime | None = None,
-                  days: int = 365, max_messages: int = 3) -> int:
+    def bulk_seed(
+        self,
+        n_conversations: int,
+        seed: int = 11,
+        anchor: datetime | None = None,
+        days: int = 365,
+        max_messages: int = 3,
+    ) -> int:
         """Append `n_conversations` conversations over the tenant inboxes (round robin), set-based
         in the database: 1,000,000 take seconds, not Python loops. Creates the demo accounts
         and inboxes first if they are missing. Returns the number created."""
@@ -155,8 +193,17 @@ class SandboxChatwoot:
             if not conn.execute("SELECT EXISTS (SELECT 1 FROM accounts)").fetchone()[0]:
                 self._insert_base(conn)
             conn.execute("SET LOCAL synchronous_commit = off")
-            ids = self._generate(conn, n_conversations, list(TENANT_INBOXES), t0, t1, seed, max_messages,
-                                 activity_messages=False, bulk=n_conversations >= _BULK_THRESHOLD)
+            ids = self._generate(
+                conn,
+                n_conversations,
+                list(TENANT_INBOXES),
+                t0,
+                t1,
+                seed,
+                max_messages,
+                activity_messages=False,
+                bulk=n_conversations >= _BULK_THRESHOLD,
+            )
             self._refresh_tag_counts(conn)
         # VACUUM: sets hint bits and the visibility map once, so readers measure reading,
         # and the per-row message count is an index-only scan.
@@ -164,13 +211,16 @@ class SandboxChatwoot:
         return len(ids)
 
     def _reset(self, conn: psycopg.Connection) -> None:
-        conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
-            sql.SQL(", ").join(sql.Identifier(t) for t in _TABLES)))
+        conn.execute(
+            sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                sql.SQL(", ").join(sql.Identifier(t) for t in _TABLES)
+            )
+        )
         # Chatwoot's per-account display_id sequences outlive TRUNCATE: drop them so that
         # re-created accounts start at display_id 1 again.
         for (name,) in conn.execute(
-                "SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE %s",
-                ("conv\\_dpid\\_seq\\_%",)).fetchall():
+            "SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE %s", ("conv\\_dpid\\_seq\\_%",)
+        ).fetchall():
             conn.execute(sql.SQL("DROP SEQUENCE IF EXISTS {}").format(sql.Identifier(name)))
 
     def _insert_base(self, conn: psycopg.Connection) -> None:
@@ -179,42 +229,66 @@ class SandboxChatwoot:
             cur.executemany(
                 "INSERT INTO accounts (id, name, created_at, updated_at, locale, domain) "
                 "VALUES (%s, %s, %s, %s, 0, %s) ON CONFLICT (id) DO NOTHING",
-                [(i, name, t, t, f"{name.split()[0].lower()}.com.br") for i, name in ACCOUNTS])
+                [(i, name, t, t, f"{name.split()[0].lower()}.com.br") for i, name in ACCOUNTS],
+            )
             cur.executemany(
                 "INSERT INTO users (id, uid, name, display_name, email, created_at, updated_at, type) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, 'User') ON CONFLICT (id) DO NOTHING",
-                [(i, f"agent{i}@example.com.br", name, name.split()[0], f"agent{i}@example.com.br", t, t)
-                 for i, _, name in USERS])
+                [
+                    (i, f"agent{i}@example.com.br", name, name.split()[0], f"agent{i}@example.com.br", t, t)
+                    for i, _, name in USERS
+                ],
+            )
             cur.executemany(
                 "INSERT INTO account_users (account_id, user_id, role, created_at, updated_at) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (account_id, user_id) DO NOTHING",
-                [(acc, i, 1 if i in (1, 5) else 0, t, t) for i, acc, _ in USERS])
+                [(acc, i, 1 if i in (1, 5) else 0, t, t) for i, acc, _ in USERS],
+            )
             cur.executemany(
                 "INSERT INTO channel_whatsapp (id, account_id, phone_number, created_at, updated_at) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                [(1, 1, "+5511930000014", t, t), (2, 2, "+5521930000021", t, t)])
+                [(1, 1, "+5511930000014", t, t), (2, 2, "+5521930000021", t, t)],
+            )
             cur.execute(
                 "INSERT INTO channel_web_widgets (id, website_url, account_id, created_at, updated_at, "
                 "website_token) VALUES (1, 'https://allpfit.com.br', 1, %s, %s, 'sandboxwidgettoken') "
-                "ON CONFLICT (id) DO NOTHING", (t, t))
+                "ON CONFLICT (id) DO NOTHING",
+                (t, t),
+            )
             cur.executemany(
                 "INSERT INTO inboxes (id, channel_id, account_id, name, created_at, updated_at, channel_type, "
                 "timezone) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                [(i, ch, acc, name, t, t, kind, DEFAULT_TIMEZONE) for i, acc, name, kind, ch in INBOXES])
+                [(i, ch, acc, name, t, t, kind, DEFAULT_TIMEZONE) for i, acc, name, kind, ch in INBOXES],
+            )
             cur.executemany(
                 "INSERT INTO labels (title, account_id, show_on_sidebar, created_at, updated_at) "
                 "VALUES (%s, %s, true, %s, %s) ON CONFLICT (title, account_id) DO NOTHING",
-                [(label, acc, t, t) for acc, _ in ACCOUNTS for label in LABELS])
-            cur.executemany("INSERT INTO tags (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
-                            [(label,) for label in LABELS])
+                [(label, acc, t, t) for acc, _ in ACCOUNTS for label in LABELS],
+            )
+            cur.executemany(
+                "INSERT INTO tags (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", [(label,) for label in LABELS]
+            )
             # Explicit ids above: move the sequences past them, as Rails fixtures would.
             for table in ("accounts", "users", "inboxes", "channel_whatsapp", "channel_web_widgets"):
-                cur.execute(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'id'), "
-                                    "(SELECT max(id) FROM {}))").format(sql.Identifier(table)), (table,))
+                cur.execute(
+                    sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT max(id) FROM {}))").format(
+                        sql.Identifier(table)
+                    ),
+                    (table,),
+                )
 
-    def _generate(self, conn: psycopg.Connection, n: int, inbox_ids: Sequence[int], t0: datetime,
-                  t1: datetime, seed: int, max_messages: int, activity_messages: bool = True,
-                  bulk: bool = False) -> list[int]:
+    def _generate(
+        self,
+        conn: psycopg.Connection,
+        n: int,
+        inbox_ids: Sequence[int],
+        t0: datetime,
+        t1: datetime,
+        seed: int,
+        max_messages: int,
+        activity_messages: bool = True,
+        bulk: bool = False,
+    ) -> list[int]:
         """Run chatwoot_generate.sql for `n` conversations; returns their ids (contiguous).
 
         `bulk`: the classic bulk-load recipe, inside the caller's transaction: drop the
@@ -225,31 +299,42 @@ class SandboxChatwoot:
         if n <= 0:
             return []
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SEED_LOCK,))  # id ranges are reserved below
-        slots = conn.execute("SELECT id, account_id, channel_type FROM inboxes WHERE id = ANY (%s) ORDER BY id",
-                             (list(inbox_ids),)).fetchall()
+        slots = conn.execute(
+            "SELECT id, account_id, channel_type FROM inboxes WHERE id = ANY (%s) ORDER BY id", (list(inbox_ids),)
+        ).fetchall()
         if len(slots) != len(set(inbox_ids)):
             missing = sorted(set(inbox_ids) - {row[0] for row in slots})
             raise ValueError(f"unknown inbox id(s) {missing}")
         # Conversations g and g + len(slots) share a contact: contact k of conversation g.
-        n_contacts = max(((g - 1) // len(slots) // 2) * len(slots) + (g - 1) % len(slots) + 1
-                         for g in range(max(1, n - len(slots) + 1), n + 1))
+        n_contacts = max(
+            ((g - 1) // len(slots) // 2) * len(slots) + (g - 1) % len(slots) + 1
+            for g in range(max(1, n - len(slots) + 1), n + 1)
+        )
         first = {}
-        for seq, count in (("conversations_id_seq", n), ("contacts_id_seq", n_contacts),
-                           ("contact_inboxes_id_seq", n_contacts)):
+        for seq, count in (
+            ("conversations_id_seq", n),
+            ("contacts_id_seq", n_contacts),
+            ("contact_inboxes_id_seq", n_contacts),
+        ):
             start = conn.execute("SELECT nextval(%s)", (seq,)).fetchone()[0]
             conn.execute("SELECT setval(%s, %s)", (seq, start + count - 1))
             first[seq] = start
         accounts = [r[1] for r in slots]
         display_base = {a: self._display_id_base(conn, a) for a in set(accounts)}
         params = {
-            "n": int(n), "n_contacts": n_contacts, "seed": int(seed), "max_messages": int(max_messages),
+            "n": int(n),
+            "n_contacts": n_contacts,
+            "seed": int(seed),
+            "max_messages": int(max_messages),
             "activity_messages": bool(activity_messages),
-            "slot_inbox": [r[0] for r in slots], "slot_account": accounts,
+            "slot_inbox": [r[0] for r in slots],
+            "slot_account": accounts,
             "slot_channel": [r[2] for r in slots],
             "slot_display_base": [display_base[a] for a in accounts],
             "slot_rank": [accounts[:i].count(a) for i, a in enumerate(accounts)],
             "slot_account_slots": [accounts.count(a) for a in accounts],
-            "t0": t0, "span_seconds": (t1 - t0).total_seconds(),
+            "t0": t0,
+            "span_seconds": (t1 - t0).total_seconds(),
             "first_conversation_id": first["conversations_id_seq"],
             "first_contact_id": first["contacts_id_seq"],
             "first_contact_inbox_id": first["contact_inboxes_id_seq"],
@@ -286,7 +371,9 @@ class SandboxChatwoot:
         """Drop every index of `tables` except primary keys; returns the DDL that rebuilds them."""
         rows = conn.execute(
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            "WHERE i.indrelid = ANY (%s::regclass[]) AND NOT i.indisprimary ORDER BY 1", (list(tables),)).fetchall()
+            "WHERE i.indrelid = ANY (%s::regclass[]) AND NOT i.indisprimary ORDER BY 1",
+            (list(tables),),
+        ).fetchall()
         for name, _ in rows:
             conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
         return [ddl for _, ddl in rows]
@@ -301,8 +388,7 @@ class SandboxChatwoot:
 
     # ------------------------------------------------------------------ changing the source
 
-    def add(self, account_id: int, inbox_id: int, k: int, at: datetime | None = None,
-            seed: int = 101) -> list[int]:
+    def add(self, account_id: int, inbox_id: int, k: int, at: datetime | None = None, seed: int = 101) -> list[int]:
         """Create `k` conversations in inbox `inbox_id` (which must belong to `account_id`),
         all created and updated at `at` (default: the database's now, UTC). Returns their ids."""
         ts = _utc_naive(at)
@@ -323,11 +409,12 @@ class SandboxChatwoot:
             cur = conn.execute(
                 "UPDATE conversations SET updated_at = t.ts, last_activity_at = greatest(last_activity_at, t.ts) "
                 "FROM (SELECT coalesce(%s::timestamp, now() AT TIME ZONE 'UTC') AS ts) t "
-                "WHERE id = ANY (%s::int[])", (_utc_naive(at), list(ids)))
+                "WHERE id = ANY (%s::int[])",
+                (_utc_naive(at), list(ids)),
+            )
             return cur.rowcount
 
-    def add_messages(self, ids: Sequence[int], at: datetime | None = None,
-                     bump_updated_at: bool = False) -> int:
+    def add_messages(self, ids: Sequence[int], at: datetime | None = None, bump_updated_at: bool = False) -> int:
         """One incoming message per conversation. Like Chatwoot, only last_activity_at moves
         unless `bump_updated_at`: the view's message_count changes while
         conversation_updated_at stays behind (the "lagging updated_at" case)."""
@@ -338,7 +425,8 @@ class SandboxChatwoot:
                 "created_at, updated_at, sender_type, sender_id) "
                 "SELECT 'Oi, ainda estou aguardando retorno', c.account_id, c.inbox_id, c.id, 0, t.ts, t.ts, "
                 "'Contact', c.contact_id FROM conversations c CROSS JOIN t WHERE c.id = ANY (%s::int[])",
-                (_utc_naive(at), list(ids)))
+                (_utc_naive(at), list(ids)),
+            )
             added = cur.rowcount
             # update_columns in Chatwoot: no updated_at unless asked.
             conn.execute(
@@ -346,34 +434,41 @@ class SandboxChatwoot:
                 "updated_at = CASE WHEN %s THEN greatest(c.updated_at, m.last_at) ELSE c.updated_at END "
                 "FROM (SELECT conversation_id, max(created_at) AS last_at FROM messages "
                 "      WHERE conversation_id = ANY (%s::int[]) GROUP BY conversation_id) m "
-                "WHERE c.id = m.conversation_id", (bump_updated_at, list(ids)))
+                "WHERE c.id = m.conversation_id",
+                (bump_updated_at, list(ids)),
+            )
             return added
 
     def set_updated_at(self, ids: Sequence[int], ts: datetime) -> int:
         """Put `ids` at exactly `ts` (ties at the watermark; or a late commit: a row that
         appears with an updated_at older than what the ETL already read)."""
         with self.connect() as conn:
-            return conn.execute("UPDATE conversations SET updated_at = %s WHERE id = ANY (%s::int[])",
-                                (_utc_naive(ts), list(ids))).rowcount
+            return conn.execute(
+                "UPDATE conversations SET updated_at = %s WHERE id = ANY (%s::int[])", (_utc_naive(ts), list(ids))
+            ).rowcount
 
     def set_labels(self, ids: Sequence[int], labels: Sequence[str], at: datetime | None = None) -> int:
         """Replace the labels of `ids` the way acts-as-taggable-on does: taggings, the cached
         list and updated_at change in one save."""
         labels = list(dict.fromkeys(labels))
         with self.connect() as conn:
-            conn.execute("INSERT INTO tags (name) SELECT unnest(%s::text[]) ON CONFLICT (name) DO NOTHING",
-                         (labels,))
-            conn.execute("DELETE FROM taggings WHERE taggable_type = 'Conversation' AND context = 'labels' "
-                         "AND taggable_id = ANY (%s::int[])", (list(ids),))
+            conn.execute("INSERT INTO tags (name) SELECT unnest(%s::text[]) ON CONFLICT (name) DO NOTHING", (labels,))
+            conn.execute(
+                "DELETE FROM taggings WHERE taggable_type = 'Conversation' AND context = 'labels' "
+                "AND taggable_id = ANY (%s::int[])",
+                (list(ids),),
+            )
             conn.execute(
                 "INSERT INTO taggings (tag_id, taggable_type, taggable_id, context, created_at) "
                 "SELECT t.id, 'Conversation', c.id, 'labels', now() AT TIME ZONE 'UTC' "
                 "FROM conversations c CROSS JOIN tags t WHERE c.id = ANY (%s::int[]) AND t.name = ANY (%s)",
-                (list(ids), labels))
+                (list(ids), labels),
+            )
             count = conn.execute(
                 "UPDATE conversations SET cached_label_list = %s, "
                 "updated_at = coalesce(%s::timestamp, now() AT TIME ZONE 'UTC') WHERE id = ANY (%s::int[])",
-                (", ".join(labels) or None, _utc_naive(at), list(ids))).rowcount
+                (", ".join(labels) or None, _utc_naive(at), list(ids)),
+            ).rowcount
             self._refresh_tag_counts(conn)
             return count
 
@@ -381,8 +476,10 @@ class SandboxChatwoot:
         """Delete conversations as Chatwoot does (hard delete, messages and taggings with them)."""
         with self.connect() as conn:
             conn.execute("DELETE FROM messages WHERE conversation_id = ANY (%s::int[])", (list(ids),))
-            conn.execute("DELETE FROM taggings WHERE taggable_type = 'Conversation' "
-                         "AND taggable_id = ANY (%s::int[])", (list(ids),))
+            conn.execute(
+                "DELETE FROM taggings WHERE taggable_type = 'Conversation' AND taggable_id = ANY (%s::int[])",
+                (list(ids),),
+            )
             count = conn.execute("DELETE FROM conversations WHERE id = ANY (%s::int[])", (list(ids),)).rowcount
             self._refresh_tag_counts(conn)
             return count
@@ -395,7 +492,8 @@ class SandboxChatwoot:
             rows = conn.execute(
                 "SELECT id FROM conversations WHERE account_id = %s "
                 "AND (%s::int[] IS NULL OR inbox_id = ANY (%s::int[])) ORDER BY id",
-                (account_id, list(inbox_ids) if inbox_ids else None, list(inbox_ids) if inbox_ids else None))
+                (account_id, list(inbox_ids) if inbox_ids else None, list(inbox_ids) if inbox_ids else None),
+            )
             return [r[0] for r in rows]
 
     def now(self) -> datetime:

@@ -77,9 +77,18 @@ class ReportJob:
 class SandboxGraphAPI:
     """The server, its synthetic world, its faults and its request log."""
 
-    def __init__(self, ads_per_account: int = 20, placements: int = 6, today: date | None = None, *,
-                 job_polls: int = 2, host: str = "127.0.0.1", port: int = 0, record_requests: bool = True,
-                 invalid_token: str = INVALID_TOKEN):
+    def __init__(
+        self,
+        ads_per_account: int = 20,
+        placements: int = 6,
+        today: date | None = None,
+        *,
+        job_polls: int = 2,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        record_requests: bool = True,
+        invalid_token: str = INVALID_TOKEN,
+    ):
         self.data = GraphData(ads_per_account=ads_per_account, placements=placements, today=today)
         self.faults = FaultPlan()
         self.usage = UsageState()
@@ -107,8 +116,9 @@ class SandboxGraphAPI:
             self._server = _Server((self._host, self._port), _Handler)
             self._server.api = self
             # A short poll interval: shutdown() waits up to one interval.
-            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                            name="sandbox-graph-api", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name="sandbox-graph-api", daemon=True
+            )
             self._thread.start()
         return self.base_url
 
@@ -118,7 +128,7 @@ class SandboxGraphAPI:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "SandboxGraphAPI":
+    def __enter__(self) -> SandboxGraphAPI:
         self.start()
         return self
 
@@ -155,8 +165,7 @@ class SandboxGraphAPI:
         self.data.withhold_ig_day(ig_user_id, day)
 
     def requests_to(self, path_contains: str, method: str | None = None) -> list[RecordedRequest]:
-        return [r for r in list(self.requests)
-                if path_contains in r.path and (method is None or r.method == method)]
+        return [r for r in list(self.requests) if path_contains in r.path and (method is None or r.method == method)]
 
     # ---- request handling (called by the handler thread) -------------------------------
     def run_after_response(self) -> None:
@@ -220,8 +229,7 @@ class SandboxGraphAPI:
         if status == 500:  # Graph's 500s carry an error document (code 1 or 2, transient)
             return 500, error_body(1, message=fault.message)
         # Proxies in front of Graph answer 502/503/504 with a bare page, not JSON.
-        return status, {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}.get(
-            status, "Error")
+        return status, {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}.get(status, "Error")
 
     def _route(self, method: str, seg: list[str], params: dict, token: str, version: str | None):
         if not seg:
@@ -249,9 +257,15 @@ class SandboxGraphAPI:
                 return self._ig_node(node, params)
             if edge == "insights" and method == "GET":
                 return self._ig_insights(node, params)
-        raise GraphError(100, 33, (f"Unsupported {method.lower()} request. Object with ID '{node}' does not "
-                                   "exist, cannot be loaded due to missing permissions, or does not support "
-                                   "this operation."))
+        raise GraphError(
+            100,
+            33,
+            (
+                f"Unsupported {method.lower()} request. Object with ID '{node}' does not "
+                "exist, cannot be loaded due to missing permissions, or does not support "
+                "this operation."
+            ),
+        )
 
     # ---- ad account ----------------------------------------------------------------------
     def _catalog(self, node: str):
@@ -265,8 +279,9 @@ class SandboxGraphAPI:
         wanted = list_param(params.get("fields")) or ["account_id"]
         return {"id": full["id"], **{f: full[f] for f in wanted if f in full and f != "id"}}
 
-    def _page_links(self, path: str, params: dict, token: str, version: str | None, offset: int,
-                    n: int, total: int) -> dict:
+    def _page_links(
+        self, path: str, params: dict, token: str, version: str | None, offset: int, n: int, total: int
+    ) -> dict:
         paging: dict = {"cursors": {"before": cursor_for(offset), "after": cursor_for(offset + n)}}
         prefix = f"{self.base_url}/{version + '/' if version else ''}{path}"
         if offset + n < total:
@@ -275,8 +290,9 @@ class SandboxGraphAPI:
             paging["next"] = prefix + "?" + urlencode(following)
         if offset > 0:
             before = {k: v for k, v in params.items() if k != "after"}
-            paging["previous"] = prefix + "?" + urlencode({**before, "access_token": token,
-                                                           "before": cursor_for(offset)})
+            paging["previous"] = (
+                prefix + "?" + urlencode({**before, "access_token": token, "before": cursor_for(offset)})
+            )
         return paging
 
     @staticmethod
@@ -292,10 +308,14 @@ class SandboxGraphAPI:
         items = {"campaigns": catalog.campaigns, "adsets": catalog.adsets, "ads": catalog.ads}[edge]()
         wanted = list_param(params.get("fields"))
         offset, limit = offset_of(params.get("after")), self._limit(params)
-        page = [{"id": it["id"], **{f: it[f] for f in wanted if f in it and f != "id"}}
-                for it in items[offset:offset + limit]]
-        return {"data": page,
-                "paging": self._page_links(f"{node}/{edge}", params, token, version, offset, len(page), len(items))}
+        page = [
+            {"id": it["id"], **{f: it[f] for f in wanted if f in it and f != "id"}}
+            for it in items[offset : offset + limit]
+        ]
+        return {
+            "data": page,
+            "paging": self._page_links(f"{node}/{edge}", params, token, version, offset, len(page), len(items)),
+        }
 
     def _insights_query(self, node: str, params: dict) -> tuple[date, date, InsightsShape]:
         self._catalog(node)
@@ -305,8 +325,17 @@ class SandboxGraphAPI:
         since, until, shape = self._insights_query(node, params)
         return self._insights_page(f"{node}/insights", node, since, until, shape, params, token, version)
 
-    def _insights_page(self, path: str, node: str, since: date, until: date, shape: InsightsShape,
-                       params: dict, token: str, version: str | None) -> "_RawJSON":
+    def _insights_page(
+        self,
+        path: str,
+        node: str,
+        since: date,
+        until: date,
+        shape: InsightsShape,
+        params: dict,
+        token: str,
+        version: str | None,
+    ) -> _RawJSON:
         offset, limit = offset_of(params.get("after")), self._limit(params)
         page = page_of_range(self.data, node, since, until, shape, offset, limit)
         if page.next_day is not None:
@@ -347,23 +376,33 @@ class SandboxGraphAPI:
         if job.fail:
             raise GraphError(100, message="(#100) The report job failed; results are not available")
         if job.polls <= job.polls_needed:
-            raise GraphError(100, message="(#100) The report is not ready yet: poll the report run until "
-                                          "async_status is 'Job Completed'")
-        return self._insights_page(f"{job.run_id}/insights", job.account_id, job.since, job.until, job.shape,
-                                   params, token, version)
+            raise GraphError(
+                100,
+                message="(#100) The report is not ready yet: poll the report run until async_status is 'Job Completed'",
+            )
+        return self._insights_page(
+            f"{job.run_id}/insights", job.account_id, job.since, job.until, job.shape, params, token, version
+        )
 
     # ---- Instagram -------------------------------------------------------------------------
     def _ig_node(self, node: str, params: dict) -> dict:
-        full = {"id": node, "username": f"sandbox_ig_{node[-4:]}", "name": f"Sandbox IG {node[-4:]}",
-                "followers_count": self.data.ig_followers_count(node)}
+        full = {
+            "id": node,
+            "username": f"sandbox_ig_{node[-4:]}",
+            "name": f"Sandbox IG {node[-4:]}",
+            "followers_count": self.data.ig_followers_count(node),
+        }
         wanted = list_param(params.get("fields")) or []
         return {"id": node, **{f: full[f] for f in wanted if f in full and f != "id"}}
 
     def _ig_insights(self, node: str, params: dict) -> dict:
         metrics = list_param(params.get("metric"))
         if metrics != ["follows_and_unfollows"]:
-            raise GraphError(100, message="(#100) metric[0] must be one of the following values: "
-                                          "follows_and_unfollows (the sandbox serves this metric only)")
+            raise GraphError(
+                100,
+                message="(#100) metric[0] must be one of the following values: "
+                "follows_and_unfollows (the sandbox serves this metric only)",
+            )
         if params.get("period") != "day":
             raise GraphError(100, message="(#100) period must be 'day' for follows_and_unfollows")
         if params.get("metric_type") != "total_value":
@@ -388,20 +427,28 @@ class SandboxGraphAPI:
             follows, unfollows, unknown = follows + f, unfollows + u, unknown + k
         total: dict = {"value": follows + unfollows + unknown}
         if breakdown == "follow_type":
-            results = [{"dimension_values": ["FOLLOWER"], "value": follows},
-                       {"dimension_values": ["NON_FOLLOWER"], "value": unfollows}]
+            results = [
+                {"dimension_values": ["FOLLOWER"], "value": follows},
+                {"dimension_values": ["NON_FOLLOWER"], "value": unfollows},
+            ]
             if unknown:
                 results.append({"dimension_values": ["UNKNOWN"], "value": unknown})
             total["breakdowns"] = [{"dimension_keys": ["follow_type"], "results": results}]
-        answer = {"data": [{
-            "name": "follows_and_unfollows",
-            "period": "day",
-            "title": "Follows and unfollows",
-            "description": ("The number of accounts that followed you and the number of accounts that "
-                            "unfollowed you or left Instagram in the selected time period."),
-            "total_value": total,
-            "id": f"{node}/insights/follows_and_unfollows/day",
-        }]}
+        answer = {
+            "data": [
+                {
+                    "name": "follows_and_unfollows",
+                    "period": "day",
+                    "title": "Follows and unfollows",
+                    "description": (
+                        "The number of accounts that followed you and the number of accounts that "
+                        "unfollowed you or left Instagram in the selected time period."
+                    ),
+                    "total_value": total,
+                    "id": f"{node}/insights/follows_and_unfollows/day",
+                }
+            ]
+        }
         change = self.data.ig_tampering(node, days[0]) if len(days) == 1 else None
         return change(answer) if change is not None else answer
 
@@ -414,13 +461,23 @@ class SandboxGraphAPI:
         job = self.jobs.get(node)
         owner = job.account_id if job else node
         business = owner[4:] if owner.startswith("act_") else "sandbox"
-        buc = {business: [{"type": "ads_insights", "call_count": pct, "total_cputime": max(1, pct // 2),
-                           "total_time": max(1, pct // 2), "estimated_time_to_regain_access": regain,
-                           "ads_api_access_tier": "standard_access"}]}
+        buc = {
+            business: [
+                {
+                    "type": "ads_insights",
+                    "call_count": pct,
+                    "total_cputime": max(1, pct // 2),
+                    "total_time": max(1, pct // 2),
+                    "estimated_time_to_regain_access": regain,
+                    "ads_api_access_tier": "standard_access",
+                }
+            ]
+        }
         return {
             "x-business-use-case-usage": json.dumps(buc),
-            "x-ad-account-usage": json.dumps({"acc_id_util_pct": pct, "reset_time_duration": regain * 60,
-                                              "ads_api_access_tier": "standard_access"}),
+            "x-ad-account-usage": json.dumps(
+                {"acc_id_util_pct": pct, "reset_time_duration": regain * 60, "ads_api_access_tier": "standard_access"}
+            ),
             "x-app-usage": json.dumps({"call_count": self.usage.base_pct, "total_cputime": 1, "total_time": 1}),
         }
 
@@ -532,19 +589,31 @@ class SandboxProcess:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> "SandboxProcess":
+    def __enter__(self) -> SandboxProcess:
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
 
-def spawn(ads_per_account: int = 20, placements: int = 6, today: date | None = None, job_polls: int = 2,
-          port: int = 0) -> SandboxProcess:
+def spawn(
+    ads_per_account: int = 20, placements: int = 6, today: date | None = None, job_polls: int = 2, port: int = 0
+) -> SandboxProcess:
     """Start `python -m vetorial_assets.sandbox.graph_api` and wait for its URL."""
-    cmd = [sys.executable, "-m", "vetorial_assets.sandbox.graph_api", "--port", str(port),
-           "--ads-per-account", str(ads_per_account), "--placements", str(placements),
-           "--job-polls", str(job_polls), "--no-record"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vetorial_assets.sandbox.graph_api",
+        "--port",
+        str(port),
+        "--ads-per-account",
+        str(ads_per_account),
+        "--placements",
+        str(placements),
+        "--job-polls",
+        str(job_polls),
+        "--no-record",
+    ]
     if today is not None:
         cmd += ["--today", today.isoformat()]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -565,8 +634,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job-polls", type=int, default=2)
     parser.add_argument("--no-record", action="store_true", help="do not keep a log of requests in memory")
     args = parser.parse_args(argv)
-    api = SandboxGraphAPI(args.ads_per_account, args.placements, args.today, job_polls=args.job_polls,
-                          host=args.host, port=args.port, record_requests=not args.no_record)
+    api = SandboxGraphAPI(
+        args.ads_per_account,
+        args.placements,
+        args.today,
+        job_polls=args.job_polls,
+        host=args.host,
+        port=args.port,
+        record_requests=not args.no_record,
+    )
     api.start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -62,12 +62,31 @@ ACTION_TYPES = (
 )
 
 # Fields /insights accepts. Anything else is a Graph error 100, like the real API.
-INSIGHT_FIELDS = frozenset({
-    "account_id", "account_name", "account_currency", "campaign_id", "campaign_name",
-    "adset_id", "adset_name", "ad_id", "ad_name", "objective", "spend", "impressions",
-    "reach", "clicks", "inline_link_clicks", "actions", "ctr", "cpc", "cpm",
-    "date_start", "date_stop",
-})
+INSIGHT_FIELDS = frozenset(
+    {
+        "account_id",
+        "account_name",
+        "account_currency",
+        "campaign_id",
+        "campaign_name",
+        "adset_id",
+        "adset_name",
+        "ad_id",
+        "ad_name",
+        "objective",
+        "spend",
+        "impressions",
+        "reach",
+        "clicks",
+        "inline_link_clicks",
+        "actions",
+        "ctr",
+        "cpc",
+        "cpm",
+        "date_start",
+        "date_stop",
+    }
+)
 BREAKDOWNS = ("publisher_platform", "platform_position")
 LEVELS = ("account", "campaign", "adset", "ad")
 
@@ -156,20 +175,44 @@ class AccountCatalog:
         return a // ADS_PER_ADSET
 
     def campaigns(self) -> list[dict]:
-        return [{"id": self.campaign_id(c), "name": self.campaign_name(c), "account_id": self.account_id,
-                 "objective": _KIND_OBJECTIVE[self.campaign_kind(c)], "status": "ACTIVE",
-                 "effective_status": "ACTIVE"} for c in range(self.n_campaigns)]
+        return [
+            {
+                "id": self.campaign_id(c),
+                "name": self.campaign_name(c),
+                "account_id": self.account_id,
+                "objective": _KIND_OBJECTIVE[self.campaign_kind(c)],
+                "status": "ACTIVE",
+                "effective_status": "ACTIVE",
+            }
+            for c in range(self.n_campaigns)
+        ]
 
     def adsets(self) -> list[dict]:
-        return [{"id": self.adset_id(s), "name": self.adset_name(s), "account_id": self.account_id,
-                 "campaign_id": self.campaign_id(s // ADSETS_PER_CAMPAIGN), "status": "ACTIVE",
-                 "effective_status": "ACTIVE"} for s in range(self.n_adsets)]
+        return [
+            {
+                "id": self.adset_id(s),
+                "name": self.adset_name(s),
+                "account_id": self.account_id,
+                "campaign_id": self.campaign_id(s // ADSETS_PER_CAMPAIGN),
+                "status": "ACTIVE",
+                "effective_status": "ACTIVE",
+            }
+            for s in range(self.n_adsets)
+        ]
 
     def ads(self) -> list[dict]:
-        return [{"id": self.ad_id(a), "name": self.ad_name(a), "account_id": self.account_id,
-                 "campaign_id": self.campaign_id(self.campaign_of_ad(a)),
-                 "adset_id": self.adset_id(self.adset_of_ad(a)), "status": "ACTIVE",
-                 "effective_status": "ACTIVE"} for a in range(self.n_ads)]
+        return [
+            {
+                "id": self.ad_id(a),
+                "name": self.ad_name(a),
+                "account_id": self.account_id,
+                "campaign_id": self.campaign_id(self.campaign_of_ad(a)),
+                "adset_id": self.adset_id(self.adset_of_ad(a)),
+                "status": "ACTIVE",
+                "effective_status": "ACTIVE",
+            }
+            for a in range(self.n_ads)
+        ]
 
     def node(self) -> dict:
         return {
@@ -182,8 +225,10 @@ class AccountCatalog:
             "account_status": 1,
             "business_country_code": "BR",
             # The seed's audit checks the attribution window: Meta's default 7-day click, 1-day view.
-            "attribution_spec": [{"event_type": "CLICK_THROUGH", "window_days": 7},
-                                 {"event_type": "VIEW_THROUGH", "window_days": 1}],
+            "attribution_spec": [
+                {"event_type": "CLICK_THROUGH", "window_days": 7},
+                {"event_type": "VIEW_THROUGH", "window_days": 1},
+            ],
         }
 
 
@@ -257,8 +302,9 @@ def _ratio(name: str, num: np.ndarray, den: np.ndarray, scale: float) -> list[st
 class GraphData:
     """State of the synthetic world: restatements, vanished rows, late IG days, render cache."""
 
-    def __init__(self, ads_per_account: int = 20, placements: int = 6, today: date | None = None,
-                 cache_blocks: int = 24):
+    def __init__(
+        self, ads_per_account: int = 20, placements: int = 6, today: date | None = None, cache_blocks: int = 24
+    ):
         if not 1 <= placements <= len(PLACEMENTS):
             raise ValueError(f"placements must be 1..{len(PLACEMENTS)}")
         if ads_per_account < 1:
@@ -360,12 +406,16 @@ class GraphData:
         ads = np.arange(self.ads_per_account)
         return ads[~np.isin(ads, list(gone))] if gone else ads
 
-    def _group_keys(self, catalog: AccountCatalog, ads: np.ndarray, plc: np.ndarray,
-                    shape: InsightsShape) -> np.ndarray:
+    def _group_keys(
+        self, catalog: AccountCatalog, ads: np.ndarray, plc: np.ndarray, shape: InsightsShape
+    ) -> np.ndarray:
         """Integer key per raw row; rows with equal keys are summed into one API row."""
-        entity = {"ad": ads, "adset": ads // ADS_PER_ADSET,
-                  "campaign": ads // ADS_PER_ADSET // ADSETS_PER_CAMPAIGN,
-                  "account": np.zeros_like(ads)}[shape.level]
+        entity = {
+            "ad": ads,
+            "adset": ads // ADS_PER_ADSET,
+            "campaign": ads // ADS_PER_ADSET // ADSETS_PER_CAMPAIGN,
+            "account": np.zeros_like(ads),
+        }[shape.level]
         n_plc = len(PLACEMENTS)
         if "platform_position" in shape.breakdowns:
             sub = plc  # the position identifies the placement (and so its platform)
@@ -417,8 +467,9 @@ class GraphData:
                     self._cache.popitem(last=False)
         return rows
 
-    def _render(self, catalog: AccountCatalog, day: date, version: int, visible: np.ndarray,
-                shape: InsightsShape) -> list[str]:
+    def _render(
+        self, catalog: AccountCatalog, day: date, version: int, visible: np.ndarray, shape: InsightsShape
+    ) -> list[str]:
         if visible.size == 0:
             return []
         block = generate_day(catalog.number, day, version, self.ads_per_account, self.placements)
@@ -462,8 +513,15 @@ class GraphData:
             self._static[key] = prefix
         return prefix
 
-    def _rows_json(self, catalog: AccountCatalog, day: date, ads: np.ndarray, plc: np.ndarray,
-                   m: dict[str, np.ndarray], shape: InsightsShape) -> list[str]:
+    def _rows_json(
+        self,
+        catalog: AccountCatalog,
+        day: date,
+        ads: np.ndarray,
+        plc: np.ndarray,
+        m: dict[str, np.ndarray],
+        shape: InsightsShape,
+    ) -> list[str]:
         """Row JSON assembled column-wise from fragments (several times faster than json.dumps of dicts)."""
         n = ads.size
         prefix = self._static_prefix(catalog, shape)
@@ -498,8 +556,9 @@ class GraphData:
     @staticmethod
     def _actions_json(m: dict[str, np.ndarray], n: int) -> list[str]:
         """',"actions":[...]' per row, or '' when the row has no action (Meta leaves the key out)."""
-        per_type = [[f'{{"action_type":"{t}","value":"{v}"}}' if v else "" for v in m[t].tolist()]
-                    for t in ACTION_TYPES]
+        per_type = [
+            [f'{{"action_type":"{t}","value":"{v}"}}' if v else "" for v in m[t].tolist()] for t in ACTION_TYPES
+        ]
         out = []
         for items in zip(*per_type):
             text = ",".join(filter(None, items))
@@ -563,8 +622,9 @@ class Paged:
     next_day: date | None = None
 
 
-def page_of_range(data: GraphData, account_id: str, since: date, until: date, shape: InsightsShape,
-                  offset: int, limit: int) -> Paged:
+def page_of_range(
+    data: GraphData, account_id: str, since: date, until: date, shape: InsightsShape, offset: int, limit: int
+) -> Paged:
     """Rows [offset, offset+limit) of a date range, rendering only the days it touches."""
     out: list[str] = []
     position = 0

@@ -28,19 +28,25 @@ _ERRORS: dict[int, tuple[str, str, int | None, bool]] = {
     100: ("(#100) Invalid parameter", "OAuthException", None, False),
     104: ("An access token is required to request this resource.", "OAuthException", None, False),
     190: ("Invalid OAuth access token - Cannot parse access token", "OAuthException", None, False),
-    200: ("(#200) Ad account owner has NOT grant ads_management or ads_read permission", "OAuthException",
-          None, False),
+    200: ("(#200) Ad account owner has NOT grant ads_management or ads_read permission", "OAuthException", None, False),
     341: ("(#341) Application limit reached", "OAuthException", None, True),
     613: ("(#613) Calls to this api have exceeded the rate limit.", "OAuthException", 1487742, True),
 }
 _REDUCE_DATA = "Please reduce the amount of data you're asking for, then retry your request"
-_BUC_MESSAGE = ("There have been too many calls from this ad-account. Wait a bit and try again. "
-                "For more info, please refer to "
-                "https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.")
+_BUC_MESSAGE = (
+    "There have been too many calls from this ad-account. Wait a bit and try again. "
+    "For more info, please refer to "
+    "https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management."
+)
 
 
-def error_body(code: int, subcode: int | None = None, message: str | None = None,
-               fbtrace_id: str = "AsandboxTRACE", is_transient: bool | None = None) -> dict:
+def error_body(
+    code: int,
+    subcode: int | None = None,
+    message: str | None = None,
+    fbtrace_id: str = "AsandboxTRACE",
+    is_transient: bool | None = None,
+) -> dict:
     """The `{"error": {...}}` document Graph returns for an error code."""
     if code == 100 and subcode == 1487534:
         default = (_REDUCE_DATA, "OAuthException", 1487534, False)
@@ -49,9 +55,13 @@ def error_body(code: int, subcode: int | None = None, message: str | None = None
     else:
         default = _ERRORS.get(code, (f"(#{code}) Sandbox error", "OAuthException", None, False))
     text, kind, default_sub, transient = default
-    error = {"message": message or text, "type": kind, "code": code,
-             "is_transient": transient if is_transient is None else is_transient,
-             "fbtrace_id": fbtrace_id}
+    error = {
+        "message": message or text,
+        "type": kind,
+        "code": code,
+        "is_transient": transient if is_transient is None else is_transient,
+        "fbtrace_id": fbtrace_id,
+    }
     if (subcode if subcode is not None else default_sub) is not None:
         error["error_subcode"] = subcode if subcode is not None else default_sub
     return {"error": error}
@@ -119,19 +129,56 @@ class FaultPlan:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
 
-    def add(self, code: int | None = None, *, subcode: int | None = None, http_status: int | None = None,
-            delay: float = 0.0, async_fail: bool = False, times: int | None = 1,
-            path_contains: str | None = None, method: str | None = None, message: str | None = None,
-            regain_minutes: int | None = None, skip: int = 0, body: str | None = None,
-            disconnect_after: int | None = None, malformed_header: bool = False, hold: bool = False) -> Fault:
-        if (code is None and http_status is None and not delay and not async_fail and body is None
-                and disconnect_after is None and not malformed_header and not hold):
-            raise ValueError("a fault needs a code, an http_status, a delay, a body, disconnect_after, "
-                             "malformed_header=True, hold=True or async_fail=True")
-        fault = Fault(code=code, subcode=subcode, http_status=http_status, delay=delay, async_fail=async_fail,
-                      times=times, path_contains=path_contains, method=method, message=message,
-                      regain_minutes=regain_minutes, skip=skip, body=body, disconnect_after=disconnect_after,
-                      malformed_header=malformed_header, hold=hold)
+    def add(
+        self,
+        code: int | None = None,
+        *,
+        subcode: int | None = None,
+        http_status: int | None = None,
+        delay: float = 0.0,
+        async_fail: bool = False,
+        times: int | None = 1,
+        path_contains: str | None = None,
+        method: str | None = None,
+        message: str | None = None,
+        regain_minutes: int | None = None,
+        skip: int = 0,
+        body: str | None = None,
+        disconnect_after: int | None = None,
+        malformed_header: bool = False,
+        hold: bool = False,
+    ) -> Fault:
+        if (
+            code is None
+            and http_status is None
+            and not delay
+            and not async_fail
+            and body is None
+            and disconnect_after is None
+            and not malformed_header
+            and not hold
+        ):
+            raise ValueError(
+                "a fault needs a code, an http_status, a delay, a body, disconnect_after, "
+                "malformed_header=True, hold=True or async_fail=True"
+            )
+        fault = Fault(
+            code=code,
+            subcode=subcode,
+            http_status=http_status,
+            delay=delay,
+            async_fail=async_fail,
+            times=times,
+            path_contains=path_contains,
+            method=method,
+            message=message,
+            regain_minutes=regain_minutes,
+            skip=skip,
+            body=body,
+            disconnect_after=disconnect_after,
+            malformed_header=malformed_header,
+            hold=hold,
+        )
         with self._lock:
             self._faults.append(fault)
         return fault

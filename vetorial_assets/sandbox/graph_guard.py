@@ -30,7 +30,7 @@ class LoopbackGuard:
         except ValueError:
             return False
 
-    def __enter__(self) -> "LoopbackGuard":
+    def __enter__(self) -> LoopbackGuard:
         original = socket.socket.connect
         guard = self
 

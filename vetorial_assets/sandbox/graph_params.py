@@ -84,8 +84,11 @@ def parse_insights_query(params: dict, today: date) -> tuple[date, date, Insight
     fields = list_param(params.get("fields")) or ["impressions", "spend"]
     unknown = [f for f in fields if f not in INSIGHT_FIELDS]
     if unknown:
-        raise GraphError(100, message=f"(#100) {unknown[0]} is not valid for fields param. "
-                                      f"please check {_INSIGHTS_DOC} for all valid values")
+        raise GraphError(
+            100,
+            message=f"(#100) {unknown[0]} is not valid for fields param. "
+            f"please check {_INSIGHTS_DOC} for all valid values",
+        )
     level = params.get("level", "account")
     if level not in LEVELS:
         raise GraphError(100, message=f"(#100) level must be one of {', '.join(LEVELS)}")
@@ -102,8 +105,9 @@ def parse_insights_query(params: dict, today: date) -> tuple[date, date, Insight
             time_range = json.loads(params["time_range"])
             since, until = time_range["since"], time_range["until"]
         except (ValueError, KeyError, TypeError):
-            raise GraphError(100, message="(#100) time_range must be "
-                                          "{'since':'YYYY-MM-DD','until':'YYYY-MM-DD'}") from None
+            raise GraphError(
+                100, message="(#100) time_range must be {'since':'YYYY-MM-DD','until':'YYYY-MM-DD'}"
+            ) from None
         since, until = parse_date(since, "time_range.since"), parse_date(until, "time_range.until")
     elif params.get("time_range[since]"):
         since = parse_date(params["time_range[since]"], "time_range[since]")

@@ -14,10 +14,21 @@ from sqlalchemy.dialects import postgresql
 
 _DIALECT = postgresql.dialect()
 _NAMES = {
-    "BIGINT": "bigint", "INTEGER": "integer", "SMALLINT": "smallint", "NUMERIC": "numeric", "TEXT": "text",
-    "BOOLEAN": "boolean", "DATE": "date", "JSONB": "jsonb", "JSON": "json", "FLOAT": "double precision",
-    "DOUBLE PRECISION": "double precision", "REAL": "real", "VARCHAR": "character varying",
-    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone", "TIMESTAMP WITHOUT TIME ZONE": "timestamp without time zone",
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "SMALLINT": "smallint",
+    "NUMERIC": "numeric",
+    "TEXT": "text",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "JSONB": "jsonb",
+    "JSON": "json",
+    "FLOAT": "double precision",
+    "DOUBLE PRECISION": "double precision",
+    "REAL": "real",
+    "VARCHAR": "character varying",
+    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone",
+    "TIMESTAMP WITHOUT TIME ZONE": "timestamp without time zone",
 }
 _COMPILED = re.compile(r"(?P<base>[A-Z ]+?)(?:\((?P<mod>[^)]*)\))?(?P<array>(\[\])*)")
 

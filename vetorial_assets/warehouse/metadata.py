@@ -9,15 +9,19 @@ from sqlalchemy import Table
 
 
 def column_schema(table: Table) -> TableSchema:
-    return TableSchema(columns=[
-        TableColumn(
-            name=col.name,
-            type=str(col.type).lower(),
-            description=col.comment,
-            constraints=TableColumnConstraints(nullable=col.nullable, unique=bool(col.primary_key and len(table.primary_key.columns) == 1)),
-        )
-        for col in table.columns
-    ])
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name=col.name,
+                type=str(col.type).lower(),
+                description=col.comment,
+                constraints=TableColumnConstraints(
+                    nullable=col.nullable, unique=bool(col.primary_key and len(table.primary_key.columns) == 1)
+                ),
+            )
+            for col in table.columns
+        ]
+    )
 
 
 def table_definition_metadata(table: Table) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import logging
 import random
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import requests
@@ -28,6 +28,8 @@ from facebook_business.exceptions import FacebookError, FacebookRequestError
 from facebook_business.session import FacebookSession
 
 from resources.support.gc_control import gc_paused
+from resources.support.redaction import redact, redact_obj, register_secret
+
 from .errors import (
     AUTH_CODES,
     PERMISSION_CODES,
@@ -39,7 +41,6 @@ from .errors import (
     MetaConnectionError,
     MetaReduceDataError,
 )
-from resources.support.redaction import redact, redact_obj, register_secret
 
 LogFn = Callable[[int, str], None]
 USAGE_HEADERS = ("x-business-use-case-usage", "x-ad-account-usage", "x-app-usage", "x-fb-ads-insights-throttle")
@@ -153,9 +154,9 @@ def loads_page(text: str):
         rows, texts, pos = _data_rows(text, head.end())
         pos = _SPACE.match(text, pos).end()
         if text.startswith("}", pos):
-            rest = {} if not text[pos + 1:].strip() else None  # '{"data":[...]}' and nothing after
+            rest = {} if not text[pos + 1 :].strip() else None  # '{"data":[...]}' and nothing after
         elif text.startswith(",", pos):
-            rest = json.loads("{" + text[pos + 1:])
+            rest = json.loads("{" + text[pos + 1 :])
         else:
             rest = None
     except ValueError:
@@ -174,16 +175,16 @@ def _data_rows(text: str, pos: int) -> tuple[list, list[str], int]:
         row, end = decode(text, pos)
         rows.append(row)
         texts.append(text[pos:end])
-        sep = text[end:end + 1]
+        sep = text[end : end + 1]
         if sep not in (",", "]"):  # whitespace between items: Graph sends none, but allow it
             end = _SPACE.match(text, end).end()
-            sep = text[end:end + 1]
+            sep = text[end : end + 1]
         if sep == "]":
             return rows, texts, end + 1
         if sep != ",":
             raise ValueError("expected ',' or ']' in the data array")
         pos = end + 1
-        if text[pos:pos + 1].isspace():
+        if text[pos : pos + 1].isspace():
             pos = _SPACE.match(text, pos).end()
 
 
@@ -200,10 +201,19 @@ def is_loopback(url: str) -> bool:
 class GraphClient:
     """Calls Graph for one token. Not thread-safe: one per thread/iteration."""
 
-    def __init__(self, base_url: str, token: str, *, api_version: str, timeout: float = 120.0,
-                 retry: RetryPolicy = RetryPolicy(), throttle: ThrottlePolicy = ThrottlePolicy(),
-                 sleep: Callable[[float], None] = time.sleep, log: LogFn | None = None,
-                 rng: random.Random | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        api_version: str,
+        timeout: float = 120.0,
+        retry: RetryPolicy = RetryPolicy(),
+        throttle: ThrottlePolicy = ThrottlePolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        log: LogFn | None = None,
+        rng: random.Random | None = None,
+    ):
         register_secret(token)
         self._token = token
         session = FacebookSession(access_token=token, timeout=timeout)
@@ -268,23 +278,28 @@ class GraphClient:
             self._log(logging.WARNING, f"{error.args[0]}; retry {attempt}/{self.retry.max_retries} in {wait:.1f}s")
             self._wait(wait)
 
-    def _attempt(self, method: str, path: tuple, params: dict, what: str,
-                 account: str | None) -> tuple[dict | None, MetaApiError | None, dict]:
+    def _attempt(
+        self, method: str, path: tuple, params: dict, what: str, account: str | None
+    ) -> tuple[dict | None, MetaApiError | None, dict]:
         """One HTTP exchange -> (body, None, headers) or (None, error, headers)."""
         self.requests_made += 1
         with gc_paused():  # the SDK parses the body once (to check for an error), we once more
             return self._exchange(method, path, params, what, account)
 
-    def _exchange(self, method: str, path: tuple, params: dict, what: str,
-                  account: str | None) -> tuple[dict | None, MetaApiError | None, dict]:
+    def _exchange(
+        self, method: str, path: tuple, params: dict, what: str, account: str | None
+    ) -> tuple[dict | None, MetaApiError | None, dict]:
         try:
             response = self._api.call(method, path, params=params)
         except FacebookRequestError as exc:
             return None, self._api_error(exc, what, account), dict(exc.http_headers() or {})
         except requests.RequestException as exc:
             detail = redact(f"{type(exc).__name__}: {exc}", [self._token])
-            return None, MetaConnectionError(f"{what}: could not reach Graph ({detail})", transient=True,
-                                             account=account), {}
+            return (
+                None,
+                MetaConnectionError(f"{what}: could not reach Graph ({detail})", transient=True, account=account),
+                {},
+            )
         except FacebookError as exc:
             return None, MetaApiError(redact(f"{what}: {exc}", [self._token]), account=account), {}
         headers = dict(response.headers() or {})
@@ -293,17 +308,31 @@ class GraphClient:
         # The SDK treats any non-JSON 2xx-5xx page without 'Service Unavailable' in it as a
         # success (e.g. a proxy's 502 page): check the status ourselves.
         if status >= 400:
-            return None, MetaConnectionError(f"{what}: Graph answered HTTP {status} without an error document",
-                                             http_status=status, transient=status >= 500 or status == 429,
-                                             account=account), headers
+            return (
+                None,
+                MetaConnectionError(
+                    f"{what}: Graph answered HTTP {status} without an error document",
+                    http_status=status,
+                    transient=status >= 500 or status == 429,
+                    account=account,
+                ),
+                headers,
+            )
         try:
             body = loads_page(text)
         except (TypeError, ValueError):
             body = None
         if not isinstance(body, dict):
-            return None, MetaConnectionError(f"{what}: Graph answered HTTP {status} with a body that is not a "
-                                             "JSON object", http_status=status, transient=True,
-                                             account=account), headers
+            return (
+                None,
+                MetaConnectionError(
+                    f"{what}: Graph answered HTTP {status} with a body that is not a JSON object",
+                    http_status=status,
+                    transient=True,
+                    account=account,
+                ),
+                headers,
+            )
         return self._scrub(body, text), None, headers
 
     def _scrub(self, body: dict, text: str) -> dict:
@@ -330,25 +359,36 @@ class GraphClient:
         base = f"{what}: Graph error ({', '.join([*ids, f'HTTP {status}'])}): {graph_msg}"
         kwargs = dict(code=code, subcode=subcode, fbtrace_id=trace, http_status=status, account=account)
         if code in AUTH_CODES:
-            return MetaAuthError(redact(base + " - the access token is invalid or expired: renew it", [self._token]),
-                                 **kwargs)
+            return MetaAuthError(
+                redact(base + " - the access token is invalid or expired: renew it", [self._token]), **kwargs
+            )
         if code in PERMISSION_CODES:
-            return MetaAuthError(redact(base + " - the token lacks a permission (ads_read / ads_management / "
-                                        "instagram_manage_insights) for this object", [self._token]), **kwargs)
+            return MetaAuthError(
+                redact(
+                    base + " - the token lacks a permission (ads_read / ads_management / "
+                    "instagram_manage_insights) for this object",
+                    [self._token],
+                ),
+                **kwargs,
+            )
         if (code, subcode) == REDUCE_DATA:
             return MetaReduceDataError(redact(base, [self._token]), **kwargs)
         transient = code in TRANSIENT_CODES or bool(exc.api_transient_error()) or (code is None and status >= 500)
         if code is None and not transient:
-            return MetaConnectionError(redact(base, [self._token]), transient=status in (429,) or status >= 500,
-                                       **kwargs)
+            return MetaConnectionError(
+                redact(base, [self._token]), transient=status in (429,) or status >= 500, **kwargs
+            )
         return MetaApiError(redact(base, [self._token]), transient=transient, **kwargs)
 
     def _throttle(self, usage: Usage, what: str) -> None:
         if usage.pct < self.throttle.usage_pct:
             return
         wait = min(self.throttle.max_sleep_seconds, max(usage.regain_seconds, self.throttle.min_sleep_seconds))
-        self._log(logging.WARNING, f"{what}: Graph usage at {usage.pct:.0f}% ({usage.source}) >= "
-                                   f"{self.throttle.usage_pct:.0f}%; pausing {wait:.1f}s")
+        self._log(
+            logging.WARNING,
+            f"{what}: Graph usage at {usage.pct:.0f}% ({usage.source}) >= "
+            f"{self.throttle.usage_pct:.0f}%; pausing {wait:.1f}s",
+        )
         self._wait(wait)
 
 

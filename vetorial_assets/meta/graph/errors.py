@@ -26,9 +26,17 @@ class MetaConfigError(MetaError):
 class MetaApiError(MetaError):
     """Graph answered with an error, or could not be reached. Carries Graph's identifiers."""
 
-    def __init__(self, message: str, *, code: int | None = None, subcode: int | None = None,
-                 fbtrace_id: str | None = None, http_status: int | None = None, transient: bool = False,
-                 account: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        fbtrace_id: str | None = None,
+        http_status: int | None = None,
+        transient: bool = False,
+        account: str | None = None,
+    ):
         super().__init__(message)
         self.code, self.subcode, self.fbtrace_id = code, subcode, fbtrace_id
         self.http_status, self.transient, self.account = http_status, transient, account

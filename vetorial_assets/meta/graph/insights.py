@@ -13,9 +13,9 @@ row is ever handed out twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable, Iterator
 
 from resources.load.progress import PROGRESS_EVERY_SECONDS, eta_seconds
 
@@ -24,9 +24,21 @@ from .errors import MetaApiError, MetaAsyncJobError, MetaReduceDataError
 
 # The seed's columns, plus nothing the cleaner does not use (every field costs parse time).
 INSIGHTS_FIELDS: tuple[str, ...] = (
-    "account_id", "account_name", "campaign_id", "campaign_name", "adset_id", "adset_name",
-    "ad_id", "ad_name", "spend", "impressions", "reach", "inline_link_clicks", "actions",
-    "date_start", "date_stop",
+    "account_id",
+    "account_name",
+    "campaign_id",
+    "campaign_name",
+    "adset_id",
+    "adset_name",
+    "ad_id",
+    "ad_name",
+    "spend",
+    "impressions",
+    "reach",
+    "inline_link_clicks",
+    "actions",
+    "date_start",
+    "date_stop",
 )
 INSIGHTS_BREAKDOWNS: tuple[str, ...] = ("publisher_platform", "platform_position")
 ACTION_BREAKDOWNS: tuple[str, ...] = ("action_type",)
@@ -85,8 +97,15 @@ def async_progress_line(what: str, run_id: str, percent, waited: float) -> str:
 
 
 class InsightsFetcher:
-    def __init__(self, client: GraphClient, *, page_limit: int = 500, policy: AsyncPolicy = AsyncPolicy(),
-                 sleep: Callable[[float], None], log: LogFn | None = None):
+    def __init__(
+        self,
+        client: GraphClient,
+        *,
+        page_limit: int = 500,
+        policy: AsyncPolicy = AsyncPolicy(),
+        sleep: Callable[[float], None],
+        log: LogFn | None = None,
+    ):
         self.client, self.page_limit, self.policy = client, page_limit, policy
         self._sleep, self._log_fn = sleep, log
 
@@ -121,8 +140,10 @@ class InsightsFetcher:
             raise failure
         else:
             parts = split_range(since, until)
-        self._log(logging.WARNING, f"{failure.args[0]}; fetching {account_id} {since}..{until} as "
-                                   f"{len(parts)} smaller request(s)")
+        self._log(
+            logging.WARNING,
+            f"{failure.args[0]}; fetching {account_id} {since}..{until} as {len(parts)} smaller request(s)",
+        )
         for part_since, part_until in parts:
             if (part_since, part_until) == (since, until):
                 yield from self._sync(account_id, since, until)
@@ -131,11 +152,11 @@ class InsightsFetcher:
 
     def _sync(self, account_id: str, since: date, until: date) -> Iterator[list[dict]]:
         path = (account_id, "insights")
-        yield from self._paged(path, insights_params(since, until), account_id, since, until,
-                               single_day=since == until)
+        yield from self._paged(path, insights_params(since, until), account_id, since, until, single_day=since == until)
 
-    def _paged(self, path: tuple, base_params: dict, account_id: str, since: date, until: date,
-               single_day: bool) -> Iterator[list[dict]]:
+    def _paged(
+        self, path: tuple, base_params: dict, account_id: str, since: date, until: date, single_day: bool
+    ) -> Iterator[list[dict]]:
         what = f"insights for {account_id} {since}..{until}"
         limit, after, handed_out = self.page_limit, None, False
         while True:
@@ -156,9 +177,12 @@ class InsightsFetcher:
             if not isinstance(rows, list):
                 # Not "no rows": a page without its data list would make the range look empty,
                 # and restating an empty range deletes what was loaded for it.
-                raise MetaApiError(f"{what}: Graph answered a page whose 'data' is "
-                                   f"{'missing' if 'data' not in body else type(rows).__name__}, not a list of "
-                                   f"rows (keys: {', '.join(sorted(map(str, body))[:10])})", account=account_id)
+                raise MetaApiError(
+                    f"{what}: Graph answered a page whose 'data' is "
+                    f"{'missing' if 'data' not in body else type(rows).__name__}, not a list of "
+                    f"rows (keys: {', '.join(sorted(map(str, body))[:10])})",
+                    account=account_id,
+                )
             if rows:
                 handed_out = True
                 yield rows
@@ -168,28 +192,34 @@ class InsightsFetcher:
 
     def _async(self, account_id: str, since: date, until: date) -> Iterator[list[dict]]:
         what = f"async insights job for {account_id} {since}..{until}"
-        created = self.client.post((account_id, "insights"), insights_params(since, until), what=what,
-                                   account=account_id)
+        created = self.client.post(
+            (account_id, "insights"), insights_params(since, until), what=what, account=account_id
+        )
         run_id = str(created.get("report_run_id") or "")
         if not run_id:
             raise MetaAsyncJobError(f"{what}: Graph did not return a report_run_id", account=account_id)
         waited, waits, logged_at = 0.0, self.policy.poll_waits(), 0.0
         while True:
-            status = self.client.get((run_id,), {"fields": "id,async_status,async_percent_completion"},
-                                     what=what, account=account_id)
+            status = self.client.get(
+                (run_id,), {"fields": "id,async_status,async_percent_completion"}, what=what, account=account_id
+            )
             state = status.get("async_status")
             if state == ASYNC_DONE:
                 break
             if waited - logged_at >= PROGRESS_EVERY_SECONDS:
                 logged_at = waited
-                self._log(logging.INFO, async_progress_line(what, run_id, status.get("async_percent_completion"),
-                                                            waited))
+                self._log(
+                    logging.INFO, async_progress_line(what, run_id, status.get("async_percent_completion"), waited)
+                )
             if state in ASYNC_FAILED:
-                raise MetaAsyncJobError(f"{what}: report run {run_id} ended with '{state}' at "
-                                        f"{status.get('async_percent_completion')}%", account=account_id)
+                raise MetaAsyncJobError(
+                    f"{what}: report run {run_id} ended with '{state}' at {status.get('async_percent_completion')}%",
+                    account=account_id,
+                )
             if waited >= self.policy.timeout_seconds:
-                raise MetaAsyncJobError(f"{what}: report run {run_id} not done after {waited:.0f}s "
-                                        f"(status '{state}')", account=account_id)
+                raise MetaAsyncJobError(
+                    f"{what}: report run {run_id} not done after {waited:.0f}s (status '{state}')", account=account_id
+                )
             wait = next(waits)
             self._sleep(wait)
             waited += wait

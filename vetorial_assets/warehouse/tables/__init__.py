@@ -32,8 +32,7 @@ VOLATILE = {
 }
 # Personal-data column names per table: masked wherever a value of them is recorded.
 PII = {
-    table.fullname: frozenset(c.name for c in table.columns if c.info.get("pii"))
-    for table in metadata.sorted_tables
+    table.fullname: frozenset(c.name for c in table.columns if c.info.get("pii")) for table in metadata.sorted_tables
 }
 
 __all__ = [

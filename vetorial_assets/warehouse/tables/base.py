@@ -11,5 +11,4 @@ metadata = MetaData()
 
 def fetched_at(name: str = "fetched_at") -> Column:
     """An audit timestamp the load path writes but does not compare (`volatile`)."""
-    return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now(),
-                  info={"volatile": True})
+    return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now(), info={"volatile": True})

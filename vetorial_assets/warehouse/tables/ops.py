@@ -22,7 +22,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from .base import metadata
 
 etl_control = Table(
-    "etl_control", metadata,
+    "etl_control",
+    metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("execution_id", Text, nullable=False),  # the Dagster run id
     Column("asset_key", Text, nullable=False),
@@ -48,11 +49,17 @@ etl_control = Table(
     schema="ops",
     comment="One row per extraction run and tenant (the v3 ETL's audit table).",
 )
-Index("ix_etl_control_tenant_status", etl_control.c.asset_key, etl_control.c.tenant_id,
-      etl_control.c.status, etl_control.c.started_at)
+Index(
+    "ix_etl_control_tenant_status",
+    etl_control.c.asset_key,
+    etl_control.c.tenant_id,
+    etl_control.c.status,
+    etl_control.c.started_at,
+)
 
 schema_migrations = Table(
-    "schema_migrations", metadata,
+    "schema_migrations",
+    metadata,
     # The migration file's name without .sql, e.g. 0003_widen_source_columns.
     Column("version", Text, primary_key=True),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -61,7 +68,8 @@ schema_migrations = Table(
 )
 
 rejected_values = Table(
-    "rejected_values", metadata,
+    "rejected_values",
+    metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("run_id", Text),  # the Dagster run id
@@ -83,7 +91,8 @@ rejected_values = Table(
 Index("ix_rejected_values_run", rejected_values.c.run_id, rejected_values.c.source)
 
 pulled_days = Table(
-    "pulled_days", metadata,
+    "pulled_days",
+    metadata,
     Column("source", Text, nullable=False),  # the asset key of the pull, e.g. raw/meta_ads_insights
     Column("partition", Text, nullable=False),  # the ad / IG account
     Column("day", Date, nullable=False),

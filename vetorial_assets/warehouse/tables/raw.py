@@ -18,7 +18,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from .base import fetched_at, metadata
 
 meta_ads_insights_raw = Table(
-    "meta_ads_insights", metadata,
+    "meta_ads_insights",
+    metadata,
     Column("account_id", Text, nullable=False),
     Column("data", Date, nullable=False),
     Column("ad_id", Text, nullable=False),
@@ -34,7 +35,8 @@ meta_ads_insights_raw = Table(
 )
 
 ig_follows_raw = Table(
-    "ig_follows", metadata,
+    "ig_follows",
+    metadata,
     Column("ig_account_id", Text, nullable=False),
     Column("data_registro", Date, nullable=False),
     # 'ok' or 'no_data' (Meta returned nothing yet: retried by the next run, not zeros).
@@ -50,7 +52,8 @@ ig_follows_raw = Table(
 )
 
 conversas_analytics_raw = Table(
-    "conversas_analytics", metadata,
+    "conversas_analytics",
+    metadata,
     Column("conversation_id", BigInteger, nullable=False),
     Column("tenant_id", Text, nullable=False),
     Column("account_id", BigInteger, nullable=False),

@@ -17,7 +17,8 @@ from sqlalchemy import (
 from .base import fetched_at, metadata
 
 insights_meta_ads = Table(
-    "insights_meta_ads", metadata,
+    "insights_meta_ads",
+    metadata,
     # md5(ad_id + date + platform + position): the seed's key, kept for existing dashboards.
     Column("hash_id", Text, nullable=False),
     Column("data", Date, nullable=False),
