@@ -17,6 +17,16 @@ EOF
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
 
+# The browser test (tests/test_ui_browser.py) drives Debian's Chromium: install it where we
+# can (root with apt-get); elsewhere that test is skipped, saying why.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Debian's chromium and chromium-driver for the browser test"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+            >/dev/null 2>&1 || echo "could not install chromium: the browser test will be skipped" >&2
+    fi
+fi
+
 # The definitions must load and validate through Dagster's own CLI (as the UI would).
 .venv/bin/dagster definitions validate -w workspace.yaml
 
