@@ -19,6 +19,9 @@ selects it) with these checks, each reporting its figures as metadata:
 - `key_unique` (ERROR): no two rows share the key; cheap where a primary key or unique
   constraint on exactly those columns enforces it (the constraint is named in metadata),
   else the duplicates are counted and sampled.
+- `no_pii` (ERROR, opt-in for tables past staging): no column the contract marks `pii` and no
+  text value that looks like an e-mail address or a phone number (key and column sampled,
+  never the value);
 - `quarantined` (WARN, opt-in where the asset does not already evaluate
   asset_checks/rejected_values.py itself): the values the latest materialization's run
   could not store (ops.rejected_values).
@@ -47,7 +50,14 @@ from resources.warehouse import Warehouse
 
 from . import rejected_values
 
-COLUMNS, ROW_COUNT, KEY_UNIQUE, QUARANTINED = "columns", "row_count", "key_unique", "quarantined"
+COLUMNS, ROW_COUNT, KEY_UNIQUE, QUARANTINED, NO_PII = "columns", "row_count", "key_unique", "quarantined", "no_pii"
+# Personal data in a text value: an e-mail address, or a phone number (Brazilian, with or
+# without the country code: a run of 10 to 13 digits with the usual separators; the ids of
+# Meta and Instagram are longer runs). PostgreSQL regular expressions.
+PII_PATTERNS = {
+    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+    "phone": r"(^|[^0-9])(\+?[0-9]{2}[ .-]?)?\(?[0-9]{2}\)?[ .-]?9?[0-9]{4}[ .-]?[0-9]{4}([^0-9]|$)",
+}
 HISTORY_DAYS = 14
 # Fewer earlier partitions than this: no band (a median of one or two says little).
 MIN_HISTORY = 3
@@ -85,6 +95,8 @@ class TableCheck:
     warn_ratio: float = 2.0  # WARN when the count is below median / 2 or above median * 2
     error_ratio: float = 10.0  # ERROR when below median / 10 or above median * 10
     quarantined: bool = False
+    # Past staging (model, mart): no column marked personal data, no text value that looks like it.
+    no_pii: bool = False
     blocking_columns: bool = True
 
     @property
@@ -333,6 +345,55 @@ def _history_source(spec: TableCheck) -> str:
     return "none (non-empty only)"
 
 
+# --------------------------------------------------------------------------- personal data
+
+
+def evaluate_no_pii(conn, spec: TableCheck) -> AssetCheckResult:
+    """Columns the contract marks `pii`, and text values matching PII_PATTERNS, with the key
+    and column of a sample (the value itself is never shown: it is what must not be there)."""
+    marked = sorted(c.name for c in spec.table.columns if c.info.get("pii"))
+    text_columns = [
+        name
+        for name, type_sql in expected_types(spec.table).items()
+        if type_sql.upper() in ("TEXT", "VARCHAR") or type_sql.upper().startswith("VARCHAR")
+    ]
+    key = spec.key_columns
+    found, sample = {}, []
+    for column in text_columns:
+        for kind, pattern in PII_PATTERNS.items():
+            where = sql.SQL("{} ~ %s").format(sql.Identifier(column))
+            count = conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE {}").format(_ident(spec.table), where), (pattern,)
+            ).fetchone()[0]
+            if not count:
+                continue
+            found[f"{column} ({kind})"] = count
+            rows = conn.execute(
+                sql.SQL("SELECT {} FROM {} WHERE {} LIMIT {}").format(
+                    sql.SQL(", ").join(map(sql.Identifier, key)), _ident(spec.table), where, sql.Literal(SAMPLE_SIZE)
+                ),
+                (pattern,),
+            ).fetchall()
+            sample += [{"column": column, "kind": kind, "key": dict(zip(key, map(str, row)))} for row in rows]
+    passed = not marked and not found
+    return AssetCheckResult(
+        check_name=NO_PII,
+        asset_key=spec.asset,
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "pii_columns_in_contract": MetadataValue.json(marked),
+            "rows_with_pii_like_values": MetadataValue.json(found),
+            "text_columns_scanned": len(text_columns),
+            "sample": MetadataValue.json(sample[:SAMPLE_SIZE]),
+        },
+        description=None
+        if passed
+        else f"{spec.table.fullname}: personal data past staging "
+        f"(columns marked pii: {marked or 'none'}; values like it: {found or 'none'})",
+    )
+
+
 # --------------------------------------------------------------------------- the check definition
 
 
@@ -354,6 +415,14 @@ def check_specs(spec: TableCheck) -> list[AssetCheckSpec]:
         ),
         AssetCheckSpec(KEY_UNIQUE, asset=spec.asset, description=f"No two rows share ({', '.join(spec.key_columns)})."),
     ]
+    if spec.no_pii:
+        specs.append(
+            AssetCheckSpec(
+                NO_PII,
+                asset=spec.asset,
+                description="No personal data past staging: no column marked pii, no e-mail or phone-like text value.",
+            )
+        )
     if spec.quarantined:
         specs.append(
             AssetCheckSpec(
@@ -380,7 +449,7 @@ def evaluate(conn, spec: TableCheck, latest_run_id: str | None) -> list[AssetChe
                     severity=AssetCheckSeverity.ERROR,
                     description=f"{spec.table.fullname} does not exist",
                 )
-                for name in (ROW_COUNT, KEY_UNIQUE)
+                for name in (ROW_COUNT, KEY_UNIQUE) + ((NO_PII,) if spec.no_pii else ())
             ]
             + (
                 [
@@ -394,6 +463,8 @@ def evaluate(conn, spec: TableCheck, latest_run_id: str | None) -> list[AssetChe
         )
     results.append(evaluate_row_count(conn, spec, materialized=latest_run_id is not None))
     results.append(evaluate_key(conn, spec))
+    if spec.no_pii:
+        results.append(evaluate_no_pii(conn, spec))
     if spec.quarantined:
         result = rejected_values.evaluate(conn, spec.asset, latest_run_id or "")
         results.append(

@@ -225,3 +225,54 @@ def test_blocking_columns_check_stops_downstream(warehouse, instance):
     assert ran == []
     assert instance.get_latest_materialization_event(AssetKey("downstream")) is None
     assert json.dumps(_meta(evaluations["columns"], "missing_columns")) == '["payload"]'
+
+
+def _mart_probe(warehouse, labels, *, pii_column: bool = False):
+    """A mart-shaped table (its own MetaData: not part of the project's contract) holding `labels`."""
+    from sqlalchemy import Column, Date, MetaData, PrimaryKeyConstraint, Table, Text
+
+    table = Table(
+        "pii_probe",
+        MetaData(),
+        Column("day", Date, nullable=False),
+        Column("tenant_id", Text, nullable=False),
+        Column("label", Text, info={"pii": pii_column}),
+        PrimaryKeyConstraint("day", "tenant_id"),
+        schema="mart",
+    )
+    table.create(warehouse.engine())
+    with warehouse.transaction() as conn:
+        for i, label in enumerate(labels):
+            conn.execute(
+                "INSERT INTO mart.pii_probe (day, tenant_id, label) VALUES (%s, %s, %s)",
+                (NEWEST - timedelta(days=i), "allpfit", label),
+            )
+    return TableCheck(AssetKey(["mart", "pii_probe"]), table, no_pii=True, must_have_rows=False)
+
+
+def test_no_pii_passes_on_aggregates(warehouse, instance):
+    spec = _mart_probe(warehouse, ["campanha verão", "Instagram feed", "lead 2025-03-01 10:00", "R$ 1.234,56"])
+    no_pii = _run_checks(warehouse, instance, spec)["no_pii"]
+    assert no_pii.passed, no_pii.description
+    assert _meta(no_pii, "text_columns_scanned") == 2
+
+
+@pytest.mark.parametrize(
+    "value, kind",
+    [("maria.souza@example.com.br", "email"), ("ligar (11) 98765-4321", "phone"), ("+5511987654321", "phone")],
+)
+def test_a_pii_value_in_a_mart_fails_with_its_key(warehouse, instance, value, kind):
+    spec = _mart_probe(warehouse, ["campanha verão", value])
+    no_pii = _run_checks(warehouse, instance, spec)["no_pii"]
+    assert not no_pii.passed and no_pii.severity == AssetCheckSeverity.ERROR
+    assert _meta(no_pii, "rows_with_pii_like_values") == {f"label ({kind})": 1}
+    day = str(NEWEST - timedelta(days=1))
+    assert _meta(no_pii, "sample") == [{"column": "label", "kind": kind, "key": {"day": day, "tenant_id": "allpfit"}}]
+    shown = json.dumps({k: v.value for k, v in no_pii.metadata.items()}) + (no_pii.description or "")
+    assert value not in shown  # the value itself is never shown
+
+
+def test_a_pii_column_in_a_mart_contract_fails(warehouse, instance):
+    spec = _mart_probe(warehouse, ["campanha"], pii_column=True)
+    no_pii = _run_checks(warehouse, instance, spec)["no_pii"]
+    assert not no_pii.passed and _meta(no_pii, "pii_columns_in_contract") == ["label"]
