@@ -33,20 +33,19 @@ class Alert:
     description: str
     color: int
     fields: dict[str, str] = field(default_factory=dict)
+    # The run, asset or check in the Dagster UI (the embed's title links to it).
+    url: str | None = None
 
     def payload(self) -> dict:
-        return {
-            "embeds": [
-                {
-                    "title": self.title[:_TITLE_MAX],
-                    "description": self.description[:_DESCRIPTION_MAX],
-                    "color": self.color,
-                    "fields": [
-                        {"name": k, "value": (v or "-")[:_FIELD_MAX], "inline": True} for k, v in self.fields.items()
-                    ],
-                }
-            ]
+        embed = {
+            "title": self.title[:_TITLE_MAX],
+            "description": self.description[:_DESCRIPTION_MAX],
+            "color": self.color,
+            "fields": [{"name": k, "value": (v or "-")[:_FIELD_MAX], "inline": True} for k, v in self.fields.items()],
         }
+        if self.url:
+            embed["url"] = self.url
+        return {"embeds": [embed]}
 
 
 def _retry_after(response: requests.Response) -> float:

@@ -44,6 +44,12 @@ clean "$dagster_env" .venv/bin/dagster asset materialize -m vetorial_assets.defi
     --select raw/meta_ads_insights,staging/insights_meta_ads --partition "act_100000000000001|2025-06-02"
 clean "$dagster_env" .venv/bin/dagster asset materialize -m vetorial_assets.definitions \
     --select raw/conversas_analytics --partition allpfit
+# The materializations ran each asset's checks (asset_checks/); doctor reads their latest results
+# from the instance and fails on a check failed at ERROR. At least one must have been evaluated.
+echo "Checks of the slice: none failed at ERROR"
+clean VETORIAL_HOME="$smoke/home" .venv/bin/vetorial doctor
+grep -qE "ok    asset checks: latest evaluations pass \([1-9]" "$smoke/cli.log" \
+    || { tail -40 "$smoke/cli.log"; echo "FAILED: no asset check evaluated in the slice" >&2; exit 1; }
 no_server_left "$smoke/home"
 
 # Tests share one embedded PostgreSQL (a fresh database per test), two workers for two cores;

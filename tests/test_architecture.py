@@ -86,6 +86,7 @@ LAYER_OF_PREFIX = {
     "vetorial_assets.cli": "cli",
     "vetorial_assets.demo": "cli",
     "vetorial_assets.doctor": "cli",
+    "vetorial_assets.doctor_state": "cli",
 }
 
 

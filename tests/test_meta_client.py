@@ -410,3 +410,18 @@ def test_sandbox_mode_needs_no_configuration(monkeypatch, guard):
     rows = flat(resource.iter_insights(ACCOUNT, TODAY - timedelta(days=2), TODAY - timedelta(days=1)))
     assert rows and {r["account_id"] for r in rows} == {"100000000000001"}
     assert resource.base_url().startswith("http://127.0.0.1:")
+
+
+def test_a_long_async_job_logs_its_percentage_and_what_is_left(api, meta, sleeps, caplog):
+    import re
+
+    caplog.set_level(logging.INFO)
+    api.job_polls = 8
+    since, until = date(2025, 1, 1), date(2025, 1, 10)
+    rows = flat(fetch(meta(async_threshold_days=5, async_first_poll_seconds=2.0, async_poll_seconds=2.0), since, until))
+    assert_complete(rows, since, until)
+    lines = [r.getMessage() for r in caplog.records if "% after" in r.getMessage()]
+    # Polled every 2 s (not slept: recorded), a line every 5 s or more of waiting.
+    assert 2 <= len(lines) <= len(sleeps) // 2, (lines, sleeps)
+    assert all(re.search(r"report run \S+ at \d+% after \d+s", line) for line in lines)
+    assert any(re.search(r"at [1-9]\d*% after \d+s, about \d+s left", line) for line in lines), lines

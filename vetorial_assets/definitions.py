@@ -1,6 +1,7 @@
 """The one place that assembles the code location's Definitions: every source's and
 warehouse layer's own definitions (vetorial_assets/sources.py), merged, plus what spans
-sources (alerts, the declarative-automation sensor) and the resources of the environment."""
+sources (alerts, the freshness sensor, the declarative-automation sensor) and the resources
+of the environment."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dagster import (
     Definitions,
 )
 
+from .alerts.freshness import build_freshness_sensor
 from .alerts.sensors import ALERT_SENSORS
 from .environment import build_resources
 from .settings import Settings, load_settings
@@ -37,9 +39,12 @@ def build_definitions(settings: Settings | None = None, tenants: Tenants | None 
     tenants = tenants or load_tenants(settings.tenants_file)
     # Running as soon as the daemon runs (they replace cron jobs); VETORIAL_SCHEDULES=off stops them.
     schedule_status = DefaultScheduleStatus.RUNNING if settings.schedules_running else DefaultScheduleStatus.STOPPED
+    sources = [source.defs(settings, tenants, schedule_status) for source in SOURCES]
+    # The freshness sensor requests refreshes through the sources' own jobs.
+    freshness = build_freshness_sensor([job for source in sources for job in source.jobs or ()])
     return Definitions.merge(
-        *(source.defs(settings, tenants, schedule_status) for source in SOURCES),
-        Definitions(sensors=[*ALERT_SENSORS, automation_sensor()], resources=build_resources(settings)),
+        *sources,
+        Definitions(sensors=[*ALERT_SENSORS, freshness, automation_sensor()], resources=build_resources(settings)),
     )
 
 

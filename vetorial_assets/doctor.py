@@ -1,4 +1,6 @@
-"""`vetorial doctor`: configuration, connectivity, versions and source schemas, in one report.
+"""`vetorial doctor`: configuration, connectivity, versions and source schemas, in one report,
+then the data's state from the Dagster instance: each asset's freshness and the checks whose
+latest evaluation failed (doctor_state.py; a check failed at ERROR fails the report).
 
 Each check prints one line; any failure makes the exit code non-zero, a warning (WARN)
 does not. URLs are shown with passwords masked, tokens are only ever named by their env var,
@@ -19,6 +21,7 @@ from dagster import DagsterInstance
 from resources.support.redaction import redact
 from resources.warehouse import safe_url
 
+from .doctor_state import failed_checks, freshness_checks
 from .platform.instance import prepare_environment
 from .settings import ConfigError, Settings, is_set, load_settings
 from .source import Check, DoctorWarning, resolved
@@ -151,6 +154,11 @@ def run_doctor() -> int:
     report.run("discord webhook", lambda: _discord(defs))
     for name, check in extra_checks(defs, tenants):
         report.run(name, check)
+    # The data as the instance knows it: freshness of each asset, checks failing.
+    with DagsterInstance.get() as instance:
+        for name, check in freshness_checks(defs, instance):
+            report.run(name, check)
+        report.run("asset checks", failed_checks(defs, instance))
     warned = f" ({report.warnings} warning(s))" if report.warnings else ""
     print(f"all checks passed{warned}" if not report.failures else f"{report.failures} check(s) failed{warned}")
     return 1 if report.failures else 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from .home import resolve_home
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
 
 class ConfigError(ValueError):
@@ -39,6 +40,8 @@ class Settings:
     dagster_storage_url_set: bool = False
     # An exported DAGSTER_HOME (else the home's dagster_home/).
     dagster_home: Path | None = None
+    # Where the Dagster UI answers: alerts link to runs, assets and checks there.
+    ui_url: str = DEFAULT_UI_URL
 
     @property
     def sandbox_meta(self) -> bool:
@@ -104,6 +107,12 @@ def meta_graph_url() -> str | None:
     return os.environ.get("VETORIAL_META_GRAPH_URL") or None
 
 
+def ui_url() -> str:
+    """VETORIAL_UI_URL without a trailing slash: the Dagster UI alerts link to. Read when an
+    alert is sent (sensors are defined once, the address may be changed without a reload)."""
+    return (os.environ.get("VETORIAL_UI_URL") or DEFAULT_UI_URL).rstrip("/")
+
+
 def load_settings() -> Settings:
     home = resolve_home(os.environ.get("VETORIAL_HOME"), os.environ.get("DAGSTER_HOME"))
     tenants = os.environ.get("VETORIAL_TENANTS_FILE")
@@ -123,6 +132,7 @@ def load_settings() -> Settings:
         schedules_running=_switch_env("VETORIAL_SCHEDULES", True),
         dagster_storage_url_set=is_set("VETORIAL_DAGSTER_STORAGE_URL"),
         dagster_home=Path(dagster_home).expanduser() if dagster_home else None,
+        ui_url=ui_url(),
     )
 
 

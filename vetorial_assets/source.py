@@ -48,12 +48,24 @@ class Source:
     doctor_checks: Callable[[Definitions, Tenants], list[tuple[str, Check]]] | None = None
 
 
-def with_freshness(defs: Definitions, policies: dict[AssetKey, FreshnessPolicy]) -> Definitions:
-    """`defs` with each asset's freshness policy set from `policies` (keyed by asset key)."""
+# Metadata the freshness sensor (alerts/freshness.py) reads: how many days before the newest
+# date partition the source's newest day is (a source loading yesterday at the newest: 1).
+FRESHNESS_DAY_OFFSET = "vetorial/freshness_day_offset"
+
+
+def with_freshness(
+    defs: Definitions, policies: dict[AssetKey, FreshnessPolicy], day_offsets: dict[AssetKey, int] | None = None
+) -> Definitions:
+    """`defs` with each asset's freshness policy set from `policies` (keyed by asset key), and
+    the newest day it is judged on from `day_offsets` (default: the newest date partition)."""
 
     def apply(spec: AssetSpec) -> AssetSpec:
         policy = policies.get(spec.key)
-        return spec.replace_attributes(freshness_policy=policy) if policy else spec
+        if not policy:
+            return spec
+        spec = spec.replace_attributes(freshness_policy=policy)
+        offset = (day_offsets or {}).get(spec.key)
+        return spec.merge_attributes(metadata={FRESHNESS_DAY_OFFSET: offset}) if offset else spec
 
     return defs.map_resolved_asset_specs(func=apply)
 

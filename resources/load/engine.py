@@ -49,6 +49,7 @@ from . import value_checks as vc
 from .contract import Chunk, LoadError, LoadResult, ScopeValue, TargetColumn, TargetTable, describe_table
 from .locks import LockBusyError, advisory_xact_lock
 from .merge import delete_outside_batch, merge_statement, scope_delete
+from .progress import Progress
 from .rejections import Quarantine, Rejection
 
 log = logging.getLogger("vetorial.loader")
@@ -619,6 +620,7 @@ def load(
     logger: logging.Logger | Any = log,
     chunks_use_conn: bool = True,
     quarantine: Quarantine | None = None,
+    progress: Progress | None = None,
 ) -> LoadResult:
     """Stream `chunks` into `table` on `conn` (inside the caller's transaction).
 
@@ -630,6 +632,8 @@ def load(
     quarantine: who is loading, recorded with each value the table cannot store (and the
     rejections the producer found itself, recorded with them). Without one, the table's
     name stands for the source.
+    progress: logs rows so far, rows/s and what is left at a steady pace while the chunks are
+    consumed (resources/load/progress.py), and its last line when the load is done.
 
     A value the table cannot store is stored as NULL, or its row left out when the column
     is part of the key or NOT NULL; the rest of the batch loads. Each is recorded in
@@ -649,6 +653,7 @@ def load(
         wire=(),
         merge_each_chunk=False,
         quarantine=quarantine,
+        progress=progress,
     )
 
 
@@ -662,6 +667,7 @@ def load_stream(
     wire: Collection[str] = (),
     logger: logging.Logger | Any = log,
     quarantine: Quarantine | None = None,
+    progress: Progress | None = None,
 ) -> LoadResult:
     """Stream rows read from another database (never from `conn`) into one `scope` of
     `table` whose keys no row outside the scope can share (Chatwoot: one account's
@@ -678,7 +684,7 @@ def load_stream(
     wire: columns whose values are bytes already in the binary format of the column's type
     (read undecoded from a column of that type, typmod included): COPYed as they are, never
     decoded or checked here.
-    Values the table cannot store: as `load`.
+    Values the table cannot store, progress: as `load`.
     """
     ahead = read_ahead(chunks, depth=1, name=f"load-{table.name}")
     if scope_has_rows:
@@ -694,6 +700,7 @@ def load_stream(
             wire=wire,
             merge_each_chunk=True,
             quarantine=quarantine,
+            progress=progress,
         )
     return _run(
         conn,
@@ -707,6 +714,7 @@ def load_stream(
         wire=wire,
         merge_each_chunk=False,
         quarantine=quarantine,
+        progress=progress,
     )
 
 
@@ -723,12 +731,15 @@ def _run(
     wire,
     merge_each_chunk,
     quarantine,
+    progress=None,
 ) -> LoadResult:
     """direct: COPY straight into an empty target (or scope); direct_scope: only this scope need
     be empty; merge_each_chunk: merge every chunk as it arrives (not with replace_scope)."""
     if merge_each_chunk and replace_scope is not None:
         raise ValueError("merge_each_chunk cannot be combined with replace_scope: the stage holds one chunk")
     tally = Tally()
+    if progress is not None:
+        chunks = progress.track(chunks, chunk_len)
     result = _load(
         conn,
         table,
@@ -742,6 +753,8 @@ def _run(
         wire=frozenset(wire),
         merge_each_chunk=merge_each_chunk,
     )
+    if progress is not None:
+        progress.finish()
     found = quarantine.take_found() if quarantine is not None else []
     rejections = found + tally.rejections
     if not rejections:

@@ -1,4 +1,7 @@
-"""Run alerts to Discord: red when a run fails, green when the same job and partition recover."""
+"""Run alerts to Discord: red when a run fails, green when the same job and partition recover.
+
+ALERT_SENSORS also holds the check alerts (checks.py); the freshness sensor (freshness.py) is
+built in definitions.py with the sources' jobs it requests."""
 
 from dagster import (
     DagsterRunStatus,
@@ -12,6 +15,9 @@ from dagster import (
 
 from resources.discord import GREEN, RED, Alert, DiscordNotifier
 from resources.support.redaction import redact
+
+from .checks import discord_on_check_failure
+from .links import run_url
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -46,6 +52,7 @@ def failure_alert(context: RunFailureSensorContext) -> Alert:
         description=redact(detail),
         color=RED,
         fields={"partition": _partition_label(run.tags), "run id": run.run_id},
+        url=run_url(run.run_id),
     )
 
 
@@ -87,9 +94,10 @@ def discord_on_recovery(context: RunStatusSensorContext, discord: DiscordNotifie
                 description="The last run of this job and partition failed; this one succeeded.",
                 color=GREEN,
                 fields={"partition": _partition_label(run.tags), "run id": run.run_id},
+                url=run_url(run.run_id),
             ),
             logger=context.log,
         )
 
 
-ALERT_SENSORS = [discord_on_run_failure, discord_on_recovery]
+ALERT_SENSORS = [discord_on_run_failure, discord_on_recovery, discord_on_check_failure]

@@ -21,6 +21,7 @@ from pydantic import Field
 from asset_checks import rejected_values as rejected_checks
 from resources.load import LoadResult, TargetTable, advisory_xact_lock
 from resources.load import engine as loader
+from resources.load.progress import Progress
 from resources.load.rejections import Quarantine
 from resources.source_db import SourceDatabase, SourceRelation
 from resources.warehouse import Warehouse, describe_target
@@ -93,6 +94,7 @@ def _load(
     had_rows: bool,
     wire: dict[str, int],
     quarantine: Quarantine,
+    progress: Progress | None = None,
 ) -> LoadResult:
     """The tenant's rows into the warehouse (the schema is ensured by the caller; the tenant
     lock is held). Chatwoot numbers conversations with one sequence across accounts, and a
@@ -109,6 +111,7 @@ def _load(
         wire=wire,
         logger=logger,
         quarantine=quarantine,
+        progress=progress,
     )
 
 
@@ -244,7 +247,13 @@ def sync_tenant(
                         keys.append(int_keys(frame["conversation_id"].to_numpy()))
                     yield frame
 
-            result = _load(conn, target, chunks(), tenant, context.log, had_rows, wire, quarantine)
+            # The source's count of what this run reads: the progress lines' total and estimate.
+            progress = Progress(
+                f"{tenant.id} ({load_type})",
+                context.log,
+                total=source_db.count(scope.account_id, list(scope.inbox_ids), since),
+            )
+            result = _load(conn, target, chunks(), tenant, context.log, had_rows, wire, quarantine, progress)
             counts.add(result)
             if keys is not None:
                 counts.deleted = _mark_deleted(conn, tenant, keys)
@@ -277,6 +286,7 @@ def sync_tenant(
         "rows_skipped": result.skipped,
         "watermark_start": str(watermark) if watermark else "none",
         "watermark_end": str(watermark_end) if watermark_end else "none",
+        **progress.metadata(),
     }
 
 

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
 
+from asset_checks.chatwoot import CHECKS as TABLE_CHECKS
+
 from ..partitions import by_tenant
 from ..settings import Settings
 from ..source import Check, DemoJob, Source, with_freshness
@@ -27,6 +29,7 @@ def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleS
     return with_freshness(
         Definitions(
             assets=build_chatwoot_assets(tenants, partitions),
+            asset_checks=TABLE_CHECKS,
             jobs=[job],
             schedules=[schedule],
             sensors=[build_chatwoot_sensor(tenants, job)],

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
 
+from asset_checks.instagram import CHECKS as TABLE_CHECKS
+
 from ..partitions import date_by_account
 from ..settings import Settings
 from ..source import DemoJob, Source, with_freshness
@@ -17,13 +19,22 @@ from .schedules import JOB_NAME, build_instagram_schedule
 FRESHNESS = {
     RAW_KEY: FreshnessPolicy.time_window(fail_window=timedelta(hours=50), warn_window=timedelta(hours=26)),
 }
+# Its newest day is yesterday (today's follows are not final): the freshness sensor judges that one.
+FRESHNESS_DAY_OFFSET = {RAW_KEY: 1}
 
 
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     partitions = date_by_account(settings.partitions_start, tenants.instagram_accounts)
     job, schedule = build_instagram_schedule(partitions, schedule_status)
     return with_freshness(
-        Definitions(assets=build_instagram_assets(tenants, partitions), jobs=[job], schedules=[schedule]), FRESHNESS
+        Definitions(
+            assets=build_instagram_assets(tenants, partitions),
+            asset_checks=TABLE_CHECKS,
+            jobs=[job],
+            schedules=[schedule],
+        ),
+        FRESHNESS,
+        FRESHNESS_DAY_OFFSET,
     )
 
 

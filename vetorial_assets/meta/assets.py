@@ -38,6 +38,7 @@ from pydantic import Field
 
 from asset_checks import rejected_values as rejected_checks
 from resources.load import LoadResult
+from resources.load.progress import Progress, combined_metadata
 from resources.load.rejections import Quarantine
 from resources.load.spool import PulledRange, Spool
 from resources.meta import MetaAdsResource
@@ -155,10 +156,11 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
         ranges = run_date_ranges(context)
         staged: dict[DateRange, LoadResult] = {}
         if RAW_KEY in selected:
-            results = []
+            results, pulls = [], []
             for rng in ranges:
+                pulls.append(Progress(f"{rng.account} {rng.first}..{rng.last}", context.log))
                 raw, staging = _pull_and_apply(
-                    context, config, rng, warehouse, meta, tenants, staging=STAGING_KEY in selected
+                    context, config, rng, warehouse, meta, tenants, staging=STAGING_KEY in selected, progress=pulls[-1]
                 )
                 results.append(raw)
                 if staging is not None:
@@ -168,17 +170,23 @@ def build_meta_assets(tenants: Tenants, partitions: MultiPartitionsDefinition, *
                 checks = _selected(context, [rejected_checks.evaluate(conn, RAW_KEY, context.run.run_id)])
             yield MaterializeResult(
                 asset_key=RAW_KEY,
-                metadata=materialization_metadata(meta_ads_insights_raw, total.rows, **total.as_metadata()),
+                metadata=materialization_metadata(
+                    meta_ads_insights_raw, total.rows, **total.as_metadata(), **combined_metadata(pulls)
+                ),
                 check_results=checks,
             )
         if STAGING_KEY in selected:
+            timer = Progress("staging", context.log)
             results = [staged[rng] if rng in staged else _rebuild_staging(context, rng, warehouse) for rng in ranges]
+            timer.stop(sum(r.rows for r in results))
             with warehouse.transaction() as conn:
                 checks = _selected(context, [rejected_checks.evaluate(conn, STAGING_KEY, context.run.run_id)])
             total = LoadResult.total(insights_meta_ads.fullname, results)
+            # Staging pulled with raw shares its time: its rate is the pull's.
+            timing = combined_metadata(pulls) if RAW_KEY in selected else timer.metadata()
             yield MaterializeResult(
                 asset_key=STAGING_KEY,
-                metadata=materialization_metadata(insights_meta_ads, total.rows, **total.as_metadata()),
+                metadata=materialization_metadata(insights_meta_ads, total.rows, **total.as_metadata(), **timing),
                 check_results=checks,
             )
 
@@ -197,6 +205,7 @@ def _pull_and_apply(
     meta: MetaAdsResource,
     tenants: Tenants,
     staging: bool,
+    progress: Progress,
 ) -> tuple[LoadResult, LoadResult | None]:
     """Raw for one account range from the API and, when asked, staging cleaned from the same
     rows: spooled while the pages arrive (no lock, no open transaction), then applied together
@@ -216,7 +225,10 @@ def _pull_and_apply(
                     insights_meta_ads, lock=(STAGING_KEY.to_user_string(), rng.account), quarantine=staging_quarantine
                 )
             )
-        pages = meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env)
+        # Rows so far and rows/s while the pages arrive (a line every few seconds).
+        pages = progress.track(
+            meta.iter_insights(rng.account, rng.first, rng.last, token_env=tenant.meta_token_env), len
+        )
         _spool_pages(
             pages, rng, spooler.pulled_at, raw, spools[1] if staging else None, raw_quarantine, staging_quarantine
         )
@@ -228,6 +240,7 @@ def _pull_and_apply(
             lock_wait_seconds=config.lock_wait_seconds,
             run_id=context.run.run_id,
         )
+    progress.finish()
     for result in results:
         context.log.info(f"{rng.account}: {result}")
     return results[0], (results[1] if staging else None)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
 
 from asset_checks import meta_staging
+from asset_checks.meta import CHECKS as TABLE_CHECKS
 
 from ..partitions import date_by_account
 from ..settings import Settings
@@ -32,7 +33,7 @@ def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleS
     return with_freshness(
         Definitions(
             assets=[*build_meta_assets(tenants, partitions), accounts],
-            asset_checks=meta_staging.build_checks(),
+            asset_checks=[*meta_staging.build_checks(), *TABLE_CHECKS],
             jobs=[job, accounts_job, build_rebuild_job(partitions)],
             schedules=[schedule, accounts_schedule],
         ),

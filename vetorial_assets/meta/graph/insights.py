@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from resources.load.progress import PROGRESS_EVERY_SECONDS, eta_seconds
+
 from .client import GraphClient, LogFn, next_cursor
 from .errors import MetaApiError, MetaAsyncJobError, MetaReduceDataError
 
@@ -81,6 +83,17 @@ class AsyncPolicy:
         while True:
             yield wait
             wait = min(self.poll_seconds, wait * 2)
+
+
+def async_progress_line(what: str, run_id: str, percent, waited: float) -> str:
+    """Meta's percentage of an async job, and the rest estimated at the pace so far."""
+    try:
+        done = float(percent)
+    except (TypeError, ValueError):
+        done = 0.0
+    line = f"{what}: report run {run_id} at {done:.0f}% after {waited:.0f}s"
+    eta = eta_seconds(done, 100.0, waited)
+    return line + (f", about {eta:.0f}s left" if eta is not None else "")
 
 
 class InsightsFetcher:
@@ -185,7 +198,7 @@ class InsightsFetcher:
         run_id = str(created.get("report_run_id") or "")
         if not run_id:
             raise MetaAsyncJobError(f"{what}: Graph did not return a report_run_id", account=account_id)
-        waited, waits = 0.0, self.policy.poll_waits()
+        waited, waits, logged_at = 0.0, self.policy.poll_waits(), 0.0
         while True:
             status = self.client.get(
                 (run_id,), {"fields": "id,async_status,async_percent_completion"}, what=what, account=account_id
@@ -193,6 +206,11 @@ class InsightsFetcher:
             state = status.get("async_status")
             if state == ASYNC_DONE:
                 break
+            if waited - logged_at >= PROGRESS_EVERY_SECONDS:
+                logged_at = waited
+                self._log(
+                    logging.INFO, async_progress_line(what, run_id, status.get("async_percent_completion"), waited)
+                )
             if state in ASYNC_FAILED:
                 raise MetaAsyncJobError(
                     f"{what}: report run {run_id} ended with '{state}' at {status.get('async_percent_completion')}%",
