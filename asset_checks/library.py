@@ -56,7 +56,8 @@ COLUMNS, ROW_COUNT, KEY_UNIQUE, QUARANTINED, NO_PII = "columns", "row_count", "k
 # Meta and Instagram are longer runs). PostgreSQL regular expressions.
 PII_PATTERNS = {
     "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
-    "phone": r"(^|[^0-9])(\+?[0-9]{2}[ .-]?)?\(?[0-9]{2}\)?[ .-]?9?[0-9]{4}[ .-]?[0-9]{4}([^0-9]|$)",
+    # Not inside a longer token: a hex digest (hash_id, contact_key) holds digit runs too.
+    "phone": r"(^|[^0-9A-Za-z])(\+?[0-9]{2}[ .-]?)?\(?[0-9]{2}\)?[ .-]?9?[0-9]{4}[ .-]?[0-9]{4}([^0-9A-Za-z]|$)",
 }
 HISTORY_DAYS = 14
 # Fewer earlier partitions than this: no band (a median of one or two says little).

@@ -61,12 +61,19 @@ def test_rebuilding_staging_from_raw_makes_history_follow_the_rule(make_defs, in
     result = layers.execute_in_process(instance=instance)
     assert result.success
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {
-        ("model/fact_ad_insights_daily", "reconciles_with_upstream"): True,
-        ("model/fact_ad_insights_daily", "keys_resolve_to_dims"): True,
-        ("model/fact_ig_follows_daily", "keys_resolve_to_dims"): True,
-        ("mart/campaign_performance_daily", "reconciles_with_upstream"): True,
-    }
+    assert (
+        checks.items()
+        >= {
+            ("model/fact_ad_insights_daily", "reconciles_with_upstream"): True,
+            ("model/fact_ad_insights_daily", "keys_resolve_to_dims"): True,
+            ("model/fact_ig_follows_daily", "keys_resolve_to_dims"): True,
+            ("mart/campaign_performance_daily", "reconciles_with_upstream"): True,
+        }.items()
+    )
+    # The layer tables' standard checks too: all pass but the Instagram tables' row count (this
+    # test loads no Instagram data, and an empty table where data must exist is what it reports).
+    failed = {k for k, passed in checks.items() if not passed}
+    assert failed == {("model/fact_ig_follows_daily", "row_count"), ("mart/instagram_growth_daily", "row_count")}
     preview = (
         instance.get_latest_materialization_event(AssetKey(["mart", "campaign_performance_daily"]))
         .asset_materialization.metadata["preview"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dagster import DefaultScheduleStatus, Definitions
 
+from asset_checks.layers import layer_checks
+
 from ..settings import Settings
 from ..source import DemoJob, Source
 from ..tenants import Tenants
@@ -16,6 +18,7 @@ from .conversations import build_conversation_layers_job, build_mart_conversatio
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     return Definitions(
         assets=[*build_mart_assets(), *build_mart_conversation_assets()],
+        asset_checks=layer_checks("mart"),
         jobs=[build_layers_job(), build_conversation_layers_job()],
     )
 

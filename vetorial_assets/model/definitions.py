@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dagster import DefaultScheduleStatus, Definitions
 
+from asset_checks.layers import layer_checks
+
 from ..settings import Settings
 from ..source import Source
 from ..tenants import Tenants
@@ -13,7 +15,8 @@ from .conversations import build_model_conversation_assets
 
 def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleStatus) -> Definitions:
     return Definitions(
-        assets=[*build_model_assets(tenants, settings.partitions_start), *build_model_conversation_assets()]
+        assets=[*build_model_assets(tenants, settings.partitions_start), *build_model_conversation_assets()],
+        asset_checks=layer_checks("model"),
     )
 
 
