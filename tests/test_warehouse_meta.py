@@ -444,3 +444,28 @@ def test_totals_reconcile_staging_fact_and_mart(warehouse, tenants):
         (ACT3,),
     )
     assert per_tenant_day == []
+
+
+def test_the_layer_checks_name_an_orphan_fact_and_a_mart_sum_off_by_one(warehouse, tenants):
+    from asset_checks.warehouse_meta import evaluate_campaign_mart, evaluate_fact_ad
+
+    load_staging(warehouse, _sample())
+    build_all(warehouse, tenants)
+    with warehouse.transaction() as conn:
+        assert all(r.passed for r in [*evaluate_fact_ad(conn), *evaluate_campaign_mart(conn)])
+        # An orphan fact (its ad in no dim) and a mart figure off by one cent.
+        conn.execute(
+            "UPDATE model.fact_ad_insights_daily SET ad_id = 'no-such-ad' WHERE ctid IN "
+            "(SELECT ctid FROM model.fact_ad_insights_daily ORDER BY hash_id LIMIT 1)"
+        )
+        conn.execute(
+            "UPDATE mart.campaign_performance_daily SET spend = spend + 0.01 WHERE ctid IN "
+            "(SELECT ctid FROM mart.campaign_performance_daily ORDER BY date LIMIT 1)"
+        )
+        fact = {r.check_name: r for r in evaluate_fact_ad(conn)}
+        (mart,) = evaluate_campaign_mart(conn)
+    assert not fact["keys_resolve_to_dims"].passed
+    assert fact["keys_resolve_to_dims"].metadata["rows_with_unresolved_keys"].value == 1
+    assert not mart.passed
+    spend = {k: mart.metadata[k].value for k in ("fact_spend", "mart_spend")}
+    assert round(spend["mart_spend"] - spend["fact_spend"], 2) == 0.01, spend
