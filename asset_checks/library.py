@@ -47,6 +47,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
 from resources.warehouse import Warehouse
+from vetorial_assets.settings import DEFAULT_TIMEZONE
+from vetorial_assets.warehouse.ledger import Changes, advance, read_changes
 
 from . import rejected_values
 
@@ -58,6 +60,13 @@ PII_PATTERNS = {
     "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
     # Not inside a longer token: a hex digest (hash_id, contact_key) holds digit runs too.
     "phone": r"(^|[^0-9A-Za-z])(\+?[0-9]{2}[ .-]?)?\(?[0-9]{2}\)?[ .-]?9?[0-9]{4}[ .-]?[0-9]{4}([^0-9A-Za-z]|$)",
+}
+# Cheap tests a value must pass before its expression is tried (they cannot reject a match:
+# an e-mail holds an '@'; a phone bounded by the start, the end or a character that is not a
+# letter or digit is, in a value of letters and digits only, the whole value: 10-13 digits).
+PII_PREFILTERS = {
+    "email": "strpos({c}, '@') > 0",
+    "phone": "(length({c}) BETWEEN 10 AND 13 OR {c} ~ '[^0-9A-Za-z]')",
 }
 HISTORY_DAYS = 14
 # Fewer earlier partitions than this: no band (a median of one or two says little).
@@ -349,9 +358,54 @@ def _history_source(spec: TableCheck) -> str:
 # --------------------------------------------------------------------------- personal data
 
 
-def evaluate_no_pii(conn, spec: TableCheck) -> AssetCheckResult:
+def pii_consumer(spec: TableCheck) -> str:
+    """The no_pii check's cursor in the change ledger (ops.ledger_cursors)."""
+    return f"check/{spec.asset.to_user_string()}/{NO_PII}"
+
+
+def pii_changes(warehouse: Warehouse, spec: TableCheck) -> Changes | None:
+    """For a table the change ledger tracks: the (scope, day) units written since the check
+    last passed (`full` before its first pass). None: untracked, scanned whole every time."""
+    if not spec.no_pii or "ledger" not in spec.table.info:
+        return None
+    return read_changes(warehouse.engine(), pii_consumer(spec), [spec.table.fullname])
+
+
+def _pii_scope(table: Table, changes: Changes | None) -> tuple[sql.Composable, dict, str]:
+    """(FROM clause, its parameters, what is scanned): the whole table, or only the rows of the
+    changed units plus any row the ledger cannot place (a NULL scope or day)."""
+    if changes is None or changes.full:
+        return _ident(table), {}, "all rows"
+    scope_col, day_col, *fallback = table.info["ledger"]
+    # As the ledger's trigger places a row (warehouse/ledger_sql/record_changed_days.sql).
+    scope_expr = sql.SQL("t.{}").format(sql.Identifier(scope_col))
+    day_expr = sql.SQL("t.{}").format(sql.Identifier(day_col))
+    if fallback:
+        day_expr = sql.SQL("coalesce({}, (t.{} AT TIME ZONE {})::date)").format(
+            day_expr, sql.Identifier(fallback[0]), sql.Literal(DEFAULT_TIMEZONE)
+        )
+    units = sorted(changes.units.get(table.fullname, ()))
+    unplaced = sql.SQL("SELECT t.* FROM {} t WHERE {} IS NULL OR {} IS NULL").format(
+        _ident(table), scope_expr, day_expr
+    )
+    params = {"scopes": [u[0] for u in units], "days": [u[1] for u in units]}
+    if units:
+        changed = sql.SQL(
+            "SELECT t.* FROM {} t JOIN unnest(%(scopes)s::text[], %(days)s::date[]) AS u(unit_scope, unit_day) "
+            "ON CAST({} AS text) = u.unit_scope AND {} = u.unit_day"
+        ).format(_ident(table), scope_expr, day_expr)
+        source = sql.SQL("({} UNION ALL {}) AS scanned").format(changed, unplaced)
+    else:
+        source = sql.SQL("({}) AS scanned").format(unplaced)
+    return source, params, f"rows of {len(units)} changed (scope, day) unit(s) since the last pass"
+
+
+def evaluate_no_pii(conn, spec: TableCheck, changes: Changes | None = None) -> AssetCheckResult:
     """Columns the contract marks `pii`, and text values matching PII_PATTERNS, with the key
-    and column of a sample (the value itself is never shown: it is what must not be there)."""
+    and column of a sample (the value itself is never shown: it is what must not be there).
+    One pass over the rows in scope; a cheap test before each expression skips the values it
+    cannot match (no '@': no e-mail; only letters and digits: a phone only if the whole value
+    is 10 to 13 characters long)."""
     marked = sorted(c.name for c in spec.table.columns if c.info.get("pii"))
     text_columns = [
         name
@@ -359,21 +413,37 @@ def evaluate_no_pii(conn, spec: TableCheck) -> AssetCheckResult:
         if type_sql.upper() in ("TEXT", "VARCHAR") or type_sql.upper().startswith("VARCHAR")
     ]
     key = spec.key_columns
-    found, sample = {}, []
-    for column in text_columns:
-        for kind, pattern in PII_PATTERNS.items():
-            where = sql.SQL("{} ~ %s").format(sql.Identifier(column))
-            count = conn.execute(
-                sql.SQL("SELECT count(*) FROM {} WHERE {}").format(_ident(spec.table), where), (pattern,)
-            ).fetchone()[0]
+    source, params, scanned = _pii_scope(spec.table, changes)
+    conditions = {
+        (column, kind): sql.SQL(PII_PREFILTERS[kind] + " AND {c} ~ {p}").format(
+            c=sql.Identifier(column), p=sql.Placeholder(f"pattern_{kind}")
+        )
+        for column in text_columns
+        for kind in PII_PATTERNS
+    }
+    params |= {f"pattern_{kind}": pattern for kind, pattern in PII_PATTERNS.items()}
+    found, sample, rows_scanned = {}, [], 0
+    if conditions:
+        counts = conn.execute(
+            sql.SQL("SELECT count(*), {} FROM {}").format(
+                sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE {})").format(c) for c in conditions.values()),
+                source,
+            ),
+            params,
+        ).fetchone()
+        rows_scanned = counts[0]
+        for (column, kind), count in zip(conditions, counts[1:]):
             if not count:
                 continue
             found[f"{column} ({kind})"] = count
             rows = conn.execute(
                 sql.SQL("SELECT {} FROM {} WHERE {} LIMIT {}").format(
-                    sql.SQL(", ").join(map(sql.Identifier, key)), _ident(spec.table), where, sql.Literal(SAMPLE_SIZE)
+                    sql.SQL(", ").join(map(sql.Identifier, key)),
+                    source,
+                    conditions[(column, kind)],
+                    sql.Literal(SAMPLE_SIZE),
                 ),
-                (pattern,),
+                params,
             ).fetchall()
             sample += [{"column": column, "kind": kind, "key": dict(zip(key, map(str, row)))} for row in rows]
     passed = not marked and not found
@@ -386,6 +456,8 @@ def evaluate_no_pii(conn, spec: TableCheck) -> AssetCheckResult:
             "pii_columns_in_contract": MetadataValue.json(marked),
             "rows_with_pii_like_values": MetadataValue.json(found),
             "text_columns_scanned": len(text_columns),
+            "scanned": scanned,
+            "rows_scanned": rows_scanned,
             "sample": MetadataValue.json(sample[:SAMPLE_SIZE]),
         },
         description=None
@@ -436,7 +508,7 @@ def check_specs(spec: TableCheck) -> list[AssetCheckSpec]:
     return specs
 
 
-def evaluate(conn, spec: TableCheck, latest_run_id: str | None) -> list[AssetCheckResult]:
+def evaluate(conn, spec: TableCheck, latest_run_id: str | None, pii: Changes | None = None) -> list[AssetCheckResult]:
     results = [evaluate_columns(conn, spec)]
     if not _exists(conn, spec.table):
         # No table: nothing else can be counted; each check says so.
@@ -465,7 +537,7 @@ def evaluate(conn, spec: TableCheck, latest_run_id: str | None) -> list[AssetChe
     results.append(evaluate_row_count(conn, spec, materialized=latest_run_id is not None))
     results.append(evaluate_key(conn, spec))
     if spec.no_pii:
-        results.append(evaluate_no_pii(conn, spec))
+        results.append(evaluate_no_pii(conn, spec, pii))
     if spec.quarantined:
         result = rejected_values.evaluate(conn, spec.asset, latest_run_id or "")
         results.append(
@@ -492,8 +564,13 @@ def table_checks(spec: TableCheck) -> AssetChecksDefinition:
     )
     def _checks(context, warehouse: Warehouse):  # AssetCheckExecutionContext
         event = context.instance.get_latest_materialization_event(spec.asset)
+        pii = pii_changes(warehouse, spec)
         with warehouse.transaction() as conn:
-            results = evaluate(conn, spec, event.run_id if event else None)
+            results = evaluate(conn, spec, event.run_id if event else None, pii)
+            # The scan covered what changed: the next one starts here. Not after a failure:
+            # the rows found are scanned again until they are gone.
+            if pii is not None and all(r.passed for r in results if r.check_name == NO_PII):
+                advance(conn, pii)
         selected = context.selected_asset_check_keys
         for result in results:
             if any(k.name == result.check_name and k.asset_key == spec.asset for k in selected):

@@ -343,49 +343,41 @@ def remove_home(home: Path) -> None:
 # ---------------------------------------------------------------------------- report
 
 
-def print_report(cold: Pass, warm: Pass, rss: PeakRss, counts, expected: dict[str, int]) -> None:
+def print_report(passes: list[Pass], rss: PeakRss, counts, expected: dict[str, int]) -> None:
+    names = [p.name for p in passes]
     print(
-        "\nseconds per phase (graph: waiting for the Graph API; dagster: recording Dagster events; "
+        "\nseconds per phase and pass (graph: waiting for the Graph API; dagster: recording Dagster events; "
         "both within the phase's time)"
     )
+    slash = "/".join(n[0] for n in names)
     print(
-        f"{'phase':<11} {'runs':>4} {'cold':>8} {'warm':>8} {'warm/cold':>9} {'graph c/w':>15} "
-        f"{'dagster c/w':>15} {'events':>6} {'peak RSS MB c/w':>16}"
+        f"{'phase':<21} {'runs ' + slash:>12} " + " ".join(f"{n:>8}" for n in names) + f" {'vs cold':>13} "
+        f"{'graph ' + slash:>22} {'dagster ' + slash:>22} {'peak RSS MB ' + slash:>18}"
     )
+    cold = passes[0]
 
-    def row(name, runs, c, w, graph, dagster, events, rss_mb):
+    def row(name: str, phases: list[Phase], rss_text: str | None = None) -> None:
+        ratios = "/".join(f"{p.seconds / phases[0].seconds if phases[0].seconds else 0:.3f}" for p in phases[1:])
         print(
-            f"{name:<11} {runs:>4} {c:8.2f} {w:8.2f} {w / c if c else 0:9.3f} {graph[0]:7.2f}/{graph[1]:<7.2f} "
-            f"{dagster[0]:7.2f}/{dagster[1]:<7.2f} {events:>6} {rss_mb}"
+            f"{name:<21} {'/'.join(str(p.runs) for p in phases):>12} "
+            + " ".join(f"{p.seconds:8.2f}" for p in phases)
+            + f" {ratios:>13} {'/'.join(f'{p.graph_seconds:.2f}' for p in phases):>22} "
+            f"{'/'.join(f'{p.dagster_seconds:.2f}' for p in phases):>22} "
+            f"{rss_text or '/'.join(f'{p.peak_rss_mb:.0f}' for p in phases):>18}"
         )
 
-    for name, c in cold.phases.items():
-        w = warm.phases[name]
-        row(
-            name,
-            c.runs,
-            c.seconds,
-            w.seconds,
-            (c.graph_seconds, w.graph_seconds),
-            (c.dagster_seconds, w.dagster_seconds),
-            w.dagster_events,
-            f"{c.peak_rss_mb:8.0f}/{w.peak_rss_mb:<7.0f}",
+    for name in cold.phases:
+        row(name, [p.phases.get(name, Phase()) for p in passes])
+    totals = [
+        Phase(
+            runs=sum(ph.runs for ph in p.phases.values()),
+            seconds=p.seconds,
+            graph_seconds=sum(ph.graph_seconds for ph in p.phases.values()),
+            dagster_seconds=sum(ph.dagster_seconds for ph in p.phases.values()),
         )
-    total = [
-        sum(getattr(p, attr) for p in ps.phases.values())
-        for ps in (cold, warm)
-        for attr in ("graph_seconds", "dagster_seconds", "dagster_events")
+        for p in passes
     ]
-    row(
-        "total",
-        sum(p.runs for p in cold.phases.values()),
-        cold.seconds,
-        warm.seconds,
-        (total[0], total[3]),
-        (total[1], total[4]),
-        total[5],
-        f"{rss.overall:8.0f} (largest)",
-    )
+    row("total", totals, f"{rss.overall:.0f} (largest)")
     if not rss.resettable:
         print("(peak RSS per phase: /proc/self/clear_refs not writable, so each is the peak so far)")
 
@@ -399,14 +391,12 @@ def print_report(cold: Pass, warm: Pass, rss: PeakRss, counts, expected: dict[st
         "\nwarehouse writes, rows inserted/updated/deleted (pg_stat_user_tables, pg_stat_sys_tables, "
         "pg_stat_database; a temporary table's own rows are not counted: its counters go with it)"
     )
-    for table in sorted(set(cold.writes) | set(warm.writes)):
-        c, w = cold.writes.get(table, (0, 0, 0)), warm.writes.get(table, (0, 0, 0))
-        if any(c) or any(w):
-            print(f"  {table:40} cold {'/'.join(map(str, c)):>18}   warm {'/'.join(map(str, w))}")
-    print(
-        f"  {'database total':40} cold {'/'.join(map(str, cold.db_writes)):>18}   "
-        f"warm {'/'.join(map(str, warm.db_writes))}"
-    )
+    tables = sorted(set().union(*(p.writes for p in passes)))
+    for table in tables:
+        cells = [p.writes.get(table, (0, 0, 0)) for p in passes]
+        if any(any(c) for c in cells):
+            print(f"  {table:40} " + "   ".join(f"{p.name} {'/'.join(map(str, c)):>18}" for p, c in zip(passes, cells)))
+    print(f"  {'database total':40} " + "   ".join(f"{p.name} {'/'.join(map(str, p.db_writes)):>18}" for p in passes))
 
 
 def configure(home: Path, scratch: Path, tenants: int) -> list:
@@ -453,9 +443,12 @@ def measure(args, home: Path, scopes, profile_dir: Path | None):
         tables.ig_follows_raw.fullname: args.tenants * args.days,
         tables.conversas_analytics_raw.fullname: covered,
     }
-    runs = plan_runs(defs, days=args.days)  # planned once: warm asks exactly what cold asked
+    start = time.perf_counter()
+    cold_runs = plan_runs(defs, settings, days=args.days)  # an empty warehouse: every day of every account
+    cold_planning = time.perf_counter() - start
+    warehouse.engine().dispose()  # planning read ops.pulled_days: no connection stays open
     print(
-        f"{len(runs)} runs per pass: {args.tenants} tenants, {args.days} days, "
+        f"{len(cold_runs)} runs in the cold pass: {args.tenants} tenants, {args.days} days, "
         f"{args.ads} ads x {args.placements} placements per ad account"
     )
 
@@ -464,8 +457,17 @@ def measure(args, home: Path, scopes, profile_dir: Path | None):
     with DagsterInstance.get() as instance, LoopbackGuard() as guard:
         clocks = instrument(instance)
         before, db_before = warehouse_writes(admin, WAREHOUSE_DB)
-        for name in ("cold", "warm"):
+        for name in ("cold", "warm", "repull"):
+            # warm: `vetorial demo` again, planned as it plans (nothing to pull: every day is
+            # settled or was pulled within its schedule's cadence); repull: the cold pass's runs
+            # again, every day re-pulled and re-compared (what a forced re-pull costs).
+            start = time.perf_counter()
+            runs = plan_runs(defs, settings, days=args.days) if name == "warm" else cold_runs
+            planning = time.perf_counter() - start
             done = run_pass(name, runs, defs, instance, clocks, rss, profile_dir)
+            # Planning is part of the pass (warm reads ops.pulled_days); cold and repull reuse
+            # the plan made once before the cold pass (its time is cold's).
+            done.phases["planning"] = Phase(seconds=planning if name == "warm" else cold_planning)
             warehouse.engine().dispose()  # its backends exit and flush their write counters
             after, db_after = warehouse_writes(admin, WAREHOUSE_DB)
             done.writes, done.db_writes = _delta(after, before), tuple(a - b for a, b in zip(db_after, db_before))
@@ -475,7 +477,7 @@ def measure(args, home: Path, scopes, profile_dir: Path | None):
             raise RuntimeError(f"connections to non-loopback addresses were attempted: {guard.refused}")
     counts = table_counts(settings, defs)
     warehouse.engine().dispose()
-    return passes[0], passes[1], rss, counts, expected
+    return passes, rss, counts, expected
 
 
 def main() -> None:
@@ -506,7 +508,7 @@ def main() -> None:
     try:
         sandbox = spawn(ads_per_account=args.ads, placements=args.placements, job_polls=args.job_polls)
         os.environ["VETORIAL_META_GRAPH_URL"] = sandbox.url  # 127.0.0.1: no token needed
-        cold, warm, rss, counts, expected = measure(args, home, scopes, profile_dir)
+        passes, rss, counts, expected = measure(args, home, scopes, profile_dir)
     finally:
         if sandbox is not None:
             sandbox.stop()
@@ -514,10 +516,15 @@ def main() -> None:
         remove_home(home)
         shutil.rmtree(scratch, ignore_errors=True)
 
-    print_report(cold, warm, rss, counts, expected)
+    print_report(passes, rss, counts, expected)
+    cold, warm, repull = passes
     wrong = {t: (n, expected[t]) for t, n in counts if t in expected and n != expected[t]}
     if wrong:
         sys.exit(f"rows after the cold pass differ from what the sources hold: {wrong}")
+    print(
+        f"e2e_repull repull_s={repull.seconds:.2f} repull_vs_cold={repull.seconds / cold.seconds:.3f} "
+        f"repull_data_rows={_rows(repull.writes, False)}"
+    )
     print(
         f"e2e_writes cold_data_rows={_rows(cold.writes, False)} warm_data_rows={_rows(warm.writes, False)} "
         f"warm_ops_rows={_rows(warm.writes, True)} warm_db_tup_inserted={warm.db_writes[0]} "

@@ -272,6 +272,109 @@ def test_a_pii_value_in_a_mart_fails_with_its_key(warehouse, instance, value, ki
     assert value not in shown  # the value itself is never shown
 
 
+def _tracked_probe(warehouse):
+    """A table the change ledger tracks by (tenant_id, day), like the facts, for the incremental scan."""
+    from sqlalchemy import Column, Date, MetaData, PrimaryKeyConstraint, Table, Text
+
+    from vetorial_assets.warehouse.tables.ledger import track_changes
+
+    table = track_changes(
+        Table(
+            "pii_tracked_probe",
+            MetaData(),
+            Column("day", Date),
+            Column("tenant_id", Text),
+            Column("n", Text, nullable=False),
+            Column("label", Text),
+            PrimaryKeyConstraint("n"),
+            schema="mart",
+        ),
+        "tenant_id",
+        "day",
+    )
+    table.create(warehouse.engine())
+    return TableCheck(AssetKey(["mart", "pii_tracked_probe"]), table, no_pii=True, must_have_rows=False)
+
+
+def _write(warehouse, statement: str, *params) -> None:
+    with warehouse.transaction() as conn:
+        conn.execute(statement, params)
+
+
+def test_no_pii_scans_only_what_changed_and_keeps_failing_until_the_value_is_gone(warehouse, instance):
+    spec = _tracked_probe(warehouse)
+    for n in range(20):
+        _write(warehouse, "INSERT INTO mart.pii_tracked_probe VALUES (%s, 'allpfit', %s, 'campanha')", NEWEST, str(n))
+
+    def scan():
+        result = _run_checks(warehouse, instance, spec)["no_pii"]
+        return result.passed, _meta(result, "scanned"), _meta(result, "rows_scanned")
+
+    assert scan() == (True, "all rows", 20)  # never passed before: the whole table
+    assert scan()[1:] == ("rows of 0 changed (scope, day) unit(s) since the last pass", 0)
+    # A new day with a phone in it: only that day is scanned, and it fails ...
+    _write(warehouse, "INSERT INTO mart.pii_tracked_probe VALUES (%s, 'lacrei', 'x', 'ligar 11 98765-4321')", NEWEST)
+    assert scan() == (False, "rows of 1 changed (scope, day) unit(s) since the last pass", 21 - 20 + 0)
+    # ... and keeps failing while the value is there, though nothing changed since
+    assert scan()[0] is False
+    # A row the ledger cannot place (no day) is scanned every time.
+    _write(warehouse, "INSERT INTO mart.pii_tracked_probe VALUES (NULL, 'lacrei', 'y', 'maria@example.com')")
+    failed = _run_checks(warehouse, instance, spec)["no_pii"]
+    assert _meta(failed, "rows_with_pii_like_values") == {"label (phone)": 1, "label (email)": 1}
+    _write(warehouse, "DELETE FROM mart.pii_tracked_probe WHERE n IN ('x', 'y')")
+    passed, _, rows = scan()
+    assert passed and rows == 0  # the unit of the deleted row is scanned again: empty now
+    assert scan() == (True, "rows of 0 changed (scope, day) unit(s) since the last pass", 0)
+
+
+def test_the_pii_prefilters_never_reject_a_value_the_expression_matches(warehouse):
+    """The cheap tests run before each expression (PII_PREFILTERS) only skip values the
+    expression cannot match: checked in PostgreSQL on generated values shaped like ids,
+    digests, phones and e-mails."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from psycopg import sql
+
+    from asset_checks.library import PII_PATTERNS, PII_PREFILTERS
+
+    # Values built from pieces of phones, e-mails, ids and digests, so both expressions match often.
+    pieces = ["+55", "11", "(11)", "9", "98765", "4321", "8765", " ", "-", ".", "@", "_", "maria", "@example.com"]
+    piece = st.one_of(st.sampled_from(pieces), st.text("0123456789abcfXYZ@._-+() ", max_size=6))
+    values = st.lists(st.lists(piece, max_size=8).map("".join), min_size=1, max_size=200)
+    checks = sql.SQL(", ").join(
+        sql.SQL("count(*) FILTER (WHERE v ~ {p} AND NOT (" + PII_PREFILTERS[kind] + "))").format(
+            p=sql.Placeholder(kind), c=sql.Identifier("v")
+        )
+        for kind in PII_PATTERNS
+    )
+    matched = sql.SQL(", ").join(
+        sql.SQL("count(*) FILTER (WHERE v ~ {})").format(sql.Placeholder(k)) for k in PII_PATTERNS
+    )
+    seen = [0, 0]
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(values)
+    def check(batch):
+        with warehouse.transaction() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT {}, {} FROM unnest(%(batch)s::text[]) AS v").format(checks, matched),
+                {"batch": batch, **PII_PATTERNS},
+            ).fetchone()
+        assert row[:2] == (0, 0), [v for v in batch]
+        seen[0] += row[2]
+        seen[1] += row[3]
+
+    check()
+    # Known matches of each kind go through the prefilter too.
+    with warehouse.transaction() as conn:
+        row = conn.execute(
+            sql.SQL("SELECT {}, {} FROM unnest(%(batch)s::text[]) AS v").format(checks, matched),
+            {"batch": ["5511987654321", "11987654321", "a@b.co", "(11) 98765-4321"], **PII_PATTERNS},
+        ).fetchone()
+    assert row == (0, 0, 1, 3)
+    assert seen[0] > 0 and seen[1] > 0, seen  # the generated values did reach both expressions
+
+
 def test_a_pii_column_in_a_mart_contract_fails(warehouse, instance):
     spec = _mart_probe(warehouse, ["campanha"], pii_column=True)
     no_pii = _run_checks(warehouse, instance, spec)["no_pii"]

@@ -28,7 +28,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     defs = _defs()
     print(f"warehouse: {defs.resources['warehouse'].describe()}")
     with DagsterInstance.get() as instance:
-        ok = run_demo(defs, instance)
+        ok = run_demo(defs, settings, instance)
     print("\nrows per table:")
     for name, count in table_counts(settings, defs):
         print(f"  {name:40} {count:>10,}")

@@ -9,18 +9,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from sqlalchemy import func, select
 
 from .partitions import ACCOUNT_DIM, DATE_DIM, range_tags
+from .repull import days_to_pull
 from .run_tags import TRIGGERED_BY_TAG
 from .settings import DEFAULT_TIMEZONE, Settings
 from .source import DemoJob
 from .sources import SOURCES
-from .warehouse.tables import metadata
+from .warehouse.tables import metadata, pulled_days
 
 DEMO_DAYS = 30
 # The console shows warnings and errors only; every event is still in the instance for the UI.
@@ -42,11 +43,17 @@ class DemoRun:
     partition_key: str | None = None
 
 
-def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
-    """One run per account (Meta, Instagram) for the last `days` days, one per tenant (Chatwoot,
-    conversation staging), one of each unpartitioned job (account metadata, the layers)."""
-    today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
-    first, last = (today - timedelta(days=days - 1)).isoformat(), today.isoformat()
+def plan_runs(
+    defs: Definitions, settings: Settings, days: int = DEMO_DAYS, now: datetime | None = None
+) -> list[DemoRun]:
+    """One run per account (Meta, Instagram) and contiguous range of the last `days` days that
+    need a pull (vetorial_assets/repull.py: never pulled, or open and not pulled within the
+    schedule's cadence), one per tenant (Chatwoot, conversation staging), one of each
+    unpartitioned job (account metadata, the layers). Run again with nothing changed, the demo
+    pulls nothing from the Graph API and its incremental runs find nothing to do."""
+    now = now or datetime.now(ZoneInfo(DEFAULT_TIMEZONE))
+    today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    first = today - timedelta(days=days - 1)
     runs = []
     for spec in DEMO_JOBS:
         job = defs.resolve_job_def(spec.job_name)
@@ -66,17 +73,39 @@ def plan_runs(defs: Definitions, days: int = DEMO_DAYS) -> list[DemoRun]:
                 )
             continue
         dims = job.partitions_def.get_partitions_def_for_dimension(ACCOUNT_DIM)
-        start = max(first, job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key())
+        start = max(
+            first,
+            date.fromisoformat(job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key()),
+        )
+        wanted = [start + timedelta(days=n) for n in range((today - start).days + 1)]
         for account in dims.get_partition_keys():
-            runs.append(
-                DemoRun(
-                    spec.job_name,
-                    spec.label,
-                    f"{spec.label} {account} {start}..{last}",
-                    {**range_tags(account, start, last), TRIGGERED_BY_TAG: "manual"},
+            ranges = [(wanted[0], wanted[-1])] if wanted else []
+            if wanted and spec.repull is not None:
+                pulls = last_pulls(defs, spec.pulled_by, account, wanted[0], wanted[-1])
+                ranges = days_to_pull(wanted, pulls, now, spec.repull(settings), ZoneInfo(DEFAULT_TIMEZONE))
+            for lo, hi in ranges:
+                runs.append(
+                    DemoRun(
+                        spec.job_name,
+                        spec.label,
+                        f"{spec.label} {account} {lo}..{hi}",
+                        {**range_tags(account, lo.isoformat(), hi.isoformat()), TRIGGERED_BY_TAG: "manual"},
+                    )
                 )
-            )
     return runs
+
+
+def last_pulls(defs: Definitions, source: str, account: str, first: date, last: date) -> dict[date, datetime]:
+    """When each stored day of `account` in first..last was pulled (ops.pulled_days)."""
+    warehouse = _warehouse(defs)
+    warehouse.ensure_schema()
+    stmt = select(pulled_days.c.day, pulled_days.c.pulled_at).where(
+        pulled_days.c.source == source,
+        pulled_days.c.partition == account,
+        pulled_days.c.day.between(first, last),
+    )
+    with warehouse.engine().connect() as conn:
+        return dict(conn.execute(stmt).tuples().all())
 
 
 def execute_run(defs: Definitions, instance: DagsterInstance, run: DemoRun) -> ExecuteInProcessResult:
@@ -87,9 +116,11 @@ def execute_run(defs: Definitions, instance: DagsterInstance, run: DemoRun) -> E
     )
 
 
-def run_demo(defs: Definitions, instance: DagsterInstance, say: Callable[[str], None] = print) -> bool:
+def run_demo(
+    defs: Definitions, settings: Settings, instance: DagsterInstance, say: Callable[[str], None] = print
+) -> bool:
     ok = True
-    for run in plan_runs(defs):
+    for run in plan_runs(defs, settings):
         started = time.monotonic()
         result = execute_run(defs, instance, run)
         status = "ok" if result.success else "FAILED"

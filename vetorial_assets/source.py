@@ -17,6 +17,7 @@ from sqlalchemy import make_url
 
 from resources.support.redaction import register_secret
 
+from .repull import RepullRule
 from .settings import Settings
 from .tenants import Tenants
 
@@ -35,6 +36,10 @@ class DemoJob:
     job_name: str
     label: str
     runs_per: Literal["range", "tenant", "once"]
+    # Range jobs of an API pull: its ops.pulled_days source, and when a day already pulled
+    # needs pulling again (vetorial_assets/repull.py). Without them every day is pulled.
+    pulled_by: str | None = None
+    repull: Callable[[Settings], RepullRule] | None = None
 
 
 @dataclass(frozen=True)

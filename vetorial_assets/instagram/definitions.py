@@ -9,11 +9,12 @@ from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy
 from asset_checks.instagram import CHECKS as TABLE_CHECKS
 
 from ..partitions import date_by_account
+from ..repull import RepullRule
 from ..settings import Settings
 from ..source import DemoJob, Source, with_freshness
 from ..tenants import Tenants
 from .assets import RAW_KEY, build_instagram_assets
-from .schedules import JOB_NAME, build_instagram_schedule
+from .schedules import JOB_NAME, LATE_DAYS, REFRESH_EVERY, build_instagram_schedule
 
 # Daily for D-1/D-2.
 FRESHNESS = {
@@ -38,4 +39,17 @@ def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleS
     )
 
 
-SOURCE = Source(name="instagram", defs=defs, demo=[DemoJob(JOB_NAME, "instagram", runs_per="range")])
+SOURCE = Source(
+    name="instagram",
+    defs=defs,
+    # A day is final once pulled at the age the daily schedule pulls it last (LATE_DAYS).
+    demo=[
+        DemoJob(
+            JOB_NAME,
+            "instagram",
+            runs_per="range",
+            pulled_by=RAW_KEY.to_user_string(),
+            repull=lambda _settings: RepullRule(LATE_DAYS, REFRESH_EVERY),
+        )
+    ],
+)

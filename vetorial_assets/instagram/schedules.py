@@ -21,6 +21,7 @@ from .assets import RAW_KEY
 JOB_NAME = "instagram_follows_refresh"
 CRON = "30 6 * * *"
 LATE_DAYS = 2
+REFRESH_EVERY = timedelta(days=1)  # the cadence of CRON
 
 
 def build_instagram_schedule(

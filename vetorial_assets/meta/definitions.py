@@ -10,6 +10,7 @@ from asset_checks import meta_staging
 from asset_checks.meta import CHECKS as TABLE_CHECKS
 
 from ..partitions import date_by_account
+from ..repull import RepullRule
 from ..settings import Settings
 from ..source import DemoJob, Source, with_freshness
 from ..tenants import Tenants
@@ -17,7 +18,7 @@ from .accounts import JOB_NAME as ACCOUNTS_JOB
 from .accounts import build_meta_accounts
 from .assets import RAW_KEY, STAGING_KEY, build_meta_assets
 from .rebuild import build_rebuild_job
-from .schedules import JOB_NAME, build_meta_schedule
+from .schedules import JOB_NAME, REFRESH_EVERY, build_meta_schedule
 
 # Re-pulled every 4 hours: a missed schedule shows as WARN, two in a row as FAIL.
 FRESHNESS = {
@@ -44,5 +45,16 @@ def defs(settings: Settings, tenants: Tenants, schedule_status: DefaultScheduleS
 SOURCE = Source(
     name="meta",
     defs=defs,
-    demo=[DemoJob(JOB_NAME, "meta", runs_per="range"), DemoJob(ACCOUNTS_JOB, "meta_accounts", runs_per="once")],
+    demo=[
+        # A day is final once pulled on the last day of the schedule's re-pull window (its age
+        # then: lookback - 1 days); the window is Meta's attribution window.
+        DemoJob(
+            JOB_NAME,
+            "meta",
+            runs_per="range",
+            pulled_by=RAW_KEY.to_user_string(),
+            repull=lambda settings: RepullRule(settings.meta_lookback_days - 1, REFRESH_EVERY),
+        ),
+        DemoJob(ACCOUNTS_JOB, "meta_accounts", runs_per="once"),
+    ],
 )

@@ -24,6 +24,7 @@ from .assets import RAW_KEY, STAGING_KEY
 
 JOB_NAME = "meta_ads_refresh"
 CRON = "0 */4 * * *"
+REFRESH_EVERY = timedelta(hours=4)  # the cadence of CRON
 
 
 def window_days(now: datetime, lookback_days: int) -> list[str]:
