@@ -99,10 +99,16 @@ def _table_pii(table: Table) -> frozenset[str]:
     return frozenset(c.name for c in table.columns if c.info.get("pii"))
 
 
+def _table_digested(table: Table) -> frozenset[str]:
+    return frozenset(name for c in table.columns for name in c.info.get("digest_of", ()))
+
+
 def describe_target(conn: psycopg.Connection, table: Table) -> loader.TargetTable:
     """The load path's view of `table`: the catalog's columns and key, plus the contract's
-    volatile and personal-data columns."""
-    return loader.describe_table(conn, table.schema, table.name, _table_volatile(table), _table_pii(table))
+    volatile, personal-data and digested columns."""
+    return loader.describe_table(
+        conn, table.schema, table.name, _table_volatile(table), _table_pii(table), _table_digested(table)
+    )
 
 
 class Warehouse(ConfigurableResource):

@@ -291,3 +291,25 @@ def test_a_session_that_dies_while_spooling_takes_its_spools_along(wh, fresh_db)
     assert wh.row_count(insights_meta_ads) == 0
     pull(wh, None, staging_frame(100))  # the dead session was discarded, not handed out again
     assert wh.row_count(insights_meta_ads) == 100
+
+
+def test_raw_rows_are_compared_by_their_content_hash(wh, fresh_db):
+    """raw.meta_ads_insights' content_hash stands for its payload (info digest_of): a re-pull
+    compares the hash; a changed payload comes with a changed hash and is rewritten whole."""
+    pull(wh, raw_columns(20), None)
+    before = snapshot(fresh_db, "raw.meta_ads_insights")
+    (same,) = pull(wh, raw_columns(20), None)
+    assert (same.inserted, same.updated, same.deleted, same.unchanged) == (0, 0, 0, 20)
+    # The hash decides: a payload that differs under the same hash (never so from the loader,
+    # which hashes what it stores) is not compared, and the row is left alone.
+    forged = raw_columns(20)
+    forged["payload"] = raw_columns(20, spend="9.99")["payload"]
+    (kept,) = pull(wh, forged, None)
+    assert (kept.updated, kept.unchanged) == (0, 20)
+    assert snapshot(fresh_db, "raw.meta_ads_insights") == before
+    # A real change: new payload, new hash: updated, payload and hash together.
+    (changed,) = pull(wh, raw_columns(20, spend="2.00"), None)
+    assert (changed.inserted, changed.updated, changed.unchanged) == (0, 20, 0)
+    with fresh_db.connect() as conn:
+        spends = {r[0] for r in conn.execute("SELECT payload->>'spend' FROM raw.meta_ads_insights").fetchall()}
+    assert spends == {"2.00"}

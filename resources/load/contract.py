@@ -80,6 +80,13 @@ class TargetTable:
     key: tuple[str, ...]
     volatile: frozenset[str] = field(default_factory=frozenset)
     pii: frozenset[str] = field(default_factory=frozenset)  # values masked when recorded
+    # Columns a digest column of the same row stands for (e.g. a payload and its content
+    # hash): a merge compares the digest, not them, to tell a changed row (still writing them).
+    digested: frozenset[str] = field(default_factory=frozenset)
+
+    def compared(self, names: list[str]) -> list[str]:
+        """Of `names`, the columns that tell a changed row from an identical one."""
+        return [n for n in names if n not in self.key and n not in self.volatile and n not in self.digested]
 
     @property
     def qualified(self) -> str:
@@ -115,7 +122,12 @@ ORDER BY k.ord
 
 
 def describe_table(
-    conn: psycopg.Connection, schema: str, name: str, volatile: Iterable[str] = (), pii: Iterable[str] = ()
+    conn: psycopg.Connection,
+    schema: str,
+    name: str,
+    volatile: Iterable[str] = (),
+    pii: Iterable[str] = (),
+    digested: Iterable[str] = (),
 ) -> TargetTable:
     """Read the target's columns and primary key from the catalog (the contract)."""
     rel = sql.Identifier(schema, name).as_string(conn)
@@ -133,4 +145,5 @@ def describe_table(
         key=key,
         volatile=frozenset(volatile),
         pii=frozenset(pii),
+        digested=frozenset(digested),
     )

@@ -75,7 +75,7 @@ def identical_count(
     """How many staged rows matching `where` (on alias s) equal their stored row, compared
     as the merge compares them (volatile columns ignored)."""
     names = [c.name for c in cols]
-    compared = [n for n in names if n not in table.key and n not in table.volatile]
+    compared = table.compared(names)
     json_cols = frozenset(c.name for c in cols if c.type_name == "json")
     same = (
         sql.SQL(" AND {} IS NOT DISTINCT FROM {}").format(
@@ -113,8 +113,8 @@ def merge_statement(
     names = [c.name for c in cols]
     key = list(table.key)
     # Compared to tell changed rows from identical ones; volatile columns are written along
-    # with a change but never make one.
-    compared = [n for n in names if n not in table.key and n not in table.volatile]
+    # with a change but never make one; digested ones are compared through their digest.
+    compared = table.compared(names)
     updated = [n for n in names if n not in table.key]
     batch = _cast_batch(stage, cols, via_text)
     json_cols = frozenset(c.name for c in cols if c.type_name == "json")

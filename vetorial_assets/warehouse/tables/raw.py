@@ -28,7 +28,9 @@ meta_ads_insights_raw = Table(
     Column("platform_position", Text, nullable=False),
     # The API row exactly as received (the Atlas `dados_raw` idea); never carries the token.
     Column("payload", JSONB, nullable=False),
-    Column("content_hash", Text, nullable=False),
+    # md5 of the payload's canonical JSON (meta/raw_rows.py): a re-pull compares it, not the
+    # payload (jsonb has no cheap equality: compared as text it was most of a warm merge).
+    Column("content_hash", Text, nullable=False, info={"digest_of": ("payload",)}),
     fetched_at(),
     PrimaryKeyConstraint("account_id", "data", "ad_id", "publisher_platform", "platform_position"),
     schema="raw",
