@@ -78,11 +78,13 @@ def plan_runs(
             date.fromisoformat(job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key()),
         )
         wanted = [start + timedelta(days=n) for n in range((today - start).days + 1)]
-        for account in dims.get_partition_keys():
+        accounts = dims.get_partition_keys()
+        pulls = last_pulls(defs, spec.pulled_by, wanted[0], wanted[-1]) if wanted and spec.repull else {}
+        for account in accounts:
             ranges = [(wanted[0], wanted[-1])] if wanted else []
             if wanted and spec.repull is not None:
-                pulls = last_pulls(defs, spec.pulled_by, account, wanted[0], wanted[-1])
-                ranges = days_to_pull(wanted, pulls, now, spec.repull(settings), ZoneInfo(DEFAULT_TIMEZONE))
+                tz = ZoneInfo(DEFAULT_TIMEZONE)
+                ranges = days_to_pull(wanted, pulls.get(account, {}), now, spec.repull(settings), tz)
             for lo, hi in ranges:
                 runs.append(
                     DemoRun(
@@ -95,17 +97,18 @@ def plan_runs(
     return runs
 
 
-def last_pulls(defs: Definitions, source: str, account: str, first: date, last: date) -> dict[date, datetime]:
-    """When each stored day of `account` in first..last was pulled (ops.pulled_days)."""
+def last_pulls(defs: Definitions, source: str, first: date, last: date) -> dict[str, dict[date, datetime]]:
+    """Per account, when each of its stored days in first..last was pulled (ops.pulled_days)."""
     warehouse = _warehouse(defs)
     warehouse.ensure_schema()
-    stmt = select(pulled_days.c.day, pulled_days.c.pulled_at).where(
-        pulled_days.c.source == source,
-        pulled_days.c.partition == account,
-        pulled_days.c.day.between(first, last),
+    stmt = select(pulled_days.c.partition, pulled_days.c.day, pulled_days.c.pulled_at).where(
+        pulled_days.c.source == source, pulled_days.c.day.between(first, last)
     )
+    pulls: dict[str, dict[date, datetime]] = {}
     with warehouse.engine().connect() as conn:
-        return dict(conn.execute(stmt).tuples().all())
+        for account, day, pulled_at in conn.execute(stmt):
+            pulls.setdefault(account, {})[day] = pulled_at
+    return pulls
 
 
 def execute_run(defs: Definitions, instance: DagsterInstance, run: DemoRun) -> ExecuteInProcessResult:
