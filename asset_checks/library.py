@@ -21,7 +21,10 @@ selects it) with these checks, each reporting its figures as metadata:
   else the duplicates are counted and sampled.
 - `no_pii` (ERROR, opt-in for tables past staging): no column the contract marks `pii` and no
   text value that looks like an e-mail address or a phone number (key and column sampled,
-  never the value);
+  never the value). On a table the change ledger tracks, only the rows of the (scope, day)
+  units written since the check last passed are scanned (the whole table before its first
+  pass; its cursor does not move on a failure, so what it found is scanned until it is gone);
+  other tables are scanned whole;
 - `quarantined` (WARN, opt-in where the asset does not already evaluate
   asset_checks/rejected_values.py itself): the values the latest materialization's run
   could not store (ops.rejected_values).
