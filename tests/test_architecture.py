@@ -47,6 +47,7 @@ LAYER_OF_PREFIX = {
     # libraries
     "resources": "libraries",  # the package itself
     "resources.load": "libraries",
+    "resources.source": "libraries",
     "resources.support": "libraries",
     "vetorial_assets.meta.graph": "libraries",
     "vetorial_assets.warehouse": "libraries",
@@ -66,7 +67,7 @@ LAYER_OF_PREFIX = {
     "vetorial_assets.meta": "assets",
     "vetorial_assets.instagram": "assets",
     "vetorial_assets.chatwoot": "assets",
-    # Compares the source reader's description (resources.source_db) with the warehouse contract.
+    # Compares the source reader's description (resources.source) with the warehouse contract.
     "vetorial_assets.chatwoot.source_types": "assets",
     "vetorial_assets.alerts": "assets",
     "vetorial_assets.staging": "assets",
