@@ -199,6 +199,42 @@ def test_no_project_import_inside_a_function_below_the_cli(graph):
     assert not hidden, "\n".join(hidden)
 
 
+# Libraries split by job: their modules point one way too, lowest first (a module imports
+# only modules listed before it). A new module of these packages must be placed here.
+JOBS = {
+    "resources.load": (
+        "contract",
+        "locks",
+        "progress",
+        "value_checks",
+        "rejections",
+        "prepare",  # the column contract of a load, chunk values checked for COPY
+        "binary_copy",  # the COPY wire
+        "merge",  # the merge and replace-scope statements
+        "engine",  # orchestration: load, load_stream
+        "spool",
+    ),
+    "resources.source": ("errors", "url", "relation", "session", "reader"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(JOBS))
+def test_a_library_split_by_job_imports_one_way(graph, package):
+    order = JOBS[package]
+    members = sorted(name for name in graph if name.startswith(f"{package}."))
+    unplaced = [name for name in members if name.rpartition(".")[2] not in order]
+    assert not unplaced, f"place these modules in JOBS[{package!r}]: {unplaced}"
+    known = set(graph)
+    backwards = []
+    for name in members:
+        for imported, _, line in graph[name]:
+            target = _resolve(imported, known)
+            if target.startswith(f"{package}.") and target != name:
+                if order.index(target.rpartition(".")[2]) > order.index(name.rpartition(".")[2]):
+                    backwards.append(f"{name}:{line} imports {target}")
+    assert not backwards, f"{package}: imports against its jobs' order:\n" + "\n".join(backwards)
+
+
 def test_the_checker_sees_upward_imports_and_cycles(tmp_path):
     # The checks above are not vacuous: a resource importing an asset module is upward, and
     # a module pair importing each other is a cycle.

@@ -4,7 +4,7 @@ A date x account asset spends seconds to minutes on HTTP for a range: pages, ret
 throttle pauses, async report jobs. None of that happens under a lock or inside a
 transaction. A `Spooler` is one warehouse session in autocommit; each `Spool` is a temp
 table of it. Every chunk written to a spool is checked against its target table (the load
-path's value checks, resources/load/engine.py) and COPYed in a statement of its own: no
+path's value checks, resources/load/prepare.py) and COPYed in a statement of its own: no
 transaction stays open between two chunks, so none waits on the network. Temp tables write
 no WAL, and a session that dies takes them along: a crash while pulling leaves nothing.
 
