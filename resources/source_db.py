@@ -9,7 +9,7 @@ password: configure it with EnvVar; it is only ever shown through `safe_url()`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -134,18 +134,10 @@ class SourceDatabase(ConfigurableResource):
     def count(self, account_id: int, inbox_ids: Sequence[int] | None = None, since: datetime | None = None) -> int:
         return self.reader.count(account_id, inbox_ids, since)
 
-    def stream(
-        self,
-        columns: Sequence[str],
-        account_id: int,
-        inbox_ids: Sequence[int] | None = None,
-        since: datetime | None = None,
-        chunk_rows: int = 20_000,
-        ordered: bool = True,
-        wire: Mapping[str, int] | None = None,
-    ) -> Iterator[list[tuple]]:
-        # Delegated lazily, as the reader's own generator: nothing happens before the first chunk.
-        yield from self.reader.stream(columns, account_id, inbox_ids, since, chunk_rows, ordered, wire)
+    def stream(self, columns: Sequence[str], account_id: int, *args: Any, **kwargs: Any) -> Iterator[list[tuple]]:
+        """SourceReader.stream, with its arguments: one tenant's rows in chunks."""
+        # A generator itself, as the reader's is: nothing happens before the first chunk.
+        yield from self.reader.stream(columns, account_id, *args, **kwargs)
 
     def stream_keys(
         self, account_id: int, inbox_ids: Sequence[int] | None = None, chunk_rows: int = 200_000
