@@ -1,4 +1,4 @@
-"""Load-path benchmark: N rows shaped like staging.insights_meta_ads through resources.load.engine.
+"""Load-path benchmark: N rows shaped like staging.insights_meta_ads through the load engine (`resources.load.load`).
 
 Measured in one run, on the same server, so the ratios compare like with like:
   first      load into an empty table (all inserts)
@@ -34,7 +34,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import create_engine, text
 
-from resources.load import engine as loader
+from resources import load as loader
 from vetorial_assets.platform.embedded import ensure_server
 
 SAMPLE = 20_000

@@ -22,7 +22,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy import Engine, Table, create_engine, event, make_url, text
 
-from resources.load import engine as loader
+from resources import load as loader
 from resources.load.rejections import Quarantine
 from resources.load.spool import Spooler
 from resources.support.gc_control import gc_paused

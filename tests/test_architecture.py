@@ -47,6 +47,7 @@ LAYER_OF_PREFIX = {
     # libraries
     "resources": "libraries",  # the package itself
     "resources.load": "libraries",
+    "resources.source": "libraries",
     "resources.support": "libraries",
     "vetorial_assets.meta.graph": "libraries",
     "vetorial_assets.warehouse": "libraries",
@@ -66,7 +67,7 @@ LAYER_OF_PREFIX = {
     "vetorial_assets.meta": "assets",
     "vetorial_assets.instagram": "assets",
     "vetorial_assets.chatwoot": "assets",
-    # Compares the source reader's description (resources.source_db) with the warehouse contract.
+    # Compares the source reader's description (resources.source) with the warehouse contract.
     "vetorial_assets.chatwoot.source_types": "assets",
     "vetorial_assets.alerts": "assets",
     "vetorial_assets.staging": "assets",
@@ -196,6 +197,42 @@ def test_no_project_import_inside_a_function_below_the_cli(graph):
         if inside
     ]
     assert not hidden, "\n".join(hidden)
+
+
+# Libraries split by job: their modules point one way too, lowest first (a module imports
+# only modules listed before it). A new module of these packages must be placed here.
+JOBS = {
+    "resources.load": (
+        "contract",
+        "locks",
+        "progress",
+        "value_checks",
+        "rejections",
+        "prepare",  # the column contract of a load, chunk values checked for COPY
+        "binary_copy",  # the COPY wire
+        "merge",  # the merge and replace-scope statements
+        "engine",  # orchestration: load, load_stream
+        "spool",
+    ),
+    "resources.source": ("errors", "url", "relation", "session", "reader"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(JOBS))
+def test_a_library_split_by_job_imports_one_way(graph, package):
+    order = JOBS[package]
+    members = sorted(name for name in graph if name.startswith(f"{package}."))
+    unplaced = [name for name in members if name.rpartition(".")[2] not in order]
+    assert not unplaced, f"place these modules in JOBS[{package!r}]: {unplaced}"
+    known = set(graph)
+    backwards = []
+    for name in members:
+        for imported, _, line in graph[name]:
+            target = _resolve(imported, known)
+            if target.startswith(f"{package}.") and target != name:
+                if order.index(target.rpartition(".")[2]) > order.index(name.rpartition(".")[2]):
+                    backwards.append(f"{name}:{line} imports {target}")
+    assert not backwards, f"{package}: imports against its jobs' order:\n" + "\n".join(backwards)
 
 
 def test_the_checker_sees_upward_imports_and_cycles(tmp_path):

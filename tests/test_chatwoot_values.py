@@ -313,7 +313,7 @@ def test_the_doctor_reports_the_same_comparison(make_defs, chatwoot_source):
 
 
 def test_wire_needs_the_same_type_modifier():
-    from resources.source_db import SourceRelation
+    from resources.source.relation import SourceRelation
 
     rel = SourceRelation(
         "public",

@@ -104,7 +104,7 @@ def test_mixed_changes_are_counted(wh, merge_form):
 
 
 def test_merging_each_chunk_counts_like_one_merge(wh, merge_form):
-    from resources.load import engine as loader
+    from resources import load as loader
     from resources.warehouse import _table_volatile
 
     wh.load(insights_meta_ads, [staging_frame(100)])
@@ -243,7 +243,7 @@ def test_wire_values_are_copied_as_they_are(wh):
     # and through the stage and merge alike.
     from decimal import Decimal
 
-    from resources.load import engine as loader
+    from resources import load as loader
 
     def sent(values):
         with wh.transaction() as conn:

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from resources.load import engine as loader
+from resources import load as loader
 from resources.load import merge as merge_sql
 
 ROWS = 36_000  # the size of the Meta re-pull that took 38.7 s

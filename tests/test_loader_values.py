@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from resources import load as loader
 from resources.load import LoadError
-from resources.load import engine as loader
 from resources.load.rejections import Quarantine, key_json
 from resources.warehouse import Warehouse
 

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
-from resources.load import engine as loader
+from resources import load as loader
 from resources.meta import MetaAdsResource
 from resources.support.gc_control import gc_paused
 from vetorial_assets.meta.graph.client import GraphClient, PageRows, loads_page

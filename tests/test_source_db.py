@@ -10,14 +10,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from resources.source_db import (
-    SourceConnectionError,
-    SourceDatabase,
-    SourceReadError,
-    SourceSchemaError,
-    parse_url,
-    safe_url,
-)
+from resources.source.errors import SourceConnectionError, SourceReadError, SourceSchemaError
+from resources.source.url import parse_url, safe_url
+from resources.source_db import SourceDatabase
 from resources.support.redaction import redact
 from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME, SandboxChatwoot
 
@@ -298,9 +293,9 @@ def test_wire_columns_come_undecoded_in_their_binary_format(sandbox, source):
 
 
 def test_first_fetches_are_small_then_grow_to_chunk_rows(sandbox, source, monkeypatch):
-    from resources import source_db
+    from resources.source import reader
 
-    monkeypatch.setattr(source_db, "_FIRST_FETCH", 3)
+    monkeypatch.setattr(reader, "_FIRST_FETCH", 3)
     sizes = [len(chunk) for chunk in source.stream(["conversation_id"], 2, [21], chunk_rows=10)]
     assert sizes == [3, 6, 10, 10, 10, 1]
 
@@ -311,11 +306,11 @@ def test_every_chunk_arrives_however_the_fetches_interleave_with_the_consumer(sa
     # fetching thread that checks its cursor late), that close used to come before the
     # producer read the cursor's row count to tell whether the result was exhausted: it saw
     # -1 and stopped after the first chunk, a silently short read.
-    from resources import source_db
+    from resources.source import reader
     from resources.support import read_ahead as read_ahead_module
 
     monkeypatch.setattr(
-        source_db, "read_ahead", lambda items, depth_=1, name="", **kw: read_ahead_module.read_ahead(items, depth, name)
+        reader, "read_ahead", lambda items, depth_=1, name="", **kw: read_ahead_module.read_ahead(items, depth, name)
     )
     rows = collect(source.stream(CONTRACT, 1, [14, 15], chunk_rows=7))
     assert rows == expected(sandbox, CONTRACT, 1, [14, 15])

@@ -9,7 +9,7 @@ import pytest
 
 from resources.load import value_checks as vc
 from resources.load.rejections import shown_value
-from resources.source_db import SourceRelation
+from resources.source.relation import SourceRelation
 from vetorial_assets.chatwoot import source_types
 
 

@@ -3,8 +3,13 @@
 - contract.py: what a target table is (read from the catalog), what a load takes and reports;
 - value_checks.py, rejections.py: each value checked against its column; what a column cannot
   store is nulled or its row left out, and recorded (ops.rejected_values);
-- engine.py: chunks -> binary COPY into a stage -> one set-based merge (`load`); a stream from
-  another database into one scope (`load_stream`);
+- engine.py: the orchestration, one entry point per use: chunks -> binary COPY into a stage
+  -> one set-based merge, or straight into an empty target (`load`); a stream from another
+  database into one scope (`load_stream`);
+- prepare.py: the column contract of a load (`Plan`) and each chunk's values converted and
+  checked for COPY (`prepare_chunk`);
+- binary_copy.py: the COPY wire: fast binary dumpers, a writer thread, a value the driver or
+  the server refused named with its table, column and key; a load COPYed straight in;
 - merge.py: the merge and replace-scope statements;
 - spool.py: pull first, apply later (spool while a source is read, apply in one transaction);
 - locks.py: one run at a time per (asset, partition).
@@ -13,7 +18,7 @@ resources/warehouse.py (the `warehouse` resource) is the entry point assets use.
 """
 
 from .contract import Chunk, LoadError, LoadResult, ScopeValue, TargetColumn, TargetTable, describe_table
-from .engine import load, load_stream, plan_columns
+from .engine import load, load_stream
 from .locks import LockBusyError, advisory_xact_lock
 from .rejections import Quarantine
 from .spool import PulledRange, Spool, Spooler
@@ -34,5 +39,4 @@ __all__ = [
     "describe_table",
     "load",
     "load_stream",
-    "plan_columns",
 ]

@@ -4,7 +4,7 @@ A date x account asset spends seconds to minutes on HTTP for a range: pages, ret
 throttle pauses, async report jobs. None of that happens under a lock or inside a
 transaction. A `Spooler` is one warehouse session in autocommit; each `Spool` is a temp
 table of it. Every chunk written to a spool is checked against its target table (the load
-path's value checks, resources/load/engine.py) and COPYed in a statement of its own: no
+path's value checks, resources/load/prepare.py) and COPYed in a statement of its own: no
 transaction stays open between two chunks, so none waits on the network. Temp tables write
 no WAL, and a session that dies takes them along: a crash while pulling leaves nothing.
 
@@ -44,6 +44,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Table
 
+from . import binary_copy, prepare
 from . import engine as loader
 from . import rejections as rej
 from .contract import Chunk, LoadError, LoadResult, TargetTable
@@ -118,11 +119,11 @@ class Spool:
         self._account_column, self._day_column = account_column, day_column
         self._quarantine = quarantine
         self._ident = sql.Identifier(f"_spool_{target.name}_{next(_spool_numbers)}")
-        self._plan: loader.Plan | None = None
+        self._plan: prepare.Plan | None = None
         self._create_table: bytes = b""
         self._copy: bytes = b""
         self._copy_types: list[int] = []
-        self._tally = loader.Tally()
+        self._tally = prepare.Tally()
         self._analyzed = False
         self.rows = 0  # rows spooled (checked, not left out)
 
@@ -133,16 +134,16 @@ class Spool:
         What the table cannot store is NULLed or its row left out (recorded when the spool is
         applied); a chunk lacking a required column raises LoadError, and so does (at the
         next write, or on apply) a chunk the server refused."""
-        if loader.chunk_len(chunk) == 0:
+        if prepare.chunk_len(chunk) == 0:
             return
         create = self._plan is None
         if create:
             self._plan_for(chunk)
         else:
-            missing = sorted(set(self._plan.names) - set(loader.chunk_columns(chunk)))
+            missing = sorted(set(self._plan.names) - set(prepare.chunk_columns(chunk)))
             if missing:
                 raise LoadError(f"{self.target.qualified}: a later chunk lacks column(s) {', '.join(missing)}")
-        prepared = loader.prepare_chunk(chunk, self._plan)
+        prepared = prepare.prepare_chunk(chunk, self._plan)
         self._tally.add(prepared)
         self.rows += prepared.count
         self._writer.submit(partial(self._store, prepared.rows, create))
@@ -150,8 +151,8 @@ class Spool:
     def _plan_for(self, first_chunk: Chunk) -> None:
         """The first chunk fixes the columns (the contract checked before anything is written)."""
         target = self.target
-        cols = loader.plan_columns(target, loader.chunk_columns(first_chunk), self._logger)
-        self._plan = loader.Plan(target, cols, frozenset(), loader.floats_staged(cols, first_chunk, ()))
+        cols = prepare.plan_columns(target, prepare.chunk_columns(first_chunk), self._logger)
+        self._plan = prepare.Plan(target, cols, frozenset(), prepare.floats_staged(cols, first_chunk, ()))
         # The target's own types, but numeric columns given floats: float8, cast through
         # their text on apply (the loader's stage does the same). JSON keeps its type: parsed
         # once by the COPY, while the pull waits on the network, not inside the apply.
@@ -177,14 +178,14 @@ class Spool:
         """In the writer thread: one chunk into the spool (its first also creates it)."""
         if create:
             self._conn.execute(self._create_table)
-        cur = loader.copy_cursor(self._conn)
-        loader.register_json(cur, self._plan.cols)
+        cur = binary_copy.copy_cursor(self._conn)
+        binary_copy.register_json(cur, self._plan.cols)
         try:
-            with loader.copy_in(cur, self._copy) as copy:
+            with binary_copy.copy_in(cur, self._copy) as copy:
                 copy.set_types(self._copy_types)
-                loader.write_rows(copy, rows, self._plan)
+                binary_copy.write_rows(copy, rows, self._plan)
         except psycopg.errors.DataError as exc:
-            raise loader.server_refused(self.target, exc) from None
+            raise binary_copy.server_refused(self.target, exc) from None
 
     def _scope(self, pulled: PulledRange, newer: list[date]) -> dict[str, Any]:
         days = (pulled.first, pulled.last) if not newer else [d for d in pulled.days() if d not in set(newer)]
@@ -228,7 +229,7 @@ class Spool:
                     "than once, or a key that exists outside the scope"
                 ) from None
             except psycopg.errors.DataError as exc:
-                raise loader.server_refused(target, exc) from None
+                raise binary_copy.server_refused(target, exc) from None
         else:
             if not self._analyzed:  # the range's rows arrived while this run was pulling
                 self._analyze()

@@ -23,7 +23,8 @@ from resources.load import LoadResult, TargetTable, advisory_xact_lock
 from resources.load import engine as loader
 from resources.load.progress import Progress
 from resources.load.rejections import Quarantine
-from resources.source_db import SourceDatabase, SourceRelation
+from resources.source.relation import SourceRelation
+from resources.source_db import SourceDatabase
 from resources.warehouse import Warehouse, describe_target
 
 from ..run_tags import triggered_by

@@ -30,7 +30,8 @@ from decimal import Decimal
 import numpy as np
 
 from resources.load.value_checks import ColumnType, column_type
-from resources.source_db import SourceRelation, SourceSchemaError
+from resources.source.errors import SourceSchemaError
+from resources.source.relation import SourceRelation
 
 FITS = "fits"
 MAY_NOT_FIT = "may_not_fit"
