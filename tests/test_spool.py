@@ -6,6 +6,7 @@ and leaves alone the days a pull that began later already applied."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import psycopg
 import pytest
+from psycopg import sql
 
 from resources.load import LoadError, LockBusyError, advisory_xact_lock
 from resources.load.rejections import Quarantine
@@ -291,3 +293,31 @@ def test_a_session_that_dies_while_spooling_takes_its_spools_along(wh, fresh_db)
     assert wh.row_count(insights_meta_ads) == 0
     pull(wh, None, staging_frame(100))  # the dead session was discarded, not handed out again
     assert wh.row_count(insights_meta_ads) == 100
+
+
+def test_the_benchmark_hooks_report_each_table_and_the_spooled_rows_as_copy_data(wh, fresh_db):
+    """What benchmarks/spool_bench.py uses instead of private names: each table's seconds in
+    the apply (`timings`), and a spool's rows as the binary COPY data a client-side spool
+    would hold (`columns`, `copy_to`), which loads the rows the apply stored."""
+    timings: dict[str, float] = {}
+    copied = io.BytesIO()
+    with wh.spooler() as spooler:
+        raw = spooler.spool(meta_ads_insights_raw, lock=RAW_LOCK)
+        staging = spooler.spool(insights_meta_ads, lock=STAGING_LOCK)
+        raw.write(raw_columns(40))
+        staging.write(staging_frame(40))
+        staging.copy_to(copied)
+        spooler.apply([raw, staging], RANGE, replace=True, lock_wait_seconds=5, timings=timings)
+        columns = staging.columns
+    assert sorted(timings) == ["raw.meta_ads_insights", "staging.insights_meta_ads"]
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    stored = sql.SQL("SELECT {} FROM staging.insights_meta_ads ORDER BY {}").format(names, names)
+    with fresh_db.connect() as conn:
+        applied = conn.execute(stored).fetchall()
+        assert len(applied) == 40
+        conn.execute("DELETE FROM staging.insights_meta_ads")
+        with conn.cursor().copy(
+            sql.SQL("COPY staging.insights_meta_ads ({}) FROM STDIN (FORMAT BINARY)").format(names)
+        ) as copy:
+            copy.write(copied.getvalue())
+        assert conn.execute(stored).fetchall() == applied  # the columns the table fills itself aside
