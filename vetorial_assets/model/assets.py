@@ -27,9 +27,9 @@ from resources.warehouse import Warehouse
 
 from ..settings import DEFAULT_TIMEZONE
 from ..tenants import Tenants
-from ..warehouse.incremental import Unit, day_units, run_consumer
+from ..warehouse.incremental import Unit
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
-from ..warehouse.refresh import refresh_scope, run_sql, sql_file
+from ..warehouse.refresh import refresh_units, run_sql, sql_file
 from ..warehouse.tables import ig_follows_raw, insights_meta_ads
 from ..warehouse.tables.model import (
     UNKNOWN_KEY,
@@ -132,36 +132,22 @@ def _spec(table, deps, description: str, condition) -> AssetSpec:
 # ----------------------------------------------------------------------------- Meta star
 
 
-def recompute_meta_unit(conn: psycopg.Connection, tenants: Tenants, unit: Unit) -> dict:
-    """One ad account's days: its dims (upserts) and its fact rows, on `conn`."""
-    params = {
-        "tenant_id": tenant_of(tenants, unit.scope),
-        "account_id": unit.scope,
-        "first": unit.first,
-        "last": unit.last,
-    }
-    run_sql(conn, sql_file(PACKAGE, "dim_ad_account.sql"), params)
-    for name in ("dim_campaign.sql", "dim_adset.sql", "dim_ad.sql", "dim_placement.sql"):
-        run_sql(conn, sql_file(PACKAGE, name), params)
-    result = refresh_scope(
-        conn,
-        fact_ad_insights_daily,
-        sql_file(PACKAGE, "fact_ad_insights_daily.sql"),
-        params,
-        {"account_id": unit.scope, "date": (unit.first, unit.last)},
-    )
-    return {fact_ad_insights_daily.fullname: result}
-
-
 def build_meta_star(warehouse: Warehouse, tenants: Tenants, log=None):
-    def full_scopes(conn) -> list[str]:
-        stored = conn.execute(
-            "SELECT DISTINCT account_id FROM staging.insights_meta_ads "
-            "UNION SELECT DISTINCT account_id FROM model.fact_ad_insights_daily"
-        ).fetchall()
-        return sorted(r[0] for r in stored)
+    """The ad accounts' days staging changed: each unit's dims (upserts), then its fact rows."""
 
-    def before(conn) -> None:
+    def params(unit: Unit) -> dict:
+        return {
+            "tenant_id": tenant_of(tenants, unit.scope),
+            "account_id": unit.scope,
+            "first": unit.first,
+            "last": unit.last,
+        }
+
+    def dims(conn: psycopg.Connection, params: dict) -> None:
+        for name in ("dim_ad_account.sql", "dim_campaign.sql", "dim_adset.sql", "dim_ad.sql", "dim_placement.sql"):
+            run_sql(conn, sql_file(PACKAGE, name), params)
+
+    def before(conn: psycopg.Connection) -> None:
         run_sql(conn, sql_file(PACKAGE, "unknown_members.sql"), {})
         # Every configured account's metadata (raw.meta_ad_accounts changes daily, not by day).
         for account in tenants.ad_accounts:
@@ -171,13 +157,14 @@ def build_meta_star(warehouse: Warehouse, tenants: Tenants, log=None):
                 {"tenant_id": tenant_of(tenants, account), "account_id": account},
             )
 
-    return run_consumer(
+    return refresh_units(
         warehouse,
-        FACT_AD_KEY.to_user_string(),
-        [insights_meta_ads.fullname],
-        full_scopes=full_scopes,
-        units_of=lambda changes: day_units(changes.all_units()),
-        recompute=lambda conn, unit: recompute_meta_unit(conn, tenants, unit),
+        fact_ad_insights_daily,
+        sql_file(PACKAGE, "fact_ad_insights_daily.sql"),
+        upstream=[insights_meta_ads],
+        scope_column="account_id",
+        params_of=params,
+        before_unit=dims,
         before=before,
         log=log,
     )
@@ -186,33 +173,20 @@ def build_meta_star(warehouse: Warehouse, tenants: Tenants, log=None):
 # ----------------------------------------------------------------------------- Instagram star
 
 
-def recompute_ig_unit(conn: psycopg.Connection, tenants: Tenants, unit: Unit) -> dict:
-    tenant = tenant_of(tenants, unit.scope, "instagram_accounts")
-    run_sql(
-        conn,
-        sql_file(PACKAGE, "dim_ig_account.sql"),
-        {"tenant_id": tenant, "ig_account_id": unit.scope, "is_inferred": tenant == UNKNOWN_KEY},
-    )
-    params = {"tenant_id": tenant, "ig_account_id": unit.scope, "first": unit.first, "last": unit.last}
-    result = refresh_scope(
-        conn,
-        fact_ig_follows_daily,
-        sql_file(PACKAGE, "fact_ig_follows_daily.sql"),
-        params,
-        {"ig_account_id": unit.scope, "date": (unit.first, unit.last)},
-    )
-    return {fact_ig_follows_daily.fullname: result}
-
-
 def build_ig_star(warehouse: Warehouse, tenants: Tenants, log=None):
-    def full_scopes(conn) -> list[str]:
-        stored = conn.execute(
-            "SELECT DISTINCT ig_account_id FROM raw.ig_follows "
-            "UNION SELECT DISTINCT ig_account_id FROM model.fact_ig_follows_daily"
-        ).fetchall()
-        return sorted(r[0] for r in stored)
+    """The IG accounts' days raw changed: each unit's account dim, then its fact rows."""
 
-    def before(conn) -> None:
+    def params(unit: Unit) -> dict:
+        tenant = tenant_of(tenants, unit.scope, "instagram_accounts")
+        return {
+            "tenant_id": tenant,
+            "ig_account_id": unit.scope,
+            "is_inferred": tenant == UNKNOWN_KEY,
+            "first": unit.first,
+            "last": unit.last,
+        }
+
+    def before(conn: psycopg.Connection) -> None:
         for account in tenants.instagram_accounts:
             run_sql(
                 conn,
@@ -224,13 +198,14 @@ def build_ig_star(warehouse: Warehouse, tenants: Tenants, log=None):
                 },
             )
 
-    return run_consumer(
+    return refresh_units(
         warehouse,
-        FACT_IG_KEY.to_user_string(),
-        [ig_follows_raw.fullname],
-        full_scopes=full_scopes,
-        units_of=lambda changes: day_units(changes.all_units()),
-        recompute=lambda conn, unit: recompute_ig_unit(conn, tenants, unit),
+        fact_ig_follows_daily,
+        sql_file(PACKAGE, "fact_ig_follows_daily.sql"),
+        upstream=[ig_follows_raw],
+        scope_column="ig_account_id",
+        params_of=params,
+        before_unit=lambda conn, params: run_sql(conn, sql_file(PACKAGE, "dim_ig_account.sql"), params),
         before=before,
         log=log,
     )
