@@ -21,6 +21,7 @@ from resources.load.rejections import Quarantine
 from resources.load.spool import PulledRange
 from resources.warehouse import Warehouse
 from tests.test_loader import staging_frame
+from vetorial_assets.meta.raw_rows import RAW_COLUMNS
 from vetorial_assets.warehouse.tables import insights_meta_ads, meta_ads_insights_raw
 
 ACCOUNT = "act_1"
@@ -40,19 +41,7 @@ def wh(fresh_db) -> Warehouse:
 def raw_columns(n: int, spend: str = "1.00", days: tuple[date, date] = (FIRST, LAST)) -> dict[str, list]:
     """Raw rows of ACCOUNT spread over `days` (inclusive)."""
     span = (days[1] - days[0]).days + 1
-    cols: dict[str, list] = {
-        c: []
-        for c in (
-            "account_id",
-            "data",
-            "ad_id",
-            "publisher_platform",
-            "platform_position",
-            "payload",
-            "content_hash",
-            "fetched_at",
-        )
-    }
+    cols: dict[str, list] = {c: [] for c in RAW_COLUMNS}
     for i in range(n):
         day = days[0] + timedelta(days=i % span)
         payload = json.dumps({"ad_id": f"ad{i}", "date_start": day.isoformat(), "spend": spend})
