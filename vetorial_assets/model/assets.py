@@ -8,6 +8,7 @@ row is never committed without its dim rows. Units come from the change ledger (
 sql/*.sql, applied by warehouse/refresh.py.
 """
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,7 +28,7 @@ from resources.warehouse import Warehouse
 
 from ..settings import DEFAULT_TIMEZONE
 from ..tenants import Tenants
-from ..warehouse.incremental import Unit
+from ..warehouse.incremental import ConsumerRun, Unit
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
 from ..warehouse.refresh import refresh_units, run_sql, sql_file
 from ..warehouse.tables import ig_follows_raw, insights_meta_ads
@@ -114,6 +115,21 @@ def _count(conn: psycopg.Connection, table) -> int:
 def _counts(warehouse: Warehouse, tables) -> dict[str, int]:
     with warehouse.transaction() as conn:
         return {t.fullname: _count(conn, t) for t in tables}
+
+
+def _star_results(warehouse: Warehouse, run: ConsumerRun, tables, fact, evaluate_checks) -> Iterator[MaterializeResult]:
+    """One result per table of a star: the fact with its run's counts and its checks' results,
+    each dim with the units processed."""
+    counts = _counts(warehouse, tables)
+    with warehouse.transaction() as conn:
+        results = evaluate_checks(conn)
+    for table in tables:
+        extra = run.metadata(table.fullname) if table is fact else {"units_processed": run.units}
+        yield MaterializeResult(
+            asset_key=key(table),
+            metadata=materialization_metadata(table, counts[table.fullname], **extra),
+            check_results=results if table is fact else None,
+        )
 
 
 def _spec(table, deps, description: str, condition) -> AssetSpec:
@@ -289,16 +305,7 @@ def build_model_assets(tenants: Tenants, partitions_start: date) -> list:
     @multi_asset(name="meta_ads_star", specs=meta_specs, check_specs=checks.fact_ad_specs(), can_subset=False)
     def meta_ads_star(context: AssetExecutionContext, warehouse: Warehouse):
         run = build_meta_star(warehouse, tenants, log=context.log)
-        counts = _counts(warehouse, META_STAR)
-        with warehouse.transaction() as conn:
-            results = checks.evaluate_fact_ad(conn)
-        for table in META_STAR:
-            extra = run.metadata(table.fullname) if table is fact_ad_insights_daily else {"units_processed": run.units}
-            yield MaterializeResult(
-                asset_key=key(table),
-                metadata=materialization_metadata(table, counts[table.fullname], **extra),
-                check_results=results if table is fact_ad_insights_daily else None,
-            )
+        yield from _star_results(warehouse, run, META_STAR, fact_ad_insights_daily, checks.evaluate_fact_ad)
 
     ig_deps = [IG_RAW_KEY, DIM_TENANT_KEY]
     ig_specs = [
@@ -317,15 +324,6 @@ def build_model_assets(tenants: Tenants, partitions_start: date) -> list:
     @multi_asset(name="instagram_star", specs=ig_specs, check_specs=checks.fact_ig_specs(), can_subset=False)
     def instagram_star(context: AssetExecutionContext, warehouse: Warehouse):
         run = build_ig_star(warehouse, tenants, log=context.log)
-        counts = _counts(warehouse, IG_STAR)
-        with warehouse.transaction() as conn:
-            results = checks.evaluate_fact_ig(conn)
-        for table in IG_STAR:
-            extra = run.metadata(table.fullname) if table is fact_ig_follows_daily else {"units_processed": run.units}
-            yield MaterializeResult(
-                asset_key=key(table),
-                metadata=materialization_metadata(table, counts[table.fullname], **extra),
-                check_results=results if table is fact_ig_follows_daily else None,
-            )
+        yield from _star_results(warehouse, run, IG_STAR, fact_ig_follows_daily, checks.evaluate_fact_ig)
 
     return [dim_date_asset, dim_tenant_asset, meta_ads_star, instagram_star]
