@@ -40,15 +40,15 @@ RAW_CHUNK, STAGING_CHUNK = 5_000, 20_000  # as vetorial_assets/meta/assets.py sp
 
 def fetch(ads: int, days: int):
     """(raw chunks, staging frames, first, last) of one account range, from the sandbox."""
-    from resources.meta import MetaAdsResource
     from vetorial_assets.meta.cleaner import clean_insights
     from vetorial_assets.meta.raw_rows import raw_rows
     from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
+    from vetorial_assets.sandbox.resources import SandboxMetaAdsResource
 
     last = TODAY - timedelta(days=1)
     first = last - timedelta(days=days - 1)
     with SandboxGraphAPI(ads_per_account=ads, today=TODAY, record_requests=False) as api:
-        meta = MetaAdsResource(graph_url=api.base_url, async_first_poll_seconds=0.01)
+        meta = SandboxMetaAdsResource(graph_url=api.base_url, async_first_poll_seconds=0.01)
         pages = list(meta.iter_insights(ACCOUNT, first, last))
     fetched_at = datetime.now(UTC)
     raw_chunks, batch, api_rows = [], {}, []
@@ -73,8 +73,7 @@ def main() -> None:
     parser.add_argument("--home", default=".vetorial-bench")
     args = parser.parse_args()
 
-    import resources.load.spool as spool_module
-    from resources.load.spool import PulledRange
+    from resources.load import PulledRange, advisory_xact_lock
     from resources.warehouse import Warehouse
     from vetorial_assets.platform.embedded import ensure_server
     from vetorial_assets.warehouse.tables import insights_meta_ads, meta_ads_insights_raw
@@ -84,19 +83,6 @@ def main() -> None:
     rows = sum(len(c["account_id"]) for c in raw_chunks)
     scope = {"account_id": ACCOUNT, "data": (first, last)}
     locks = ("raw/meta_ads_insights", ACCOUNT), ("staging/insights_meta_ads", ACCOUNT)
-
-    # Each table's statement inside the apply, timed where the spool applies it.
-    per_table: dict[str, float] = {}
-    apply_one = spool_module.Spool._apply
-
-    def timed_apply(self, *a, **kw):
-        started = time.perf_counter()
-        try:
-            return apply_one(self, *a, **kw)
-        finally:
-            per_table[self.target.qualified] = time.perf_counter() - started
-
-    spool_module.Spool._apply = timed_apply
 
     def direct(wh: Warehouse) -> dict:
         started = time.perf_counter()
@@ -114,8 +100,13 @@ def main() -> None:
             for frame in frames:
                 staging.write(frame)
             written = time.perf_counter()
+            per_table: dict[str, float] = {}  # each table's statement inside the apply
             spooler.apply(
-                [raw, staging], PulledRange(locks[0][0], ACCOUNT, first, last), replace=True, lock_wait_seconds=60
+                [raw, staging],
+                PulledRange(locks[0][0], ACCOUNT, first, last),
+                replace=True,
+                lock_wait_seconds=60,
+                timings=per_table,
             )
             applied = time.perf_counter()
         return {
@@ -126,8 +117,6 @@ def main() -> None:
         }
 
     def copied_bytes(wh: Warehouse) -> dict:
-        from resources.load.merge import _cast_batch
-
         with wh.spooler() as spooler, tempfile.TemporaryDirectory(prefix="spool-bench-") as tmp:
             spools = [
                 spooler.spool(meta_ads_insights_raw, lock=locks[0]),
@@ -137,25 +126,18 @@ def main() -> None:
                 spools[0].write(chunk)
             for frame in frames:
                 spools[1].write(frame)
-            spooler._writer.wait()
-            conn = spooler._conn
             files = []
             for n, spool in enumerate(spools):  # the COPY data a client-side spool would have written
                 path = Path(tmp) / f"{n}.copy"
-                batch = _cast_batch(spool._ident, spool._plan.cols, spool._plan.as_float)
-                with (
-                    open(path, "wb") as out,
-                    conn.cursor().copy(sql.SQL("COPY {} TO STDOUT (FORMAT BINARY)").format(batch)) as copy,
-                ):
-                    for data in copy:
-                        out.write(data)
+                with open(path, "wb") as out:
+                    spool.copy_to(out)
                 files.append(path)
-            started = time.perf_counter()
-            with conn.transaction():
+            with wh.transaction() as conn:  # a session of its own; connecting is not timed
+                started = time.perf_counter()
                 for lock in locks:
-                    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("/".join(lock),))
+                    advisory_xact_lock(conn, *lock)
                 for spool, path in zip(spools, files):
-                    columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in spool._plan.cols)
+                    columns = sql.SQL(", ").join(map(sql.Identifier, spool.columns))
                     with (
                         open(path, "rb") as data,
                         conn.cursor().copy(

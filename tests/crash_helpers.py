@@ -1,4 +1,5 @@
-"""Helpers of the crash and concurrency suites (tests/test_crash_*.py, tests/test_concurrency.py).
+"""Helpers of the crash and concurrency suites (tests/test_crash_*.py, tests/test_concurrency.py,
+tests/test_pull_then_apply.py).
 
 - `Pause`: stops a run's statement at a chosen row of a warehouse table, deterministically: a
   row trigger that, at the Nth row inserted or updated (a sequence counts them), takes an

@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import sys
 
+# A sibling module: these scripts run as `python tests/<script>.py`.
+from run_result import print_result
+
 OP = "raw__conversas_analytics"
 
 
@@ -32,32 +35,8 @@ def main(argv: list[str]) -> int:
             raise_on_error=False,
             run_config={"ops": {OP: {"config": config}}} if config else None,
         )
-        materialized = {}
-        for event in result.get_asset_materialization_events():
-            materialization = event.event_specific_data.materialization
-            materialized = {
-                name: value.value
-                for name, value in materialization.metadata.items()
-                if isinstance(value.value, (int, float, str))
-            }
-        errors = [_chain(event.event_specific_data.error) for event in result.all_events if event.is_step_failure]
-    print(
-        "RESULT "
-        + json.dumps(
-            {"success": result.success, "run_id": result.run_id, "errors": errors, "materialized": materialized}
-        ),
-        flush=True,
-    )
+        print_result(result, by_asset=False)
     return 0
-
-
-def _chain(error) -> str:
-    """The error's message and its causes', outermost first."""
-    messages = []
-    while error is not None:
-        messages.append(error.message.strip())
-        error = error.cause
-    return "\n".join(messages)
 
 
 if __name__ == "__main__":

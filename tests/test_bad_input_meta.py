@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.bad_input_budget import examples
-from vetorial_assets.meta.cleaner import STAGING_COLUMNS, RejectedRow, clean_insights
+from vetorial_assets.meta.cleaner import COUNT_COLUMNS, STAGING_COLUMNS, TEXT_COLUMNS, RejectedRow, clean_insights
 from vetorial_assets.meta.raw_rows import canonical_json, raw_rows
 from vetorial_assets.meta.staging_type import InsightsMetaAdsFrame
 
@@ -451,27 +451,7 @@ def _close(got, want, tol) -> bool:
 
 
 def _check_row(got: dict, want: dict, row) -> None:
-    for column in (
-        "hash_id",
-        "account_id",
-        "account_name",
-        "campaign_id",
-        "campaign_name",
-        "adset_id",
-        "adset_name",
-        "ad_id",
-        "ad_name",
-        "plataforma",
-        "posicionamento",
-        "impressoes",
-        "alcance",
-        "cliques",
-        "leads_formulario",
-        "leads_site",
-        "leads_mensagem",
-        "leads_total",
-        "seguidores_instagram",
-    ):
+    for column in ("hash_id", *TEXT_COLUMNS, *COUNT_COLUMNS):
         assert got[column] == want[column], (column, got[column], want[column], row)
     assert got["data"].date() == want["data"]
     # Spend rounded to cents (the half-cent edge of a float is either way).

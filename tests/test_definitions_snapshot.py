@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,41 @@ def test_snapshot_lists_every_kind_of_definition():
         assert expected[kind], kind
     assert any(a["freshness"] for a in expected["assets"].values())
     assert any(a["partitions"] for a in expected["assets"].values())
+
+
+def _readme_assets() -> dict[str, dict[str, str]]:
+    """README's "Assets" table: asset key -> {column: cell} (a row may name several assets)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Assets\n", 1)[1].split("\n\n| ", 1)[1]
+    lines = ("| " + section).split("\n\n", 1)[0].splitlines()  # the section's first table
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows: dict[str, dict[str, str]] = {}
+    for line in lines[2:]:
+        cells = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|"))))
+        for asset in re.findall(r"`([^`]+)`", cells["asset key"]):
+            assert asset not in rows, f"README lists {asset} twice"
+            rows[asset] = cells
+    return rows
+
+
+def test_the_readme_assets_table_lists_every_asset_its_group_table_and_runs():
+    expected = json.loads(SNAPSHOT.read_text())
+    rows = _readme_assets()
+    assert sorted(rows) == sorted(expected["assets"])
+    for asset, described in expected["assets"].items():
+        row = rows[asset]
+        assert row["group"] == f"`{described['group']}`", asset
+        schema, name = described["table"].split(".")
+        tables = re.findall(r"`([^`]+)`", row["table"])
+        assert described["table"] in tables or f".{name}" in tables, asset
+        assert (row["partitions"] == "—") == (described["partitions"] is None), asset
+        for named in re.findall(r"`([^`]+)`", row["runs by"]):
+            if named in expected["schedules"]:
+                named = expected["schedules"][named]["job"]
+            if named in expected["jobs"]:
+                assert asset in expected["jobs"][named]["assets"], (asset, named)
+            else:  # a sensor, an asset of the same step or the CLI command
+                assert named in expected["sensors"] or named in expected["assets"] or named.startswith("vetorial "), (
+                    asset,
+                    named,
+                )

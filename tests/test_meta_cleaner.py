@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from dagster import check_dagster_type
 
-from vetorial_assets.meta.cleaner import STAGING_COLUMNS, clean_insights
+from vetorial_assets.meta.cleaner import COUNT_COLUMNS, STAGING_COLUMNS, clean_insights
 from vetorial_assets.meta.staging_type import InsightsMetaAdsFrame
 
 
@@ -62,16 +62,7 @@ def test_columns_dtypes_and_order_match_the_staging_contract():
     assert frame["data"].dtype == "datetime64[ns]"
     for name in ("valor_gasto", "ctr", "cpc", "cpl"):
         assert frame[name].dtype == np.float64, name
-    for name in (
-        "impressoes",
-        "alcance",
-        "cliques",
-        "leads_formulario",
-        "leads_site",
-        "leads_mensagem",
-        "leads_total",
-        "seguidores_instagram",
-    ):
+    for name in COUNT_COLUMNS:
         assert frame[name].dtype == np.int64, name
     row = frame.iloc[0]
     assert row["data"] == pd.Timestamp("2024-03-05")

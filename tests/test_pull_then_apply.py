@@ -15,16 +15,12 @@ sandbox Graph API, a real PostgreSQL, SIGKILL:
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_range
+from tests.crash_helpers import RangeRun, client_sessions, wait_for
 from vetorial_assets.instagram.schedules import JOB_NAME as IG_JOB
 from vetorial_assets.meta.schedules import JOB_NAME as META_JOB
 from vetorial_assets.sandbox.graph_api import SandboxGraphAPI
@@ -34,47 +30,7 @@ from vetorial_assets.warehouse.tables import VOLATILE
 ACCOUNT = "act_100000000000001"
 IG_ACCOUNT = "17841400000000001"
 RAW, STAGING = "raw.meta_ads_insights", "staging.insights_meta_ads"
-WORKER = Path(__file__).with_name("run_range_process.py")
 FAST_RETRIES = {"resources": {"meta": {"config": {"backoff_base_seconds": 0.01}}}}
-
-
-class RangeRun:
-    """A run of a job over one account range, in a process of its own."""
-
-    def __init__(self, tmp_path: Path, job: str, account: str, first, last, run_config: dict | None = None):
-        self._out = tmp_path / f"run-{time.monotonic_ns()}.out"
-        with open(self._out, "w") as out:  # a file, not a pipe: a full pipe would stall the run
-            self.proc = subprocess.Popen(
-                [sys.executable, str(WORKER), job, account, str(first), str(last), json.dumps(run_config or {})],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-
-    def result(self, timeout: float = 180) -> dict:
-        self.proc.wait(timeout)
-        text = self._out.read_text()
-        for line in text.splitlines():
-            if line.startswith("RESULT "):
-                return json.loads(line.removeprefix("RESULT "))
-        raise AssertionError(
-            f"the run process ended without a result (exit code {self.proc.returncode}):\n{text[-3000:]}"
-        )
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(30)
-
-
-def wait_for(condition, what: str, seconds: float = 90):
-    """Poll until `condition()` is truthy (a bound against hanging, not a timing assertion)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def query(db, statement: str, params=()) -> list[tuple]:
@@ -97,17 +53,6 @@ def open_transactions(db) -> list[tuple]:
         "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database()"
         " AND pid <> pg_backend_pid() AND (xact_start IS NOT NULL OR backend_xid IS NOT NULL)",
     )
-
-
-def sessions(db) -> set[int]:
-    return {
-        pid
-        for (pid,) in query(
-            db,
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-        )
-    }
 
 
 def spool_tables(db) -> list[str]:
@@ -242,7 +187,7 @@ def test_a_run_killed_while_pulling_or_applying_leaves_raw_and_staging_as_they_w
             held = big_graph_api.faults.add(hold=True, times=1, path_contains="insights", skip=11)
         else:
             holder.execute(f"LOCK TABLE {RAW if stop == 'while applying raw' else STAGING} IN SHARE MODE")
-        ours = sessions(vetorial_env)  # this process's (the holder, the earlier run's pool)
+        ours = client_sessions(vetorial_env)  # this process's (the holder, the earlier run's pool)
         run = RangeRun(tmp_path, META_JOB, ACCOUNT, first, last)
         try:
             if held is not None:
@@ -281,7 +226,7 @@ def test_a_run_killed_while_pulling_or_applying_leaves_raw_and_staging_as_they_w
             if held is not None:
                 held.release()
             holder.rollback()  # lets a blocked statement run on: its session then finds its client gone
-        wait_for(lambda: not sessions(vetorial_env) - ours, "the killed run's sessions to end")
+        wait_for(lambda: not client_sessions(vetorial_env) - ours, "the killed run's sessions to end")
     assert tables(vetorial_env) == before
     wait_for(lambda: not spool_tables(vetorial_env), "the killed run's spools to go")
     assert advisory_locks(vetorial_env) == []

@@ -14,32 +14,11 @@ from resources.source.errors import SourceConnectionError, SourceReadError, Sour
 from resources.source.url import parse_url, safe_url
 from resources.source_db import SourceDatabase
 from resources.support.redaction import redact
+from vetorial_assets.chatwoot.transform import SOURCE_COLUMNS
 from vetorial_assets.sandbox.chatwoot_db import VIEW_NAME, SandboxChatwoot
 
 ANCHOR = datetime(2025, 6, 1, tzinfo=UTC)
-CONTRACT = [
-    "conversation_id",
-    "account_id",
-    "inbox_id",
-    "inbox_name",
-    "channel_type",
-    "contact_id",
-    "contact_name",
-    "contact_phone",
-    "contact_email",
-    "status",
-    "assignee_id",
-    "labels",
-    "conversation_created_at",
-    "conversation_updated_at",
-    "first_response_at",
-    "message_count",
-    "is_lead",
-    "visit_scheduled",
-    "crm_converted",
-    "ai_probability_label",
-    "ai_probability_score",
-]
+CONTRACT = list(SOURCE_COLUMNS)  # what the Chatwoot assets read
 PASSWORD = "s3cr3t-Pw_do_not_log"
 
 

@@ -6,6 +6,7 @@ and leaves alone the days a pull that began later already applied."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -13,12 +14,14 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import psycopg
 import pytest
+from psycopg import sql
 
 from resources.load import LoadError, LockBusyError, advisory_xact_lock
 from resources.load.rejections import Quarantine
 from resources.load.spool import PulledRange
 from resources.warehouse import Warehouse
 from tests.test_loader import staging_frame
+from vetorial_assets.meta.raw_rows import RAW_COLUMNS
 from vetorial_assets.warehouse.tables import insights_meta_ads, meta_ads_insights_raw
 
 ACCOUNT = "act_1"
@@ -38,19 +41,7 @@ def wh(fresh_db) -> Warehouse:
 def raw_columns(n: int, spend: str = "1.00", days: tuple[date, date] = (FIRST, LAST)) -> dict[str, list]:
     """Raw rows of ACCOUNT spread over `days` (inclusive)."""
     span = (days[1] - days[0]).days + 1
-    cols: dict[str, list] = {
-        c: []
-        for c in (
-            "account_id",
-            "data",
-            "ad_id",
-            "publisher_platform",
-            "platform_position",
-            "payload",
-            "content_hash",
-            "fetched_at",
-        )
-    }
+    cols: dict[str, list] = {c: [] for c in RAW_COLUMNS}
     for i in range(n):
         day = days[0] + timedelta(days=i % span)
         payload = json.dumps({"ad_id": f"ad{i}", "date_start": day.isoformat(), "spend": spend})
@@ -313,3 +304,31 @@ def test_raw_rows_are_compared_by_their_content_hash(wh, fresh_db):
     with fresh_db.connect() as conn:
         spends = {r[0] for r in conn.execute("SELECT payload->>'spend' FROM raw.meta_ads_insights").fetchall()}
     assert spends == {"2.00"}
+
+
+def test_the_benchmark_hooks_report_each_table_and_the_spooled_rows_as_copy_data(wh, fresh_db):
+    """What benchmarks/spool_bench.py uses instead of private names: each table's seconds in
+    the apply (`timings`), and a spool's rows as the binary COPY data a client-side spool
+    would hold (`columns`, `copy_to`), which loads the rows the apply stored."""
+    timings: dict[str, float] = {}
+    copied = io.BytesIO()
+    with wh.spooler() as spooler:
+        raw = spooler.spool(meta_ads_insights_raw, lock=RAW_LOCK)
+        staging = spooler.spool(insights_meta_ads, lock=STAGING_LOCK)
+        raw.write(raw_columns(40))
+        staging.write(staging_frame(40))
+        staging.copy_to(copied)
+        spooler.apply([raw, staging], RANGE, replace=True, lock_wait_seconds=5, timings=timings)
+        columns = staging.columns
+    assert sorted(timings) == ["raw.meta_ads_insights", "staging.insights_meta_ads"]
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    stored = sql.SQL("SELECT {} FROM staging.insights_meta_ads ORDER BY {}").format(names, names)
+    with fresh_db.connect() as conn:
+        applied = conn.execute(stored).fetchall()
+        assert len(applied) == 40
+        conn.execute("DELETE FROM staging.insights_meta_ads")
+        with conn.cursor().copy(
+            sql.SQL("COPY staging.insights_meta_ads ({}) FROM STDIN (FORMAT BINARY)").format(names)
+        ) as copy:
+            copy.write(copied.getvalue())
+        assert conn.execute(stored).fetchall() == applied  # the columns the table fills itself aside

@@ -101,6 +101,12 @@ def secret(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+def system_tools_path() -> str:
+    """Where system tools (useradd) are looked for: PATH, then the sbin directories a clean
+    PATH (/usr/bin:/bin) lacks."""
+    return os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/local/sbin"])
+
+
 def meta_graph_url() -> str | None:
     """VETORIAL_META_GRAPH_URL, for the `meta` resource at run time: a run config for the
     resource replaces every value it was defined with, its graph_url included."""

@@ -37,7 +37,7 @@ def key_match(key: list[str]) -> sql.Composable:
     return sql.SQL(" AND ").join(sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("s", k)) for k in key)
 
 
-def _cast_batch(stage: sql.Identifier, cols: list[TargetColumn], via_text: frozenset[str]) -> sql.Composable:
+def cast_batch(stage: sql.Identifier, cols: list[TargetColumn], via_text: frozenset[str]) -> sql.Composable:
     """The staged batch with every column cast to the target's type (stage columns may be
     looser, e.g. text for jsonb). `via_text`: float8-staged numeric columns, cast through
     their text: float8 -> numeric keeps 15 significant digits, float8's text the shortest
@@ -61,7 +61,7 @@ def insert_statement(
     twice, or that exists outside the scope anyway, fails it (unique violation)."""
     names = sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
     return sql.SQL("INSERT INTO {target} ({names}) SELECT {names} FROM {batch} AS s").format(
-        target=table.ident, names=names, batch=_cast_batch(stage, cols, via_text)
+        target=table.ident, names=names, batch=cast_batch(stage, cols, via_text)
     )
 
 
@@ -85,7 +85,7 @@ def identical_count(
         else sql.SQL("")
     )
     return sql.SQL("SELECT count(*) FROM {batch} AS s JOIN {target} AS t ON {key_match}{same} WHERE {where}").format(
-        batch=_cast_batch(stage, cols, via_text),
+        batch=cast_batch(stage, cols, via_text),
         target=table.ident,
         key_match=key_match(list(table.key)),
         same=same,
@@ -116,7 +116,7 @@ def merge_statement(
     # with a change but never make one; digested ones are compared through their digest.
     compared = table.compared(names)
     updated = [n for n in names if n not in table.key]
-    batch = _cast_batch(stage, cols, via_text)
+    batch = cast_batch(stage, cols, via_text)
     json_cols = frozenset(c.name for c in cols if c.type_name == "json")
     if server_version >= MERGE_RETURNING_SINCE:
         return _merge_into(table, batch, names, key, compared, updated, json_cols)

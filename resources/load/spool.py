@@ -32,13 +32,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 from importlib import resources as pkg_resources
-from typing import Any
+from typing import Any, BinaryIO
 
 import psycopg
 from psycopg import sql
@@ -49,7 +50,7 @@ from . import engine as loader
 from . import rejections as rej
 from .contract import Chunk, LoadError, LoadResult, TargetTable
 from .locks import advisory_xact_lock
-from .merge import delete_outside_batch, identical_count, insert_statement, merge_statement, scope_delete
+from .merge import cast_batch, delete_outside_batch, identical_count, insert_statement, merge_statement, scope_delete
 from .rejections import Quarantine
 
 log = logging.getLogger("vetorial.spool")
@@ -147,6 +148,22 @@ class Spool:
         self._tally.add(prepared)
         self.rows += prepared.count
         self._writer.submit(partial(self._store, prepared.rows, create))
+
+    @property
+    def columns(self) -> list[str]:
+        """The spooled columns, in the order of `copy_to`'s data (none before a first chunk)."""
+        return [] if self._plan is None else [c.name for c in self._plan.cols]
+
+    def copy_to(self, out: BinaryIO) -> None:
+        """Every chunk written so far, once stored, as binary COPY data in the target's column
+        types (`columns`): what a client-side spool would hold (benchmarks/spool_bench.py)."""
+        self._writer.wait()
+        if self._plan is None:
+            return
+        batch = cast_batch(self._ident, self._plan.cols, self._plan.as_float)
+        with self._conn.cursor().copy(sql.SQL("COPY {} TO STDOUT (FORMAT BINARY)").format(batch)) as copy:
+            for data in copy:
+                out.write(data)
 
     def _plan_for(self, first_chunk: Chunk) -> None:
         """The first chunk fixes the columns (the contract checked before anything is written)."""
@@ -347,12 +364,15 @@ class Spooler:
         replace: bool,
         lock_wait_seconds: float | None,
         run_id: str | None = None,
+        timings: dict[str, float] | None = None,
     ) -> list[LoadResult]:
         """Apply `spools` in one transaction (see the module docstring); their results, in order.
 
         replace: the range is restated by the pull: rows of the scope (account and days) the
         pull did not return are deleted. lock_wait_seconds: how long to wait for another run
-        holding a lock (None: as long as it takes; 0: not at all) before LockBusyError."""
+        holding a lock (None: as long as it takes; 0: not at all) before LockBusyError.
+        timings: if given, filled with each spool's seconds inside the transaction, by its
+        table's qualified name (a timing hook for benchmarks)."""
         conn = self._conn
         self._writer.wait()  # every chunk stored (or its error raised)
         for spool in spools:
@@ -375,7 +395,12 @@ class Spooler:
                     f"({_days_text(newer)}) were applied meanwhile by a run whose pull began later: "
                     "left as it stored them"
                 )
-            results = [spool._apply(pulled, newer, replace) for spool in spools]
+            results = []
+            for spool in spools:
+                started = time.perf_counter()
+                results.append(spool._apply(pulled, newer, replace))
+                if timings is not None:
+                    timings[spool.target.qualified] = time.perf_counter() - started
             conn.execute(_sql("pulled_days_record.sql"), params)
         return results
 

@@ -6,7 +6,6 @@ day's net moves the cumulative of every later day and the 7-day average of the 6
 Each materialization carries a Markdown preview of the newest rows.
 """
 
-import psycopg
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -31,9 +30,9 @@ from ..model.assets import (
     downstream_condition,
     key,
 )
-from ..warehouse.incremental import LAST_DAY, Unit, day_units, run_consumer
+from ..warehouse.incremental import LAST_DAY, Unit
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
-from ..warehouse.refresh import refresh_scope, sql_file
+from ..warehouse.refresh import refresh_units, sql_file
 from ..warehouse.tables.mart import campaign_performance_daily, instagram_growth_daily
 from ..warehouse.tables.model import dim_ad_account, dim_campaign, fact_ad_insights_daily, fact_ig_follows_daily
 from .preview import markdown_preview
@@ -70,35 +69,14 @@ IG_PREVIEW = [
 ]
 
 
-def recompute_campaign_unit(conn: psycopg.Connection, unit: Unit) -> dict:
-    params = {"tenant_id": unit.scope, "first": unit.first, "last": unit.last}
-    result = refresh_scope(
-        conn,
+def build_campaign_performance(warehouse: Warehouse, log=None):
+    """A tenant's days the ad fact changed."""
+    return refresh_units(
+        warehouse,
         campaign_performance_daily,
         sql_file(PACKAGE, "campaign_performance_daily.sql"),
-        params,
-        {"tenant_id": unit.scope, "date": (unit.first, unit.last)},
-    )
-    return {campaign_performance_daily.fullname: result}
-
-
-def build_campaign_performance(warehouse: Warehouse, log=None):
-    def full_scopes(conn) -> list[str]:
-        return sorted(
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT tenant_id FROM model.fact_ad_insights_daily "
-                "UNION SELECT DISTINCT tenant_id FROM mart.campaign_performance_daily"
-            ).fetchall()
-        )
-
-    return run_consumer(
-        warehouse,
-        CAMPAIGN_KEY.to_user_string(),
-        [fact_ad_insights_daily.fullname],
-        full_scopes=full_scopes,
-        units_of=lambda changes: day_units(changes.all_units()),
-        recompute=recompute_campaign_unit,
+        upstream=[fact_ad_insights_daily],
+        scope_column="tenant_id",
         log=log,
     )
 
@@ -111,35 +89,14 @@ def growth_units(changes) -> list[Unit]:
     return sorted(Unit(scope, day, LAST_DAY) for scope, day in first.items())
 
 
-def recompute_growth_unit(conn: psycopg.Connection, unit: Unit) -> dict:
-    params = {"ig_account_id": unit.scope, "first": unit.first, "last": unit.last}
-    result = refresh_scope(
-        conn,
+def build_instagram_growth(warehouse: Warehouse, log=None):
+    return refresh_units(
+        warehouse,
         instagram_growth_daily,
         sql_file(PACKAGE, "instagram_growth_daily.sql"),
-        params,
-        {"ig_account_id": unit.scope, "date": (unit.first, unit.last)},
-    )
-    return {instagram_growth_daily.fullname: result}
-
-
-def build_instagram_growth(warehouse: Warehouse, log=None):
-    def full_scopes(conn) -> list[str]:
-        return sorted(
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT ig_account_id FROM model.fact_ig_follows_daily "
-                "UNION SELECT DISTINCT ig_account_id FROM mart.instagram_growth_daily"
-            ).fetchall()
-        )
-
-    return run_consumer(
-        warehouse,
-        IG_GROWTH_KEY.to_user_string(),
-        [fact_ig_follows_daily.fullname],
-        full_scopes=full_scopes,
+        upstream=[fact_ig_follows_daily],
+        scope_column="ig_account_id",
         units_of=growth_units,
-        recompute=recompute_growth_unit,
         log=log,
     )
 

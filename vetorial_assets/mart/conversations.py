@@ -4,7 +4,6 @@ materialization with a Markdown preview of its newest rows."""
 
 from collections.abc import Callable, Iterable, Sequence
 
-import psycopg
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -14,7 +13,6 @@ from dagster import (
     asset,
     define_asset_job,
 )
-from psycopg import sql
 from sqlalchemy import Table
 
 from asset_checks import warehouse_conversations as checks
@@ -23,15 +21,15 @@ from resources.warehouse import Warehouse
 from ..model.assets import OWNERS, downstream_condition
 from ..model.conversations import KEYS as MODEL_KEYS
 from ..warehouse import ledger
-from ..warehouse.incremental import LAST_DAY, Unit, day_units, run_consumer
+from ..warehouse.incremental import Unit, day_units
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
-from ..warehouse.refresh import refresh_scope, sql_file
+from ..warehouse.refresh import distinct_scopes, refresh_units, sql_file
 from ..warehouse.tables.mart import conversation_growth_monthly, conversation_service_daily, lead_funnel_daily
+from ..warehouse.tables.model import fact_ad_insights_daily, fact_conversations
 from .preview import markdown_preview
 
 GROUP = "mart"
-FACT_CONVERSATIONS = "model.fact_conversations"
-FACT_ADS = "model.fact_ad_insights_daily"
+FACT_CONVERSATIONS, FACT_ADS = fact_conversations.fullname, fact_ad_insights_daily.fullname
 FACT_CONVERSATIONS_KEY = AssetKey(["model", "fact_conversations"])
 FACT_ADS_KEY = AssetKey(["model", "fact_ad_insights_daily"])
 
@@ -40,61 +38,30 @@ def key_of(table: Table) -> AssetKey:
     return AssetKey(["mart", table.name])
 
 
-def _tenants(*tables: str) -> Callable[[psycopg.Connection], list[str]]:
-    def scopes(conn: psycopg.Connection) -> list[str]:
-        found: set[str] = set()
-        for table in tables:
-            schema, name = table.split(".")
-            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
-                continue
-            found.update(
-                r[0]
-                for r in conn.execute(
-                    sql.SQL("SELECT DISTINCT tenant_id FROM {}").format(sql.Identifier(schema, name))
-                ).fetchall()
-            )
-        return sorted(found)
-
-    return scopes
-
-
 def _month_units(units: Iterable[ledger.Unit]) -> list[Unit]:
     return day_units(ledger.months_and_next(units))
-
-
-def _monthly(unit: Unit) -> Unit:
-    """A full build's unit covers every month; an incremental one is one month (its first day)."""
-    return unit if unit.last == LAST_DAY else Unit(unit.scope, unit.first, unit.first)
 
 
 def build_mart(
     warehouse: Warehouse,
     table: Table,
     sql_name: str,
-    upstream: Sequence[str],
+    upstream: Sequence[Table],
     units_of: Callable[[ledger.Changes], list[Unit]],
-    scope_column: str,
+    day_column: str,
     log=None,
-    unit_of: Callable[[Unit], Unit] = lambda u: u,
 ):
-    query = sql_file("vetorial_assets.mart", sql_name)
-
-    def recompute(conn: psycopg.Connection, unit: Unit) -> dict:
-        unit = unit_of(unit)
-        params = {"tenant": unit.scope, "first": unit.first, "last": unit.last}
-        return {
-            table.fullname: refresh_scope(
-                conn, table, query, params, {"tenant_id": unit.scope, scope_column: (unit.first, unit.last)}
-            )
-        }
-
-    return run_consumer(
+    """A tenant's days (or months, their first day) of `table`, recomputed by `sql_name`."""
+    return refresh_units(
         warehouse,
-        f"mart/{table.name}",
-        list(upstream),
-        full_scopes=_tenants(*upstream),
+        table,
+        sql_file("vetorial_assets.mart", sql_name),
+        upstream=upstream,
+        scope_column="tenant_id",
+        day_column=day_column,
         units_of=units_of,
-        recompute=recompute,
+        params_of=lambda unit: {"tenant": unit.scope, "first": unit.first, "last": unit.last},
+        full_scopes=distinct_scopes("tenant_id", upstream),
         log=log,
     )
 
@@ -104,7 +71,7 @@ def build_service_daily(warehouse: Warehouse, log=None):
         warehouse,
         conversation_service_daily,
         "conversation_service_daily.sql",
-        [FACT_CONVERSATIONS],
+        [fact_conversations],
         lambda c: day_units(c.units[FACT_CONVERSATIONS]),
         "day",
         log,
@@ -116,11 +83,10 @@ def build_growth_monthly(warehouse: Warehouse, log=None):
         warehouse,
         conversation_growth_monthly,
         "conversation_growth_monthly.sql",
-        [FACT_CONVERSATIONS],
+        [fact_conversations],
         lambda c: _month_units(c.units[FACT_CONVERSATIONS]),
         "month",
         log,
-        unit_of=_monthly,
     )
 
 
@@ -129,7 +95,7 @@ def build_lead_funnel(warehouse: Warehouse, log=None):
         warehouse,
         lead_funnel_daily,
         "lead_funnel_daily.sql",
-        [FACT_ADS, FACT_CONVERSATIONS],
+        [fact_ad_insights_daily, fact_conversations],
         lambda c: day_units(c.units[FACT_ADS] | c.units[FACT_CONVERSATIONS]),
         "day",
         log,

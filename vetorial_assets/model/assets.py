@@ -8,6 +8,7 @@ row is never committed without its dim rows. Units come from the change ledger (
 sql/*.sql, applied by warehouse/refresh.py.
 """
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,9 +28,9 @@ from resources.warehouse import Warehouse
 
 from ..settings import DEFAULT_TIMEZONE
 from ..tenants import Tenants
-from ..warehouse.incremental import Unit, day_units, run_consumer
+from ..warehouse.incremental import ConsumerRun, Unit
 from ..warehouse.metadata import materialization_metadata, table_definition_metadata
-from ..warehouse.refresh import refresh_scope, run_sql, sql_file
+from ..warehouse.refresh import refresh_units, run_sql, sql_file
 from ..warehouse.tables import ig_follows_raw, insights_meta_ads
 from ..warehouse.tables.model import (
     UNKNOWN_KEY,
@@ -116,6 +117,21 @@ def _counts(warehouse: Warehouse, tables) -> dict[str, int]:
         return {t.fullname: _count(conn, t) for t in tables}
 
 
+def _star_results(warehouse: Warehouse, run: ConsumerRun, tables, fact, evaluate_checks) -> Iterator[MaterializeResult]:
+    """One result per table of a star: the fact with its run's counts and its checks' results,
+    each dim with the units processed."""
+    counts = _counts(warehouse, tables)
+    with warehouse.transaction() as conn:
+        results = evaluate_checks(conn)
+    for table in tables:
+        extra = run.metadata(table.fullname) if table is fact else {"units_processed": run.units}
+        yield MaterializeResult(
+            asset_key=key(table),
+            metadata=materialization_metadata(table, counts[table.fullname], **extra),
+            check_results=results if table is fact else None,
+        )
+
+
 def _spec(table, deps, description: str, condition) -> AssetSpec:
     return AssetSpec(
         key(table),
@@ -132,36 +148,22 @@ def _spec(table, deps, description: str, condition) -> AssetSpec:
 # ----------------------------------------------------------------------------- Meta star
 
 
-def recompute_meta_unit(conn: psycopg.Connection, tenants: Tenants, unit: Unit) -> dict:
-    """One ad account's days: its dims (upserts) and its fact rows, on `conn`."""
-    params = {
-        "tenant_id": tenant_of(tenants, unit.scope),
-        "account_id": unit.scope,
-        "first": unit.first,
-        "last": unit.last,
-    }
-    run_sql(conn, sql_file(PACKAGE, "dim_ad_account.sql"), params)
-    for name in ("dim_campaign.sql", "dim_adset.sql", "dim_ad.sql", "dim_placement.sql"):
-        run_sql(conn, sql_file(PACKAGE, name), params)
-    result = refresh_scope(
-        conn,
-        fact_ad_insights_daily,
-        sql_file(PACKAGE, "fact_ad_insights_daily.sql"),
-        params,
-        {"account_id": unit.scope, "date": (unit.first, unit.last)},
-    )
-    return {fact_ad_insights_daily.fullname: result}
-
-
 def build_meta_star(warehouse: Warehouse, tenants: Tenants, log=None):
-    def full_scopes(conn) -> list[str]:
-        stored = conn.execute(
-            "SELECT DISTINCT account_id FROM staging.insights_meta_ads "
-            "UNION SELECT DISTINCT account_id FROM model.fact_ad_insights_daily"
-        ).fetchall()
-        return sorted(r[0] for r in stored)
+    """The ad accounts' days staging changed: each unit's dims (upserts), then its fact rows."""
 
-    def before(conn) -> None:
+    def params(unit: Unit) -> dict:
+        return {
+            "tenant_id": tenant_of(tenants, unit.scope),
+            "account_id": unit.scope,
+            "first": unit.first,
+            "last": unit.last,
+        }
+
+    def dims(conn: psycopg.Connection, params: dict) -> None:
+        for name in ("dim_ad_account.sql", "dim_campaign.sql", "dim_adset.sql", "dim_ad.sql", "dim_placement.sql"):
+            run_sql(conn, sql_file(PACKAGE, name), params)
+
+    def before(conn: psycopg.Connection) -> None:
         run_sql(conn, sql_file(PACKAGE, "unknown_members.sql"), {})
         # Every configured account's metadata (raw.meta_ad_accounts changes daily, not by day).
         for account in tenants.ad_accounts:
@@ -171,13 +173,14 @@ def build_meta_star(warehouse: Warehouse, tenants: Tenants, log=None):
                 {"tenant_id": tenant_of(tenants, account), "account_id": account},
             )
 
-    return run_consumer(
+    return refresh_units(
         warehouse,
-        FACT_AD_KEY.to_user_string(),
-        [insights_meta_ads.fullname],
-        full_scopes=full_scopes,
-        units_of=lambda changes: day_units(changes.all_units()),
-        recompute=lambda conn, unit: recompute_meta_unit(conn, tenants, unit),
+        fact_ad_insights_daily,
+        sql_file(PACKAGE, "fact_ad_insights_daily.sql"),
+        upstream=[insights_meta_ads],
+        scope_column="account_id",
+        params_of=params,
+        before_unit=dims,
         before=before,
         log=log,
     )
@@ -186,33 +189,20 @@ def build_meta_star(warehouse: Warehouse, tenants: Tenants, log=None):
 # ----------------------------------------------------------------------------- Instagram star
 
 
-def recompute_ig_unit(conn: psycopg.Connection, tenants: Tenants, unit: Unit) -> dict:
-    tenant = tenant_of(tenants, unit.scope, "instagram_accounts")
-    run_sql(
-        conn,
-        sql_file(PACKAGE, "dim_ig_account.sql"),
-        {"tenant_id": tenant, "ig_account_id": unit.scope, "is_inferred": tenant == UNKNOWN_KEY},
-    )
-    params = {"tenant_id": tenant, "ig_account_id": unit.scope, "first": unit.first, "last": unit.last}
-    result = refresh_scope(
-        conn,
-        fact_ig_follows_daily,
-        sql_file(PACKAGE, "fact_ig_follows_daily.sql"),
-        params,
-        {"ig_account_id": unit.scope, "date": (unit.first, unit.last)},
-    )
-    return {fact_ig_follows_daily.fullname: result}
-
-
 def build_ig_star(warehouse: Warehouse, tenants: Tenants, log=None):
-    def full_scopes(conn) -> list[str]:
-        stored = conn.execute(
-            "SELECT DISTINCT ig_account_id FROM raw.ig_follows "
-            "UNION SELECT DISTINCT ig_account_id FROM model.fact_ig_follows_daily"
-        ).fetchall()
-        return sorted(r[0] for r in stored)
+    """The IG accounts' days raw changed: each unit's account dim, then its fact rows."""
 
-    def before(conn) -> None:
+    def params(unit: Unit) -> dict:
+        tenant = tenant_of(tenants, unit.scope, "instagram_accounts")
+        return {
+            "tenant_id": tenant,
+            "ig_account_id": unit.scope,
+            "is_inferred": tenant == UNKNOWN_KEY,
+            "first": unit.first,
+            "last": unit.last,
+        }
+
+    def before(conn: psycopg.Connection) -> None:
         for account in tenants.instagram_accounts:
             run_sql(
                 conn,
@@ -224,13 +214,14 @@ def build_ig_star(warehouse: Warehouse, tenants: Tenants, log=None):
                 },
             )
 
-    return run_consumer(
+    return refresh_units(
         warehouse,
-        FACT_IG_KEY.to_user_string(),
-        [ig_follows_raw.fullname],
-        full_scopes=full_scopes,
-        units_of=lambda changes: day_units(changes.all_units()),
-        recompute=lambda conn, unit: recompute_ig_unit(conn, tenants, unit),
+        fact_ig_follows_daily,
+        sql_file(PACKAGE, "fact_ig_follows_daily.sql"),
+        upstream=[ig_follows_raw],
+        scope_column="ig_account_id",
+        params_of=params,
+        before_unit=lambda conn, params: run_sql(conn, sql_file(PACKAGE, "dim_ig_account.sql"), params),
         before=before,
         log=log,
     )
@@ -314,16 +305,7 @@ def build_model_assets(tenants: Tenants, partitions_start: date) -> list:
     @multi_asset(name="meta_ads_star", specs=meta_specs, check_specs=checks.fact_ad_specs(), can_subset=False)
     def meta_ads_star(context: AssetExecutionContext, warehouse: Warehouse):
         run = build_meta_star(warehouse, tenants, log=context.log)
-        counts = _counts(warehouse, META_STAR)
-        with warehouse.transaction() as conn:
-            results = checks.evaluate_fact_ad(conn)
-        for table in META_STAR:
-            extra = run.metadata(table.fullname) if table is fact_ad_insights_daily else {"units_processed": run.units}
-            yield MaterializeResult(
-                asset_key=key(table),
-                metadata=materialization_metadata(table, counts[table.fullname], **extra),
-                check_results=results if table is fact_ad_insights_daily else None,
-            )
+        yield from _star_results(warehouse, run, META_STAR, fact_ad_insights_daily, checks.evaluate_fact_ad)
 
     ig_deps = [IG_RAW_KEY, DIM_TENANT_KEY]
     ig_specs = [
@@ -342,15 +324,6 @@ def build_model_assets(tenants: Tenants, partitions_start: date) -> list:
     @multi_asset(name="instagram_star", specs=ig_specs, check_specs=checks.fact_ig_specs(), can_subset=False)
     def instagram_star(context: AssetExecutionContext, warehouse: Warehouse):
         run = build_ig_star(warehouse, tenants, log=context.log)
-        counts = _counts(warehouse, IG_STAR)
-        with warehouse.transaction() as conn:
-            results = checks.evaluate_fact_ig(conn)
-        for table in IG_STAR:
-            extra = run.metadata(table.fullname) if table is fact_ig_follows_daily else {"units_processed": run.units}
-            yield MaterializeResult(
-                asset_key=key(table),
-                metadata=materialization_metadata(table, counts[table.fullname], **extra),
-                check_results=results if table is fact_ig_follows_daily else None,
-            )
+        yield from _star_results(warehouse, run, IG_STAR, fact_ig_follows_daily, checks.evaluate_fact_ig)
 
     return [dim_date_asset, dim_tenant_asset, meta_ads_star, instagram_star]

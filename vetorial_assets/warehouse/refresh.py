@@ -9,14 +9,17 @@ the server: a unit or a full build is a handful of statements, whatever its size
 
 A scope with no stored rows at all (a first build) skips the stage and the merge: the
 SELECT is inserted straight into the target.
+
+`refresh_units` runs that for every unit the change ledger says a derived table's upstream
+changed (warehouse/incremental.py: one transaction per unit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources as pkg_resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -24,6 +27,12 @@ from sqlalchemy import Table
 
 from resources.load.contract import LoadResult, describe_table
 from resources.load.merge import merge_statement
+
+from .incremental import ConsumerRun, Unit, day_units, run_consumer
+from .ledger import Changes
+
+if TYPE_CHECKING:  # the resource (a layer above) is handed in; only its methods are used
+    from resources.warehouse import Warehouse
 
 
 @cache
@@ -98,3 +107,78 @@ def refresh_scope(
 def run_sql(conn: psycopg.Connection, query: str, params: Mapping[str, Any]) -> int:
     """Run one parameterised statement (a dim upsert); its row count."""
     return conn.execute(sql.SQL(query), params).rowcount
+
+
+def distinct_scopes(column: str, tables: Sequence[Table]) -> Callable[[psycopg.Connection], list[str]]:
+    """Every value of `column` in `tables` (those that exist), sorted: a full build's scopes."""
+
+    def scopes(conn: psycopg.Connection) -> list[str]:
+        found: set[str] = set()
+        for table in tables:
+            if conn.execute("SELECT to_regclass(%s)", (table.fullname,)).fetchone()[0] is None:
+                continue
+            found.update(
+                r[0]
+                for r in conn.execute(
+                    sql.SQL("SELECT DISTINCT {} FROM {}").format(
+                        sql.Identifier(column), sql.Identifier(table.schema, table.name)
+                    )
+                ).fetchall()
+            )
+        return sorted(found)
+
+    return scopes
+
+
+def changed_days(changes: Changes) -> list[Unit]:
+    """One unit per (scope, day) any upstream table changed."""
+    return day_units(changes.all_units())
+
+
+def refresh_units(
+    warehouse: Warehouse,
+    table: Table,
+    query: str,
+    *,
+    upstream: Sequence[Table],
+    scope_column: str,
+    day_column: str = "date",
+    units_of: Callable[[Changes], list[Unit]] = changed_days,
+    params_of: Callable[[Unit], dict[str, Any]] | None = None,
+    full_scopes: Callable[[psycopg.Connection], list[str]] | None = None,
+    before_unit: Callable[[psycopg.Connection, dict[str, Any]], None] | None = None,
+    before: Callable[[psycopg.Connection], None] | None = None,
+    log=None,
+) -> ConsumerRun:
+    """Recompute `table` from `query` for the units its `upstream` tables changed: the
+    consumer "schema/name" of the change ledger, one transaction per unit (run_consumer).
+
+    In a unit's transaction: `before_unit` (the dims its rows need), then `table`'s rows of
+    the unit (`scope_column` = its scope, `day_column` within its days) made equal to what
+    `query` yields (refresh_scope). params_of: the query's parameters (default: the scope
+    as `scope_column`, `first`, `last`); full_scopes: every scope of a full build (default:
+    the `scope_column` values of `upstream` and of `table`); before: once, before the units,
+    in a transaction of its own."""
+
+    def params(unit: Unit) -> dict[str, Any]:
+        if params_of is not None:
+            return params_of(unit)
+        return {scope_column: unit.scope, "first": unit.first, "last": unit.last}
+
+    def recompute(conn: psycopg.Connection, unit: Unit) -> dict[str, LoadResult]:
+        values = params(unit)
+        if before_unit is not None:
+            before_unit(conn, values)
+        scope = {scope_column: unit.scope, day_column: (unit.first, unit.last)}
+        return {table.fullname: refresh_scope(conn, table, query, values, scope)}
+
+    return run_consumer(
+        warehouse,
+        f"{table.schema}/{table.name}",
+        [t.fullname for t in upstream],
+        full_scopes=full_scopes or distinct_scopes(scope_column, [*upstream, table]),
+        units_of=units_of,
+        recompute=recompute,
+        before=before,
+        log=log,
+    )

@@ -1,4 +1,5 @@
 -- The change ledger's trigger function (current form; migration 0010 created it first).
+-- Written twice on purpose: a fresh warehouse creates it from here with its tracked tables (tables/ledger.py), while migrations are frozen history; a change goes here and into a new migration.
 -- Statement-level, with transition tables: one row per distinct (scope, day) the statement
 -- touched lands in ops.changed_days in the statement's own transaction, whatever wrote
 -- the rows (COPY, MERGE, INSERT ... ON CONFLICT, an operator's UPDATE). An UPDATE records
