@@ -114,3 +114,42 @@ def test_vetorial_commands_export_the_event_batch_size(tmp_path, monkeypatch):
     monkeypatch.setenv(EVENT_BATCH_ENV, "0")  # an exported value wins
     prepare_environment(load_settings())
     assert os.environ[EVENT_BATCH_ENV] == "0"
+
+
+def test_storing_events_asks_the_catalog_once_per_table_and_column(tmp_path, monkeypatch, make_db):
+    """Asset and check events make dagster-postgres ask whether tables and asset_keys columns
+    exist, every time; the storage remembers what exists, and asks again about what did not."""
+    from dagster import AssetCheckResult, DagsterInstance, asset_check, materialize
+    from dagster import asset as dagster_asset
+    from sqlalchemy import event
+
+    db = make_db("dagster")
+    monkeypatch.setenv("VETORIAL_WAREHOUSE_URL", db.url)
+    _dagster_yaml(tmp_path, db)
+
+    @dagster_asset
+    def probe():
+        return 1
+
+    @asset_check(asset=probe)
+    def probe_check():
+        return AssetCheckResult(passed=True)
+
+    catalog: list[str] = []
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        event_log = instance.event_log_storage
+        event.listen(
+            event_log._engine,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *args: catalog.append(statement) if "pg_catalog" in statement else None,
+        )
+        assert materialize([probe, probe_check], instance=instance).success
+        first = len(catalog)
+        assert first > 0  # the first run's events asked
+        for _ in range(2):
+            assert materialize([probe, probe_check], instance=instance).success
+        assert len(catalog) == first  # the next ones did not
+        assert event_log.has_table("event_logs") and not event_log.has_table("no_such_table")
+        asked = len(catalog)
+        assert not event_log.has_table("no_such_table")
+        assert len(catalog) > asked  # "missing" is not remembered

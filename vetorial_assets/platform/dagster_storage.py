@@ -23,7 +23,8 @@ storage keeps a small connection pool (closed when the instance is disposed), an
 storage's sessions commit asynchronously (`synchronous_commit=off`): an OS or PostgreSQL
 crash may lose the last fraction of a second of Dagster events (never the warehouse's data,
 whose sessions stay synchronous; the database stays consistent); run monitoring then fails
-a run whose end was lost, and a re-run re-materializes.
+a run whose end was lost, and a re-run re-materializes. The event log storage remembers the
+tables and columns it has found instead of asking the catalog at every event.
 """
 
 from __future__ import annotations
@@ -108,6 +109,30 @@ def _use_pool(storage) -> None:
     storage.dispose = dispose_with_pool
 
 
+def _remember_schema(storage) -> None:
+    """Remember, per event log storage, the tables and asset_keys columns it found. Storing an
+    asset or check event asks the catalog again every time (a reflection query or two per
+    event: about a tenth of a warm demo's event time). Only what exists is remembered: nothing
+    drops a table or column of a running instance, while `dagster instance migrate` adds some,
+    and an answer "missing" is asked again."""
+    has_table, has_asset_key_col = storage.has_table, storage.has_asset_key_col
+    tables: set[str] = set()
+    columns: set[str] = set()
+
+    def remembered_has_table(table_name: str) -> bool:
+        if table_name not in tables and has_table(table_name):
+            tables.add(table_name)
+        return table_name in tables
+
+    def remembered_has_asset_key_col(column_name: str) -> bool:
+        if column_name not in columns and has_asset_key_col(column_name):
+            columns.add(column_name)
+        return column_name in columns
+
+    storage.has_table = remembered_has_table
+    storage.has_asset_key_col = remembered_has_asset_key_col
+
+
 class VetorialDagsterStorage(DagsterPostgresStorage):
     """dagster-postgres storage on the embedded server (by home) or the warehouse's server,
     with pooled connections and asynchronous commits (see the module docstring)."""
@@ -122,6 +147,7 @@ class VetorialDagsterStorage(DagsterPostgresStorage):
         super().__init__(with_session_options(postgres_url), should_autocreate_tables, inst_data, token_provider)
         for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
             _use_pool(storage)
+        _remember_schema(self._event_log_storage)
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
