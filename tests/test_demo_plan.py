@@ -72,8 +72,10 @@ def test_the_demo_run_twice_pulls_nothing_the_second_time(make_defs, instance, g
     assert insights > 0
 
     # Again, nothing changed: no range run at all, so no request reaches the Graph API.
-    second = plan_runs(defs, settings, days=days)
+    notes: list[str] = []
+    second = plan_runs(defs, settings, days=days, notes=notes)
     assert [run for run in second if run.phase in pulled] == []
+    assert len(notes) == len(api_runs) and all("nothing to pull" in note for note in notes)  # said, per account
     assert {run.phase for run in second} == {run.phase for run in first} - pulled
 
     # Meta's last two days pulled five hours ago (past the 4-hour cadence; Instagram's is a

@@ -44,56 +44,68 @@ class DemoRun:
 
 
 def plan_runs(
-    defs: Definitions, settings: Settings, days: int = DEMO_DAYS, now: datetime | None = None
+    defs: Definitions,
+    settings: Settings,
+    days: int = DEMO_DAYS,
+    now: datetime | None = None,
+    notes: list[str] | None = None,
 ) -> list[DemoRun]:
     """One run per account (Meta, Instagram) and contiguous range of the last `days` days that
     need a pull (vetorial_assets/repull.py: never pulled, or open and not pulled within the
     schedule's cadence), one per tenant (Chatwoot, conversation staging), one of each
     unpartitioned job (account metadata, the layers). Run again with nothing changed, the demo
-    pulls nothing from the Graph API and its incremental runs find nothing to do."""
+    pulls nothing from the Graph API and its incremental runs find nothing to do. An account
+    with nothing to pull is said in `notes`."""
     now = now or datetime.now(ZoneInfo(DEFAULT_TIMEZONE))
-    today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
-    first = today - timedelta(days=days - 1)
     runs = []
     for spec in DEMO_JOBS:
         job = defs.resolve_job_def(spec.job_name)
         if spec.runs_per == "once":
             runs.append(DemoRun(spec.job_name, spec.label, spec.label, {TRIGGERED_BY_TAG: "manual"}))
-            continue
-        if spec.runs_per == "tenant":
-            for tenant in job.partitions_def.get_partition_keys():
-                runs.append(
-                    DemoRun(
-                        spec.job_name,
-                        spec.label,
-                        f"{spec.label} {tenant}",
-                        {TRIGGERED_BY_TAG: "manual"},
-                        partition_key=tenant,
-                    )
+        elif spec.runs_per == "tenant":
+            runs += [
+                DemoRun(
+                    spec.job_name,
+                    spec.label,
+                    f"{spec.label} {tenant}",
+                    {TRIGGERED_BY_TAG: "manual"},
+                    partition_key=tenant,
                 )
-            continue
-        dims = job.partitions_def.get_partitions_def_for_dimension(ACCOUNT_DIM)
-        start = max(
-            first,
-            date.fromisoformat(job.partitions_def.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key()),
-        )
-        wanted = [start + timedelta(days=n) for n in range((today - start).days + 1)]
-        accounts = dims.get_partition_keys()
-        pulls = last_pulls(defs, spec.pulled_by, wanted[0], wanted[-1]) if wanted and spec.repull else {}
-        for account in accounts:
-            ranges = [(wanted[0], wanted[-1])] if wanted else []
-            if wanted and spec.repull is not None:
-                tz = ZoneInfo(DEFAULT_TIMEZONE)
-                ranges = days_to_pull(wanted, pulls.get(account, {}), now, spec.repull(settings), tz)
-            for lo, hi in ranges:
-                runs.append(
-                    DemoRun(
-                        spec.job_name,
-                        spec.label,
-                        f"{spec.label} {account} {lo}..{hi}",
-                        {**range_tags(account, lo.isoformat(), hi.isoformat()), TRIGGERED_BY_TAG: "manual"},
-                    )
-                )
+                for tenant in job.partitions_def.get_partition_keys()
+            ]
+        else:
+            runs += _range_runs(defs, settings, spec, job.partitions_def, days, now, notes)
+    return runs
+
+
+def _range_runs(defs, settings: Settings, spec: DemoJob, partitions, days: int, now: datetime, notes) -> list[DemoRun]:
+    """The runs of a date x account job: per account, each contiguous range of days to pull."""
+    tz = ZoneInfo(DEFAULT_TIMEZONE)
+    today = now.astimezone(tz).date()
+    first_partition = date.fromisoformat(
+        partitions.get_partitions_def_for_dimension(DATE_DIM).get_first_partition_key()
+    )
+    start = max(today - timedelta(days=days - 1), first_partition)
+    wanted = [start + timedelta(days=n) for n in range((today - start).days + 1)]
+    if not wanted:
+        return []
+    pulls = last_pulls(defs, spec.pulled_by, wanted[0], wanted[-1]) if spec.repull else {}
+    runs = []
+    for account in partitions.get_partitions_def_for_dimension(ACCOUNT_DIM).get_partition_keys():
+        ranges = [(wanted[0], wanted[-1])]
+        if spec.repull is not None:
+            ranges = days_to_pull(wanted, pulls.get(account, {}), now, spec.repull(settings), tz)
+        if not ranges and notes is not None:
+            notes.append(f"{spec.label} {account}: nothing to pull (every day final or pulled within its cadence)")
+        runs += [
+            DemoRun(
+                spec.job_name,
+                spec.label,
+                f"{spec.label} {account} {lo}..{hi}",
+                {**range_tags(account, lo.isoformat(), hi.isoformat()), TRIGGERED_BY_TAG: "manual"},
+            )
+            for lo, hi in ranges
+        ]
     return runs
 
 
@@ -123,7 +135,11 @@ def run_demo(
     defs: Definitions, settings: Settings, instance: DagsterInstance, say: Callable[[str], None] = print
 ) -> bool:
     ok = True
-    for run in plan_runs(defs, settings):
+    notes: list[str] = []
+    runs = plan_runs(defs, settings, notes=notes)
+    for note in notes:
+        say(f"  {'skip':6} {note}")
+    for run in runs:
         started = time.monotonic()
         result = execute_run(defs, instance, run)
         status = "ok" if result.success else "FAILED"
