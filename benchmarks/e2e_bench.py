@@ -1,4 +1,4 @@
-"""End-to-end benchmark: `vetorial demo` scaled up, cold (empty warehouse), then warm (nothing changed).
+"""End-to-end benchmark: `vetorial demo` scaled up: cold (empty warehouse), warm (run again, nothing changed), repull.
 
 What runs is the demo's own plan and execution (vetorial_assets.demo: `plan_runs`, then
 `execute_run` for each run, in this process), so whatever the demo materializes is measured,
@@ -22,15 +22,20 @@ layer the demo adds), with nothing listed here:
     holds --conversations conversations, bulk-seeded before the cold pass (untimed).
 
 Passes, each the demo's runs one after another as `vetorial demo` does:
-  cold  empty warehouse: everything pulled, loaded and materialized
-  warm  the same runs again with nothing changed in the sources: Meta and Instagram ask the
-        same requests and get the same answers (the range is re-pulled, as the 4-hourly
-        schedule does), Chatwoot syncs incrementally from its watermark. The warehouse must
-        write no data rows: checked with pg_stat (rows inserted/updated/deleted per table of
-        the warehouse database, after its connections closed so every backend flushed its
-        counters). Bookkeeping rows in `ops` (one ops.etl_control audit row per Chatwoot run)
-        are reported apart; so are the database totals of pg_stat_database, which also count
-        the load path's temporary stage tables and the catalog rows creating them.
+  cold    empty warehouse: everything pulled, loaded, modelled and checked
+  warm    `vetorial demo` again with nothing changed in the sources, planned as the demo
+          plans (vetorial_assets/repull.py): every Meta and Instagram day was just pulled
+          (final, or within its schedule's cadence), so no range run; Chatwoot syncs
+          incrementally from its watermark; the layers find no change in the ledger and
+          evaluate their checks. The issue's target: warm <= 10% of cold.
+  repull  the cold pass's runs again: every day of every account re-pulled (the same
+          requests get the same answers) and compared, what a forced re-pull costs.
+  Neither warm nor repull may write a warehouse data row: checked with pg_stat (rows
+  inserted/updated/deleted per table of the warehouse database, after its connections
+  closed so every backend flushed its counters). Bookkeeping rows in `ops` (one
+  ops.etl_control audit row per Chatwoot run) are reported apart; so are the database
+  totals of pg_stat_database, which also count the load path's temporary stage tables and
+  the catalog rows creating them.
 
 Timed: each run's execution (the demo prints the same number per run); process start,
 imports, building the definitions and seeding are not. Peak RSS is this process's (the runs
@@ -43,7 +48,8 @@ embedded server (through its lease) are stopped at the end.
 
 Usage: python benchmarks/e2e_bench.py [--tenants 3] [--days 90] [--conversations 200000]
                                       [--ads 200] [--placements 6] [--home NEW_DIR] [--profile DIR]
-Last line (read by tools):
+Before it: `e2e_repull repull_s=… repull_vs_cold=… repull_data_rows=…` and
+`e2e_writes …` (rows written per pass). Last line (read by tools):
 e2e cold_s=… warm_s=… warm_vs_cold=… peak_rss_mb=…
 """
 
