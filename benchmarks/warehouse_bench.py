@@ -35,10 +35,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from resources.meta_insights import INSIGHTS_FIELDS
 from resources.warehouse import Warehouse
 from vetorial_assets.mart.assets import build_campaign_performance
 from vetorial_assets.meta.cleaner import clean_insights
+from vetorial_assets.meta.graph.insights import INSIGHTS_FIELDS
 from vetorial_assets.model.assets import build_meta_star, tenant_rows
 from vetorial_assets.platform.embedded import ensure_server, release_server
 from vetorial_assets.sandbox.graph_data import GraphData, InsightsShape
@@ -92,7 +92,7 @@ def build(warehouse: Warehouse, tenants) -> tuple[float, int, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=3)
     parser.add_argument("--ads", type=int, default=200)
     parser.add_argument("--placements", type=int, default=6)

@@ -235,8 +235,9 @@ def test_a_killed_run_is_marked_failed_by_run_monitoring(home_dir, tmp_path):
             "1",
         ],
         ["benchmarks/chatwoot_bench.py", "--rows", "2000", "--concurrency", "1"],
+        ["benchmarks/warehouse_bench.py", "--accounts", "2", "--ads", "2", "--placements", "1", "--days", "5"],
     ],
-    ids=["demo", "load_bench", "meta_bench", "chatwoot_bench"],
+    ids=["demo", "load_bench", "meta_bench", "chatwoot_bench", "warehouse_bench"],
 )
 def test_commands_stop_the_server_they_started(home_dir, command):
     if command[0] == "vetorial":

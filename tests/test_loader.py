@@ -232,7 +232,7 @@ def test_first_load_into_an_empty_scope_is_a_direct_copy_and_still_atomic(wh):
 def test_direct_copy_reports_a_key_collision_outside_the_scope(wh):
     wh.load(insights_meta_ads, [staging_frame(5, account="act_2")])
     clash = staging_frame(5, account="act_1")  # same hash_ids, another account's (empty) scope
-    with pytest.raises(LoadError, match="outside the replace scope"):
+    with pytest.raises(LoadError, match="a key that exists outside the scope"):
         wh.load(insights_meta_ads, [clash], replace_scope={"account_id": "act_1"})
     assert wh.row_count(insights_meta_ads, {"account_id": "act_2"}) == 5
 

@@ -7,10 +7,12 @@
   -> one set-based merge, or straight into an empty target (`load`); a stream from another
   database into one scope (`load_stream`);
 - prepare.py: the column contract of a load (`Plan`) and each chunk's values converted and
-  checked for COPY (`prepare_chunk`);
+  checked for COPY (`prepare_chunk`), their rejections tallied and recorded (`Tally`);
 - binary_copy.py: the COPY wire: fast binary dumpers, a writer thread, a value the driver or
-  the server refused named with its table, column and key; a load COPYed straight in;
-- merge.py: the merge and replace-scope statements;
+  the server refused (or a key the batch repeats) named with its table, column and key; a
+  load COPYed straight in;
+- merge.py: the merge and replace-scope statements and what runs them (a scope as a WHERE
+  clause, whether a target or scope is empty, the merge applied, the scope's deletes);
 - spool.py: pull first, apply later (spool while a source is read, apply in one transaction);
 - locks.py: one run at a time per (asset, partition).
 

@@ -3,8 +3,9 @@
 - `copy_cursor` / `register_json`: a cursor whose dumpers write text[] in one pass, JSON
   text as json/jsonb, and wire columns' bytes as they are;
 - `copy_in`: a COPY whose data a writer thread sends while the next rows are formatted;
-- `write_rows`, `server_refused`: rows written, a value the driver or the server refused
-  named with its table, column and key;
+- `write_rows`, `server_refused`, `load_errors`: rows written, a value the driver or the
+  server refused named with its table, column and key, a key the batch repeats named with
+  its table;
 - `copy_direct`: a whole load COPYed straight into its target (nothing to merge).
 """
 
@@ -13,7 +14,8 @@ from __future__ import annotations
 import itertools
 import queue
 import struct
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -169,6 +171,25 @@ def server_refused(table: TargetTable, exc: psycopg.Error) -> LoadError:
     return LoadError(f"{table.qualified}: the server refused a value: {diag.message_primary}{where}")
 
 
+@contextmanager
+def load_errors(table: TargetTable, *, scope_unchecked: bool = False) -> Iterator[None]:
+    """A statement writing a batch into `table` (COPY, INSERT, merge): the server's errors a
+    caller can act on, raised as a LoadError naming the table.
+
+    scope_unchecked: the statement inserts without looking at stored rows (the target or its
+    scope was empty), so a key stored outside the scope collides as well."""
+    try:
+        yield
+    except (psycopg.errors.CardinalityViolation, psycopg.errors.UniqueViolation):
+        # A key twice in the batch: one stored row updated twice, or one new key inserted twice.
+        outside = ", or a key that exists outside the scope" if scope_unchecked else ""
+        raise LoadError(
+            f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once{outside}"
+        ) from None
+    except psycopg.errors.DataError as exc:
+        raise server_refused(table, exc) from None
+
+
 def copy_direct(
     conn: psycopg.Connection,
     plan: Plan,
@@ -195,7 +216,7 @@ def copy_direct(
     # gets one COPY for the whole stream, so the server stores rows while the next chunk
     # is being produced instead of the two taking turns.
     groups = ([chunk] for chunk in all_chunks) if chunks_use_conn else [all_chunks]
-    try:
+    with load_errors(table, scope_unchecked=True):
         for group in groups:
             with copy_in(cur, stmt) as copy:
                 copy.set_types(dumper_oids((c.type_oid for c in cols), (c.name for c in cols), wire))
@@ -208,11 +229,4 @@ def copy_direct(
                     write_rows(copy, prepared.rows, plan)
                     rows += prepared.count
                     del prepared  # its row values: freed before the next chunk is made
-    except psycopg.errors.UniqueViolation:
-        raise LoadError(
-            f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once, "
-            "or a key that exists outside the replace scope"
-        ) from None
-    except psycopg.errors.DataError as exc:
-        raise server_refused(table, exc) from None
     return rows

@@ -21,14 +21,15 @@ wrapped or cut.
 Everything runs on the caller's connection and transaction: commit or roll back as a
 whole, so a failure leaves the previous state, never half a partition.
 
-This module orchestrates: chunks are prepared by prepare.py, written by binary_copy.py and
-merged by merge.py's statements. One entry point per use: `load` (any producer, an optional
-replace scope), `load_stream` (a stream from another database into one scope).
+This module orchestrates: chunks are prepared (and their rejections tallied and recorded)
+by prepare.py, written by binary_copy.py and applied by merge.py (the merge, the replace
+scope's deletes, and whether the target or the scope is empty). One entry point per use:
+`load` (any producer, an optional replace scope), `load_stream` (a stream from another
+database into one scope).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 from collections.abc import Collection, Iterable, Mapping
@@ -38,10 +39,9 @@ import psycopg
 from psycopg import sql
 
 from ..support.read_ahead import read_ahead
-from . import rejections as rej
-from .binary_copy import copy_cursor, copy_direct, copy_in, dumper_oids, server_refused, write_rows
+from .binary_copy import copy_cursor, copy_direct, copy_in, dumper_oids, load_errors, write_rows
 from .contract import Chunk, LoadError, LoadResult, ScopeValue, TargetTable
-from .merge import delete_outside_batch, merge_statement, scope_delete
+from .merge import apply_merge, delete_outside, delete_scope, merge_statement, target_empty
 from .prepare import Plan, Tally, chunk_columns, chunk_len, floats_staged, plan_columns, prepare_chunk, stage_type
 from .progress import Progress
 from .rejections import Quarantine
@@ -49,67 +49,7 @@ from .rejections import Quarantine
 log = logging.getLogger("vetorial.loader")
 
 
-# --------------------------------------------------------------------------- the target and the merge
-
-
-def scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, alias: str) -> tuple[sql.Composable, dict]:
-    if not scope:
-        raise LoadError("replace needs a scope")
-    parts: list[sql.Composable] = []
-    params: dict[str, Any] = {}
-    for i, (name, value) in enumerate(scope.items()):
-        table.column(name)  # raises KeyError for a typo: better than deleting the wrong rows
-        col = sql.Identifier(alias, name)
-        if isinstance(value, tuple):
-            low, high = value
-            parts.append(
-                sql.SQL("{} BETWEEN {} AND {}").format(col, sql.Placeholder(f"s{i}lo"), sql.Placeholder(f"s{i}hi"))
-            )
-            params[f"s{i}lo"], params[f"s{i}hi"] = low, high
-        elif isinstance(value, list | set | frozenset):
-            parts.append(sql.SQL("{} = ANY({})").format(col, sql.Placeholder(f"s{i}")))
-            params[f"s{i}"] = list(value)
-        else:
-            parts.append(sql.SQL("{} = {}").format(col, sql.Placeholder(f"s{i}")))
-            params[f"s{i}"] = value
-    return sql.SQL(" AND ").join(parts), params
-
-
-def target_empty(conn: psycopg.Connection, table: TargetTable, scope: Mapping[str, ScopeValue] | None) -> bool:
-    if scope:
-        where, params = scope_clause(table, scope, "t")
-        query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})").format(table.ident, where)
-    else:
-        query, params = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table.ident), {}
-    return not conn.execute(query, params).fetchone()[0]
-
-
 _stage_counter = itertools.count()
-
-
-def apply_merge(conn: psycopg.Connection, table: TargetTable, batch: bytes) -> tuple[int, int]:
-    """Apply the staged batch: (inserted, updated). `batch` is the stage's ANALYZE, the merge
-    and, when merging chunk by chunk, the TRUNCATE that empties the stage, sent as one
-    simple query: one round trip instead of three per chunk (on a busy machine each round
-    trip also waits for the scheduler to wake both sides)."""
-    cur = conn.cursor()
-    try:
-        cur.execute(batch)
-    except (psycopg.errors.CardinalityViolation, psycopg.errors.UniqueViolation):
-        # A key twice in the batch: updating one stored row twice, or inserting one new key twice.
-        raise LoadError(
-            f"{table.qualified}: the batch has the same key ({', '.join(table.key)}) more than once"
-        ) from None
-    except psycopg.errors.DataError as exc:
-        raise server_refused(table, exc) from None
-    counts = None
-    while True:  # one result per statement: the merge's is the one with rows
-        if cur.description is not None:
-            counts = cur.fetchone()
-        if not cur.nextset():
-            break
-    inserted, updated = counts
-    return int(inserted), int(updated)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -259,18 +199,7 @@ def _run(
     )
     if progress is not None:
         progress.finish()
-    found = quarantine.take_found() if quarantine is not None else []
-    rejections = found + tally.rejections
-    if not rejections:
-        return result
-    nulled = tally.nulled + sum(r.action == rej.NULLED for r in found)
-    skipped = tally.skipped + sum(r.action == rej.ROW_SKIPPED for r in found)
-    try:
-        rej.record(conn, quarantine, rejections, source=table.qualified)
-    except rej.RejectionsNotRecorded as exc:
-        raise LoadError(f"{table.qualified}: {exc}") from None
-    logger.warning(rej.summary(table.qualified, rejections, nulled, skipped))
-    return dataclasses.replace(result, nulled=nulled, skipped=skipped)
+    return tally.record(conn, table, quarantine, result, logger)
 
 
 def _load(
@@ -338,12 +267,9 @@ def _load(
             continue
         prepared = prepare_chunk(chunk, plan)
         tally.add(prepared)
-        try:
-            with copy_in(copy_cursor(conn, wire), copy_stmt) as copy:
-                copy.set_types(copy_types)
-                write_rows(copy, prepared.rows, plan)
-        except psycopg.errors.DataError as exc:
-            raise server_refused(table, exc) from None
+        with load_errors(table), copy_in(copy_cursor(conn, wire), copy_stmt) as copy:
+            copy.set_types(copy_types)
+            write_rows(copy, prepared.rows, plan)
         rows += prepared.count
         del prepared  # its row values: freed before the merge and the next chunk
         if merge_each_chunk:
@@ -354,15 +280,12 @@ def _load(
         # No input at all: nothing to merge, but a replace still empties the scope.
         if replace_scope is None:
             return LoadResult(table.qualified, 0, 0, 0, 0, 0)
-        where, params = scope_clause(table, replace_scope, "t")
-        cur = conn.execute(sql.SQL("DELETE FROM {} AS t WHERE {}").format(table.ident, where), params)
-        return LoadResult(table.qualified, 0, 0, 0, 0, cur.rowcount)
+        return LoadResult(table.qualified, 0, 0, 0, 0, delete_scope(conn, table, replace_scope))
 
     if not merge_each_chunk:
         inserted, updated = apply_merge(conn, table, merge_batch)
     deleted = 0
     if replace_scope is not None:
-        where, params = scope_clause(table, replace_scope, "t")
-        deleted = delete_outside_batch(conn, scope_delete(table, stage, where), params)
+        deleted = delete_outside(conn, table, stage, replace_scope)
     conn.execute(sql.SQL("DROP TABLE {}").format(stage))
     return LoadResult(table.qualified, rows, inserted, updated, rows - inserted - updated, deleted)

@@ -5,11 +5,12 @@ undecoded, which numeric columns are staged as float8). Each chunk then becomes 
 COPY column by column (`prepare_chunk`): values converted to what the binary dumper of the
 column's type takes, checked against the column (value_checks.py), and the ones it cannot
 store NULLed, or their rows left out, with the rejections that say so (`Tally` adds them up
-for the load's result and ops.rejected_values).
+and records them: the load's result and ops.rejected_values).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -19,11 +20,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 
 from . import rejections as rej
 from . import value_checks as vc
-from .contract import Chunk, LoadError, TargetColumn, TargetTable
-from .rejections import Rejection
+from .contract import Chunk, LoadError, LoadResult, TargetColumn, TargetTable
+from .rejections import Quarantine, Rejection
 
 log = logging.getLogger("vetorial.loader")
 
@@ -269,6 +271,30 @@ class Tally:
         self.rejections += prepared.rejections
         self.nulled += prepared.nulled
         self.skipped += prepared.skipped
+
+    def record(
+        self,
+        conn: psycopg.Connection,
+        table: TargetTable,
+        quarantine: Quarantine | None,
+        result: LoadResult,
+        logger: logging.Logger | Any,
+    ) -> LoadResult:
+        """The rejections tallied, with those the producer found itself (`quarantine`),
+        recorded in ops.rejected_values on `conn` (the load's transaction) and summarized in
+        one warning; `result` with their counts."""
+        found = quarantine.take_found() if quarantine is not None else []
+        rejections = found + self.rejections
+        if not rejections:
+            return result
+        nulled = self.nulled + sum(r.action == rej.NULLED for r in found)
+        skipped = self.skipped + sum(r.action == rej.ROW_SKIPPED for r in found)
+        try:
+            rej.record(conn, quarantine, rejections, source=table.qualified)
+        except rej.RejectionsNotRecorded as exc:
+            raise LoadError(f"{table.qualified}: {exc}") from None
+        logger.warning(rej.summary(table.qualified, rejections, nulled, skipped))
+        return dataclasses.replace(result, nulled=nulled, skipped=skipped)
 
 
 # --------------------------------------------------------------------------- contract and stage

@@ -21,7 +21,7 @@ memory stays bounded.
    (ops.pulled_days, by the warehouse's clock): their spooled rows are dropped and left out of
    the scope, so an older pull that applies last cannot bring older numbers back;
 3. apply each spool: INSERT ... SELECT when its table has no row in the scope (account and
-   days), else the loader's merge (rows identical to the stored ones are not rewritten) and,
+   days), else merge.py's merge (rows identical to the stored ones are not rewritten) and,
    with `replace`, delete the scope's rows the pull did not return;
 4. record the rejected values (ops.rejected_values) and the days applied (ops.pulled_days).
 Every table of the range commits together, or none does.
@@ -29,7 +29,6 @@ Every table of the range commits together, or none does.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import time
@@ -46,11 +45,18 @@ from psycopg import sql
 from sqlalchemy import Table
 
 from . import binary_copy, prepare
-from . import engine as loader
-from . import rejections as rej
 from .contract import Chunk, LoadError, LoadResult, TargetTable
 from .locks import advisory_xact_lock
-from .merge import cast_batch, delete_outside_batch, identical_count, insert_statement, merge_statement, scope_delete
+from .merge import (
+    apply_merge,
+    cast_batch,
+    delete_outside,
+    delete_scope,
+    identical_count,
+    insert_statement,
+    merge_statement,
+    target_empty,
+)
 from .rejections import Quarantine
 
 log = logging.getLogger("vetorial.spool")
@@ -197,12 +203,9 @@ class Spool:
             self._conn.execute(self._create_table)
         cur = binary_copy.copy_cursor(self._conn)
         binary_copy.register_json(cur, self._plan.cols)
-        try:
-            with binary_copy.copy_in(cur, self._copy) as copy:
-                copy.set_types(self._copy_types)
-                binary_copy.write_rows(copy, rows, self._plan)
-        except psycopg.errors.DataError as exc:
-            raise binary_copy.server_refused(self.target, exc) from None
+        with binary_copy.load_errors(self.target), binary_copy.copy_in(cur, self._copy) as copy:
+            copy.set_types(self._copy_types)
+            binary_copy.write_rows(copy, rows, self._plan)
 
     def _scope(self, pulled: PulledRange, newer: list[date]) -> dict[str, Any]:
         days = (pulled.first, pulled.last) if not newer else [d for d in pulled.days() if d not in set(newer)]
@@ -212,7 +215,7 @@ class Spool:
         """Outside the apply's transaction (no lock needed): the spool's key statistics for
         the merge's plan, when its table already has rows of the range (else the apply
         inserts, and nothing needs them)."""
-        if self._plan is not None and not loader.target_empty(self._conn, self.target, self._scope(pulled, [])):
+        if self._plan is not None and not target_empty(self._conn, self.target, self._scope(pulled, [])):
             self._analyze()
 
     def _analyze(self) -> None:
@@ -233,30 +236,19 @@ class Spool:
             pass  # a later pull applied every day of the range
         elif plan is None:  # the pull returned no row: a replace empties the scope
             if replace:
-                where, params = loader.scope_clause(target, scope, "t")
-                deleted = conn.execute(
-                    sql.SQL("DELETE FROM {} AS t WHERE {}").format(target.ident, where), params
-                ).rowcount
-        elif loader.target_empty(conn, target, scope):
-            try:
+                deleted = delete_scope(conn, target, scope)
+        elif target_empty(conn, target, scope):
+            with binary_copy.load_errors(target, scope_unchecked=True):
                 inserted = conn.execute(insert_statement(target, self._ident, plan.cols, plan.as_float)).rowcount
-            except psycopg.errors.UniqueViolation:
-                raise LoadError(
-                    f"{target.qualified}: the batch has the same key ({', '.join(target.key)}) more "
-                    "than once, or a key that exists outside the scope"
-                ) from None
-            except psycopg.errors.DataError as exc:
-                raise binary_copy.server_refused(target, exc) from None
         else:
             if not self._analyzed:  # the range's rows arrived while this run was pulling
                 self._analyze()
             statement = merge_statement(
                 target, self._ident, plan.cols, conn.info.server_version, via_text=plan.as_float
             )
-            inserted, updated = loader.apply_merge(conn, target, statement.as_bytes(conn))
+            inserted, updated = apply_merge(conn, target, statement.as_bytes(conn))
             if replace:
-                where, params = loader.scope_clause(target, scope, "t")
-                deleted = delete_outside_batch(conn, scope_delete(target, self._ident, where), params)
+                deleted = delete_outside(conn, target, self._ident, scope)
         result = LoadResult(
             target.qualified,
             self.rows,
@@ -266,7 +258,8 @@ class Spool:
             deleted,
             superseded=superseded,
         )
-        return self._record_rejections(result)
+        # The values left out or NULLed while pulling, recorded in the apply's transaction.
+        return self._tally.record(conn, target, self._quarantine, result, self._logger)
 
     def _leave_out(self, newer: list[date]) -> int:
         """Drop the spooled rows of days a later pull applied; how many of them differed from
@@ -285,22 +278,6 @@ class Spool:
         ).fetchone()[0]
         dropped = conn.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(self._ident, day), (newer,)).rowcount
         return dropped - same
-
-    def _record_rejections(self, result: LoadResult) -> LoadResult:
-        """The values left out or NULLed while pulling, recorded in the apply's transaction."""
-        found = self._quarantine.take_found() if self._quarantine is not None else []
-        tally = self._tally
-        rejections = found + tally.rejections
-        if not rejections:
-            return result
-        nulled = tally.nulled + sum(r.action == rej.NULLED for r in found)
-        skipped = tally.skipped + sum(r.action == rej.ROW_SKIPPED for r in found)
-        try:
-            rej.record(self._conn, self._quarantine, rejections, source=self.target.qualified)
-        except rej.RejectionsNotRecorded as exc:
-            raise LoadError(f"{self.target.qualified}: {exc}") from None
-        self._logger.warning(rej.summary(self.target.qualified, rejections, nulled, skipped))
-        return dataclasses.replace(result, nulled=nulled, skipped=skipped)
 
     def _drop(self) -> None:
         if self._plan is not None:

@@ -31,15 +31,14 @@ import numpy as np
 
 from resources.load.value_checks import ColumnType, column_type
 from resources.source.errors import SourceSchemaError
-from resources.source.relation import SourceRelation
+from resources.source.relation import TIMESTAMP, SourceRelation
 
 FITS = "fits"
 MAY_NOT_FIT = "may_not_fit"
 INCOMPATIBLE = "incompatible"
 
-_NAIVE_TIMESTAMP = "timestamp without time zone"
 # Source types read as another one: naive timestamps come AT TIME ZONE, as timestamptz.
-_READ_AS = {_NAIVE_TIMESTAMP: "timestamp with time zone"}
+_READ_AS = {TIMESTAMP: "timestamp with time zone"}
 # (source type oid, warehouse type oid) pairs with one binary format: varchar is sent as text is.
 _SAME_BINARY = {(1043, 25)}
 _SCALARS = ("int", "numeric", "float", "bool")
@@ -235,8 +234,8 @@ def compare(
         if name not in rel.columns or name not in warehouse:
             continue  # missing columns are verify_schema's to report
         declared = rel.declared.get(name) or rel.columns[name]
-        if rel.columns[name] == _NAIVE_TIMESTAMP:
-            declared = _READ_AS[_NAIVE_TIMESTAMP]
+        if rel.columns[name] == TIMESTAMP:
+            declared = _READ_AS[TIMESTAMP]
         s, w = column_type(declared), column_type(warehouse[name])
         verdict = _verdict(s, w)
         wire = False

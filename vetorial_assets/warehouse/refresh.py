@@ -2,7 +2,7 @@
 
 The SELECT (a `.sql` file next to the asset, psycopg `%(name)s` parameters) is written
 into a temp stage shaped like the target, then applied with the load path's own merge
-(resources/merge_sql.py): rows identical to the stored ones are left untouched (no new row
+(resources/load/merge.py): rows identical to the stored ones are left untouched (no new row
 version, no WAL, no trigger row for the change ledger), changed ones updated, new ones
 inserted, and rows of the scope the SELECT no longer yields deleted. The rows never leave
 the server: a unit or a full build is a handful of statements, whatever its size.
@@ -26,7 +26,7 @@ from psycopg import sql
 from sqlalchemy import Table
 
 from resources.load.contract import LoadResult, describe_table
-from resources.load.merge import merge_statement
+from resources.load.merge import delete_outside_batch, merge_statement, scope_delete
 
 from .incremental import ConsumerRun, Unit, day_units, run_consumer
 from .ledger import Changes
@@ -90,16 +90,8 @@ def refresh_scope(
     inserted, updated = conn.execute(
         merge_statement(target, stage, list(target.columns), conn.info.server_version)
     ).fetchone()
-    key_match = sql.SQL(" AND ").join(sql.SQL("s.{k} = t.{k}").format(k=sql.Identifier(k)) for k in target.key)
-    # A hash anti-join whatever the statistics say (see loader._delete_outside_batch).
-    conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
-    deleted = conn.execute(
-        sql.SQL(
-            "DELETE FROM {target} AS t WHERE {where} AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {km})"
-        ).format(target=target.ident, where=where, stage=stage, km=key_match),
-        params,
-    ).rowcount
-    conn.execute("SELECT set_config('enable_nestloop', 'on', true)")
+    # A hash anti-join whatever the statistics say (merge.delete_outside_batch).
+    deleted = delete_outside_batch(conn, scope_delete(target, stage, where), params)
     conn.execute(sql.SQL("DROP TABLE {}").format(stage))
     return LoadResult(target.qualified, rows, int(inserted), int(updated), rows - int(inserted) - int(updated), deleted)
 
