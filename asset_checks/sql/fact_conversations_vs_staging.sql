@@ -1,4 +1,5 @@
--- Rows and live (not deleted) rows of staging.conversations and model.fact_conversations.
-SELECT (SELECT count(*) FROM staging.conversations), (SELECT count(*) FROM model.fact_conversations),
-       (SELECT count(*) FROM staging.conversations WHERE NOT is_deleted),
-       (SELECT count(*) FROM model.fact_conversations WHERE NOT is_deleted)
+-- Rows and live (not deleted) rows of staging.conversations and model.fact_conversations (one
+-- scan of each table).
+SELECT s.n, f.n, s.live, f.live
+FROM (SELECT count(*) AS n, count(*) FILTER (WHERE NOT is_deleted) AS live FROM staging.conversations) AS s,
+     (SELECT count(*) AS n, count(*) FILTER (WHERE NOT is_deleted) AS live FROM model.fact_conversations) AS f
