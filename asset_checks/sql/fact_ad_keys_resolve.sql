@@ -6,7 +6,7 @@ WITH keys AS (
     FROM model.fact_ad_insights_daily
     GROUP BY account_id, campaign_id, adset_id, ad_id, platform, position
 )
-SELECT coalesce(sum(n), 0) FROM keys AS f
+SELECT CAST(coalesce(sum(n), 0) AS bigint) FROM keys AS f
 WHERE NOT EXISTS (SELECT 1 FROM model.dim_ad_account AS d WHERE d.account_id = f.account_id)
    OR NOT EXISTS (SELECT 1 FROM model.dim_campaign AS d WHERE d.campaign_id = f.campaign_id)
    OR NOT EXISTS (SELECT 1 FROM model.dim_adset AS d WHERE d.adset_id = f.adset_id)
