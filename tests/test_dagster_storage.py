@@ -17,6 +17,14 @@ def _dagster_yaml(tmp_path, db) -> None:
     )
 
 
+def _storage_db(tmp_path, monkeypatch, make_db):
+    """A database for the instance storage, named in a dagster.yaml under tmp_path."""
+    db = make_db("dagster")
+    monkeypatch.setenv("VETORIAL_WAREHOUSE_URL", db.url)
+    _dagster_yaml(tmp_path, db)
+    return db
+
+
 def _backends(db) -> int:
     import psycopg
 
@@ -29,9 +37,7 @@ def test_storage_keeps_few_connections_commits_asynchronously_and_releases_them(
     from dagster import asset as dagster_asset
     from sqlalchemy import text
 
-    db = make_db("dagster")
-    monkeypatch.setenv("VETORIAL_WAREHOUSE_URL", db.url)
-    _dagster_yaml(tmp_path, db)
+    db = _storage_db(tmp_path, monkeypatch, make_db)
 
     @dagster_asset
     def probe():
@@ -123,9 +129,7 @@ def test_storing_events_asks_the_catalog_once_per_table_and_column(tmp_path, mon
     from dagster import asset as dagster_asset
     from sqlalchemy import event
 
-    db = make_db("dagster")
-    monkeypatch.setenv("VETORIAL_WAREHOUSE_URL", db.url)
-    _dagster_yaml(tmp_path, db)
+    db = _storage_db(tmp_path, monkeypatch, make_db)
 
     @dagster_asset
     def probe():
