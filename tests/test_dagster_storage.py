@@ -129,7 +129,7 @@ def test_storing_events_asks_the_catalog_once_per_table_and_column(tmp_path, mon
     from dagster import asset as dagster_asset
     from sqlalchemy import event
 
-    db = _storage_db(tmp_path, monkeypatch, make_db)
+    _storage_db(tmp_path, monkeypatch, make_db)
 
     @dagster_asset
     def probe():
