@@ -36,6 +36,7 @@ LAYER_OF_PREFIX = {
     "vetorial_assets.tenants": "rules",
     "vetorial_assets.run_tags": "rules",
     "vetorial_assets.partitions": "rules",
+    "vetorial_assets.repull": "rules",
     "vetorial_assets.warehouse.tables": "rules",
     "vetorial_assets.warehouse.metadata": "rules",
     "vetorial_assets.warehouse.contract": "rules",
