@@ -28,8 +28,11 @@ from .contract import LoadError, ScopeValue, TargetColumn, TargetTable
 MERGE_RETURNING_SINCE = 170000  # server_version_num with MERGE … RETURNING merge_action()
 
 
-def scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, alias: str) -> tuple[sql.Composable, dict]:
-    """`scope` ({column: value | (low, high) | list}) as a WHERE clause on `alias`, and its parameters."""
+def scope_clause(
+    table: TargetTable, scope: Mapping[str, ScopeValue] | None, alias: str, prefix: str = "s"
+) -> tuple[sql.Composable, dict]:
+    """`scope` ({column: value | (low, high) | list}) as a WHERE clause on `alias`, and its
+    parameters (named `prefix`0, `prefix`1lo…: apart from a caller's own)."""
     if not scope:
         raise LoadError("replace needs a scope")
     parts: list[sql.Composable] = []
@@ -40,15 +43,17 @@ def scope_clause(table: TargetTable, scope: Mapping[str, ScopeValue] | None, ali
         if isinstance(value, tuple):
             low, high = value
             parts.append(
-                sql.SQL("{} BETWEEN {} AND {}").format(col, sql.Placeholder(f"s{i}lo"), sql.Placeholder(f"s{i}hi"))
+                sql.SQL("{} BETWEEN {} AND {}").format(
+                    col, sql.Placeholder(f"{prefix}{i}lo"), sql.Placeholder(f"{prefix}{i}hi")
+                )
             )
-            params[f"s{i}lo"], params[f"s{i}hi"] = low, high
+            params[f"{prefix}{i}lo"], params[f"{prefix}{i}hi"] = low, high
         elif isinstance(value, list | set | frozenset):
-            parts.append(sql.SQL("{} = ANY({})").format(col, sql.Placeholder(f"s{i}")))
-            params[f"s{i}"] = list(value)
+            parts.append(sql.SQL("{} = ANY({})").format(col, sql.Placeholder(f"{prefix}{i}")))
+            params[f"{prefix}{i}"] = list(value)
         else:
-            parts.append(sql.SQL("{} = {}").format(col, sql.Placeholder(f"s{i}")))
-            params[f"s{i}"] = value
+            parts.append(sql.SQL("{} = {}").format(col, sql.Placeholder(f"{prefix}{i}")))
+            params[f"{prefix}{i}"] = value
     return sql.SQL(" AND ").join(parts), params
 
 

@@ -26,7 +26,7 @@ from psycopg import sql
 from sqlalchemy import Table
 
 from resources.load.contract import LoadResult, describe_table
-from resources.load.merge import delete_outside_batch, merge_statement, scope_delete
+from resources.load.merge import delete_outside_batch, merge_statement, scope_clause, scope_delete, target_empty
 
 from .incremental import ConsumerRun, Unit, day_units, run_consumer
 from .ledger import Changes
@@ -41,27 +41,6 @@ def sql_file(package: str, name: str) -> str:
     return pkg_resources.files(package).joinpath("sql", name).read_text(encoding="utf-8")
 
 
-def scope_where(scope: Mapping[str, Any], alias: str) -> tuple[sql.Composable, dict[str, Any]]:
-    """`alias.col = value` / `alias.col BETWEEN low AND high` (a (low, high) tuple) / `= ANY`
-    (a list) for each item, ANDed; values are bound, never formatted in."""
-    parts: list[sql.Composable] = []
-    params: dict[str, Any] = {}
-    for i, (name, value) in enumerate(scope.items()):
-        col = sql.Identifier(alias, name)
-        if isinstance(value, tuple):
-            parts.append(
-                sql.SQL("{} BETWEEN {} AND {}").format(col, sql.Placeholder(f"_s{i}lo"), sql.Placeholder(f"_s{i}hi"))
-            )
-            params[f"_s{i}lo"], params[f"_s{i}hi"] = value
-        elif isinstance(value, list):
-            parts.append(sql.SQL("{} = ANY({})").format(col, sql.Placeholder(f"_s{i}")))
-            params[f"_s{i}"] = value
-        else:
-            parts.append(sql.SQL("{} = {}").format(col, sql.Placeholder(f"_s{i}")))
-            params[f"_s{i}"] = value
-    return sql.SQL(" AND ").join(parts), params
-
-
 def refresh_scope(
     conn: psycopg.Connection, table: Table, query: str, params: Mapping[str, Any], scope: Mapping[str, Any]
 ) -> LoadResult:
@@ -72,13 +51,11 @@ def refresh_scope(
     names = [c.name for c in target.columns]
     cols = sql.SQL(", ").join(map(sql.Identifier, names))
     select = sql.SQL("SELECT {cols} FROM ({query}) AS q").format(cols=cols, query=sql.SQL(query))
-    where, scope_params = scope_where(scope, "t")
+    # The scope's parameters apart from the query's own (`_s0`, …).
+    where, scope_params = scope_clause(target, scope, "t", prefix="_s")
     params = {**params, **scope_params}
 
-    stored = conn.execute(
-        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})").format(target.ident, where), params
-    ).fetchone()[0]
-    if not stored:  # nothing to compare with or delete: insert as it comes
+    if target_empty(conn, target, scope):  # nothing to compare with or delete: insert as it comes
         cur = conn.execute(sql.SQL("INSERT INTO {} ({}) ").format(target.ident, cols) + select, params)
         return LoadResult(target.qualified, cur.rowcount, cur.rowcount, 0, 0, 0)
 
