@@ -52,6 +52,7 @@ from sqlalchemy.dialects import postgresql
 from resources.warehouse import Warehouse
 from vetorial_assets.settings import DEFAULT_TIMEZONE
 from vetorial_assets.warehouse.ledger import Changes, advance, read_changes
+from vetorial_assets.warehouse.tables import ledger_cursors
 
 from . import rejected_values
 
@@ -371,6 +372,9 @@ def pii_changes(warehouse: Warehouse, spec: TableCheck) -> Changes | None:
     last passed (`full` before its first pass). None: untracked, scanned whole every time."""
     if not spec.no_pii or "ledger" not in spec.table.info:
         return None
+    with warehouse.transaction() as conn:
+        if not (_exists(conn, spec.table) and _exists(conn, ledger_cursors)):
+            return None  # nothing to read: the evaluation says the table does not exist
     return read_changes(warehouse.engine(), pii_consumer(spec), [spec.table.fullname])
 
 

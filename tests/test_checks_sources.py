@@ -327,6 +327,19 @@ def test_no_pii_scans_only_what_changed_and_keeps_failing_until_the_value_is_gon
     assert scan() == (True, "rows of 0 changed (scope, day) unit(s) since the last pass", 0)
 
 
+def test_no_pii_on_a_missing_table_of_a_bare_warehouse_says_so(fresh_db, instance):
+    """Run alone on a database with no schema yet: each check says the table does not exist
+    (the incremental scan has no ledger to read: it does not fail on that)."""
+    from dagster import AssetKey
+
+    from vetorial_assets.warehouse.tables.model import fact_ad_insights_daily
+
+    spec = TableCheck(AssetKey(["model", "fact_ad_insights_daily"]), fact_ad_insights_daily, no_pii=True)
+    results = _run_checks(Warehouse(url=fresh_db.url), instance, spec)
+    assert not results["no_pii"].passed
+    assert results["no_pii"].description == "model.fact_ad_insights_daily does not exist"
+
+
 def test_the_pii_prefilters_never_reject_a_value_the_expression_matches(warehouse):
     """The cheap tests run before each expression (PII_PREFILTERS) only skip values the
     expression cannot match: checked in PostgreSQL on generated values shaped like ids,
