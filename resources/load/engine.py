@@ -131,32 +131,18 @@ def load_stream(
     Values the table cannot store, progress: as `load`.
     """
     ahead = read_ahead(chunks, depth=1, name=f"load-{table.name}")
-    if scope_has_rows:
-        return _run(
-            conn,
-            table,
-            ahead,
-            replace_scope=None,
-            logger=logger,
-            direct=False,
-            chunks_use_conn=True,
-            direct_scope=None,
-            wire=wire,
-            merge_each_chunk=True,
-            quarantine=quarantine,
-            progress=progress,
-        )
+    # An empty scope: one COPY straight in; else each chunk merged as it arrives.
     return _run(
         conn,
         table,
         ahead,
         replace_scope=None,
         logger=logger,
-        direct=True,
-        chunks_use_conn=False,
-        direct_scope=scope,
+        direct=not scope_has_rows,
+        chunks_use_conn=scope_has_rows,
+        direct_scope=None if scope_has_rows else scope,
         wire=wire,
-        merge_each_chunk=False,
+        merge_each_chunk=scope_has_rows,
         quarantine=quarantine,
         progress=progress,
     )
