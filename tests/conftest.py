@@ -71,6 +71,18 @@ def fresh_db(pg_server):
 
 
 @pytest.fixture
+def wh(fresh_db, monkeypatch):
+    """A warehouse on a fresh database with its schema created (the process's cache of
+    schemas already made is emptied, so the whole pass runs)."""
+    from resources import warehouse as warehouse_module
+
+    monkeypatch.setattr(warehouse_module, "_schemas_ready", set())
+    warehouse = warehouse_module.Warehouse(url=fresh_db.url)
+    warehouse.ensure_schema()
+    return warehouse
+
+
+@pytest.fixture
 def make_db(pg_server):
     """Factory for extra databases (e.g. a separate source and warehouse)."""
     made = []

@@ -9,21 +9,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from resources import warehouse as warehouse_module
 from resources.warehouse import Warehouse
 from vetorial_assets.warehouse import ledger
 from vetorial_assets.warehouse.tables import insights_meta_ads
 
 META = "staging.insights_meta_ads"
 D1, D2, D3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
-
-
-@pytest.fixture
-def wh(fresh_db, monkeypatch) -> Warehouse:
-    monkeypatch.setattr(warehouse_module, "_schemas_ready", set())
-    warehouse = Warehouse(url=fresh_db.url)
-    warehouse.ensure_schema()
-    return warehouse
 
 
 def _insight(account: str, day: date, ad: str, spend: float = 1.0) -> dict:

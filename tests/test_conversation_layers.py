@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 
-from resources import warehouse as warehouse_module
 from resources.warehouse import Warehouse
 from vetorial_assets.mart import conversations as marts
 from vetorial_assets.model import conversations as model
@@ -132,14 +131,6 @@ ROWS = [
     raw_row(10, APRIL, reply=50, phone="+55 21 99999-0000"),
     raw_row(11, D1, tenant="lacrei", inbox=21, reply=15, phone="+55 11 91111-2222", name="Eva Reis"),
 ]
-
-
-@pytest.fixture
-def wh(fresh_db, monkeypatch) -> Warehouse:
-    monkeypatch.setattr(warehouse_module, "_schemas_ready", set())
-    warehouse = Warehouse(url=fresh_db.url)
-    warehouse.ensure_schema()
-    return warehouse
 
 
 # Meta's side of the funnel, as model/fact_ad_insights_daily holds it: allpfit spent 120.00

@@ -50,13 +50,6 @@ def table_snapshot(wh: Warehouse) -> list[tuple]:
         ).fetchall()
 
 
-@pytest.fixture
-def wh(fresh_db) -> Warehouse:
-    warehouse = Warehouse(url=fresh_db.url)
-    warehouse.ensure_schema()
-    return warehouse
-
-
 def chunks_of(df: pd.DataFrame, size: int):
     for i in range(0, len(df), size):
         yield df.iloc[i : i + size]

@@ -31,13 +31,6 @@ STAGING_LOCK = ("staging/insights_meta_ads", ACCOUNT)
 RANGE = PulledRange("raw/meta_ads_insights", ACCOUNT, FIRST, LAST)
 
 
-@pytest.fixture
-def wh(fresh_db) -> Warehouse:
-    warehouse = Warehouse(url=fresh_db.url)
-    warehouse.ensure_schema()
-    return warehouse
-
-
 def raw_columns(n: int, spend: str = "1.00", days: tuple[date, date] = (FIRST, LAST)) -> dict[str, list]:
     """Raw rows of ACCOUNT spread over `days` (inclusive)."""
     span = (days[1] - days[0]).days + 1
