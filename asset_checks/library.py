@@ -144,9 +144,14 @@ def evaluate_columns(conn, spec: TableCheck) -> AssetCheckResult:
             (f'"{table.schema}"."{table.name}"',),
         ).fetchall()
     )
+    expected = expected_types(table)
+    # Every contract type normalized by the server in one query (not one per column).
+    normalized = conn.execute(
+        "SELECT format_type(t::regtype, NULL) FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
+        (list(expected.values()),),
+    ).fetchall()
     missing, wrong = [], []
-    for name, type_sql in expected_types(table).items():
-        want = conn.execute("SELECT format_type(%s::regtype, NULL)", (type_sql,)).fetchone()[0]
+    for name, (want,) in zip(expected, normalized):
         if name not in actual:
             missing.append(name)
         elif actual[name] != want:
