@@ -352,6 +352,8 @@ def test_the_pii_prefilters_never_reject_a_value_the_expression_matches(warehous
 
     # Values built from pieces of phones, e-mails, ids and digests, so both expressions match often.
     pieces = ["+55", "11", "(11)", "9", "98765", "4321", "8765", " ", "-", ".", "@", "_", "maria", "@example.com"]
+    # Whole phones too: pieces alone rarely line up into one (the property must meet matches).
+    pieces += ["11987654321", "(11) 98765-4321", "+55 11 98765 4321", "x11987654321"]
     piece = st.one_of(st.sampled_from(pieces), st.text("0123456789abcfXYZ@._-+() ", max_size=6))
     values = st.lists(st.lists(piece, max_size=8).map("".join), min_size=1, max_size=200)
     checks = sql.SQL(", ").join(
